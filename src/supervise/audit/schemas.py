@@ -1,0 +1,35 @@
+"""Audit events out."""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+from typing import Literal
+
+import msgspec
+
+__all__ = ["AuditEventOut", "AuditEventPage"]
+
+
+class AuditEventOut(msgspec.Struct, kw_only=True):
+    id: uuid.UUID
+    seq: int
+    """Position in the organisation's chain, from 1."""
+    occurred_at: dt.datetime
+    actor_member_id: uuid.UUID | None
+    """Null for operator actions from the command line."""
+    api_key_id: uuid.UUID | None
+    action: str
+    resource_type: str
+    resource_id: uuid.UUID | None
+    outcome: Literal["success", "denied"]
+    request_id: str | None
+    source_address: str | None
+    prev_hash: str
+    hash: str
+    """SHA-256 over this event's fields and ``prev_hash``: a changed or removed event breaks the chain."""
+
+
+class AuditEventPage(msgspec.Struct, kw_only=True):
+    items: list[AuditEventOut]
+    next_cursor: str | None

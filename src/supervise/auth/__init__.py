@@ -1,0 +1,1 @@
+"""Principals, API keys, roles and scopes."""

@@ -1,0 +1,56 @@
+"""Who is calling: the member behind an API key, their roles and the key's scopes."""
+
+from __future__ import annotations
+
+import enum
+import uuid
+from dataclasses import dataclass
+
+from supervise.errors import Forbidden
+
+__all__ = ["Principal", "Role", "Scope"]
+
+
+class Role(enum.StrEnum):
+    ADMIN = "admin"
+    SUPERVISOR = "supervisor"
+    CLINICIAN = "clinician"
+
+
+class Scope(enum.StrEnum):
+    """What an API key may do. A key without scopes may do whatever its member's roles allow."""
+
+    MEMBERS_READ = "members:read"
+    MEMBERS_WRITE = "members:write"
+    SUPERVISION_READ = "supervision:read"
+    SUPERVISION_WRITE = "supervision:write"
+    API_KEYS_READ = "api-keys:read"
+    API_KEYS_WRITE = "api-keys:write"
+    AUDIT_READ = "audit:read"
+    RECORDINGS_READ = "recordings:read"
+    RECORDINGS_WRITE = "recordings:write"
+    REVIEWS_READ = "reviews:read"
+    REVIEWS_WRITE = "reviews:write"
+
+
+@dataclass(frozen=True, slots=True)
+class Principal:
+    org_id: uuid.UUID
+    member_id: uuid.UUID
+    api_key_id: uuid.UUID | None
+    roles: frozenset[Role]
+    scopes: frozenset[Scope] | None
+    request_id: str | None = None
+    source_address: str | None = None
+
+    @property
+    def is_admin(self) -> bool:
+        return Role.ADMIN in self.roles
+
+    def require_scope(self, scope: Scope) -> None:
+        if self.scopes is not None and scope not in self.scopes:
+            raise Forbidden(f"This API key lacks the scope '{scope}'.")
+
+    def require_admin(self, action: str) -> None:
+        if not self.is_admin:
+            raise Forbidden(f"Only an admin may {action}.")

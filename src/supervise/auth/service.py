@@ -1,0 +1,176 @@
+"""Authenticating API keys, and issuing, listing and revoking them."""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+from dataclasses import dataclass
+
+from sqlalchemy import update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from supervise.audit import service as audit
+from supervise.auth import repository
+from supervise.auth.keys import ApiKeyHasher, parse_key
+from supervise.auth.principal import Principal, Role, Scope
+from supervise.auth.schemas import ApiKeyCreate
+from supervise.auth.tables import ApiKey
+from supervise.db import new_id, utcnow
+from supervise.errors import BadRequest, FieldError, Forbidden, NotFound, Unauthorized
+from supervise.members import repository as members
+from supervise.members.tables import Member, Organisation
+from supervise.pagination import Page, PageRequest, fetch_page
+from supervise.runtime import Runtime
+
+__all__ = ["IssuedKey", "authenticate", "create_key", "issue_key", "list_keys", "me", "revoke_key"]
+
+
+async def authenticate(
+    tx: AsyncSession,
+    runtime: Runtime,
+    authorization: str | None,
+    *,
+    request_id: str | None,
+    source_address: str | None,
+) -> Principal:
+    if not authorization:
+        raise Unauthorized("Send an API key as 'Authorization: Bearer <key>'.")
+    scheme, _, token = authorization.partition(" ")
+    parsed = parse_key(token.strip()) if scheme.lower() == "bearer" else None
+    if parsed is None:
+        raise Unauthorized("The Authorization header does not carry a well-formed API key.")
+    found = await repository.key_with_member(tx, parsed.key_id)
+    # One message for every failure, so a caller cannot probe which keys exist.
+    rejected = Unauthorized("The API key is unknown, revoked or expired, or its member is deactivated.")
+    if found is None:
+        runtime.hasher.hash(parsed.secret)  # same work either way
+        raise rejected
+    key, member = found
+    now = utcnow()
+    if (
+        not runtime.hasher.matches(parsed.secret, key.secret_hash)
+        or key.revoked_at is not None
+        or (key.expires_at is not None and key.expires_at <= now)
+        or not member.active
+    ):
+        raise rejected
+    resolution = dt.timedelta(seconds=runtime.settings.key_last_used_resolution_seconds)
+    if key.last_used_at is None or now - key.last_used_at >= resolution:
+        await tx.execute(update(ApiKey).where(ApiKey.id == key.id).values(last_used_at=now))
+    return Principal(
+        org_id=key.org_id,
+        member_id=member.id,
+        api_key_id=key.id,
+        roles=frozenset(Role(r) for r in member.roles),
+        scopes=frozenset(Scope(s) for s in key.scopes) if key.scopes is not None else None,
+        request_id=request_id,
+        source_address=source_address,
+    )
+
+
+@dataclass(frozen=True)
+class IssuedKey:
+    key: ApiKey
+    secret: str
+    """The whole key, ``svk_<id>_<secret>``: returned once, never stored."""
+
+
+async def issue_key(
+    tx: AsyncSession,
+    hasher: ApiKeyHasher,
+    member: Member,
+    name: str,
+    scopes: list[Scope] | None = None,
+    expires_at: dt.datetime | None = None,
+) -> IssuedKey:
+    secret = hasher.new_secret()
+    key = ApiKey(
+        id=new_id(),
+        org_id=member.org_id,
+        member_id=member.id,
+        name=name,
+        secret_hash=hasher.hash(secret),
+        scopes=sorted(scopes) if scopes is not None else None,
+        created_at=utcnow(),
+        expires_at=expires_at,
+    )
+    tx.add(key)
+    await tx.flush()
+    return IssuedKey(key, hasher.full_key(key.id, secret))
+
+
+async def _member_whose_keys(tx: AsyncSession, principal: Principal, member_id: uuid.UUID, verb: str) -> Member:
+    member = await members.get_member(tx, principal.org_id, member_id)
+    if member is None:
+        raise NotFound("member")
+    if member.id != principal.member_id and not principal.is_admin:
+        raise Forbidden(f"Only an admin may {verb} another member's API keys.")
+    return member
+
+
+async def create_key(
+    tx: AsyncSession, runtime: Runtime, principal: Principal, member_id: uuid.UUID, data: ApiKeyCreate
+) -> IssuedKey:
+    principal.require_scope(Scope.API_KEYS_WRITE)
+    member = await _member_whose_keys(tx, principal, member_id, "create")
+    errors = []
+    if not member.active:
+        errors.append(FieldError("member_id", "the member is deactivated"))
+    scopes = data.scopes
+    if scopes is not None and len(set(scopes)) != len(scopes):
+        errors.append(FieldError("scopes", "each scope may be given once"))
+    if member.kind == "integration" and not scopes:
+        errors.append(FieldError("scopes", "an integration's key must name its scopes"))
+    if principal.scopes is not None:
+        wider = set(scopes or Scope) - principal.scopes
+        if wider:
+            raise Forbidden(f"This API key cannot grant scopes it does not hold: {', '.join(sorted(wider))}.")
+    if data.expires_at is not None:
+        if data.expires_at.tzinfo is None:
+            errors.append(FieldError("expires_at", "needs a timezone offset"))
+        elif data.expires_at <= utcnow():
+            errors.append(FieldError("expires_at", "must be in the future"))
+    if errors:
+        raise BadRequest("The API key cannot be created as asked.", errors=errors)
+    issued = await issue_key(tx, runtime.hasher, member, data.name, scopes, data.expires_at)
+    await audit.record(tx, principal, "api_key.create", "api_key", issued.key.id)
+    return issued
+
+
+async def list_keys(
+    tx: AsyncSession, runtime: Runtime, principal: Principal, member_id: uuid.UUID, page: PageRequest
+) -> Page[ApiKey]:
+    principal.require_scope(Scope.API_KEYS_READ)
+    member = await _member_whose_keys(tx, principal, member_id, "list")
+    stmt = repository.select_member_keys(principal.org_id, member.id)
+    result = await fetch_page(tx, stmt, ApiKey.created_at, ApiKey.id, page, runtime.cursors)
+    if member.id != principal.member_id:
+        await audit.record(tx, principal, "api_key.list", "member", member.id)
+    return result
+
+
+async def revoke_key(tx: AsyncSession, principal: Principal, key_id: uuid.UUID) -> None:
+    principal.require_scope(Scope.API_KEYS_WRITE)
+    key = await repository.get_key(tx, principal.org_id, key_id)
+    if key is None or (key.member_id != principal.member_id and not principal.is_admin):
+        raise NotFound("API key")
+    if key.revoked_at is None:
+        key.revoked_at = utcnow()
+        await tx.flush()
+        await audit.record(tx, principal, "api_key.revoke", "api_key", key.id)
+
+
+@dataclass(frozen=True)
+class Caller:
+    member: Member
+    organisation: Organisation
+    api_key: ApiKey | None
+
+
+async def me(tx: AsyncSession, principal: Principal) -> Caller:
+    member = await members.get_member(tx, principal.org_id, principal.member_id)
+    organisation = await members.get_organisation(tx, principal.org_id)
+    if member is None or organisation is None:  # deleted under our feet: treat as unknown key
+        raise Unauthorized("The API key's member no longer exists.")
+    key = await repository.get_key(tx, principal.org_id, principal.api_key_id) if principal.api_key_id else None
+    return Caller(member, organisation, key)

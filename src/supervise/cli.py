@@ -1,0 +1,177 @@
+"""The ``supervise`` command: serve, db, orgs, openapi."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+import click
+import msgspec
+from alembic import command
+
+from supervise.config import ConfigError, Settings
+from supervise.db import Database, alembic_config
+
+__all__ = ["main", "openapi_document"]
+
+
+def _settings() -> Settings:
+    try:
+        settings = Settings.from_env()
+        settings.server_secret()
+    except ConfigError as exc:
+        raise click.ClickException(str(exc)) from None
+    return settings
+
+
+async def _revisions(settings: Settings) -> tuple[str | None, str | None]:
+    db = Database(settings)
+    try:
+        return await db.schema_revision(), db.head_revision()
+    finally:
+        await db.dispose()
+
+
+def ensure_schema(settings: Settings) -> None:
+    """SQLite (the embedded default) is brought to head; PostgreSQL must already be there."""
+    if settings.is_sqlite:
+        command.upgrade(alembic_config(settings), "head")
+        return
+    try:
+        current, head = asyncio.run(_revisions(settings))
+    except OSError as exc:
+        raise click.ClickException(f"cannot reach the database: {exc}") from None
+    if current != head:
+        raise click.ClickException(
+            f"the database schema is at {current or 'nothing'}, this version needs {head}: "
+            "run 'supervise db upgrade' first (once, from one machine)"
+        )
+
+
+@click.group()
+def main() -> None:
+    """supervise: review recorded therapy sessions and score the therapeutic alliance."""
+
+
+@main.command()
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=8000, show_default=True, type=int)
+@click.option("--workers", default=1, show_default=True, type=click.IntRange(1, 64))
+@click.option("--reload", is_flag=True, help="Restart on code changes (development).")
+def serve(host: str, port: int, workers: int, reload: bool) -> None:
+    """Run the API (uvicorn)."""
+    import uvicorn
+
+    settings = _settings()
+    ensure_schema(settings)
+    uvicorn.run(
+        "supervise.app:create_app_from_env",
+        factory=True,
+        host=host,
+        port=port,
+        workers=None if reload else workers,
+        reload=reload,
+        proxy_headers=True,
+        server_header=False,
+    )
+
+
+@main.group()
+def db() -> None:
+    """Database schema (Alembic)."""
+
+
+@db.command()
+@click.argument("revision", default="head")
+def upgrade(revision: str) -> None:
+    """Upgrade the schema (to head by default)."""
+    command.upgrade(alembic_config(_settings()), revision)
+
+
+@db.command()
+@click.argument("revision")
+def downgrade(revision: str) -> None:
+    """Downgrade the schema to REVISION (e.g. -1, or base)."""
+    command.downgrade(alembic_config(_settings()), revision)
+
+
+@db.command()
+def current() -> None:
+    """Print the schema's revision and the newest one this version knows."""
+    current_rev, head = asyncio.run(_revisions(_settings()))
+    click.echo(f"current: {current_rev or 'none'}")
+    click.echo(f"head:    {head}")
+
+
+@main.group()
+def orgs() -> None:
+    """Organisations (tenants)."""
+
+
+async def _create_org(settings: Settings, name: str, admin_name: str, admin_email: str) -> dict[str, str]:
+    from supervise.auth.keys import ApiKeyHasher
+    from supervise.auth.service import issue_key
+    from supervise.members.service import create_organisation
+
+    database = Database(settings)
+    try:
+        async with database.transaction() as tx:
+            made = await create_organisation(tx, name, admin_name, admin_email)
+            issued = await issue_key(tx, ApiKeyHasher(settings.server_secret()), made.admin, "first admin key")
+    finally:
+        await database.dispose()
+    return {"org_id": str(made.organisation.id), "member_id": str(made.admin.id), "api_key": issued.secret}
+
+
+@orgs.command("create")
+@click.argument("name")
+@click.option("--admin-name", required=True, help="The first admin's name.")
+@click.option("--admin-email", required=True, help="The first admin's email address.")
+@click.option("--json", "as_json", is_flag=True, help="Print {org_id, member_id, api_key} as JSON.")
+def create_org(name: str, admin_name: str, admin_email: str, as_json: bool) -> None:
+    """Create an organisation and its first admin; print the admin's API key once."""
+    from supervise.members.schemas import Email, Name
+
+    for label, value, kind in (
+        ("NAME", name, Name),
+        ("--admin-name", admin_name, Name),
+        ("--admin-email", admin_email, Email),
+    ):
+        try:
+            msgspec.convert(value, kind)
+        except msgspec.ValidationError as exc:
+            raise click.BadParameter(str(exc), param_hint=label) from None
+    settings = _settings()
+    ensure_schema(settings)
+    made = asyncio.run(_create_org(settings, name, admin_name, admin_email))
+    if as_json:
+        click.echo(json.dumps(made))
+        return
+    click.echo(f"organisation {made['org_id']}")
+    click.echo(f"admin        {made['member_id']}")
+    click.echo(f"api key      {made['api_key']}")
+    click.echo("The key is shown once; keep it somewhere safe.", err=True)
+
+
+def openapi_document() -> dict[str, Any]:
+    """The OpenAPI document of the app, independent of any database or secret."""
+    from supervise.app import create_app
+
+    app = create_app(Settings(database_url="sqlite+aiosqlite:///:memory:", secret_key="openapi-" * 4))
+    schema: dict[str, Any] = app.openapi_schema.to_schema()
+    return schema
+
+
+@main.command()
+@click.option("--output", type=click.Path(dir_okay=False, path_type=Path), help="Write here instead of stdout.")
+def openapi(output: Path | None) -> None:
+    """Print or write the OpenAPI document."""
+    text = json.dumps(openapi_document(), indent=2, sort_keys=True) + "\n"
+    if output is None:
+        sys.stdout.write(text)
+    else:
+        output.parent.mkdir(parents=True, exist_ok=True)
+        output.write_text(text)

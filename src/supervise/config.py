@@ -1,0 +1,101 @@
+"""Settings, read from ``SUPERVISE_*`` environment variables."""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import secrets
+from collections.abc import Mapping
+from pathlib import Path
+
+import msgspec
+from sqlalchemy.engine import make_url
+
+__all__ = ["ConfigError", "Settings", "normalise_database_url"]
+
+DEFAULT_DATABASE_URL = "sqlite+aiosqlite:///./supervise.db"
+
+
+class ConfigError(Exception):
+    """A setting is missing or malformed; the message says which and how to fix it."""
+
+
+class Settings(msgspec.Struct, frozen=True, kw_only=True):
+    """Everything the application reads from its environment."""
+
+    database_url: str = DEFAULT_DATABASE_URL
+    """SQLAlchemy URL. SQLite (``sqlite:///path``) or PostgreSQL (``postgresql://…``)."""
+    secret_key: str | None = None
+    """Server secret: pepper for API key hashes and the key that signs cursors.
+    Required on PostgreSQL; on SQLite a random one is kept beside the database file."""
+    max_body_bytes: int = 1_048_576
+    """Largest request body accepted; larger bodies get 413."""
+    idempotency_window_hours: int = 24
+    """How long an ``Idempotency-Key`` is remembered."""
+    key_last_used_resolution_seconds: int = 60
+    """``last_used_at`` of an API key is refreshed at most this often, so reads stay reads."""
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
+        env = os.environ if environ is None else environ
+        values: dict[str, object] = {}
+        for field in msgspec.structs.fields(cls):
+            raw = env.get(f"SUPERVISE_{field.name.upper()}")
+            if raw is None or raw == "":
+                continue
+            if field.type is int:
+                try:
+                    values[field.name] = int(raw)
+                except ValueError:
+                    raise ConfigError(f"SUPERVISE_{field.name.upper()} must be an integer, got {raw!r}") from None
+            else:
+                values[field.name] = raw
+        return cls(**values)  # type: ignore[arg-type]
+
+    @property
+    def idempotency_window(self) -> dt.timedelta:
+        return dt.timedelta(hours=self.idempotency_window_hours)
+
+    @property
+    def url(self) -> str:
+        return normalise_database_url(self.database_url)
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.url.startswith("sqlite")
+
+    def server_secret(self) -> bytes:
+        """The server secret; on SQLite without one, a random secret kept in ``<database>.secret``."""
+        if self.secret_key:
+            if len(self.secret_key) < 32:
+                raise ConfigError("SUPERVISE_SECRET_KEY must be at least 32 characters long")
+            return self.secret_key.encode()
+        if not self.is_sqlite:
+            raise ConfigError(
+                "SUPERVISE_SECRET_KEY is required with PostgreSQL: every worker must share it "
+                "(generate one with: python -c 'import secrets; print(secrets.token_urlsafe(48))')"
+            )
+        database = make_url(self.url).database
+        if not database or database == ":memory:":
+            raise ConfigError("SUPERVISE_SECRET_KEY is required with an in-memory SQLite database")
+        path = Path(database + ".secret")
+        if not path.exists():
+            path.parent.mkdir(parents=True, exist_ok=True)
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+            with os.fdopen(fd, "w") as handle:
+                handle.write(secrets.token_urlsafe(48))
+        return path.read_text().strip().encode()
+
+
+def normalise_database_url(url: str) -> str:
+    """Give plain ``sqlite://`` and ``postgresql://`` URLs the async driver we ship."""
+    if url.startswith("sqlite:"):
+        return "sqlite+aiosqlite:" + url.removeprefix("sqlite:")
+    if url.startswith(("postgresql:", "postgres:")):
+        return "postgresql+asyncpg:" + url.split(":", 1)[1]
+    if url.startswith(("sqlite+aiosqlite:", "postgresql+asyncpg:")):
+        return url
+    raise ConfigError(
+        f"SUPERVISE_DATABASE_URL must be a sqlite:// or postgresql:// URL (async drivers aiosqlite, asyncpg); "
+        f"got {make_url(url).drivername!r}"
+    )

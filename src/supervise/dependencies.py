@@ -1,0 +1,88 @@
+"""Per-request dependencies shared by every controller: the runtime, one transaction, the caller."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import AsyncGenerator
+from typing import Annotated, Any
+
+from litestar import Request
+from litestar.datastructures import State
+from litestar.di import NamedDependency, Provide
+from litestar.params import HeaderParameter
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from supervise.audit import service as audit
+from supervise.auth import service as auth
+from supervise.auth.principal import Principal
+from supervise.errors import Forbidden
+from supervise.http import request_id
+from supervise.runtime import Runtime
+
+__all__ = ["IdempotencyKey", "IfMatch", "dependencies"]
+
+IdempotencyKey = Annotated[
+    str | None,
+    HeaderParameter(
+        name="Idempotency-Key",
+        min_length=1,
+        max_length=255,
+        pattern=r"^[\x21-\x7e]+$",
+        description="Repeat a POST safely: the same key and body within 24 hours replays the first response; "
+        "the same key with another body is 422.",
+    ),
+]
+IfMatch = Annotated[
+    str | None,
+    HeaderParameter(
+        name="If-Match",
+        max_length=512,
+        description="The ETag of the version being changed. Missing: 428; stale: 412.",
+    ),
+]
+
+
+def provide_runtime(state: State) -> Runtime:
+    runtime: Runtime = state.runtime
+    return runtime
+
+
+async def provide_tx(
+    request: Request[Any, Any, Any], runtime: NamedDependency[Runtime]
+) -> AsyncGenerator[AsyncSession, None]:
+    """One transaction per request, committed before the response is sent; any error rolls it back."""
+    async with runtime.db.sessions() as session:
+        try:
+            async with session.begin():
+                yield session
+        except Forbidden:
+            # The refused request changed nothing, but the attempt itself belongs in the audit log.
+            principal: Principal | None = request.scope.get("state", {}).get("principal")
+            if principal is not None:
+                handler = request.scope.get("route_handler")
+                action = getattr(handler, "operation_id", None) or request.method
+                resource_id = next((v for v in request.path_params.values() if isinstance(v, uuid.UUID)), None)
+                async with session.begin():
+                    await audit.record(session, principal, str(action), "request", resource_id, outcome="denied")
+            raise
+
+
+async def provide_principal(
+    request: Request[Any, Any, Any], tx: NamedDependency[AsyncSession], runtime: NamedDependency[Runtime]
+) -> Principal:
+    principal = await auth.authenticate(
+        tx,
+        runtime,
+        request.headers.get("authorization"),
+        request_id=request_id(request) or None,
+        source_address=request.client.host if request.client else None,
+    )
+    request.scope.setdefault("state", {})["principal"] = principal
+    return principal
+
+
+dependencies = {
+    "runtime": Provide(provide_runtime, sync_to_thread=False),
+    "tx": Provide(provide_tx),
+    "principal": Provide(provide_principal),
+}

@@ -1,0 +1,98 @@
+"""Domain errors. Services raise these; ``supervise.http`` maps each to one problem+json response."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+
+__all__ = [
+    "BadRequest",
+    "Conflict",
+    "DomainError",
+    "FieldError",
+    "Forbidden",
+    "NotFound",
+    "PreconditionFailed",
+    "PreconditionRequired",
+    "Unauthorized",
+    "Unprocessable",
+]
+
+
+class FieldError:
+    __slots__ = ("field", "message")
+
+    def __init__(self, field: str, message: str) -> None:
+        self.field = field
+        self.message = message
+
+
+class DomainError(Exception):
+    status = 400
+    title = "Bad request"
+    type_slug = "bad-request"
+
+    def __init__(
+        self,
+        detail: str,
+        *,
+        errors: Sequence[FieldError] = (),
+        headers: Mapping[str, str] | None = None,
+    ) -> None:
+        super().__init__(detail)
+        self.detail = detail
+        self.errors = list(errors)
+        self.headers = dict(headers or {})
+
+
+class BadRequest(DomainError):
+    pass
+
+
+class Unauthorized(DomainError):
+    status = 401
+    title = "Unauthorized"
+    type_slug = "unauthorized"
+
+    def __init__(self, detail: str) -> None:
+        super().__init__(detail, headers={"WWW-Authenticate": 'Bearer realm="supervise"'})
+
+
+class Forbidden(DomainError):
+    status = 403
+    title = "Forbidden"
+    type_slug = "forbidden"
+
+
+class NotFound(DomainError):
+    status = 404
+    title = "Not found"
+    type_slug = "not-found"
+
+    def __init__(self, resource: str = "resource") -> None:
+        # The detail never depends on whether the id exists elsewhere: another organisation's id and an
+        # id that never existed must be indistinguishable.
+        super().__init__(f"No {resource} with this id.")
+
+
+class Conflict(DomainError):
+    status = 409
+    title = "Conflict"
+    type_slug = "conflict"
+
+
+class PreconditionFailed(DomainError):
+    status = 412
+    title = "Precondition failed"
+    type_slug = "precondition-failed"
+
+
+class Unprocessable(DomainError):
+    status = 422
+    title = "Unprocessable request"
+    type_slug = "unprocessable"
+
+
+class PreconditionRequired(DomainError):
+    status = 428
+    title = "Precondition required"
+    type_slug = "precondition-required"

@@ -1,0 +1,1 @@
+"""``Idempotency-Key`` on POST: the same key and body replays the first response."""

@@ -1,0 +1,96 @@
+"""Replaying POST responses for a repeated ``Idempotency-Key``.
+
+Same key and same request: the first response, replayed (``Idempotent-Replayed: true``). Same key and a
+different request: 422. Keys are remembered for ``idempotency_window_hours`` (24 h by default). A duplicate
+sent while the first is still running waits for it (a per-key lock) and then gets its response.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+
+from sqlalchemy import delete, select, text
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from supervise.auth.principal import Principal
+from supervise.db import utcnow
+from supervise.errors import FieldError, Unprocessable
+from supervise.idempotency.tables import IdempotencyRecord
+
+__all__ = ["StoredResponse", "fingerprint", "run_once"]
+
+
+@dataclass(frozen=True)
+class StoredResponse:
+    status_code: int
+    body: bytes
+    location: str | None
+    replayed: bool = False
+    remembered_body: bytes | None = None
+    """What to keep for replays when it must differ from ``body`` (secrets are never stored)."""
+
+
+def fingerprint(method: str, path: str, body: bytes) -> str:
+    return hashlib.sha256(method.encode() + b"\x00" + path.encode() + b"\x00" + body).hexdigest()
+
+
+async def _lock(tx: AsyncSession, principal: Principal, key: str) -> None:
+    if tx.get_bind().dialect.name == "postgresql":
+        digest = hashlib.sha256(b"idem" + principal.org_id.bytes + principal.member_id.bytes + key.encode())
+        await tx.execute(
+            text("SELECT pg_advisory_xact_lock(:k)"), {"k": int.from_bytes(digest.digest()[:8], "big", signed=True)}
+        )
+
+
+async def run_once(
+    tx: AsyncSession,
+    principal: Principal,
+    key: str | None,
+    request_hash: str,
+    window: dt.timedelta,
+    create: Callable[[], Awaitable[StoredResponse]],
+) -> StoredResponse:
+    if key is None:
+        return await create()
+    await _lock(tx, principal, key)
+    now = utcnow()
+    record = await tx.scalar(
+        select(IdempotencyRecord).where(
+            IdempotencyRecord.org_id == principal.org_id,
+            IdempotencyRecord.member_id == principal.member_id,
+            IdempotencyRecord.key == key,
+            IdempotencyRecord.created_at > now - window,
+        )
+    )
+    if record is not None:
+        if record.request_hash != request_hash:
+            raise Unprocessable(
+                "This Idempotency-Key was used with a different request; use a new key for a new request.",
+                errors=[FieldError("Idempotency-Key", "reused with a different request")],
+            )
+        return StoredResponse(record.status_code, record.body, record.location, replayed=True)
+    response = await create()
+    await tx.execute(
+        delete(IdempotencyRecord).where(
+            IdempotencyRecord.org_id == principal.org_id,
+            (IdempotencyRecord.created_at <= now - window)
+            | ((IdempotencyRecord.member_id == principal.member_id) & (IdempotencyRecord.key == key)),
+        )
+    )
+    tx.add(
+        IdempotencyRecord(
+            org_id=principal.org_id,
+            member_id=principal.member_id,
+            key=key,
+            request_hash=request_hash,
+            status_code=response.status_code,
+            body=response.remembered_body if response.remembered_body is not None else response.body,
+            location=response.location,
+            created_at=now,
+        )
+    )
+    await tx.flush()
+    return response

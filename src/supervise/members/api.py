@@ -1,0 +1,229 @@
+"""``/v1/members`` and ``/v1/supervision-links``."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Annotated, Any
+
+import msgspec
+from litestar import Controller, Request, Response, delete, get, patch, post
+from litestar.datastructures import ResponseHeader
+from litestar.di import NamedDependency
+from litestar.params import FromPath, JSONBody, QueryParameter
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from supervise.auth.principal import Principal, Role
+from supervise.dependencies import IdempotencyKey, IfMatch
+from supervise.http import created, etag, problem_responses
+from supervise.idempotency.service import StoredResponse, fingerprint, run_once
+from supervise.members import service
+from supervise.members.schemas import (
+    MemberCreate,
+    MemberOut,
+    MemberPage,
+    MemberUpdate,
+    SupervisionLinkCreate,
+    SupervisionLinkOut,
+    SupervisionLinkPage,
+)
+from supervise.members.tables import Member, SupervisionLink
+from supervise.pagination import DEFAULT_LIMIT, MAX_LIMIT, PageRequest
+from supervise.runtime import Runtime
+
+__all__ = ["MemberController", "SupervisionLinkController", "member_out"]
+
+Limit = Annotated[int, QueryParameter(ge=1, le=MAX_LIMIT, description="Items per page (1 to 200).")]
+Cursor = Annotated[
+    str | None,
+    QueryParameter(max_length=512, description="``next_cursor`` of the previous page, unchanged."),
+]
+LOCATION = ResponseHeader(name="Location", description="URL of the created resource.", documentation_only=True)
+ETAG = ResponseHeader(name="ETag", description="Version of the resource, for If-Match.", documentation_only=True)
+
+
+def member_out(member: Member) -> MemberOut:
+    return MemberOut(
+        id=member.id,
+        kind=member.kind,  # type: ignore[arg-type]
+        name=member.name,
+        email=member.email,
+        roles=[Role(r) for r in member.roles],
+        active=member.active,
+        version=member.version,
+        created_at=member.created_at,
+        updated_at=member.updated_at,
+    )
+
+
+def link_out(link: SupervisionLink) -> SupervisionLinkOut:
+    return SupervisionLinkOut(
+        id=link.id, supervisor_id=link.supervisor_id, supervisee_id=link.supervisee_id, created_at=link.created_at
+    )
+
+
+def _page(principal: Principal, scope: str, cursor: str | None, limit: int) -> PageRequest:
+    return PageRequest(org_id=principal.org_id, scope=scope, cursor=cursor, limit=limit)
+
+
+class MemberController(Controller):
+    path = "/v1/members"
+    tags = ["Members"]
+
+    @post(
+        "/",
+        operation_id="createMember",
+        summary="Add a member (admin)",
+        description="Adds a person or an integration (a clinic system's service account) to the organisation.",
+        status_code=201,
+        response_headers=[LOCATION, ETAG],
+        responses=problem_responses(400, 401, 403, 409, 422),
+    )
+    async def create_member(
+        self,
+        request: Request[Any, Any, Any],
+        data: JSONBody[MemberCreate],
+        tx: NamedDependency[AsyncSession],
+        principal: NamedDependency[Principal],
+        runtime: NamedDependency[Runtime],
+        idempotency_key: IdempotencyKey = None,
+    ) -> Response[MemberOut]:
+        async def create() -> StoredResponse:
+            member = await service.create_member(tx, principal, data)
+            return StoredResponse(201, msgspec.json.encode(member_out(member)), f"/v1/members/{member.id}")
+
+        request_hash = fingerprint("POST", request.url.path, msgspec.json.encode(data))
+        window = runtime.settings.idempotency_window
+        stored = await run_once(tx, principal, idempotency_key, request_hash, window, create)
+        return created(stored, etag_version=1)
+
+    @get(
+        "/",
+        operation_id="listMembers",
+        summary="List members",
+        description="Every member of the organisation, oldest first. Reading it is audited.",
+        responses=problem_responses(400, 401, 403),
+    )
+    async def list_members(
+        self,
+        tx: NamedDependency[AsyncSession],
+        principal: NamedDependency[Principal],
+        runtime: NamedDependency[Runtime],
+        role: Annotated[Role | None, QueryParameter(description="Only members holding this role.")] = None,
+        active: Annotated[bool | None, QueryParameter(description="Only active (or deactivated) members.")] = None,
+        limit: Limit = DEFAULT_LIMIT,
+        cursor: Cursor = None,
+    ) -> MemberPage:
+        scope = f"members?role={role}&active={active}"
+        page = await service.list_members(
+            tx, runtime, principal, _page(principal, scope, cursor, limit), role=role, active=active
+        )
+        return MemberPage(items=[member_out(m) for m in page.items], next_cursor=page.next_cursor)
+
+    @get(
+        "/{member_id:uuid}",
+        operation_id="getMember",
+        summary="Get a member",
+        response_headers=[ETAG],
+        responses=problem_responses(400, 401, 403, 404),
+    )
+    async def get_member(
+        self,
+        member_id: FromPath[uuid.UUID],
+        tx: NamedDependency[AsyncSession],
+        principal: NamedDependency[Principal],
+    ) -> Response[MemberOut]:
+        member = await service.get_member(tx, principal, member_id)
+        return Response(member_out(member), headers={"ETag": etag(member.version)})
+
+    @patch(
+        "/{member_id:uuid}",
+        operation_id="updateMember",
+        summary="Change a member",
+        description="Members may change their own name and email; admins may also change roles and "
+        "deactivate (members are never deleted). Needs If-Match.",
+        response_headers=[ETAG],
+        responses=problem_responses(400, 401, 403, 404, 409, 412, 428),
+    )
+    async def update_member(
+        self,
+        member_id: FromPath[uuid.UUID],
+        data: JSONBody[MemberUpdate],
+        tx: NamedDependency[AsyncSession],
+        principal: NamedDependency[Principal],
+        if_match: IfMatch = None,
+    ) -> Response[MemberOut]:
+        member = await service.update_member(tx, principal, member_id, data, if_match)
+        return Response(member_out(member), headers={"ETag": etag(member.version)})
+
+
+class SupervisionLinkController(Controller):
+    path = "/v1/supervision-links"
+    tags = ["Supervision"]
+
+    @post(
+        "/",
+        operation_id="createSupervisionLink",
+        summary="Link a supervisor and a supervisee (admin)",
+        status_code=201,
+        response_headers=[LOCATION],
+        responses=problem_responses(400, 401, 403, 409, 422),
+    )
+    async def create_link(
+        self,
+        request: Request[Any, Any, Any],
+        data: JSONBody[SupervisionLinkCreate],
+        tx: NamedDependency[AsyncSession],
+        principal: NamedDependency[Principal],
+        runtime: NamedDependency[Runtime],
+        idempotency_key: IdempotencyKey = None,
+    ) -> Response[SupervisionLinkOut]:
+        async def create() -> StoredResponse:
+            link = await service.create_link(tx, principal, data)
+            return StoredResponse(201, msgspec.json.encode(link_out(link)), f"/v1/supervision-links/{link.id}")
+
+        request_hash = fingerprint("POST", request.url.path, msgspec.json.encode(data))
+        window = runtime.settings.idempotency_window
+        stored = await run_once(tx, principal, idempotency_key, request_hash, window, create)
+        return created(stored)
+
+    @get(
+        "/",
+        operation_id="listSupervisionLinks",
+        summary="List supervision links",
+        description="Admins see every link; other members see the links they are part of.",
+        responses=problem_responses(400, 401, 403),
+    )
+    async def list_links(
+        self,
+        tx: NamedDependency[AsyncSession],
+        principal: NamedDependency[Principal],
+        runtime: NamedDependency[Runtime],
+        supervisor_id: Annotated[uuid.UUID | None, QueryParameter(description="Only this supervisor's links.")] = None,
+        supervisee_id: Annotated[uuid.UUID | None, QueryParameter(description="Only this supervisee's links.")] = None,
+        limit: Limit = DEFAULT_LIMIT,
+        cursor: Cursor = None,
+    ) -> SupervisionLinkPage:
+        scope = f"supervision-links?supervisor={supervisor_id}&supervisee={supervisee_id}"
+        page = await service.list_links(
+            tx,
+            runtime,
+            principal,
+            _page(principal, scope, cursor, limit),
+            supervisor_id=supervisor_id,
+            supervisee_id=supervisee_id,
+        )
+        return SupervisionLinkPage(items=[link_out(link) for link in page.items], next_cursor=page.next_cursor)
+
+    @delete(
+        "/{link_id:uuid}",
+        operation_id="deleteSupervisionLink",
+        summary="Remove a supervision link (admin)",
+        responses=problem_responses(400, 401, 403, 404),
+    )
+    async def delete_link(
+        self,
+        link_id: FromPath[uuid.UUID],
+        tx: NamedDependency[AsyncSession],
+        principal: NamedDependency[Principal],
+    ) -> None:
+        await service.delete_link(tx, principal, link_id)

@@ -1,0 +1,80 @@
+"""Members and supervision links in and out."""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+from typing import Annotated, Literal
+
+import msgspec
+
+from supervise.auth.principal import Role
+
+__all__ = [
+    "MemberCreate",
+    "MemberOut",
+    "MemberPage",
+    "MemberUpdate",
+    "SupervisionLinkCreate",
+    "SupervisionLinkOut",
+    "SupervisionLinkPage",
+]
+
+Name = Annotated[str, msgspec.Meta(min_length=1, max_length=200, pattern=r"\S", examples=["Dr Ada Okafor"])]
+Email = Annotated[
+    str,
+    msgspec.Meta(min_length=3, max_length=320, pattern=r"^[^@\s]+@[^@\s]+$", examples=["ada.okafor@clinic.example"]),
+]
+Roles = Annotated[list[Role], msgspec.Meta(max_length=3, examples=[["supervisor", "clinician"]])]
+
+
+class MemberCreate(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
+    name: Name
+    email: Email | None = None
+    """Required for a person; an integration (a clinic system's service account) has none."""
+    kind: Literal["person", "integration"] = "person"
+    roles: Roles = msgspec.field(default_factory=list)
+
+
+class MemberUpdate(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
+    """Fields left out (or null) stay as they are. Only an admin may change roles or deactivate."""
+
+    name: Name | None = None
+    email: Email | None = None
+    roles: Roles | None = None
+    active: bool | None = None
+
+
+class MemberOut(msgspec.Struct, kw_only=True):
+    id: uuid.UUID
+    kind: Literal["person", "integration"]
+    name: str
+    email: str | None
+    roles: list[Role]
+    active: bool
+    version: int
+    created_at: dt.datetime
+    updated_at: dt.datetime
+
+
+class MemberPage(msgspec.Struct, kw_only=True):
+    items: list[MemberOut]
+    next_cursor: str | None
+    """Pass as ``cursor`` to get the next page; null on the last page."""
+
+
+class SupervisionLinkCreate(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
+    supervisor_id: uuid.UUID
+    supervisee_id: uuid.UUID
+
+
+class SupervisionLinkOut(msgspec.Struct, kw_only=True):
+    id: uuid.UUID
+    supervisor_id: uuid.UUID
+    supervisee_id: uuid.UUID
+    created_at: dt.datetime
+
+
+class SupervisionLinkPage(msgspec.Struct, kw_only=True):
+    items: list[SupervisionLinkOut]
+    next_cursor: str | None

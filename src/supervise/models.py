@@ -1,0 +1,10 @@
+"""Imports every domain's tables so ``Base.metadata`` is complete (for Alembic and the drift test)."""
+
+from __future__ import annotations
+
+from supervise.audit.tables import AuditEvent
+from supervise.auth.tables import ApiKey
+from supervise.idempotency.tables import IdempotencyRecord
+from supervise.members.tables import Member, Organisation, SupervisionLink
+
+__all__ = ["ApiKey", "AuditEvent", "IdempotencyRecord", "Member", "Organisation", "SupervisionLink"]

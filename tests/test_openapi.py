@@ -1,0 +1,59 @@
+"""The served OpenAPI document is product: committed, complete, and honest about errors."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from supervise.cli import openapi_document
+from supervise.http import PROBLEM_JSON
+from tests.support import Api
+
+COMMITTED = Path(__file__).resolve().parents[1] / "openapi" / "openapi.json"
+METHODS = {"get", "post", "put", "patch", "delete"}
+
+
+def operations() -> list[tuple[str, str, dict[str, Any]]]:
+    paths = openapi_document()["paths"]
+    return [(path, method, op) for path, item in paths.items() for method, op in item.items() if method in METHODS]
+
+
+def test_committed_schema_is_current() -> None:
+    generated = json.dumps(openapi_document(), indent=2, sort_keys=True) + "\n"
+    assert COMMITTED.read_text() == generated, (
+        "openapi/openapi.json is stale: run 'uv run supervise openapi --output openapi/openapi.json'"
+    )
+
+
+def test_every_operation_has_id_summary_and_problem_responses() -> None:
+    seen_ids = set()
+    for path, method, op in operations():
+        assert op.get("operationId"), (method, path)
+        assert op["operationId"] not in seen_ids
+        seen_ids.add(op["operationId"])
+        assert op.get("summary"), (method, path)
+        for status, response in op["responses"].items():
+            if int(status) >= 400 and path != "/readyz":
+                assert list(response["content"]) == [PROBLEM_JSON], (method, path, status)
+        if path.startswith("/v1/"):
+            assert "401" in op["responses"], (method, path)
+
+
+def test_write_operations_document_idempotency_and_preconditions() -> None:
+    for path, method, op in operations():
+        headers = {p["name"] for p in op.get("parameters", []) if p["in"] == "header"}
+        if method == "post" and path.startswith("/v1/"):
+            assert "Idempotency-Key" in headers, path
+            assert "201" in op["responses"], path
+            assert "Location" in op["responses"]["201"].get("headers", {}), path
+        if method == "patch":
+            assert "If-Match" in headers, path
+            assert {"412", "428"} <= set(op["responses"]), path
+
+
+def test_docs_and_schema_are_served(anonymous: Api) -> None:
+    assert anonymous.get("/schema/openapi.json").status_code == 200
+    docs = anonymous.client.get("/docs", follow_redirects=True)
+    assert docs.status_code == 200
+    assert "text/html" in docs.headers["content-type"]
