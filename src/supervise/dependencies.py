@@ -50,39 +50,42 @@ def provide_runtime(state: State) -> Runtime:
 async def provide_tx(
     request: Request[Any, Any, Any], runtime: NamedDependency[Runtime]
 ) -> AsyncGenerator[AsyncSession, None]:
-    """One transaction per request, committed before the response is sent; any error rolls it back."""
+    """One authenticated transaction per request, committed before the response is sent.
+
+    Authentication happens here, before the first ``yield``, and not in a dependency of its own: Litestar
+    does not close generator dependencies already resolved when a later dependency raises, which would leak
+    the connection on every 401.
+    """
     async with runtime.db.sessions() as session:
         try:
             async with session.begin():
+                principal = await auth.authenticate(
+                    session,
+                    runtime,
+                    request.headers.get("authorization"),
+                    request_id=request_id(request),
+                    source_address=request.client.host if request.client else None,
+                )
+                request.scope.setdefault("state", {})["principal"] = principal
                 yield session
         except Forbidden:
             # The refused request changed nothing, but the attempt itself belongs in the audit log.
-            principal: Principal | None = request.scope.get("state", {}).get("principal")
-            if principal is not None:
-                handler = request.scope.get("route_handler")
-                action = getattr(handler, "operation_id", None) or request.method
-                resource_id = next((v for v in request.path_params.values() if isinstance(v, uuid.UUID)), None)
-                async with session.begin():
-                    await audit.record(session, principal, str(action), "request", resource_id, outcome="denied")
+            handler = request.scope.get("route_handler")
+            action = getattr(handler, "operation_id", None) or request.method
+            resource_id = next((v for v in request.path_params.values() if isinstance(v, uuid.UUID)), None)
+            async with session.begin():
+                await audit.record(session, principal, str(action), "request", resource_id, outcome="denied")
             raise
 
 
-async def provide_principal(
-    request: Request[Any, Any, Any], tx: NamedDependency[AsyncSession], runtime: NamedDependency[Runtime]
-) -> Principal:
-    principal = await auth.authenticate(
-        tx,
-        runtime,
-        request.headers.get("authorization"),
-        request_id=request_id(request) or None,
-        source_address=request.client.host if request.client else None,
-    )
-    request.scope.setdefault("state", {})["principal"] = principal
+def provide_principal(request: Request[Any, Any, Any], tx: NamedDependency[AsyncSession]) -> Principal:
+    """The caller, authenticated by ``provide_tx`` (which it depends on, so it runs after it)."""
+    principal: Principal = request.scope["state"]["principal"]
     return principal
 
 
 dependencies = {
     "runtime": Provide(provide_runtime, sync_to_thread=False),
     "tx": Provide(provide_tx),
-    "principal": Provide(provide_principal),
+    "principal": Provide(provide_principal, sync_to_thread=False),
 }

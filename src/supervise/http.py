@@ -133,10 +133,23 @@ def _field_of(error: dict[str, Any]) -> str:
     return key or "body"
 
 
+def _wire_names(request: Request[Any, Any, Any]) -> dict[str, str]:
+    """Python parameter names to the names clients send (``idempotency_key`` -> ``Idempotency-Key``)."""
+    handler = request.scope.get("route_handler")
+    signature = getattr(handler, "parsed_fn_signature", None)
+    names: dict[str, str] = {}
+    for name, parameter in getattr(signature, "parameters", {}).items():
+        alias = getattr(parameter.kwarg_definition, "name", None)
+        if isinstance(alias, str) and alias:
+            names[name] = alias
+    return names
+
+
 def _validation_error(request: Request[Any, Any, Any], exc: ValidationException) -> Response[bytes]:
     extra = exc.extra if isinstance(exc.extra, list) else []
+    wire = _wire_names(request)
     errors = [
-        FieldError(_field_of(e), str(e.get("message", "invalid value")).split(" - at `")[0])
+        FieldError(wire.get(_field_of(e), _field_of(e)), str(e.get("message", "invalid value")).split(" - at `")[0])
         for e in extra
         if isinstance(e, dict)
     ]

@@ -1,0 +1,118 @@
+"""API keys: shown once, hashed, scoped, revocable; every bad key is a 401 with WWW-Authenticate."""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import uuid
+
+from sqlalchemy import select
+
+from supervise.auth.tables import ApiKey
+from supervise.config import Settings
+from supervise.db import Database
+from tests.support import Api, Org
+from tests.test_http import assert_problem
+
+
+def test_me_names_member_organisation_and_key(org: Org) -> None:
+    me = org.admin.api.get("/v1/me").json()
+    assert me["member"]["id"] == org.admin.id
+    assert me["member"]["roles"] == ["admin"]
+    assert me["organisation"]["id"] == org.id
+    assert org.admin.api.key is not None
+    assert org.admin.api.key.startswith(me["api_key"]["prefix"] + "_")
+
+
+def test_bad_keys_are_401_with_challenge(org: Org) -> None:
+    key = org.admin.api.key
+    assert key is not None
+    prefix, key_id, secret = key.split("_", 2)
+    wrong_secret = f"{prefix}_{key_id}_{'A' * len(secret)}"
+    unknown_id = f"{prefix}_{'0' * 32}_{secret}"
+    for header in ("", "Bearer", "Basic abc", "Bearer nonsense", f"Bearer {wrong_secret}", f"Bearer {unknown_id}"):
+        response = org.client.get("/v1/me", headers={"Authorization": header} if header else {})
+        assert_problem(response, 401)
+        assert response.headers["www-authenticate"].startswith("Bearer")
+
+
+def test_secret_is_shown_once_and_stored_hashed(org: Org, settings: Settings) -> None:
+    clinician = org.member("clinician")
+    made = clinician.api.post(f"/v1/members/{clinician.id}/api-keys", json={"name": "laptop"})
+    assert made.status_code == 201
+    secret = made.json()["secret"]
+    assert secret.startswith("svk_")
+    assert len(secret.split("_", 2)[2]) >= 43  # 256 bits, base64url
+    assert Api(org.client, secret).get("/v1/me").status_code == 200
+    listed = clinician.api.get(f"/v1/members/{clinician.id}/api-keys").json()["items"]
+    assert {k["name"] for k in listed} == {"test key", "laptop"}
+    assert all("secret" not in k for k in listed)
+
+    async def stored_hash() -> str:
+        database = Database(settings)
+        try:
+            async with database.transaction() as tx:
+                return str(await tx.scalar(select(ApiKey.secret_hash).where(ApiKey.id == uuid.UUID(made.json()["id"]))))
+        finally:
+            await database.dispose()
+
+    stored = asyncio.run(stored_hash())
+    assert secret.split("_", 2)[2] not in stored
+    assert len(stored) == 64
+
+
+def test_revoked_and_expired_keys_stop_working(org: Org) -> None:
+    clinician = org.member("clinician")
+    made = clinician.api.post(f"/v1/members/{clinician.id}/api-keys", json={"name": "temp"}).json()
+    temp = Api(org.client, made["secret"])
+    assert temp.get("/v1/me").status_code == 200
+    assert clinician.api.delete(f"/v1/api-keys/{made['id']}").status_code == 204
+    assert_problem(temp.get("/v1/me"), 401)
+    listed = clinician.api.get(f"/v1/members/{clinician.id}/api-keys").json()["items"]
+    assert next(k for k in listed if k["id"] == made["id"])["revoked_at"] is not None
+
+    past = (dt.datetime.now(dt.UTC) - dt.timedelta(minutes=1)).isoformat()
+    problem = assert_problem(
+        clinician.api.post(f"/v1/members/{clinician.id}/api-keys", json={"name": "old", "expires_at": past}), 400
+    )
+    assert problem["errors"][0]["field"] == "expires_at"
+
+
+def test_keys_of_others_admin_only(org: Org) -> None:
+    clinician = org.member("clinician")
+    other = org.member("clinician")
+    assert_problem(clinician.api.post(f"/v1/members/{other.id}/api-keys", json={"name": "x"}), 403)
+    assert_problem(clinician.api.get(f"/v1/members/{other.id}/api-keys"), 403)
+    other_key = other.api.get(f"/v1/members/{other.id}/api-keys").json()["items"][0]
+    # another member's key is not visible to a non-admin at all
+    assert_problem(clinician.api.delete(f"/v1/api-keys/{other_key['id']}"), 404)
+    assert org.admin.api.delete(f"/v1/api-keys/{other_key['id']}").status_code == 204
+    assert_problem(other.api.get("/v1/me"), 401)
+
+
+def test_integration_keys_are_scoped(org: Org) -> None:
+    made = org.admin.api.post("/v1/members", json={"name": "EHR sync", "kind": "integration", "roles": ["admin"]})
+    integration_id = made.json()["id"]
+    unscoped = org.admin.api.post(f"/v1/members/{integration_id}/api-keys", json={"name": "no scopes"})
+    assert assert_problem(unscoped, 400)["errors"][0]["field"] == "scopes"
+    scoped = org.admin.api.post(
+        f"/v1/members/{integration_id}/api-keys", json={"name": "read only", "scopes": ["members:read"]}
+    ).json()
+    assert scoped["scopes"] == ["members:read"]
+    ehr = Api(org.client, scoped["secret"])
+    assert ehr.get("/v1/members").status_code == 200
+    assert_problem(ehr.post("/v1/members", json={"name": "X", "email": "x@y.example"}), 403)
+    assert_problem(ehr.get("/v1/audit-events"), 403)
+    # a scoped key cannot mint a key wider than itself
+    escalate = ehr.post(f"/v1/members/{integration_id}/api-keys", json={"name": "wider", "scopes": ["audit:read"]})
+    assert_problem(escalate, 403)
+
+
+def test_person_key_limited_by_scopes(org: Org) -> None:
+    made = org.admin.api.post(
+        f"/v1/members/{org.admin.id}/api-keys", json={"name": "reader", "scopes": ["members:read"]}
+    ).json()
+    reader = Api(org.client, made["secret"])
+    assert reader.get(f"/v1/members/{org.admin.id}").status_code == 200
+    assert_problem(reader.post("/v1/members", json={"name": "X", "email": "x@y.example"}), 403)
+    assert_problem(reader.post(f"/v1/members/{org.admin.id}/api-keys", json={"name": "unscoped"}), 403)

@@ -1,0 +1,62 @@
+"""Every ``{id}`` route answers 404 for another organisation's ids, byte-identical to an id that never existed."""
+
+from __future__ import annotations
+
+import re
+import uuid
+
+from litestar import Litestar
+from litestar.routes import HTTPRoute
+
+from tests.support import Org
+
+BODIES = {"POST": {"name": "probe"}, "PATCH": {"name": "probe"}}
+
+
+def id_routes(app: Litestar) -> list[tuple[str, str]]:
+    routes = []
+    for route in app.routes:
+        if isinstance(route, HTTPRoute) and "{" in route.path:
+            routes += [(method, route.path) for method in route.route_handler_map if method not in ("HEAD", "OPTIONS")]
+    return routes
+
+
+def test_foreign_ids_are_indistinguishable_from_unknown_ids(app: Litestar, org: Org, other_org: Org) -> None:
+    # Resources of the other organisation, one of each kind a path can name.
+    supervisor = other_org.member("supervisor")
+    supervisee = other_org.member("clinician")
+    link = other_org.admin.api.post(
+        "/v1/supervision-links", json={"supervisor_id": supervisor.id, "supervisee_id": supervisee.id}
+    ).json()
+    key = other_org.admin.api.get(f"/v1/members/{supervisee.id}/api-keys").json()["items"][0]
+    foreign = {"member_id": supervisee.id, "link_id": link["id"], "key_id": key["id"]}
+
+    routes = id_routes(app)
+    assert routes, "no routes with ids found"
+    for method, path in routes:
+        params = re.findall(r"{(\w+):uuid}", path)
+        missing = [p for p in params if p not in foreign]
+        assert not missing, f"add a foreign {missing} to this test for {method} {path}"
+        foreign_url = re.sub(r"{(\w+):uuid}", lambda m: foreign[m.group(1)], path)
+        unknown_url = re.sub(r"{(\w+):uuid}", lambda _: str(uuid.uuid4()), path)
+        kwargs = {"json": BODIES[method]} if method in BODIES else {}
+        headers = {"If-Match": '"1"'}
+        seen = org.admin.api.request(method, foreign_url, headers=headers, **kwargs)
+        never = org.admin.api.request(method, unknown_url, headers=headers, **kwargs)
+        assert seen.status_code == never.status_code == 404, (method, path, seen.text)
+        assert seen.content == never.content, (method, path)
+        assert seen.headers["content-type"] == never.headers["content-type"]
+
+    # and the other organisation's data is untouched
+    assert other_org.admin.api.get("/v1/supervision-links").json()["items"][0]["id"] == link["id"]
+    assert other_org.admin.api.get(f"/v1/members/{supervisee.id}").json()["name"] == "Member"
+
+
+def test_lists_never_show_another_organisation(org: Org, other_org: Org) -> None:
+    other_org.member("clinician")
+    org_ids = {m["id"] for m in org.admin.api.get("/v1/members").json()["items"]}
+    other_ids = {m["id"] for m in other_org.admin.api.get("/v1/members").json()["items"]}
+    assert org_ids.isdisjoint(other_ids)
+    assert all(
+        e["actor_member_id"] in (org.admin.id, None) for e in org.admin.api.get("/v1/audit-events").json()["items"]
+    )
