@@ -65,7 +65,7 @@ def test_replayed_key_creation_never_returns_the_secret_again(org: Org) -> None:
 
 def test_failed_request_is_not_remembered(org: Org) -> None:
     headers = {"Idempotency-Key": "retry-after-fix"}
-    assert_problem(org.admin.api.post("/v1/members", json={"name": "No Mail"}, headers=headers), 400)
+    assert_problem(org.admin.api.post("/v1/members", json={"name": "No Mail"}, headers=headers), 422)
     fixed = org.admin.api.post("/v1/members", json={"name": "Mail", "email": "m@c.example"}, headers=headers)
     assert fixed.status_code == 201
 

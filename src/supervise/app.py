@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+
+import msgspec
 from litestar import Litestar, get
 from litestar.datastructures import State
 from litestar.openapi import OpenAPIConfig
@@ -15,7 +18,7 @@ from supervise.auth.api import ApiKeyController, MeController
 from supervise.config import Settings
 from supervise.dependencies import dependencies
 from supervise.health import HealthController
-from supervise.http import exception_handlers, stamp_response
+from supervise.http import exception_handlers, reject_unknown_query, stamp_response
 from supervise.members.api import MemberController, SupervisionLinkController
 from supervise.runtime import Runtime
 
@@ -26,7 +29,9 @@ Clinical supervisors and peers review recorded therapy sessions and score the th
 with rubrics that come from plugins.
 
 * **Auth**: `Authorization: Bearer <api key>`; create the first key with `supervise orgs create`.
-* **Errors**: RFC 9457 `application/problem+json`; validation problems list the fields in `errors`.
+* **Errors**: RFC 9457 `application/problem+json`; `errors` lists the fields at fault. 400: the request does
+  not match this document (types, ranges, unknown fields); 422: it does, but breaks a rule the document cannot
+  express (a person without email, a link to an unknown member, a reused Idempotency-Key).
 * **Lists**: `?limit=&cursor=`; pass `next_cursor` back unchanged.
 * **Writes**: `Idempotency-Key` on POST (remembered 24 hours); `If-Match` with the `ETag` on PATCH.
 * **Limits**: request bodies up to 1 MiB (413 beyond).
@@ -63,13 +68,31 @@ def openapi_config() -> OpenAPIConfig:
     )
 
 
+def _subclasses(cls: type[msgspec.Struct]) -> Iterator[type[msgspec.Struct]]:
+    for sub in cls.__subclasses__():
+        yield sub
+        yield from _subclasses(sub)
+
+
+def _close_input_schemas(app: Litestar) -> None:
+    """Input structs reject unknown fields; say so in the document (``additionalProperties: false``)."""
+    closed = {
+        cls.__name__
+        for cls in _subclasses(msgspec.Struct)
+        if cls.__module__.startswith("supervise.") and cls.__struct_config__.forbid_unknown_fields
+    }
+    for name, schema in (app.openapi_schema.components.schemas or {}).items():
+        if name in closed:
+            schema.additional_properties = False
+
+
 def create_app(settings: Settings) -> Litestar:
     runtime = Runtime.build(settings)
 
     async def dispose(_: Litestar) -> None:
         await runtime.db.dispose()
 
-    return Litestar(
+    app = Litestar(
         route_handlers=[
             HealthController,
             docs,
@@ -82,12 +105,15 @@ def create_app(settings: Settings) -> Litestar:
         dependencies=dependencies,
         exception_handlers=exception_handlers,
         before_send=[stamp_response],
+        before_request=reject_unknown_query,
         state=State({"runtime": runtime, "settings": settings}),
         request_max_body_size=settings.max_body_bytes,
         openapi_config=openapi_config(),
         on_shutdown=[dispose],
         debug=False,
     )
+    _close_input_schemas(app)
+    return app
 
 
 def create_app_from_env() -> Litestar:

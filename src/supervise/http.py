@@ -19,7 +19,9 @@ from litestar.datastructures import MutableScopeHeaders
 from litestar.exceptions import HTTPException, ValidationException
 from litestar.openapi.datastructures import ResponseSpec
 from litestar.openapi.spec import Example
+from litestar.params import QueryParameter
 from litestar.types import ExceptionHandlersMap, Message, Scope
+from sqlalchemy.exc import DataError
 
 from supervise.errors import DomainError, FieldError
 from supervise.idempotency.service import StoredResponse
@@ -34,6 +36,7 @@ __all__ = [
     "etag",
     "exception_handlers",
     "problem_responses",
+    "reject_unknown_query",
     "request_id",
     "scope_request_id",
     "stamp_response",
@@ -183,12 +186,49 @@ def _unexpected_error(request: Request[Any, Any, Any], exc: Exception) -> Respon
     return _problem(request, 500, "The server failed to handle this request.")
 
 
+def _data_error(request: Request[Any, Any, Any], exc: DataError) -> Response[bytes]:
+    # Input that passed validation but that the database refuses (it should not happen: every string field
+    # excludes control characters). Logged, because it means a constraint is missing from a schema.
+    log.warning("database refused a value on %s %s: %s", request.method, request.url.path, exc.orig)
+    return _problem(request, 400, "A value in this request cannot be stored.", errors=[FieldError("body", "invalid")])
+
+
 exception_handlers: ExceptionHandlersMap = {
+    DataError: _data_error,
     DomainError: _domain_error,
     ValidationException: _validation_error,
     HTTPException: _http_error,
     Exception: _unexpected_error,
 }
+
+
+_QUERY_NAMES: dict[int, frozenset[str]] = {}
+
+
+def _declared_query(handler: Any) -> frozenset[str]:
+    names = _QUERY_NAMES.get(id(handler))
+    if names is None:
+        signature = getattr(handler, "parsed_fn_signature", None)
+        found = set()
+        for name, parameter in getattr(signature, "parameters", {}).items():
+            definition = parameter.kwarg_definition
+            if isinstance(definition, QueryParameter):
+                found.add(definition.name or name)
+        names = _QUERY_NAMES[id(handler)] = frozenset(found)
+    return names
+
+
+async def reject_unknown_query(request: Request[Any, Any, Any]) -> None:
+    """``before_request`` hook: a misspelt filter (``?rol=admin``) is an error, not a silently wider answer."""
+    if not request.query_params:
+        return
+    declared = _declared_query(request.route_handler)
+    unknown = sorted(name for name in request.query_params if name not in declared)
+    if unknown:
+        raise DomainError(
+            f"Unknown query parameter(s): {', '.join(unknown)}.",
+            errors=[FieldError(name, "unknown query parameter") for name in unknown],
+        )
 
 
 def scope_request_id(scope: Scope) -> str:
@@ -298,7 +338,7 @@ _PROBLEM_EXAMPLES = {
     409: ("Conflict", "This supervision link already exists."),
     412: ("Stale ETag", 'The resource changed since you read it; its current ETag is "3".'),
     413: ("Body too large", "The request body exceeds the limit of 1048576 bytes."),
-    422: ("Idempotency-Key reused", "This Idempotency-Key was used with a different request body."),
+    422: ("Valid JSON, but not a valid request", "A person needs an email address."),
     428: ("If-Match missing", "This update needs an If-Match header carrying the ETag of the version you read."),
 }
 

@@ -73,7 +73,7 @@ def test_revoked_and_expired_keys_stop_working(org: Org) -> None:
 
     past = (dt.datetime.now(dt.UTC) - dt.timedelta(minutes=1)).isoformat()
     problem = assert_problem(
-        clinician.api.post(f"/v1/members/{clinician.id}/api-keys", json={"name": "old", "expires_at": past}), 400
+        clinician.api.post(f"/v1/members/{clinician.id}/api-keys", json={"name": "old", "expires_at": past}), 422
     )
     assert problem["errors"][0]["field"] == "expires_at"
 
@@ -94,7 +94,7 @@ def test_integration_keys_are_scoped(org: Org) -> None:
     made = org.admin.api.post("/v1/members", json={"name": "EHR sync", "kind": "integration", "roles": ["admin"]})
     integration_id = made.json()["id"]
     unscoped = org.admin.api.post(f"/v1/members/{integration_id}/api-keys", json={"name": "no scopes"})
-    assert assert_problem(unscoped, 400)["errors"][0]["field"] == "scopes"
+    assert assert_problem(unscoped, 422)["errors"][0]["field"] == "scopes"
     scoped = org.admin.api.post(
         f"/v1/members/{integration_id}/api-keys", json={"name": "read only", "scopes": ["members:read"]}
     ).json()

@@ -22,10 +22,10 @@ def test_admin_adds_a_member_with_location_and_etag(org: Org) -> None:
 
 
 def test_person_needs_email_and_roles_are_unique(org: Org) -> None:
-    body = assert_problem(org.admin.api.post("/v1/members", json={"name": "No Mail"}), 400)
+    body = assert_problem(org.admin.api.post("/v1/members", json={"name": "No Mail"}), 422)
     assert body["errors"][0]["field"] == "email"
     body = assert_problem(
-        org.admin.api.post("/v1/members", json={"name": "A", "email": "a@x.example", "roles": ["admin", "admin"]}), 400
+        org.admin.api.post("/v1/members", json={"name": "A", "email": "a@x.example", "roles": ["admin", "admin"]}), 422
     )
     assert body["errors"][0]["field"] == "roles"
     body = assert_problem(org.admin.api.post("/v1/members", json={"name": "A", "roles": ["boss"]}), 400)

@@ -39,7 +39,7 @@ def test_invalid_links_name_the_field(org: Org) -> None:
         ({"supervisor_id": supervisor.id, "supervisee_id": "0190c0de-0000-7000-8000-000000000000"}, "supervisee_id"),
     ]
     for body, field in cases:
-        problem = assert_problem(org.admin.api.post("/v1/supervision-links", json=body), 400)
+        problem = assert_problem(org.admin.api.post("/v1/supervision-links", json=body), 422)
         assert field in [e["field"] for e in problem["errors"]]
     body = {"supervisor_id": supervisor.id, "supervisee_id": clinician.id}
     assert org.admin.api.post("/v1/supervision-links", json=body).status_code == 201
@@ -51,5 +51,5 @@ def test_member_of_another_organisation_cannot_be_linked(org: Org, other_org: Or
     supervisor = org.member("supervisor")
     foreign = other_org.member("clinician")
     body = {"supervisor_id": supervisor.id, "supervisee_id": foreign.id}
-    problem = assert_problem(org.admin.api.post("/v1/supervision-links", json=body), 400)
+    problem = assert_problem(org.admin.api.post("/v1/supervision-links", json=body), 422)
     assert problem["errors"] == [{"field": "supervisee_id", "message": "no member with this id"}]

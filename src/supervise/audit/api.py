@@ -58,7 +58,13 @@ class AuditEventController(Controller):
         principal: NamedDependency[Principal],
         runtime: NamedDependency[Runtime],
         action: Annotated[
-            str | None, QueryParameter(max_length=64, description="Only this action, e.g. member.create.")
+            str | None,
+            QueryParameter(
+                min_length=1,
+                max_length=64,
+                pattern=r"^[A-Za-z0-9_.:-]+$",
+                description="Only this action, e.g. member.create.",
+            ),
         ] = None,
         resource_id: Annotated[uuid.UUID | None, QueryParameter(description="Only events about this id.")] = None,
         limit: Limit = DEFAULT_LIMIT,

@@ -9,13 +9,13 @@ from typing import Annotated
 import msgspec
 
 from supervise.auth.principal import Scope
-from supervise.members.schemas import MemberOut
+from supervise.members.schemas import MemberOut, Name
 
 __all__ = ["ApiKeyCreate", "ApiKeyCreated", "ApiKeyOut", "ApiKeyPage", "Me", "OrganisationOut"]
 
 
 class ApiKeyCreate(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
-    name: Annotated[str, msgspec.Meta(min_length=1, max_length=200, examples=["EHR nightly sync"])]
+    name: Name
     scopes: Annotated[list[Scope], msgspec.Meta(max_length=16, examples=[["recordings:write"]])] | None = None
     """Limits the key to these scopes; null lets it do whatever the member's roles allow.
     Keys of an integration must name their scopes. A scoped key can only create keys within its scopes."""

@@ -16,7 +16,7 @@ from supervise.auth.principal import Principal, Role, Scope
 from supervise.auth.schemas import ApiKeyCreate
 from supervise.auth.tables import ApiKey
 from supervise.db import new_id, utcnow
-from supervise.errors import BadRequest, FieldError, Forbidden, NotFound, Unauthorized
+from supervise.errors import FieldError, Forbidden, NotFound, Unauthorized, Unprocessable
 from supervise.members import repository as members
 from supervise.members.tables import Member, Organisation
 from supervise.pagination import Page, PageRequest, fetch_page
@@ -131,7 +131,7 @@ async def create_key(
         elif data.expires_at <= utcnow():
             errors.append(FieldError("expires_at", "must be in the future"))
     if errors:
-        raise BadRequest("The API key cannot be created as asked.", errors=errors)
+        raise Unprocessable("The API key cannot be created as asked.", errors=errors)
     issued = await issue_key(tx, runtime.hasher, member, data.name, scopes, data.expires_at)
     await audit.record(tx, principal, "api_key.create", "api_key", issued.key.id)
     return issued

@@ -35,7 +35,7 @@ __all__ = ["MemberController", "SupervisionLinkController", "member_out"]
 Limit = Annotated[int, QueryParameter(ge=1, le=MAX_LIMIT, description="Items per page (1 to 200).")]
 Cursor = Annotated[
     str | None,
-    QueryParameter(max_length=512, description="``next_cursor`` of the previous page, unchanged."),
+    QueryParameter(min_length=1, max_length=512, description="``next_cursor`` of the previous page, unchanged."),
 ]
 LOCATION = ResponseHeader(name="Location", description="URL of the created resource.", documentation_only=True)
 ETAG = ResponseHeader(name="ETag", description="Version of the resource, for If-Match.", documentation_only=True)
@@ -142,7 +142,7 @@ class MemberController(Controller):
         description="Members may change their own name and email; admins may also change roles and "
         "deactivate (members are never deleted). Needs If-Match.",
         response_headers=[ETAG],
-        responses=problem_responses(400, 401, 403, 404, 409, 412, 428),
+        responses=problem_responses(400, 401, 403, 404, 409, 412, 422, 428),
     )
     async def update_member(
         self,

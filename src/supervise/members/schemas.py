@@ -20,10 +20,25 @@ __all__ = [
     "SupervisionLinkPage",
 ]
 
-Name = Annotated[str, msgspec.Meta(min_length=1, max_length=200, pattern=r"\S", examples=["Dr Ada Okafor"])]
+# No control characters (PostgreSQL refuses NUL in text) and at least one visible character. Patterns avoid
+# \s and \S: Python and JSON Schema (ECMA-262) disagree on what counts as white space.
+Name = Annotated[
+    str,
+    msgspec.Meta(
+        min_length=1,
+        max_length=200,
+        pattern=r"^[^\x00-\x1f\x7f]*[^\x00-\x20\x7f][^\x00-\x1f\x7f]*$",
+        examples=["Dr Ada Okafor"],
+    ),
+]
 Email = Annotated[
     str,
-    msgspec.Meta(min_length=3, max_length=320, pattern=r"^[^@\s]+@[^@\s]+$", examples=["ada.okafor@clinic.example"]),
+    msgspec.Meta(
+        min_length=3,
+        max_length=320,
+        pattern=r"^[^@\x00-\x20\x7f]+@[^@\x00-\x20\x7f]+$",
+        examples=["ada.okafor@clinic.example"],
+    ),
 ]
 Roles = Annotated[list[Role], msgspec.Meta(max_length=3, examples=[["supervisor", "clinician"]])]
 

@@ -12,7 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from supervise.audit import service as audit
 from supervise.auth.principal import Principal, Role, Scope
 from supervise.db import new_id, utcnow
-from supervise.errors import BadRequest, Conflict, FieldError, Forbidden, NotFound
+from supervise.errors import Conflict, FieldError, Forbidden, NotFound, Unprocessable
 from supervise.http import check_if_match
 from supervise.members import repository
 from supervise.members.schemas import MemberCreate, MemberUpdate, SupervisionLinkCreate
@@ -40,7 +40,7 @@ def _apply_roles(member: Member, roles: list[Role]) -> None:
 
 def _check_roles(roles: list[Role]) -> None:
     if len(set(roles)) != len(roles):
-        raise BadRequest("Each role may be given once.", errors=[FieldError("roles", "duplicate role")])
+        raise Unprocessable("Each role may be given once.", errors=[FieldError("roles", "duplicate role")])
 
 
 async def _email_free(tx: AsyncSession, org_id: uuid.UUID, email: str, member_id: uuid.UUID | None = None) -> None:
@@ -88,7 +88,7 @@ async def create_member(tx: AsyncSession, principal: Principal, data: MemberCrea
     principal.require_admin("add members")
     _check_roles(data.roles)
     if data.kind == "person" and data.email is None:
-        raise BadRequest("A person needs an email address.", errors=[FieldError("email", "required for a person")])
+        raise Unprocessable("A person needs an email address.", errors=[FieldError("email", "required for a person")])
     if data.email is not None:
         await _email_free(tx, principal.org_id, data.email)
     now = utcnow()
@@ -158,7 +158,7 @@ async def update_member(
         values["name"] = data.name.strip()
     if data.email is not None and data.email != member.email:
         if member.kind == "integration":
-            raise BadRequest("An integration has no email address.", errors=[FieldError("email", "not allowed")])
+            raise Unprocessable("An integration has no email address.", errors=[FieldError("email", "not allowed")])
         await _email_free(tx, principal.org_id, data.email, member.id)
         values["email"] = data.email
     if data.roles is not None:
@@ -206,7 +206,7 @@ async def create_link(tx: AsyncSession, principal: Principal, data: SupervisionL
     if data.supervisor_id == data.supervisee_id:
         errors.append(FieldError("supervisee_id", "a member cannot supervise themselves"))
     if errors:
-        raise BadRequest("The supervision link is not valid.", errors=errors)
+        raise Unprocessable("The supervision link is not valid.", errors=errors)
     existing = await tx.scalar(
         repository.select_links(principal.org_id, supervisor_id=data.supervisor_id, supervisee_id=data.supervisee_id)
     )
