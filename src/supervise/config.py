@@ -28,6 +28,9 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     secret_key: str | None = None
     """Server secret: pepper for API key hashes and the key that signs cursors.
     Required on PostgreSQL; on SQLite a random one is kept beside the database file."""
+    database_pool_size: int = 0
+    """Connections per worker process; 0 picks the measured default (1 on SQLite, 10 on PostgreSQL).
+    On PostgreSQL keep ``workers * pool size`` below the server's ``max_connections``."""
     max_body_bytes: int = 1_048_576
     """Largest request body accepted; larger bodies get 413."""
     idempotency_window_hours: int = 24

@@ -59,14 +59,15 @@ async def provide_tx(
     async with runtime.db.sessions() as session:
         try:
             async with session.begin():
-                principal = await auth.authenticate(
+                caller = await auth.authenticate(
                     session,
                     runtime,
                     request.headers.get("authorization"),
                     request_id=request_id(request),
                     source_address=request.client.host if request.client else None,
                 )
-                request.scope.setdefault("state", {})["principal"] = principal
+                principal = caller.principal
+                request.scope.setdefault("state", {})["caller"] = caller
                 yield session
         except Forbidden:
             # The refused request changed nothing, but the attempt itself belongs in the audit log.
@@ -78,14 +79,19 @@ async def provide_tx(
             raise
 
 
-def provide_principal(request: Request[Any, Any, Any], tx: NamedDependency[AsyncSession]) -> Principal:
+def provide_caller(request: Request[Any, Any, Any], tx: NamedDependency[AsyncSession]) -> auth.Caller:
     """The caller, authenticated by ``provide_tx`` (which it depends on, so it runs after it)."""
-    principal: Principal = request.scope["state"]["principal"]
-    return principal
+    caller: auth.Caller = request.scope["state"]["caller"]
+    return caller
+
+
+def provide_principal(caller: NamedDependency[auth.Caller]) -> Principal:
+    return caller.principal
 
 
 dependencies = {
     "runtime": Provide(provide_runtime, sync_to_thread=False),
     "tx": Provide(provide_tx),
+    "caller": Provide(provide_caller, sync_to_thread=False),
     "principal": Provide(provide_principal, sync_to_thread=False),
 }

@@ -51,12 +51,11 @@ class MeController(Controller):
         description="The calling member, their organisation and the API key in use.",
         responses=problem_responses(401),
     )
-    async def get_me(self, tx: NamedDependency[AsyncSession], principal: NamedDependency[Principal]) -> Me:
-        caller = await service.me(tx, principal)
+    async def get_me(self, caller: NamedDependency[service.Caller]) -> Me:
         return Me(
             member=member_out(caller.member),
             organisation=OrganisationOut(id=caller.organisation.id, name=caller.organisation.name),
-            api_key=key_out(caller.api_key) if caller.api_key else None,
+            api_key=key_out(caller.api_key),
         )
 
 

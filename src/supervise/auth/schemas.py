@@ -56,4 +56,4 @@ class OrganisationOut(msgspec.Struct, kw_only=True):
 class Me(msgspec.Struct, kw_only=True):
     member: MemberOut
     organisation: OrganisationOut
-    api_key: ApiKeyOut | None
+    api_key: ApiKeyOut

@@ -6,7 +6,6 @@ import datetime as dt
 import uuid
 from dataclasses import dataclass
 
-from sqlalchemy import update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from supervise.audit import service as audit
@@ -22,7 +21,17 @@ from supervise.members.tables import Member, Organisation
 from supervise.pagination import Page, PageRequest, fetch_page
 from supervise.runtime import Runtime
 
-__all__ = ["IssuedKey", "authenticate", "create_key", "issue_key", "list_keys", "me", "revoke_key"]
+__all__ = ["Caller", "IssuedKey", "authenticate", "create_key", "issue_key", "list_keys", "revoke_key"]
+
+
+@dataclass(frozen=True)
+class Caller:
+    """The rows behind the principal, loaded once while authenticating."""
+
+    principal: Principal
+    member: Member
+    organisation: Organisation
+    api_key: ApiKey
 
 
 async def authenticate(
@@ -32,20 +41,20 @@ async def authenticate(
     *,
     request_id: str | None,
     source_address: str | None,
-) -> Principal:
+) -> Caller:
     if not authorization:
         raise Unauthorized("Send an API key as 'Authorization: Bearer <key>'.")
     scheme, _, token = authorization.partition(" ")
     parsed = parse_key(token.strip()) if scheme.lower() == "bearer" else None
     if parsed is None:
         raise Unauthorized("The Authorization header does not carry a well-formed API key.")
-    found = await repository.key_with_member(tx, parsed.key_id)
+    found = await repository.key_with_owner(tx, parsed.key_id)
     # One message for every failure, so a caller cannot probe which keys exist.
     rejected = Unauthorized("The API key is unknown, revoked or expired, or its member is deactivated.")
     if found is None:
         runtime.hasher.hash(parsed.secret)  # same work either way
         raise rejected
-    key, member = found
+    key, member, organisation = found
     now = utcnow()
     if (
         not runtime.hasher.matches(parsed.secret, key.secret_hash)
@@ -56,8 +65,8 @@ async def authenticate(
         raise rejected
     resolution = dt.timedelta(seconds=runtime.settings.key_last_used_resolution_seconds)
     if key.last_used_at is None or now - key.last_used_at >= resolution:
-        await tx.execute(update(ApiKey).where(ApiKey.id == key.id).values(last_used_at=now))
-    return Principal(
+        key.last_used_at = now  # flushed with the request's transaction
+    principal = Principal(
         org_id=key.org_id,
         member_id=member.id,
         api_key_id=key.id,
@@ -66,6 +75,7 @@ async def authenticate(
         request_id=request_id,
         source_address=source_address,
     )
+    return Caller(principal, member, organisation, key)
 
 
 @dataclass(frozen=True)
@@ -158,19 +168,3 @@ async def revoke_key(tx: AsyncSession, principal: Principal, key_id: uuid.UUID) 
         key.revoked_at = utcnow()
         await tx.flush()
         await audit.record(tx, principal, "api_key.revoke", "api_key", key.id)
-
-
-@dataclass(frozen=True)
-class Caller:
-    member: Member
-    organisation: Organisation
-    api_key: ApiKey | None
-
-
-async def me(tx: AsyncSession, principal: Principal) -> Caller:
-    member = await members.get_member(tx, principal.org_id, principal.member_id)
-    organisation = await members.get_organisation(tx, principal.org_id)
-    if member is None or organisation is None:  # deleted under our feet: treat as unknown key
-        raise Unauthorized("The API key's member no longer exists.")
-    key = await repository.get_key(tx, principal.org_id, principal.api_key_id) if principal.api_key_id else None
-    return Caller(member, organisation, key)
