@@ -35,6 +35,8 @@ def test_orgs_create_prints_a_working_key(database_url: str, client: TestClient[
     assert me["organisation"] == {"id": made["org_id"], "name": "Riverside Clinic"}
     assert me["member"]["id"] == made["member_id"]
     assert me["member"]["roles"] == ["admin"]
+    created = Api(client, made["api_key"]).get("/v1/audit-events", params={"action": "api_key.create"}).json()
+    assert [(e["resource_id"], e["actor_member_id"]) for e in created["items"]] == [(me["api_key"]["id"], None)]
 
 
 def test_orgs_create_rejects_a_bad_email(database_url: str) -> None:

@@ -106,16 +106,19 @@ def test_tampered_or_foreign_cursor_is_400(org: Org, other_org: Org) -> None:
 
 
 def test_pagination_is_stable_while_others_insert(org: Org) -> None:
-    before = {org.member("clinician").id for _ in range(5)} | {org.admin.id}
+    """Newest-first paging while every request inserts a newer item: offsets would repeat items, keys don't."""
+    for _ in range(3):
+        org.member("clinician")
+    before = {e["id"] for e in org.admin.api.get("/v1/audit-events", params={"limit": 200}).json()["items"]}
     seen: list[str] = []
     cursor = None
     while True:
         params = {"limit": 2, **({"cursor": cursor} if cursor else {})}
-        page = org.admin.api.get("/v1/members", params=params).json()
-        seen += [m["id"] for m in page["items"]]
-        org.member("clinician")  # inserted between pages
+        page = org.admin.api.get("/v1/audit-events", params=params).json()  # each call audits itself
+        seen += [e["id"] for e in page["items"]]
+        org.member("clinician")  # and more inserted between pages
         cursor = page["next_cursor"]
         if cursor is None:
             break
-    assert all(seen.count(member_id) == 1 for member_id in before)
+    assert all(seen.count(event_id) == 1 for event_id in before)
     assert len(seen) == len(set(seen))

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from concurrent.futures import ThreadPoolExecutor
 
-from tests.support import Org
+from tests.support import Api, Org
 from tests.test_http import assert_problem
 
 
@@ -33,13 +33,35 @@ def test_same_key_other_body_is_422(org: Org) -> None:
     assert problem["errors"][0]["field"] == "Idempotency-Key"
 
 
-def test_keys_are_per_member(org: Org) -> None:
+def test_keys_are_per_api_key(org: Org) -> None:
     other_admin = org.member("admin")
     headers = {"Idempotency-Key": "shared-key"}
     a = org.admin.api.post("/v1/members", json={"name": "A", "email": "a1@c.example"}, headers=headers)
     b = other_admin.api.post("/v1/members", json={"name": "B", "email": "b1@c.example"}, headers=headers)
     assert a.status_code == b.status_code == 201
     assert a.json()["id"] != b.json()["id"]
+
+
+def test_a_replay_never_reaches_past_the_key_that_asks(org: Org) -> None:
+    """A narrower key of the same member cannot fetch what a wider key created by replaying its request."""
+    body = {"name": "Wide", "email": "wide@c.example"}
+    headers = {"Idempotency-Key": "wide-1"}
+    assert org.admin.api.post("/v1/members", json=body, headers=headers).status_code == 201
+    reader = org.admin.api.post(
+        f"/v1/members/{org.admin.id}/api-keys", json={"name": "reader", "scopes": ["members:read"]}
+    ).json()["secret"]
+    assert_problem(Api(org.client, reader).post("/v1/members", json=body, headers=headers), 403)
+
+
+def test_replays_are_audited(org: Org) -> None:
+    body = {"name": "Twice", "email": "twice@c.example"}
+    headers = {"Idempotency-Key": "audit-replay"}
+    org.admin.api.post("/v1/members", json=body, headers=headers)
+    org.admin.api.post("/v1/members", json=body, headers=headers)
+    events = org.admin.api.get("/v1/audit-events").json()["items"]
+    actions = [e["action"] for e in events if e["actor_member_id"] == org.admin.id]
+    assert actions.count("idempotency.replay") == 1
+    assert actions.count("member.create") == 1
 
 
 def test_twenty_concurrent_identical_posts_create_one_resource(org: Org) -> None:

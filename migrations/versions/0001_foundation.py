@@ -88,7 +88,7 @@ def upgrade() -> None:
     op.create_table(
         "idempotency_records",
         sa.Column("org_id", sa.Uuid(), nullable=False),
-        sa.Column("member_id", sa.Uuid(), nullable=False),
+        sa.Column("api_key_id", sa.Uuid(), nullable=False),
         sa.Column("key", sa.String(length=255), nullable=False),
         sa.Column("request_hash", sa.String(length=64), nullable=False),
         sa.Column("status_code", sa.Integer(), nullable=False),
@@ -98,7 +98,7 @@ def upgrade() -> None:
         sa.ForeignKeyConstraint(
             ["org_id"], ["organisations.id"], name=op.f("fk_idempotency_records_org_id_organisations")
         ),
-        sa.PrimaryKeyConstraint("org_id", "member_id", "key", name=op.f("pk_idempotency_records")),
+        sa.PrimaryKeyConstraint("org_id", "api_key_id", "key", name=op.f("pk_idempotency_records")),
     )
     with op.batch_alter_table("idempotency_records", schema=None) as batch_op:
         batch_op.create_index("ix_idempotency_records_org_created", ["org_id", "created_at"], unique=False)

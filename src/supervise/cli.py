@@ -112,6 +112,7 @@ def orgs() -> None:
 
 
 async def _create_org(settings: Settings, name: str, admin_name: str, admin_email: str) -> dict[str, str]:
+    from supervise.audit import service as audit
     from supervise.auth.keys import ApiKeyHasher
     from supervise.auth.service import issue_key
     from supervise.members.service import create_organisation
@@ -121,6 +122,7 @@ async def _create_org(settings: Settings, name: str, admin_name: str, admin_emai
         async with database.transaction() as tx:
             made = await create_organisation(tx, name, admin_name, admin_email)
             issued = await issue_key(tx, ApiKeyHasher(settings.server_secret()), made.admin, "first admin key")
+            await audit.record(tx, None, "api_key.create", "api_key", issued.key.id, org_id=made.organisation.id)
     finally:
         await database.dispose()
     return {"org_id": str(made.organisation.id), "member_id": str(made.admin.id), "api_key": issued.secret}

@@ -2,11 +2,6 @@
 
 from __future__ import annotations
 
-import base64
-import binascii
-import datetime as dt
-import hashlib
-import hmac
 import logging
 import re
 import uuid
@@ -25,15 +20,13 @@ from sqlalchemy.exc import DataError
 
 from supervise.errors import DomainError, FieldError
 from supervise.idempotency.service import StoredResponse
+from supervise.preconditions import etag
 
 __all__ = [
     "PROBLEM_JSON",
-    "CursorCodec",
     "FieldErrorOut",
     "Problem",
-    "check_if_match",
     "created",
-    "etag",
     "exception_handlers",
     "problem_responses",
     "reject_unknown_query",
@@ -202,20 +195,13 @@ exception_handlers: ExceptionHandlersMap = {
 }
 
 
-_QUERY_NAMES: dict[int, frozenset[str]] = {}
-
-
-def _declared_query(handler: Any) -> frozenset[str]:
-    names = _QUERY_NAMES.get(id(handler))
-    if names is None:
-        signature = getattr(handler, "parsed_fn_signature", None)
-        found = set()
-        for name, parameter in getattr(signature, "parameters", {}).items():
-            definition = parameter.kwarg_definition
-            if isinstance(definition, QueryParameter):
-                found.add(definition.name or name)
-        names = _QUERY_NAMES[id(handler)] = frozenset(found)
-    return names
+def _declared_query(handler: Any) -> set[str]:
+    signature = getattr(handler, "parsed_fn_signature", None)
+    return {
+        parameter.kwarg_definition.name or name
+        for name, parameter in getattr(signature, "parameters", {}).items()
+        if isinstance(parameter.kwarg_definition, QueryParameter)
+    }
 
 
 async def reject_unknown_query(request: Request[Any, Any, Any]) -> None:
@@ -259,72 +245,9 @@ def created(stored: StoredResponse, *, etag_version: int | None = None) -> Respo
     headers = {"Location": stored.location} if stored.location else {}
     if stored.replayed:
         headers["Idempotent-Replayed"] = "true"
-    elif etag_version is not None:
+    if etag_version is not None:
         headers["ETag"] = etag(etag_version)
     return Response(stored.body, status_code=stored.status_code, media_type="application/json", headers=headers)
-
-
-# ---------------------------------------------------------------------------------------------- ETags
-
-
-def etag(version: int) -> str:
-    return f'"{version}"'
-
-
-def check_if_match(if_match: str | None, version: int) -> None:
-    """Require ``If-Match`` and compare it strongly with the row version (428 when absent, 412 when stale)."""
-    from supervise.errors import PreconditionFailed, PreconditionRequired
-
-    if if_match is None or not if_match.strip():
-        raise PreconditionRequired(
-            "This update needs an If-Match header carrying the ETag of the version you read.",
-            errors=[FieldError("If-Match", "required")],
-        )
-    candidates = [tag.strip() for tag in if_match.split(",")]
-    if "*" in candidates or etag(version) in candidates:
-        return
-    raise PreconditionFailed(
-        f"The resource changed since you read it; its current ETag is {etag(version)}.",
-        errors=[FieldError("If-Match", "stale")],
-    )
-
-
-# -------------------------------------------------------------------------------------------- cursors
-
-
-class CursorCodec:
-    """Opaque keyset cursors, signed and bound to the organisation and the list's filters."""
-
-    def __init__(self, secret: bytes) -> None:
-        self._key = hashlib.sha256(b"supervise/cursor\x00" + secret).digest()
-
-    def _mac(self, payload: bytes) -> bytes:
-        return hmac.new(self._key, payload, hashlib.sha256).digest()[:16]
-
-    def encode(self, org_id: uuid.UUID, scope: str, created_at: dt.datetime, row_id: uuid.UUID) -> str:
-        payload = msgspec.json.encode([str(org_id), scope, created_at.isoformat(), str(row_id)])
-        token = payload + self._mac(payload)
-        return base64.urlsafe_b64encode(token).decode().rstrip("=")
-
-    def decode(self, token: str, org_id: uuid.UUID, scope: str) -> tuple[dt.datetime, uuid.UUID]:
-        invalid = DomainError(
-            "The cursor is not valid for this list: pass back next_cursor unchanged, with the same filters.",
-            errors=[FieldError("cursor", "invalid or tampered cursor")],
-        )
-        try:
-            raw = base64.urlsafe_b64decode(token + "=" * (-len(token) % 4))
-        except (binascii.Error, ValueError):
-            raise invalid from None
-        payload, mac = raw[:-16], raw[-16:]
-        if len(raw) <= 16 or not hmac.compare_digest(mac, self._mac(payload)):
-            raise invalid
-        try:
-            org, bound_scope, created_at, row_id = msgspec.json.decode(payload, type=tuple[str, str, str, str])
-            if org != str(org_id) or bound_scope != scope:
-                raise invalid
-            return dt.datetime.fromisoformat(created_at), uuid.UUID(row_id)
-        except (msgspec.DecodeError, ValueError):
-            raise invalid from None
 
 
 # ------------------------------------------------------------------------------------------- OpenAPI

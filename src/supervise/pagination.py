@@ -2,23 +2,63 @@
 
 from __future__ import annotations
 
+import base64
+import binascii
 import datetime as dt
+import hashlib
+import hmac
 import uuid
 from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
 
+import msgspec
 from sqlalchemy import Select, and_, or_
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import InstrumentedAttribute
 
-from supervise.http import CursorCodec
+from supervise.errors import DomainError, FieldError
 
-__all__ = ["DEFAULT_LIMIT", "MAX_LIMIT", "PageRequest", "fetch_page"]
+__all__ = ["DEFAULT_LIMIT", "MAX_LIMIT", "CursorCodec", "Page", "PageRequest", "fetch_page"]
 
 DEFAULT_LIMIT = 50
 MAX_LIMIT = 200
 
 T = TypeVar("T")
+
+
+class CursorCodec:
+    """Opaque keyset cursors, signed and bound to the organisation and the list's filters."""
+
+    def __init__(self, secret: bytes) -> None:
+        self._key = hashlib.sha256(b"supervise/cursor\x00" + secret).digest()
+
+    def _mac(self, payload: bytes) -> bytes:
+        return hmac.new(self._key, payload, hashlib.sha256).digest()[:16]
+
+    def encode(self, org_id: uuid.UUID, scope: str, created_at: dt.datetime, row_id: uuid.UUID) -> str:
+        payload = msgspec.json.encode([str(org_id), scope, created_at.isoformat(), str(row_id)])
+        token = payload + self._mac(payload)
+        return base64.urlsafe_b64encode(token).decode().rstrip("=")
+
+    def decode(self, token: str, org_id: uuid.UUID, scope: str) -> tuple[dt.datetime, uuid.UUID]:
+        invalid = DomainError(
+            "The cursor is not valid for this list: pass back next_cursor unchanged, with the same filters.",
+            errors=[FieldError("cursor", "invalid or tampered cursor")],
+        )
+        try:
+            raw = base64.urlsafe_b64decode(token + "=" * (-len(token) % 4))
+        except (binascii.Error, ValueError):
+            raise invalid from None
+        payload, mac = raw[:-16], raw[-16:]
+        if len(raw) <= 16 or not hmac.compare_digest(mac, self._mac(payload)):
+            raise invalid
+        try:
+            org, bound_scope, created_at, row_id = msgspec.json.decode(payload, type=tuple[str, str, str, str])
+            if org != str(org_id) or bound_scope != scope:
+                raise invalid
+            return dt.datetime.fromisoformat(created_at), uuid.UUID(row_id)
+        except (msgspec.DecodeError, ValueError):
+            raise invalid from None
 
 
 @dataclass(frozen=True)

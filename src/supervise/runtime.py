@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from supervise.auth.keys import ApiKeyHasher
 from supervise.config import Settings
 from supervise.db import Database
-from supervise.http import CursorCodec
+from supervise.pagination import CursorCodec
 
 __all__ = ["Runtime"]
 

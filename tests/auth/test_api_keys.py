@@ -4,13 +4,16 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import hashlib
 import uuid
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 
+from supervise.auth.keys import ApiKeyHasher
 from supervise.auth.tables import ApiKey
 from supervise.config import Settings
 from supervise.db import Database
+from tests.conftest import SECRET
 from tests.support import Api, Org
 from tests.test_http import assert_problem
 
@@ -57,11 +60,19 @@ def test_secret_is_shown_once_and_stored_hashed(org: Org, settings: Settings) ->
             await database.dispose()
 
     stored = asyncio.run(stored_hash())
-    assert secret.split("_", 2)[2] not in stored
-    assert len(stored) == 64
+    # an HMAC under the server secret (a pepper), not a plain hash of the key
+    assert stored == ApiKeyHasher(SECRET.encode()).hash(secret.split("_", 2)[2])
+    assert stored != hashlib.sha256(secret.split("_", 2)[2].encode()).hexdigest()
+    key = made.json()
+    assert made.headers["location"] == f"/v1/api-keys/{key['id']}"
+    fetched = clinician.api.get(made.headers["location"]).json()
+    assert fetched["last_used_at"] is not None  # it was used for /v1/me above
+    assert {k: v for k, v in fetched.items() if k != "last_used_at"} == {
+        k: v for k, v in key.items() if k not in ("secret", "last_used_at")
+    }
 
 
-def test_revoked_and_expired_keys_stop_working(org: Org) -> None:
+def test_revoked_and_expired_keys_stop_working(org: Org, settings: Settings) -> None:
     clinician = org.member("clinician")
     made = clinician.api.post(f"/v1/members/{clinician.id}/api-keys", json={"name": "temp"}).json()
     temp = Api(org.client, made["secret"])
@@ -71,11 +82,32 @@ def test_revoked_and_expired_keys_stop_working(org: Org) -> None:
     listed = clinician.api.get(f"/v1/members/{clinician.id}/api-keys").json()["items"]
     assert next(k for k in listed if k["id"] == made["id"])["revoked_at"] is not None
 
+    soon = (dt.datetime.now(dt.UTC) + dt.timedelta(hours=1)).isoformat()
+    expiring = clinician.api.post(f"/v1/members/{clinician.id}/api-keys", json={"name": "soon", "expires_at": soon})
+    expiring_key = Api(org.client, expiring.json()["secret"])
+    assert expiring_key.get("/v1/me").status_code == 200
+
+    async def expire() -> None:
+        database = Database(settings)
+        try:
+            async with database.transaction() as tx:
+                past = dt.datetime.now(dt.UTC) - dt.timedelta(seconds=1)
+                await tx.execute(
+                    update(ApiKey).where(ApiKey.id == uuid.UUID(expiring.json()["id"])).values(expires_at=past)
+                )
+        finally:
+            await database.dispose()
+
+    asyncio.run(expire())
+    assert_problem(expiring_key.get("/v1/me"), 401)
+
+
+def test_expiry_must_be_in_the_future_and_bounded(org: Org) -> None:
+    url = f"/v1/members/{org.admin.id}/api-keys"
     past = (dt.datetime.now(dt.UTC) - dt.timedelta(minutes=1)).isoformat()
-    problem = assert_problem(
-        clinician.api.post(f"/v1/members/{clinician.id}/api-keys", json={"name": "old", "expires_at": past}), 422
-    )
-    assert problem["errors"][0]["field"] == "expires_at"
+    for when in (past, "2990-01-01T00:00:00Z", "9999-12-31T23:59:59-23:59"):
+        problem = assert_problem(org.admin.api.post(url, json={"name": "k", "expires_at": when}), 422)
+        assert problem["errors"][0]["field"] == "expires_at"
 
 
 def test_keys_of_others_admin_only(org: Org) -> None:

@@ -14,8 +14,7 @@ from supervise.audit import repository
 from supervise.audit.tables import AuditEvent
 from supervise.auth.principal import Principal, Scope
 from supervise.db import new_id, utcnow
-from supervise.http import CursorCodec
-from supervise.pagination import Page, PageRequest, fetch_page
+from supervise.pagination import CursorCodec, Page, PageRequest, fetch_page
 
 __all__ = ["GENESIS_HASH", "ChainBreak", "event_hash", "list_events", "record", "verify_chain"]
 

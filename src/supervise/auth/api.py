@@ -91,7 +91,7 @@ class ApiKeyController(Controller):
             return StoredResponse(
                 201,
                 msgspec.json.encode(body),
-                f"/v1/members/{member_id}/api-keys",
+                f"/v1/api-keys/{issued.key.id}",
                 remembered_body=msgspec.json.encode(ApiKeyCreated(**fields, secret=None)),
             )
 
@@ -120,6 +120,21 @@ class ApiKeyController(Controller):
         )
         page = await service.list_keys(tx, runtime, principal, member_id, page_request)
         return ApiKeyPage(items=[key_out(k) for k in page.items], next_cursor=page.next_cursor)
+
+    @get(
+        "/api-keys/{key_id:uuid}",
+        operation_id="getApiKey",
+        summary="Get an API key",
+        description="Your own key, or (admin) anyone's. Never the secret.",
+        responses=problem_responses(400, 401, 403, 404),
+    )
+    async def get_key(
+        self,
+        key_id: FromPath[uuid.UUID],
+        tx: NamedDependency[AsyncSession],
+        principal: NamedDependency[Principal],
+    ) -> ApiKeyOut:
+        return key_out(await service.get_key(tx, principal, key_id))
 
     @delete(
         "/api-keys/{key_id:uuid}",

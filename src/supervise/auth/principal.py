@@ -37,7 +37,7 @@ class Scope(enum.StrEnum):
 class Principal:
     org_id: uuid.UUID
     member_id: uuid.UUID
-    api_key_id: uuid.UUID | None
+    api_key_id: uuid.UUID
     roles: frozenset[Role]
     scopes: frozenset[Scope] | None
     request_id: str | None = None

@@ -6,7 +6,9 @@ import datetime as dt
 import uuid
 from dataclasses import dataclass
 
+from sqlalchemy import update
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm.attributes import set_committed_value
 
 from supervise.audit import service as audit
 from supervise.auth import repository
@@ -21,7 +23,19 @@ from supervise.members.tables import Member, Organisation
 from supervise.pagination import Page, PageRequest, fetch_page
 from supervise.runtime import Runtime
 
-__all__ = ["Caller", "IssuedKey", "authenticate", "create_key", "issue_key", "list_keys", "revoke_key"]
+__all__ = [
+    "MAX_KEY_LIFETIME",
+    "Caller",
+    "IssuedKey",
+    "authenticate",
+    "create_key",
+    "get_key",
+    "issue_key",
+    "list_keys",
+    "revoke_key",
+]
+
+MAX_KEY_LIFETIME = dt.timedelta(days=3653)
 
 
 @dataclass(frozen=True)
@@ -65,7 +79,10 @@ async def authenticate(
         raise rejected
     resolution = dt.timedelta(seconds=runtime.settings.key_last_used_resolution_seconds)
     if key.last_used_at is None or now - key.last_used_at >= resolution:
-        key.last_used_at = now  # flushed with the request's transaction
+        # Written now, before anything else this transaction locks: every request takes its key's row first,
+        # so two requests with one key cannot lock in opposite orders.
+        await tx.execute(update(ApiKey).where(ApiKey.id == key.id).values(last_used_at=now))
+        set_committed_value(key, "last_used_at", now)
     principal = Principal(
         org_id=key.org_id,
         member_id=member.id,
@@ -76,6 +93,13 @@ async def authenticate(
         source_address=source_address,
     )
     return Caller(principal, member, organisation, key)
+
+
+def _within_lifetime(expires_at: dt.datetime) -> bool:
+    try:
+        return utcnow() < expires_at.astimezone(dt.UTC) <= utcnow() + MAX_KEY_LIFETIME
+    except OverflowError:  # offsets that push the instant past year 9999
+        return False
 
 
 @dataclass(frozen=True)
@@ -138,8 +162,8 @@ async def create_key(
     if data.expires_at is not None:
         if data.expires_at.tzinfo is None:
             errors.append(FieldError("expires_at", "needs a timezone offset"))
-        elif data.expires_at <= utcnow():
-            errors.append(FieldError("expires_at", "must be in the future"))
+        elif not _within_lifetime(data.expires_at):
+            errors.append(FieldError("expires_at", "must be in the future and within 10 years"))
     if errors:
         raise Unprocessable("The API key cannot be created as asked.", errors=errors)
     issued = await issue_key(tx, runtime.hasher, member, data.name, scopes, data.expires_at)
@@ -159,11 +183,25 @@ async def list_keys(
     return result
 
 
-async def revoke_key(tx: AsyncSession, principal: Principal, key_id: uuid.UUID) -> None:
-    principal.require_scope(Scope.API_KEYS_WRITE)
+async def _visible_key(tx: AsyncSession, principal: Principal, key_id: uuid.UUID) -> ApiKey:
+    """Your own keys, or (admin) anyone's; any other key does not exist for you."""
     key = await repository.get_key(tx, principal.org_id, key_id)
     if key is None or (key.member_id != principal.member_id and not principal.is_admin):
         raise NotFound("API key")
+    return key
+
+
+async def get_key(tx: AsyncSession, principal: Principal, key_id: uuid.UUID) -> ApiKey:
+    principal.require_scope(Scope.API_KEYS_READ)
+    key = await _visible_key(tx, principal, key_id)
+    if key.member_id != principal.member_id:
+        await audit.record(tx, principal, "api_key.read", "api_key", key.id)
+    return key
+
+
+async def revoke_key(tx: AsyncSession, principal: Principal, key_id: uuid.UUID) -> None:
+    principal.require_scope(Scope.API_KEYS_WRITE)
+    key = await _visible_key(tx, principal, key_id)
     if key.revoked_at is None:
         key.revoked_at = utcnow()
         await tx.flush()

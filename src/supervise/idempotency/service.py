@@ -1,7 +1,7 @@
 """Replaying POST responses for a repeated ``Idempotency-Key``.
 
 Same key and same request: the first response, replayed (``Idempotent-Replayed: true``). Same key and a
-different request: 422. Keys are remembered for ``idempotency_window_hours`` (24 h by default). A duplicate
+different request: 422. Keys are remembered per API key for ``idempotency_window_hours`` (24 h by default). A duplicate
 sent while the first is still running waits for it (a per-key lock) and then gets its response.
 """
 
@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from sqlalchemy import delete, select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from supervise.audit import service as audit
 from supervise.auth.principal import Principal
 from supervise.db import utcnow
 from supervise.errors import FieldError, Unprocessable
@@ -39,7 +40,7 @@ def fingerprint(method: str, path: str, body: bytes) -> str:
 
 async def _lock(tx: AsyncSession, principal: Principal, key: str) -> None:
     if tx.get_bind().dialect.name == "postgresql":
-        digest = hashlib.sha256(b"idem" + principal.org_id.bytes + principal.member_id.bytes + key.encode())
+        digest = hashlib.sha256(b"idem" + principal.org_id.bytes + principal.api_key_id.bytes + key.encode())
         await tx.execute(
             text("SELECT pg_advisory_xact_lock(:k)"), {"k": int.from_bytes(digest.digest()[:8], "big", signed=True)}
         )
@@ -60,7 +61,7 @@ async def run_once(
     record = await tx.scalar(
         select(IdempotencyRecord).where(
             IdempotencyRecord.org_id == principal.org_id,
-            IdempotencyRecord.member_id == principal.member_id,
+            IdempotencyRecord.api_key_id == principal.api_key_id,
             IdempotencyRecord.key == key,
             IdempotencyRecord.created_at > now - window,
         )
@@ -71,19 +72,20 @@ async def run_once(
                 "This Idempotency-Key was used with a different request; use a new key for a new request.",
                 errors=[FieldError("Idempotency-Key", "reused with a different request")],
             )
+        await audit.record(tx, principal, "idempotency.replay", "request", None)
         return StoredResponse(record.status_code, record.body, record.location, replayed=True)
     response = await create()
     await tx.execute(
         delete(IdempotencyRecord).where(
             IdempotencyRecord.org_id == principal.org_id,
             (IdempotencyRecord.created_at <= now - window)
-            | ((IdempotencyRecord.member_id == principal.member_id) & (IdempotencyRecord.key == key)),
+            | ((IdempotencyRecord.api_key_id == principal.api_key_id) & (IdempotencyRecord.key == key)),
         )
     )
     tx.add(
         IdempotencyRecord(
             org_id=principal.org_id,
-            member_id=principal.member_id,
+            api_key_id=principal.api_key_id,
             key=key,
             request_hash=request_hash,
             status_code=response.status_code,

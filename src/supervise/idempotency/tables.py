@@ -18,7 +18,8 @@ class IdempotencyRecord(Base):
     __table_args__ = (Index("ix_idempotency_records_org_created", "org_id", "created_at"),)
 
     org_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("organisations.id"), primary_key=True)
-    member_id: Mapped[uuid.UUID] = mapped_column(primary_key=True)
+    api_key_id: Mapped[uuid.UUID] = mapped_column(primary_key=True)
+    """Keys are remembered per API key: a replay never reaches past the credential that made the request."""
     key: Mapped[str] = mapped_column(String(255), primary_key=True)
     request_hash: Mapped[str] = mapped_column(String(64))
     status_code: Mapped[int] = mapped_column(Integer)

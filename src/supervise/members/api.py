@@ -14,7 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from supervise.auth.principal import Principal, Role
 from supervise.dependencies import IdempotencyKey, IfMatch
-from supervise.http import created, etag, problem_responses
+from supervise.http import created, problem_responses
 from supervise.idempotency.service import StoredResponse, fingerprint, run_once
 from supervise.members import service
 from supervise.members.schemas import (
@@ -28,6 +28,7 @@ from supervise.members.schemas import (
 )
 from supervise.members.tables import Member, SupervisionLink
 from supervise.pagination import DEFAULT_LIMIT, MAX_LIMIT, PageRequest
+from supervise.preconditions import etag
 from supervise.runtime import Runtime
 
 __all__ = ["MemberController", "SupervisionLinkController", "member_out"]

@@ -12,12 +12,12 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from supervise.audit import service as audit
 from supervise.auth.principal import Principal, Role, Scope
 from supervise.db import new_id, utcnow
-from supervise.errors import Conflict, FieldError, Forbidden, NotFound, Unprocessable
-from supervise.http import check_if_match
+from supervise.errors import Conflict, FieldError, Forbidden, NotFound, PreconditionFailed, Unprocessable
 from supervise.members import repository
 from supervise.members.schemas import MemberCreate, MemberUpdate, SupervisionLinkCreate
 from supervise.members.tables import Member, Organisation, SupervisionLink
 from supervise.pagination import Page, PageRequest, fetch_page
+from supervise.preconditions import check_if_match
 from supervise.runtime import Runtime
 
 __all__ = [
@@ -96,7 +96,7 @@ async def create_member(tx: AsyncSession, principal: Principal, data: MemberCrea
         id=new_id(),
         org_id=principal.org_id,
         kind=data.kind,
-        name=data.name.strip(),
+        name=data.name,
         email=data.email,
         active=True,
         version=1,
@@ -155,7 +155,7 @@ async def update_member(
     check_if_match(if_match, member.version)
     values: dict[str, object] = {}
     if data.name is not None:
-        values["name"] = data.name.strip()
+        values["name"] = data.name
     if data.email is not None and data.email != member.email:
         if member.kind == "integration":
             raise Unprocessable("An integration has no email address.", errors=[FieldError("email", "not allowed")])
@@ -176,14 +176,21 @@ async def update_member(
         values["active"] = data.active
     if values:
         # Version-conditional: of two writers holding the same ETag, exactly one wins.
-        result = await tx.execute(
-            update(Member)
-            .where(Member.org_id == principal.org_id, Member.id == member.id, Member.version == member.version)
-            .values(**values, version=member.version + 1, updated_at=utcnow())
-            .execution_options(synchronize_session=False)
-        )
+        try:
+            result = await tx.execute(
+                update(Member)
+                .where(Member.org_id == principal.org_id, Member.id == member.id, Member.version == member.version)
+                .values(**values, version=member.version + 1, updated_at=utcnow())
+                .execution_options(synchronize_session=False)
+            )
+        except IntegrityError:
+            raise Conflict(
+                "Another member of this organisation has this email address.",
+                errors=[FieldError("email", "already in use")],
+            ) from None
         if result.rowcount != 1:  # type: ignore[attr-defined]
-            check_if_match(if_match, member.version + 1)
+            # Another writer changed it between our read and our write (even under ``If-Match: *``).
+            raise PreconditionFailed("The member changed while this update ran; read it again and retry.")
         await tx.refresh(member)
         await audit.record(tx, principal, "member.update", "member", member.id)
     return member
@@ -245,7 +252,9 @@ async def list_links(
         supervisor_id=supervisor_id,
         supervisee_id=supervisee_id,
     )
-    return await fetch_page(tx, stmt, SupervisionLink.created_at, SupervisionLink.id, page, runtime.cursors)
+    result = await fetch_page(tx, stmt, SupervisionLink.created_at, SupervisionLink.id, page, runtime.cursors)
+    await audit.record(tx, principal, "supervision_link.list", "supervision_link", None)
+    return result
 
 
 async def delete_link(tx: AsyncSession, principal: Principal, link_id: uuid.UUID) -> None:
