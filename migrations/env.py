@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from typing import Any, Literal
 
 from alembic import context
 from sqlalchemy.engine import Connection
@@ -11,7 +12,7 @@ from sqlalchemy.pool import NullPool
 
 import supervise.models  # noqa: F401  (registers every table on the metadata)
 from supervise.config import Settings
-from supervise.db import Base
+from supervise.db import Base, UTCDateTime
 
 config = context.config
 target_metadata = Base.metadata
@@ -22,10 +23,18 @@ def _url() -> str:
     return str(url) if url else Settings.from_env().url
 
 
+def _render_item(kind: str, obj: Any, _context: Any) -> str | Literal[False]:
+    # Migrations are frozen history: they spell plain SQLAlchemy types, never our own.
+    if kind == "type" and isinstance(obj, UTCDateTime):
+        return "sa.DateTime(timezone=True)"
+    return False
+
+
 def _configure(connection: Connection) -> None:
     context.configure(
         connection=connection,
         target_metadata=target_metadata,
+        render_item=_render_item,
         render_as_batch=connection.dialect.name == "sqlite",
         compare_type=True,
         transaction_per_migration=True,

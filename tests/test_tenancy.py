@@ -16,7 +16,8 @@ BODIES = {"POST": {"name": "probe"}, "PATCH": {"name": "probe"}}
 def id_routes(app: Litestar) -> list[tuple[str, str]]:
     routes = []
     for route in app.routes:
-        if isinstance(route, HTTPRoute) and "{" in route.path:
+        # Tenant-owned resources are named by UUIDs; rubrics (by key and version) are installation-wide.
+        if isinstance(route, HTTPRoute) and ":uuid}" in route.path:
             routes += [(method, route.path) for method in route.route_handler_map if method not in ("HEAD", "OPTIONS")]
     return routes
 

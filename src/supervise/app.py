@@ -20,6 +20,8 @@ from supervise.dependencies import dependencies
 from supervise.health import HealthController
 from supervise.http import exception_handlers, reject_unknown_query, stamp_response
 from supervise.members.api import MemberController, SupervisionLinkController
+from supervise.rubrics import service as rubrics
+from supervise.rubrics.api import PluginController, RubricController
 from supervise.runtime import Runtime
 
 __all__ = ["create_app", "create_app_from_env"]
@@ -62,6 +64,7 @@ def openapi_config() -> OpenAPIConfig:
             Tag(name="Supervision"),
             Tag(name="API keys"),
             Tag(name="Audit"),
+            Tag(name="Rubrics"),
             Tag(name="Health"),
         ],
         use_handler_docstrings=False,
@@ -89,6 +92,10 @@ def _close_input_schemas(app: Litestar) -> None:
 def create_app(settings: Settings) -> Litestar:
     runtime = Runtime.build(settings)
 
+    async def verify_rubrics(_: Litestar) -> None:
+        async with runtime.db.transaction() as tx:
+            await rubrics.verify_snapshots(tx, runtime.registry)
+
     async def dispose(_: Litestar) -> None:
         await runtime.db.dispose()
 
@@ -101,6 +108,8 @@ def create_app(settings: Settings) -> Litestar:
             SupervisionLinkController,
             ApiKeyController,
             AuditEventController,
+            RubricController,
+            PluginController,
         ],
         dependencies=dependencies,
         exception_handlers=exception_handlers,
@@ -109,6 +118,7 @@ def create_app(settings: Settings) -> Litestar:
         state=State({"runtime": runtime, "settings": settings}),
         request_max_body_size=settings.max_body_bytes,
         openapi_config=openapi_config(),
+        on_startup=[verify_rubrics],
         on_shutdown=[dispose],
         debug=False,
     )

@@ -14,6 +14,8 @@ from alembic import command
 
 from supervise.config import ConfigError, Settings
 from supervise.db import Database, alembic_config
+from supervise.rubrics.registry import Registry, RubricError, load_registry, version_key
+from supervise.rubrics.service import verify_snapshots
 
 __all__ = ["main", "openapi_document"]
 
@@ -56,6 +58,23 @@ def main() -> None:
     """supervise: review recorded therapy sessions and score the therapeutic alliance."""
 
 
+def _check_rubrics(settings: Settings) -> None:
+    """Refuse to start, with the plugin's name, on a broken plugin or a changed rubric definition."""
+
+    async def verify() -> None:
+        database = Database(settings)
+        try:
+            async with database.transaction() as tx:
+                await verify_snapshots(tx, load_registry(settings.plugin_allow_list))
+        finally:
+            await database.dispose()
+
+    try:
+        asyncio.run(verify())
+    except RubricError as exc:
+        raise click.ClickException(str(exc)) from None
+
+
 @main.command()
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", default=8000, show_default=True, type=int)
@@ -67,6 +86,7 @@ def serve(host: str, port: int, workers: int, reload: bool) -> None:
 
     settings = _settings()
     ensure_schema(settings)
+    _check_rubrics(settings)
     uvicorn.run(
         "supervise.app:create_app_from_env",
         factory=True,
@@ -156,6 +176,46 @@ def create_org(name: str, admin_name: str, admin_email: str, as_json: bool) -> N
     click.echo(f"admin        {made['member_id']}")
     click.echo(f"api key      {made['api_key']}")
     click.echo("The key is shown once; keep it somewhere safe.", err=True)
+
+
+@main.group()
+def rubrics() -> None:
+    """Installed rubric plugins."""
+
+
+def _registry() -> Registry:
+    try:
+        return load_registry(Settings.from_env().plugin_allow_list)
+    except RubricError as exc:
+        raise click.ClickException(str(exc)) from None
+
+
+@rubrics.command("list")
+def list_rubrics() -> None:
+    """Every installed rubric version, with the plugin that provides it."""
+    registry = _registry()
+    rows = [("KEY", "VERSION", "ITEMS", "PLUGIN", "TITLE")]
+    for (key, version), rubric in sorted(registry.rubrics.items(), key=lambda kv: (kv[0][0], version_key(kv[0][1]))):
+        rows.append((key, version, str(len(rubric.items)), registry.owners[(key, version)], rubric.title))
+    widths = [max(len(row[i]) for row in rows) for i in range(4)]
+    for row in rows:
+        click.echo("  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=False)) + "  " + row[4])
+
+
+@rubrics.command("show")
+@click.argument("key")
+@click.option("--version", "version", help="A version other than the latest installed one.")
+def show_rubric(key: str, version: str | None) -> None:
+    """Print a rubric's full definition as JSON."""
+    registry = _registry()
+    rubric = registry.get(key, version) if version else registry.latest(key)
+    if rubric is None:
+        known = ", ".join(sorted({k for k, _ in registry.rubrics})) or "none"
+        raise click.ClickException(f"no installed rubric {key} {version or ''}".strip() + f" (installed: {known})")
+    document = msgspec.to_builtins(rubric.definition())
+    document["checksum"] = rubric.checksum()
+    document["plugin"] = registry.owners[(rubric.key, rubric.version)]
+    click.echo(json.dumps(document, indent=2))
 
 
 def openapi_document() -> dict[str, Any]:

@@ -31,6 +31,9 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     database_pool_size: int = 0
     """Connections per worker process; 0 picks the measured default (1 on SQLite, 10 on PostgreSQL).
     On PostgreSQL keep ``workers * pool size`` below the server's ``max_connections``."""
+    plugins: str = ""
+    """Comma-separated plugin distributions to load (e.g. ``supervise-alliance,supervise-miti``); empty loads
+    every installed plugin."""
     max_body_bytes: int = 1_048_576
     """Largest request body accepted; larger bodies get 413."""
     idempotency_window_hours: int = 24
@@ -58,6 +61,11 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     @property
     def idempotency_window(self) -> dt.timedelta:
         return dt.timedelta(hours=self.idempotency_window_hours)
+
+    @property
+    def plugin_allow_list(self) -> frozenset[str] | None:
+        names = frozenset(name.strip() for name in self.plugins.split(",") if name.strip())
+        return names or None
 
     @property
     def url(self) -> str:

@@ -6,5 +6,6 @@ from supervise.audit.tables import AuditEvent
 from supervise.auth.tables import ApiKey
 from supervise.idempotency.tables import IdempotencyRecord
 from supervise.members.tables import Member, Organisation, SupervisionLink
+from supervise.rubrics.tables import RubricSnapshot
 
-__all__ = ["ApiKey", "AuditEvent", "IdempotencyRecord", "Member", "Organisation", "SupervisionLink"]
+__all__ = ["ApiKey", "AuditEvent", "IdempotencyRecord", "Member", "Organisation", "RubricSnapshot", "SupervisionLink"]

@@ -8,6 +8,7 @@ from supervise.auth.keys import ApiKeyHasher
 from supervise.config import Settings
 from supervise.db import Database
 from supervise.pagination import CursorCodec
+from supervise.rubrics.registry import Registry, load_registry
 
 __all__ = ["Runtime"]
 
@@ -19,6 +20,7 @@ class Runtime:
     hasher: ApiKeyHasher
     cursors: CursorCodec
     head_revision: str | None
+    registry: Registry
     """The newest migration this code knows; the schema must be at it."""
 
     @classmethod
@@ -31,4 +33,5 @@ class Runtime:
             hasher=ApiKeyHasher(secret),
             cursors=CursorCodec(secret),
             head_revision=db.head_revision(),
+            registry=load_registry(settings.plugin_allow_list),
         )

@@ -1,0 +1,111 @@
+"""``/v1/rubrics`` and ``/v1/plugins``: what is installed, with full definitions and response schemas."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import msgspec
+from litestar import Controller, get
+from litestar.di import NamedDependency
+from litestar.params import PathParameter
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from supervise.auth.principal import Principal
+from supervise.http import problem_responses
+from supervise.rubrics import service
+from supervise.rubrics.schemas import PluginOut, RubricOut, RubricRef
+from supervise.runtime import Runtime
+
+__all__ = ["PluginController", "RubricController"]
+
+RubricKey = Annotated[str, PathParameter(max_length=64, pattern=r"^[a-z0-9][a-z0-9-]*$", description="e.g. wai-o-s")]
+RubricVersion = Annotated[str, PathParameter(max_length=32, pattern=r"^[0-9A-Za-z][0-9A-Za-z.+-]*$")]
+
+
+def rubric_out(served: service.Served) -> RubricOut:
+    return RubricOut(
+        **msgspec.structs.asdict(served.definition),
+        checksum=served.checksum,
+        plugin=served.plugin,
+        installed=served.plugin is not None,
+        versions=served.versions,
+        responses_schema=dict(served.responses_schema),
+    )
+
+
+class RubricController(Controller):
+    path = "/v1/rubrics"
+    tags = ["Rubrics"]
+
+    @get(
+        "/",
+        operation_id="listRubrics",
+        summary="List installed rubrics",
+        description="The latest installed version of every rubric, with full definitions and response schemas.",
+        responses=problem_responses(400, 401),
+    )
+    async def list_rubrics(
+        self,
+        tx: NamedDependency[AsyncSession],
+        principal: NamedDependency[Principal],
+        runtime: NamedDependency[Runtime],
+    ) -> list[RubricOut]:
+        return [rubric_out(s) for s in await service.list_latest(tx, runtime.registry)]
+
+    @get(
+        "/{key:str}",
+        operation_id="getRubric",
+        summary="Get the latest installed version of a rubric",
+        responses=problem_responses(400, 401, 404),
+    )
+    async def get_rubric(
+        self,
+        key: RubricKey,
+        tx: NamedDependency[AsyncSession],
+        principal: NamedDependency[Principal],
+        runtime: NamedDependency[Runtime],
+    ) -> RubricOut:
+        return rubric_out(await service.get_latest(tx, runtime.registry, key))
+
+    @get(
+        "/{key:str}/versions/{version:str}",
+        operation_id="getRubricVersion",
+        summary="Get one version of a rubric",
+        description="Installed, or no longer installed but used by reviews (served from its snapshot).",
+        responses=problem_responses(400, 401, 404),
+    )
+    async def get_rubric_version(
+        self,
+        key: RubricKey,
+        version: RubricVersion,
+        tx: NamedDependency[AsyncSession],
+        principal: NamedDependency[Principal],
+        runtime: NamedDependency[Runtime],
+    ) -> RubricOut:
+        return rubric_out(await service.get_version(tx, runtime.registry, key, version))
+
+
+class PluginController(Controller):
+    path = "/v1/plugins"
+    tags = ["Rubrics"]
+
+    @get(
+        "/",
+        operation_id="listPlugins",
+        summary="List installed plugins",
+        description="Plugin distributions loaded by this server, their versions, hooks and rubrics.",
+        responses=problem_responses(400, 401),
+    )
+    async def list_plugins(
+        self, principal: NamedDependency[Principal], runtime: NamedDependency[Runtime]
+    ) -> list[PluginOut]:
+        return [
+            PluginOut(
+                name=p.name,
+                distribution=p.distribution,
+                version=p.version,
+                hooks=list(p.hooks),
+                rubrics=[RubricRef(key=k, version=v) for k, v in p.rubrics],
+            )
+            for p in runtime.registry.plugins
+        ]

@@ -1,0 +1,107 @@
+"""Serving rubric definitions, snapshotting them on first use, refusing changed definitions."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import msgspec
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from supervise.errors import NotFound
+from supervise.rubrics import repository
+from supervise.rubrics.model import Rubric, RubricDefinition, definition_checksum, responses_schema
+from supervise.rubrics.registry import Registry, RubricError, version_key
+from supervise.rubrics.tables import RubricSnapshot
+
+__all__ = ["Served", "ensure_snapshot", "get_latest", "get_version", "list_latest", "verify_snapshots"]
+
+
+@dataclass(frozen=True)
+class Served:
+    definition: RubricDefinition
+    checksum: str
+    plugin: str | None
+    versions: list[str]
+    responses_schema: dict[str, object]
+
+
+async def _versions(tx: AsyncSession, registry: Registry, key: str) -> list[str]:
+    known = set(registry.versions(key)) | set(await repository.snapshot_versions(tx, key))
+    return sorted(known, key=version_key)
+
+
+async def _serve(tx: AsyncSession, registry: Registry, rubric: Rubric) -> Served:
+    definition = rubric.definition()
+    return Served(
+        definition=definition,
+        checksum=definition_checksum(definition),
+        plugin=registry.owners[(rubric.key, rubric.version)],
+        versions=await _versions(tx, registry, rubric.key),
+        responses_schema=rubric.responses_schema(),
+    )
+
+
+async def list_latest(tx: AsyncSession, registry: Registry) -> list[Served]:
+    return [await _serve(tx, registry, rubric) for rubric in registry.all_latest()]
+
+
+async def get_latest(tx: AsyncSession, registry: Registry, key: str) -> Served:
+    rubric = registry.latest(key)
+    if rubric is None:
+        raise NotFound("installed rubric")
+    return await _serve(tx, registry, rubric)
+
+
+async def get_version(tx: AsyncSession, registry: Registry, key: str, version: str) -> Served:
+    """An installed version, or one no longer installed, from the snapshot taken when it was first used."""
+    rubric = registry.get(key, version)
+    if rubric is not None:
+        return await _serve(tx, registry, rubric)
+    snapshot = await repository.get_snapshot(tx, key, version)
+    if snapshot is None:
+        raise NotFound("rubric version")
+    definition = msgspec.convert(snapshot.definition, RubricDefinition)
+    return Served(
+        definition=definition,
+        checksum=snapshot.checksum,
+        plugin=None,
+        versions=await _versions(tx, registry, key),
+        responses_schema=responses_schema(definition.unit, definition.items),
+    )
+
+
+async def ensure_snapshot(tx: AsyncSession, registry: Registry, rubric: Rubric) -> None:
+    """Record the definition of ``rubric`` the first time it is used (idempotent, safe under concurrency)."""
+    if await repository.get_snapshot(tx, rubric.key, rubric.version) is not None:
+        return
+    definition = rubric.definition()
+    snapshot = RubricSnapshot(
+        key=rubric.key,
+        version=rubric.version,
+        checksum=definition_checksum(definition),
+        definition=msgspec.to_builtins(definition),
+        plugin=registry.owners[(rubric.key, rubric.version)],
+    )
+    try:
+        async with tx.begin_nested():
+            tx.add(snapshot)
+    except IntegrityError:
+        pass  # another request took the snapshot first; the definition is the same installed one
+
+
+async def verify_snapshots(tx: AsyncSession, registry: Registry) -> None:
+    """Refuse to run when an installed plugin changed the definition of a ``(key, version)`` already used."""
+    changed = []
+    for snapshot in await repository.all_snapshots(tx):
+        rubric = registry.get(snapshot.key, snapshot.version)
+        if rubric is not None and rubric.checksum() != snapshot.checksum:
+            owner = registry.owners[(rubric.key, rubric.version)]
+            changed.append(f"{snapshot.key} {snapshot.version} (plugin '{owner}')")
+    if changed:
+        raise RubricError(
+            "the definition of rubrics already used in reviews changed: "
+            + ", ".join(changed)
+            + ". Reviews keep their (key, version) forever: restore the old definition and publish the change "
+            "under a new version."
+        )
