@@ -11,6 +11,7 @@ __all__ = [
     "FieldError",
     "Forbidden",
     "NotFound",
+    "PluginFailure",
     "PreconditionFailed",
     "PreconditionRequired",
     "Unauthorized",
@@ -90,6 +91,15 @@ class Unprocessable(DomainError):
     status = 422
     title = "Unprocessable request"
     type_slug = "unprocessable"
+
+
+class PluginFailure(DomainError):
+    """A rubric plugin raised, or returned a result that breaks its own declaration: the plugin's fault, not
+    the caller's. The detail names the plugin; nothing is written."""
+
+    status = 500
+    title = "Rubric plugin failed"
+    type_slug = "plugin-failure"
 
 
 class PreconditionRequired(DomainError):

@@ -120,3 +120,44 @@ def test_a_used_rubric_stays_readable_after_its_plugin_is_removed(settings: Sett
             "approach",
             "overall",
         ]
+
+
+ALLIANCE_KEYS = ["rapport", "trust", "warmth", "understood", "collaboration", "respect", "empowerment", "flexibility"]
+
+
+def test_scoring_previews_results_without_storing(org: Org) -> None:
+    before = org.admin.api.get("/v1/audit-events").json()["items"]
+    items = dict.fromkeys(ALLIANCE_KEYS, 4) | {"trust": 2, "rapport": 6}
+    result = org.admin.api.post("/v1/rubrics/alliance/versions/1.0/score", json={"items": items}).json()
+    assert result["scores"]["total"] == 4.0
+    assert [f["code"] for f in result["flags"]] == ["item_strained"]
+    after = org.admin.api.get("/v1/audit-events").json()["items"]
+    assert [e["action"] for e in after if e not in before] == ["audit_event.list"]  # nothing else written
+
+
+def test_scoring_names_each_bad_item(org: Org) -> None:
+    url = "/v1/rubrics/alliance/versions/1.0/score"
+    problem = assert_problem(org.admin.api.post(url, json={"items": {"rapport": 9, "charm": 1}}), 422)
+    fields = {e["field"]: e["message"] for e in problem["errors"]}
+    assert fields["items.rapport"] == "expected a value from 1 to 7"
+    assert fields["items.charm"] == "alliance 1.0 has no item 'charm'"
+    assert "items.trust" in fields  # missing, and this is not a partial preview
+    partial = org.admin.api.post(url, params={"partial": "true"}, json={"items": {"rapport": 5}})
+    assert partial.json()["scores"]["bond"] == 5.0
+
+
+def test_a_failing_plugin_is_a_problem_naming_it(settings: Settings, org: Org) -> None:
+    app = create_app(settings)
+    registry = app.state.runtime.registry
+    alliance = registry.rubrics[("alliance", "1.0")]
+
+    def broken(rubric: object, responses: object) -> object:
+        raise KeyError("oops")
+
+    registry.rubrics[("alliance", "1.0")] = dataclasses.replace(alliance, score=broken)
+    with TestClient(app) as client:
+        api = Api(client, org.admin.api.key)
+        response = api.post("/v1/rubrics/alliance/versions/1.0/score", json={"items": dict.fromkeys(ALLIANCE_KEYS, 4)})
+        problem = assert_problem(response, 500)
+        assert problem["title"] == "Rubric plugin failed"
+        assert "Plugin 'alliance' failed while scoring alliance 1.0: KeyError" in problem["detail"]

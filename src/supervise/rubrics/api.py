@@ -5,14 +5,15 @@ from __future__ import annotations
 from typing import Annotated
 
 import msgspec
-from litestar import Controller, get
+from litestar import Controller, get, post
 from litestar.di import NamedDependency
-from litestar.params import PathParameter
+from litestar.params import JSONBody, PathParameter, QueryParameter
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from supervise.auth.principal import Principal
 from supervise.http import problem_responses
 from supervise.rubrics import service
+from supervise.rubrics.model import Responses, Result
 from supervise.rubrics.schemas import PluginOut, RubricOut, RubricRef
 from supervise.runtime import Runtime
 
@@ -83,6 +84,27 @@ class RubricController(Controller):
         runtime: NamedDependency[Runtime],
     ) -> RubricOut:
         return rubric_out(await service.get_version(tx, runtime.registry, key, version))
+
+    @post(
+        "/{key:str}/versions/{version:str}/score",
+        operation_id="scoreRubricResponses",
+        summary="Score responses without storing them",
+        description="Validates responses against an installed rubric version and returns what its scoring "
+        "computes: scores and flags. Nothing is stored: front ends use it to preview a draft "
+        "(`partial=true` allows missing items), plugin authors to try their rubric.",
+        status_code=200,
+        responses=problem_responses(400, 401, 404, 422, 500),
+    )
+    async def score_responses(
+        self,
+        key: RubricKey,
+        version: RubricVersion,
+        data: JSONBody[Responses],
+        principal: NamedDependency[Principal],
+        runtime: NamedDependency[Runtime],
+        partial: Annotated[bool, QueryParameter(description="Allow missing required items (a draft).")] = False,
+    ) -> Result:
+        return service.score_responses(runtime.registry, key, version, data, complete=not partial)
 
 
 class PluginController(Controller):

@@ -2,19 +2,37 @@
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 
 import msgspec
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from supervise.errors import NotFound
+from supervise.errors import FieldError, NotFound, PluginFailure, Unprocessable
 from supervise.rubrics import repository
-from supervise.rubrics.model import Rubric, RubricDefinition, definition_checksum, responses_schema
-from supervise.rubrics.registry import Registry, RubricError, version_key
+from supervise.rubrics.model import (
+    Responses,
+    Result,
+    Rubric,
+    RubricDefinition,
+    definition_checksum,
+    responses_schema,
+)
+from supervise.rubrics.registry import Registry, RubricError, check_result, version_key
 from supervise.rubrics.tables import RubricSnapshot
 
-__all__ = ["Served", "ensure_snapshot", "get_latest", "get_version", "list_latest", "verify_snapshots"]
+__all__ = [
+    "Served",
+    "ensure_snapshot",
+    "get_latest",
+    "get_version",
+    "list_latest",
+    "score_responses",
+    "verify_snapshots",
+]
+
+log = logging.getLogger("supervise.rubrics")
 
 
 @dataclass(frozen=True)
@@ -69,6 +87,30 @@ async def get_version(tx: AsyncSession, registry: Registry, key: str, version: s
         versions=await _versions(tx, registry, key),
         responses_schema=responses_schema(definition.unit, definition.items),
     )
+
+
+def score_responses(registry: Registry, key: str, version: str, responses: Responses, *, complete: bool) -> Result:
+    """Validate responses against an installed rubric and score them. Invalid responses: 422 naming each
+    item; a plugin that raises or returns an invalid result: :class:`PluginFailure` naming the plugin."""
+    rubric = registry.get(key, version)
+    if rubric is None:
+        raise NotFound("installed rubric version")
+    problems = rubric.validate(responses, complete=complete)
+    if problems:
+        raise Unprocessable(
+            f"The responses do not fit {key} {version}.",
+            errors=[FieldError(field, message) for field, message in problems],
+        )
+    plugin = registry.owners[(key, version)]
+    try:
+        result = rubric.run_scoring(responses)
+    except Exception as exc:
+        log.exception("plugin %s failed scoring %s %s", plugin, key, version)
+        raise PluginFailure(f"Plugin '{plugin}' failed while scoring {key} {version}: {type(exc).__name__}.") from exc
+    faults = check_result(rubric, result)
+    if faults:
+        raise PluginFailure(f"Plugin '{plugin}' returned an invalid result for {key} {version}: {'; '.join(faults)}.")
+    return result
 
 
 async def ensure_snapshot(tx: AsyncSession, registry: Registry, rubric: Rubric) -> None:
