@@ -80,5 +80,43 @@ def test_template_installs_is_discovered_and_served(tmp_path: Path) -> None:
         server.terminate()
         server.wait(10)
     assert served["plugin"] == "my-rubric"
+    assert_broken_plugin_stops_the_server(tmp_path, uv, python, supervise, env)
     assert served["title"] == "Riverside clinic competence scale"
     assert served["responses_schema"]["properties"]["items"]["required"] == ["agenda", "summary", "empathy", "repair"]
+
+
+BROKEN = """
+from supervise.rubrics import Item, OrdinalScale, Rubric, Subscale, hookimpl
+
+@hookimpl
+def supervise_rubrics():
+    item = Item(key="a", label="A", scale=OrdinalScale(min=1, max=5))
+    return [Rubric(key="broken", version="1", title="Broken", description="", citation="", licence="",
+                   manual_version="1", rater_roles=("supervisor",), items=(item,),
+                   subscales=(Subscale(key="s", label="S", items=("ghost",)),))]
+"""
+
+
+def assert_broken_plugin_stops_the_server(
+    tmp_path: Path, uv: str, python: Path, supervise: Path, env: dict[str, str]
+) -> None:
+    plugin = tmp_path / "broken-plugin"
+    (plugin / "clinic_broken").mkdir(parents=True)
+    (plugin / "clinic_broken" / "__init__.py").write_text(BROKEN)
+    (plugin / "pyproject.toml").write_text(
+        '[project]\nname = "clinic-broken"\nversion = "0.1"\ndependencies = ["supervise"]\n'
+        '[project.entry-points.supervise]\nclinic-broken = "clinic_broken"\n'
+        '[build-system]\nrequires = ["hatchling"]\nbuild-backend = "hatchling.build"\n'
+    )
+    run(uv, "pip", "install", "--quiet", "--python", python, plugin)
+    done = subprocess.run(
+        [str(supervise), "serve", "--port", str(free_port())],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert done.returncode != 0
+    assert "plugin 'clinic-broken'" in done.stderr
+    assert "subscale 's' names an unknown item 'ghost'" in done.stderr
