@@ -105,10 +105,12 @@ def test_changed_definition_of_a_used_version_stops_the_server(settings: Setting
 
 def test_a_used_rubric_stays_readable_after_its_plugin_is_removed(settings: Settings, org: Org) -> None:
     asyncio.run(_snapshot(settings, load_registry(), "srs"))
-    app = create_app(Settings(database_url=settings.database_url, secret_key=settings.secret_key, plugins="none"))
+    app = create_app(
+        Settings(database_url=settings.database_url, secret_key=settings.secret_key, plugins="supervise-alliance")
+    )
     with TestClient(app) as client:
         api = Api(client, org.admin.api.key)
-        assert api.get("/v1/rubrics").json() == []
+        assert [r["key"] for r in api.get("/v1/rubrics").json()] == ["alliance"]
         assert_problem(api.get("/v1/rubrics/srs"), 404)
         served = api.get("/v1/rubrics/srs/versions/1.0").json()
         assert served["installed"] is False

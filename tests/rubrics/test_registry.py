@@ -6,7 +6,7 @@ import dataclasses
 
 import pytest
 
-from supervise.rubrics import Item, OrdinalScale, Responses, Result, Rubric, Subscale, hookimpl
+from supervise.rubrics import Item, OrdinalScale, Responses, Result, Rubric, Subscale, hookimpl, standard_scoring
 from supervise.rubrics.registry import RubricError, load_registry
 
 FIRST_PARTY = {
@@ -61,6 +61,20 @@ def test_allow_list_limits_what_loads() -> None:
     assert set(registry.rubrics) == {("alliance", "1.0"), ("miti", "4.2.1")}
 
 
+def test_allow_list_naming_a_missing_plugin_is_refused() -> None:
+    with pytest.raises(RubricError, match="SUPERVISE_PLUGINS names supervise-mitti, which is not installed"):
+        load_registry(frozenset({"supervise-alliance", "supervise-mitti"}))
+
+
+def test_a_plugin_without_hooks_is_refused() -> None:
+    class Forgot:
+        def supervise_rubrics(self) -> list[Rubric]:  # no @hookimpl
+            return [tiny()]
+
+    with pytest.raises(RubricError, match="plugin 'forgot' implements no hook"):
+        load_registry(frozenset(), extra=[("forgot", Forgot())])
+
+
 def test_injected_plugin_is_served_and_latest_version_wins() -> None:
     registry = load_registry(frozenset(), extra=[("mine", Plugin(tiny(), tiny(version="1.10"), tiny(version="1.9")))])
     latest = registry.latest("tiny")
@@ -80,6 +94,17 @@ def test_injected_plugin_is_served_and_latest_version_wins() -> None:
         (tiny(score=lambda r, x: 1 / 0), "ZeroDivisionError"),
         (tiny(score=lambda r, x: Result(scores={"total": 99.0})), "outside 1..5"),
         (tiny(score=lambda r, x: Result(scores={})), "differ from the declared"),
+        (tiny(score=lambda r, x: standard_scoring(r, x, extra={"typo": 1.0})), "'typo'] are not declared"),
+        (
+            tiny(
+                items=(
+                    Item(key="a", label="A", scale=OrdinalScale(min=1, max=5), subscale="s"),
+                    Item(key="b", label="B", scale=OrdinalScale(min=1, max=5)),
+                ),
+                subscales=(Subscale(key="s", label="S", items=("b",)),),
+            ),
+            "item 'a' names subscale 's', which does not list it",
+        ),
     ],
 )
 def test_broken_rubrics_are_refused_naming_plugin_and_fault(rubric: Rubric, fault: str) -> None:

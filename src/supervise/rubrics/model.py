@@ -467,6 +467,9 @@ def standard_scoring(rubric: Rubric, responses: Responses, extra: Mapping[str, f
     left out; ``None`` when nothing is there to combine), then ``extra`` (the declared extra scores a custom
     scorer computed; any not given are ``None``), then the thresholds over all of them. A custom scorer
     computes its extras and returns ``standard_scoring(rubric, responses, extra={...})``."""
+    declared = {spec.key for spec in rubric.scores}
+    if undeclared := set(extra or {}) - declared:
+        raise ValueError(f"extra scores {sorted(undeclared)} are not declared in the rubric's scores")
     scores: dict[str, float | None] = {}
     for subscale in rubric.subscales:
         values = [

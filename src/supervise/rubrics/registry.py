@@ -114,11 +114,19 @@ def load_registry(allow: frozenset[str] | None = None, extra: Iterable[tuple[str
     for name, plugin in extra:
         manager.register(plugin, name=name)
         dists[name] = (name, "unregistered")
+    if allow is not None:
+        found = {dist.lower().replace("_", "-") for dist, _ in dists.values()}
+        missing = sorted(a for a in allow if a.strip().lower().replace("_", "-") not in found)
+        if missing:
+            raise RubricError(f"SUPERVISE_PLUGINS names {', '.join(missing)}, which is not installed")
     try:
         manager.check_pending()
     except pluggy.PluginValidationError as exc:
         raise RubricError(f"plugin '{exc.plugin}' implements an unknown hook: {exc}") from exc
 
+    for name, plugin in manager.list_name_plugin():
+        if not manager.get_hookcallers(plugin):
+            raise RubricError(f"plugin '{name}' implements no hook: mark supervise_rubrics() with @hookimpl")
     registry = Registry()
     for impl in manager.hook.supervise_rubrics.get_hookimpls():
         plugin_name = impl.plugin_name
@@ -189,6 +197,10 @@ def validate_rubric(rubric: Rubric) -> list[str]:
     for item in rubric.items:
         if item.subscale is not None and item.subscale not in subscale_keys:
             faults.append(f"item '{item.key}' names an unknown subscale '{item.subscale}'")
+        elif item.subscale is not None and not any(
+            s.key == item.subscale and item.key in s.items for s in rubric.subscales
+        ):
+            faults.append(f"item '{item.key}' names subscale '{item.subscale}', which does not list it")
     score_keys = [spec.key for spec in rubric.score_specs()]
     if len(set(score_keys)) != len(score_keys):
         faults.append(f"score keys are not unique: {score_keys}")
@@ -196,8 +208,11 @@ def validate_rubric(rubric: Rubric) -> list[str]:
     if len(set(threshold_keys)) != len(threshold_keys):
         faults.append("threshold keys are not unique")
     for threshold in rubric.thresholds:
-        if threshold.target != "*" and threshold.target not in score_keys and rubric.item(threshold.target) is None:
+        target_item = rubric.item(threshold.target)
+        if threshold.target != "*" and threshold.target not in score_keys and target_item is None:
             faults.append(f"threshold '{threshold.key}' targets unknown '{threshold.target}'")
+        elif target_item is not None and target_item.level != "session":
+            faults.append(f"threshold '{threshold.key}' targets segment item '{threshold.target}': target a score")
         if not threshold.source.strip():
             faults.append(f"threshold '{threshold.key}' must name its source")
     if faults:

@@ -38,9 +38,6 @@ from supervise.rubrics import (
     standard_scoring,
 )
 
-# Not re-exported by supervise.rubrics: a custom scorer needs it to flag the extra scores it fills in, because
-# standard_scoring applies the thresholds while those scores are still None.
-
 __all__ = ["MITI", "score", "supervise_rubrics"]
 
 CCT = "cultivating_change_talk"
