@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from tests.support import Org
+from concurrent.futures import ThreadPoolExecutor
+
+from tests.support import Org, Person
 from tests.test_http import assert_problem
 
 
@@ -110,3 +112,23 @@ def test_admin_cannot_lock_themselves_out(org: Org) -> None:
     url = f"/v1/members/{org.admin.id}"
     assert_problem(org.admin.api.patch(url, json={"active": False}, headers={"If-Match": '"1"'}), 409)
     assert_problem(org.admin.api.patch(url, json={"roles": ["clinician"]}, headers={"If-Match": '"1"'}), 409)
+
+
+def test_two_admins_demoting_each_other_at_once_leave_one_admin(org: Org) -> None:
+    second = org.member("admin")
+
+    def demote(by: Person, target: str) -> int:
+        body = {"roles": ["clinician"]}
+        return by.api.patch(f"/v1/members/{target}", json=body, headers={"If-Match": '"1"'}).status_code
+
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        first_call = pool.submit(demote, org.admin, second.id)
+        second_call = pool.submit(demote, second, org.admin.id)
+        statuses = sorted([first_call.result(), second_call.result()])
+    # one wins; the other is refused: as a non-admin by then (403) or as the last admin's demotion (409)
+    assert statuses[0] == 200
+    assert statuses[1] in (403, 409)
+    admins = org.admin.api.get("/v1/members", params={"role": "admin", "active": "true"}).json()["items"]
+    if not admins:  # the first admin lost the role: ask the second
+        admins = second.api.get("/v1/members", params={"role": "admin", "active": "true"}).json()["items"]
+    assert len(admins) == 1

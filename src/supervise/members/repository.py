@@ -13,6 +13,7 @@ __all__ = [
     "get_link",
     "get_member",
     "get_organisation",
+    "lock_active_admins",
     "member_by_email",
     "select_links",
     "select_members",
@@ -38,6 +39,13 @@ def select_members(org_id: uuid.UUID, *, role: str | None = None, active: bool |
     if active is not None:
         stmt = stmt.where(Member.active.is_(active))
     return stmt
+
+
+async def lock_active_admins(tx: AsyncSession, org_id: uuid.UUID) -> list[uuid.UUID]:
+    """Ids of the organisation's active admins, locked until commit (PostgreSQL ``FOR UPDATE``; SQLite's
+    write transaction already excludes other writers)."""
+    stmt = select(Member.id).where(Member.org_id == org_id, Member.is_admin.is_(True), Member.active.is_(True))
+    return list((await tx.scalars(stmt.with_for_update())).all())
 
 
 async def get_link(tx: AsyncSession, org_id: uuid.UUID, link_id: uuid.UUID) -> SupervisionLink | None:

@@ -174,6 +174,14 @@ async def update_member(
         if is_self and not data.active:
             raise Conflict("You cannot deactivate yourself; ask another admin.")
         values["active"] = data.active
+    loses_admin = (
+        member.is_admin and member.active and (values.get("is_admin") is False or values.get("active") is False)
+    )
+    if loses_admin:
+        # Lock every active admin row first, so two admins demoting each other at once cannot both succeed.
+        remaining = set(await repository.lock_active_admins(tx, principal.org_id)) - {member.id}
+        if not remaining:
+            raise Conflict("The organisation would have no active admin left; make someone else admin first.")
     if values:
         # Version-conditional: of two writers holding the same ETag, exactly one wins.
         try:
