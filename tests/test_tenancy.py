@@ -8,9 +8,15 @@ import uuid
 from litestar import Litestar
 from litestar.routes import HTTPRoute
 
+from tests.recordings.test_api import recording_body
 from tests.support import Org
 
-BODIES = {"POST": {"name": "probe"}, "PATCH": {"name": "probe"}}
+# A valid body for each write, so that only the id decides the answer.
+BODIES = {
+    ("POST", "/v1/members/{member_id:uuid}/api-keys"): {"name": "probe"},
+    ("PATCH", "/v1/members/{member_id:uuid}"): {"name": "probe"},
+    ("PATCH", "/v1/recordings/{recording_id:uuid}"): {"withdraw_consent": True},
+}
 
 
 def id_routes(app: Litestar) -> list[tuple[str, str]]:
@@ -30,7 +36,15 @@ def test_foreign_ids_are_indistinguishable_from_unknown_ids(app: Litestar, org: 
         "/v1/supervision-links", json={"supervisor_id": supervisor.id, "supervisee_id": supervisee.id}
     ).json()
     key = other_org.admin.api.get(f"/v1/members/{supervisee.id}/api-keys").json()["items"][0]
-    foreign = {"member_id": supervisee.id, "link_id": link["id"], "key_id": key["id"]}
+    case = other_org.admin.api.post("/v1/cases", json={"therapist_id": supervisee.id, "external_ref": "C-1"}).json()
+    recording = other_org.admin.api.post("/v1/recordings", json=recording_body(case["id"])).json()
+    foreign = {
+        "member_id": supervisee.id,
+        "link_id": link["id"],
+        "key_id": key["id"],
+        "case_id": case["id"],
+        "recording_id": recording["id"],
+    }
 
     routes = id_routes(app)
     assert routes, "no routes with ids found"
@@ -40,7 +54,9 @@ def test_foreign_ids_are_indistinguishable_from_unknown_ids(app: Litestar, org: 
         assert not missing, f"add a foreign {missing} to this test for {method} {path}"
         foreign_url = re.sub(r"{(\w+):uuid}", lambda m: foreign[m.group(1)], path)
         unknown_url = re.sub(r"{(\w+):uuid}", lambda _: str(uuid.uuid4()), path)
-        kwargs = {"json": BODIES[method]} if method in BODIES else {}
+        if method in ("POST", "PATCH", "PUT"):
+            assert (method, path) in BODIES, f"add a valid body for {method} {path} to this test"
+        kwargs = {"json": BODIES[(method, path)]} if (method, path) in BODIES else {}
         headers = {"If-Match": '"1"'}
         seen = org.admin.api.request(method, foreign_url, headers=headers, **kwargs)
         never = org.admin.api.request(method, unknown_url, headers=headers, **kwargs)

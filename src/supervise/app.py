@@ -20,6 +20,7 @@ from supervise.dependencies import dependencies
 from supervise.health import HealthController
 from supervise.http import exception_handlers, reject_unknown_query, stamp_response
 from supervise.members.api import MemberController, SupervisionLinkController
+from supervise.recordings.api import CaseController, RecordingController
 from supervise.rubrics import service as rubrics
 from supervise.rubrics.api import PluginController, RubricController
 from supervise.runtime import Runtime
@@ -63,6 +64,7 @@ def openapi_config() -> OpenAPIConfig:
             Tag(name="Members"),
             Tag(name="Supervision"),
             Tag(name="API keys"),
+            Tag(name="Recordings"),
             Tag(name="Audit"),
             Tag(name="Rubrics"),
             Tag(name="Health"),
@@ -108,6 +110,8 @@ def create_app(settings: Settings) -> Litestar:
             SupervisionLinkController,
             ApiKeyController,
             AuditEventController,
+            CaseController,
+            RecordingController,
             RubricController,
             PluginController,
         ],

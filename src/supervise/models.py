@@ -6,6 +6,17 @@ from supervise.audit.tables import AuditEvent
 from supervise.auth.tables import ApiKey
 from supervise.idempotency.tables import IdempotencyRecord
 from supervise.members.tables import Member, Organisation, SupervisionLink
+from supervise.recordings.tables import Case, Recording
 from supervise.rubrics.tables import RubricSnapshot
 
-__all__ = ["ApiKey", "AuditEvent", "IdempotencyRecord", "Member", "Organisation", "RubricSnapshot", "SupervisionLink"]
+__all__ = [
+    "ApiKey",
+    "AuditEvent",
+    "Case",
+    "IdempotencyRecord",
+    "Member",
+    "Organisation",
+    "Recording",
+    "RubricSnapshot",
+    "SupervisionLink",
+]

@@ -1,0 +1,260 @@
+"""``/v1/cases`` and ``/v1/recordings``."""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+from typing import Annotated, Any
+
+import msgspec
+from litestar import Controller, Request, Response, get, patch, post
+from litestar.di import NamedDependency
+from litestar.openapi.datastructures import ResponseSpec
+from litestar.params import FromPath, JSONBody, QueryParameter
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from supervise.auth.principal import Principal
+from supervise.dependencies import IdempotencyKey, IfMatch
+from supervise.errors import FieldError, Unprocessable
+from supervise.http import created, problem_responses
+from supervise.idempotency.service import StoredResponse, fingerprint, run_once
+from supervise.members.api import ETAG, LOCATION, Cursor, Limit
+from supervise.pagination import DEFAULT_LIMIT, PageRequest
+from supervise.preconditions import etag
+from supervise.recordings import service
+from supervise.recordings.schemas import (
+    CaseCreate,
+    CaseOut,
+    CasePage,
+    ConsentOut,
+    MediaRef,
+    RecordingCreate,
+    RecordingOut,
+    RecordingPage,
+    RecordingUpdate,
+)
+from supervise.recordings.tables import Case, Recording
+from supervise.runtime import Runtime
+
+__all__ = ["CaseController", "RecordingController"]
+
+
+# Query timestamps are RFC 3339 with an offset. Declared as patterned strings: a datetime parameter would
+# also take a bare number as a Unix time, which the document does not promise.
+_RFC3339 = r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,6})?(Z|[+-]\d{2}:\d{2})$"
+
+
+def Instant(description: str) -> QueryParameter:
+    return QueryParameter(pattern=_RFC3339, max_length=40, description=f"{description} RFC 3339, with an offset.")
+
+
+def instant(value: str | None, field: str) -> dt.datetime | None:
+    if value is None:
+        return None
+    try:
+        return dt.datetime.fromisoformat(value)
+    except ValueError:
+        # It matches the pattern but names no real instant (month 13): the document cannot say that, so 422.
+        raise Unprocessable(f"{field} is not a valid time.", errors=[FieldError(field, "not a valid time")]) from None
+
+
+def case_out(case: Case) -> CaseOut:
+    return CaseOut(
+        id=case.id, therapist_id=case.therapist_id, external_ref=case.external_ref, created_at=case.created_at
+    )
+
+
+def recording_out(recording: Recording) -> RecordingOut:
+    return RecordingOut(
+        id=recording.id,
+        case_id=recording.case_id,
+        therapist_id=recording.therapist_id,
+        occurred_at=recording.occurred_at,
+        session_number=recording.session_number,
+        duration_ms=recording.duration_ms,
+        medium=recording.medium,  # type: ignore[arg-type]
+        media=MediaRef(uri=recording.media_uri, sha256=recording.media_sha256),
+        consent=ConsentOut(
+            scope=recording.consent_scope,  # type: ignore[arg-type]
+            expires_at=recording.consent_expires_at,
+            withdrawn_at=recording.consent_withdrawn_at,
+            active=service.consent_active(recording),
+        ),
+        external_id=recording.external_id,
+        version=recording.version,
+        created_at=recording.created_at,
+        updated_at=recording.updated_at,
+    )
+
+
+class CaseController(Controller):
+    path = "/v1/cases"
+    tags = ["Recordings"]
+
+    @post(
+        "/",
+        operation_id="createCase",
+        summary="Add a case (a pseudonymous therapist-client dyad)",
+        description="By the therapist or an admin. `external_ref` is the clinic's pseudonymous client "
+        "reference (no spaces, so no names); the recordings of one case form its alliance trajectory.",
+        status_code=201,
+        response_headers=[LOCATION],
+        responses=problem_responses(400, 401, 403, 409, 422),
+    )
+    async def create_case(
+        self,
+        request: Request[Any, Any, Any],
+        data: JSONBody[CaseCreate],
+        tx: NamedDependency[AsyncSession],
+        principal: NamedDependency[Principal],
+        runtime: NamedDependency[Runtime],
+        idempotency_key: IdempotencyKey = None,
+    ) -> Response[CaseOut]:
+        async def create() -> StoredResponse:
+            case = await service.create_case(tx, principal, data)
+            return StoredResponse(201, msgspec.json.encode(case_out(case)), f"/v1/cases/{case.id}")
+
+        request_hash = fingerprint("POST", request.url.path, msgspec.json.encode(data))
+        window = runtime.settings.idempotency_window
+        return created(await run_once(tx, principal, idempotency_key, request_hash, window, create))
+
+    @get(
+        "/",
+        operation_id="listCases",
+        summary="List cases",
+        description="Your own cases and your supervisees'; admins see all. Audited.",
+        responses=problem_responses(400, 401, 403),
+    )
+    async def list_cases(
+        self,
+        tx: NamedDependency[AsyncSession],
+        principal: NamedDependency[Principal],
+        runtime: NamedDependency[Runtime],
+        therapist_id: Annotated[uuid.UUID | None, QueryParameter(description="Only this therapist's cases.")] = None,
+        limit: Limit = DEFAULT_LIMIT,
+        cursor: Cursor = None,
+    ) -> CasePage:
+        page_request = PageRequest(
+            org_id=principal.org_id, scope=f"cases?therapist={therapist_id}", cursor=cursor, limit=limit
+        )
+        page = await service.list_cases(tx, runtime, principal, page_request, therapist_id=therapist_id)
+        return CasePage(items=[case_out(c) for c in page.items], next_cursor=page.next_cursor)
+
+    @get(
+        "/{case_id:uuid}",
+        operation_id="getCase",
+        summary="Get a case",
+        responses=problem_responses(400, 401, 403, 404),
+    )
+    async def get_case(
+        self, case_id: FromPath[uuid.UUID], tx: NamedDependency[AsyncSession], principal: NamedDependency[Principal]
+    ) -> CaseOut:
+        return case_out(await service.get_case(tx, principal, case_id))
+
+
+class RecordingController(Controller):
+    path = "/v1/recordings"
+    tags = ["Recordings"]
+
+    @post(
+        "/",
+        operation_id="createRecording",
+        summary="Register a recorded session (a reference, never the media)",
+        description="By the therapist or an admin (clinic systems: an integration key with recordings:write). "
+        "With an `external_id`, pushing the same recording again answers 200 with the existing resource; "
+        "a different recording under the same `external_id` is 409.",
+        status_code=201,
+        response_headers=[LOCATION, ETAG],
+        responses={
+            200: ResponseSpec(data_container=RecordingOut, description="Already pushed: the existing recording."),
+            **problem_responses(400, 401, 403, 409, 422),
+        },
+    )
+    async def create_recording(
+        self,
+        request: Request[Any, Any, Any],
+        data: JSONBody[RecordingCreate],
+        tx: NamedDependency[AsyncSession],
+        principal: NamedDependency[Principal],
+        runtime: NamedDependency[Runtime],
+        idempotency_key: IdempotencyKey = None,
+    ) -> Response[RecordingOut]:
+        async def create() -> StoredResponse:
+            recording, fresh = await service.create_recording(tx, principal, data)
+            body = msgspec.json.encode(recording_out(recording))
+            return StoredResponse(201 if fresh else 200, body, f"/v1/recordings/{recording.id}")
+
+        request_hash = fingerprint("POST", request.url.path, msgspec.json.encode(data))
+        window = runtime.settings.idempotency_window
+        stored = await run_once(tx, principal, idempotency_key, request_hash, window, create)
+        return created(stored)
+
+    @get(
+        "/",
+        operation_id="listRecordings",
+        summary="List recordings",
+        description="Your own recordings and your supervisees'; admins see all. Audited.",
+        responses=problem_responses(400, 401, 403, 422),
+    )
+    async def list_recordings(
+        self,
+        tx: NamedDependency[AsyncSession],
+        principal: NamedDependency[Principal],
+        runtime: NamedDependency[Runtime],
+        therapist_id: Annotated[uuid.UUID | None, QueryParameter(description="Only this therapist's.")] = None,
+        case_id: Annotated[uuid.UUID | None, QueryParameter(description="Only this case's.")] = None,
+        occurred_from: Annotated[str | None, Instant(description="Occurred at or after.")] = None,
+        occurred_to: Annotated[str | None, Instant(description="Occurred before.")] = None,
+        updated_since: Annotated[str | None, Instant(description="Changed at or after.")] = None,
+        limit: Limit = DEFAULT_LIMIT,
+        cursor: Cursor = None,
+    ) -> RecordingPage:
+        scope = f"recordings?t={therapist_id}&c={case_id}&f={occurred_from}&to={occurred_to}&u={updated_since}"
+        page_request = PageRequest(org_id=principal.org_id, scope=scope, cursor=cursor, limit=limit)
+        page = await service.list_recordings(
+            tx,
+            runtime,
+            principal,
+            page_request,
+            therapist_id=therapist_id,
+            case_id=case_id,
+            occurred_from=instant(occurred_from, "occurred_from"),
+            occurred_to=instant(occurred_to, "occurred_to"),
+            updated_since=instant(updated_since, "updated_since"),
+        )
+        return RecordingPage(items=[recording_out(r) for r in page.items], next_cursor=page.next_cursor)
+
+    @get(
+        "/{recording_id:uuid}",
+        operation_id="getRecording",
+        summary="Get a recording",
+        response_headers=[ETAG],
+        responses=problem_responses(400, 401, 403, 404),
+    )
+    async def get_recording(
+        self,
+        recording_id: FromPath[uuid.UUID],
+        tx: NamedDependency[AsyncSession],
+        principal: NamedDependency[Principal],
+    ) -> Response[RecordingOut]:
+        recording = await service.get_recording(tx, principal, recording_id)
+        return Response(recording_out(recording), headers={"ETag": etag(recording.version)})
+
+    @patch(
+        "/{recording_id:uuid}",
+        operation_id="updateRecordingConsent",
+        summary="Change or withdraw consent",
+        description="By the therapist or an admin. Withdrawal is final. Needs If-Match.",
+        response_headers=[ETAG],
+        responses=problem_responses(400, 401, 403, 404, 412, 422, 428),
+    )
+    async def update_recording(
+        self,
+        recording_id: FromPath[uuid.UUID],
+        data: JSONBody[RecordingUpdate],
+        tx: NamedDependency[AsyncSession],
+        principal: NamedDependency[Principal],
+        if_match: IfMatch = None,
+    ) -> Response[RecordingOut]:
+        recording = await service.update_recording(tx, principal, recording_id, data, if_match)
+        return Response(recording_out(recording), headers={"ETag": etag(recording.version)})

@@ -1,0 +1,121 @@
+"""Cases and recordings in and out."""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+from typing import Annotated, Literal
+
+import msgspec
+
+__all__ = [
+    "CaseCreate",
+    "CaseOut",
+    "CasePage",
+    "ConsentIn",
+    "ConsentOut",
+    "MediaRef",
+    "RecordingCreate",
+    "RecordingOut",
+    "RecordingPage",
+    "RecordingUpdate",
+]
+
+# A clinic's pseudonymous reference: no spaces, so a name cannot slip in as "Jane Doe".
+Ref = Annotated[
+    str, msgspec.Meta(min_length=1, max_length=128, pattern=r"^[A-Za-z0-9][A-Za-z0-9._:/-]*$", examples=["C-2024-0173"])
+]
+EXAMPLE_SHA256 = "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08"
+Medium = Literal["video", "audio", "transcript"]
+ConsentScope = Literal["supervision", "supervision_and_training"]
+
+
+class CaseCreate(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
+    therapist_id: uuid.UUID
+    external_ref: Ref
+    """The clinic's pseudonymous reference for the client of this dyad. Never a name."""
+
+
+class CaseOut(msgspec.Struct, kw_only=True):
+    id: uuid.UUID
+    therapist_id: uuid.UUID
+    external_ref: str
+    created_at: dt.datetime
+
+
+class CasePage(msgspec.Struct, kw_only=True):
+    items: list[CaseOut]
+    next_cursor: str | None
+
+
+class MediaRef(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
+    """Where the media is and what it hashes to. The media itself never reaches this service."""
+
+    uri: Annotated[
+        str,
+        msgspec.Meta(
+            max_length=2048,
+            pattern=r"^[a-z][a-z0-9+.-]*://[^\x00-\x20\x7f]+$",
+            examples=["s3://clinic-recordings/2026/11/session-0173.mp4"],
+        ),
+    ]
+    sha256: Annotated[
+        str,
+        msgspec.Meta(
+            pattern=r"^[0-9a-f]{64}$", examples=["9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08"]
+        ),
+    ]
+
+
+class ConsentIn(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
+    scope: ConsentScope
+    expires_at: dt.datetime | None = None
+
+
+class ConsentOut(msgspec.Struct, kw_only=True):
+    scope: ConsentScope
+    expires_at: dt.datetime | None
+    withdrawn_at: dt.datetime | None
+    active: bool
+    """False once expired or withdrawn: the recording and its reviews are no longer served to reviewers."""
+
+
+class RecordingCreate(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
+    case_id: uuid.UUID
+    occurred_at: dt.datetime
+    session_number: Annotated[int, msgspec.Meta(ge=1, le=10_000)]
+    duration_ms: Annotated[int, msgspec.Meta(ge=1, le=86_400_000)]
+    medium: Medium
+    media: MediaRef
+    consent: ConsentIn
+    external_id: Ref | None = None
+    """The clinic system's id: pushing the same recording again returns the same resource."""
+
+
+class RecordingUpdate(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
+    """Consent changes. Withdrawal is final: a withdrawn recording cannot be consented again."""
+
+    consent_scope: ConsentScope | None = None
+    consent_expires_at: dt.datetime | None = None
+    withdraw_consent: Literal[True] | None = None
+
+
+class RecordingOut(msgspec.Struct, kw_only=True):
+    id: uuid.UUID
+    case_id: uuid.UUID
+    therapist_id: uuid.UUID
+    occurred_at: dt.datetime
+    session_number: int
+    duration_ms: int
+    medium: Medium
+    media: MediaRef
+    consent: ConsentOut
+    external_id: str | None
+    version: int
+    created_at: dt.datetime
+    updated_at: dt.datetime
+
+
+class RecordingPage(msgspec.Struct, kw_only=True):
+    items: list[RecordingOut]
+    next_cursor: str | None
