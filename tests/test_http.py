@@ -122,3 +122,10 @@ def test_pagination_is_stable_while_others_insert(org: Org) -> None:
             break
     assert all(seen.count(event_id) == 1 for event_id in before)
     assert len(seen) == len(set(seen))
+
+
+def test_unknown_or_repeated_query_parameters_are_named(org: Org) -> None:
+    body = assert_problem(org.admin.api.get("/v1/members", params={"rol": "admin"}), 400)
+    assert body["errors"] == [{"field": "rol", "message": "unknown query parameter"}]
+    body = assert_problem(org.admin.api.get("/v1/members?active=true&active=false"), 400)
+    assert body["errors"] == [{"field": "active", "message": "given more than once"}]

@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 import re
 import uuid
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
 import msgspec
@@ -17,15 +17,18 @@ from litestar.openapi.spec import Example
 from litestar.params import QueryParameter
 from litestar.types import ExceptionHandlersMap, Message, Scope
 from sqlalchemy.exc import DataError
+from sqlalchemy.ext.asyncio import AsyncSession
 
+from supervise.auth.principal import Principal
 from supervise.errors import DomainError, FieldError
-from supervise.idempotency.service import StoredResponse
+from supervise.idempotency.service import StoredResponse, fingerprint, run_once
 from supervise.preconditions import etag
 
 __all__ = [
     "PROBLEM_JSON",
     "FieldErrorOut",
     "Problem",
+    "create_once",
     "created",
     "exception_handlers",
     "problem_responses",
@@ -205,7 +208,8 @@ def _declared_query(handler: Any) -> set[str]:
 
 
 async def reject_unknown_query(request: Request[Any, Any, Any]) -> None:
-    """``before_request`` hook: a misspelt filter (``?rol=admin``) is an error, not a silently wider answer."""
+    """``before_request`` hook: a misspelt (``?rol=admin``) or repeated filter is an error, not a silently
+    different answer."""
     if not request.query_params:
         return
     declared = _declared_query(request.route_handler)
@@ -214,6 +218,13 @@ async def reject_unknown_query(request: Request[Any, Any, Any]) -> None:
         raise DomainError(
             f"Unknown query parameter(s): {', '.join(unknown)}.",
             errors=[FieldError(name, "unknown query parameter") for name in unknown],
+        )
+    # Every parameter we declare takes one value: ``?active=true&active=false`` is ambiguous, not a choice.
+    repeated = sorted(name for name in set(request.query_params) if len(request.query_params.getall(name)) > 1)
+    if repeated:
+        raise DomainError(
+            f"Query parameter(s) given more than once: {', '.join(repeated)}.",
+            errors=[FieldError(name, "given more than once") for name in repeated],
         )
 
 
@@ -238,6 +249,24 @@ async def stamp_response(message: Message, scope: Scope) -> None:
 
 
 # ---------------------------------------------------------------------------------------------- writes
+
+
+async def create_once(
+    request: Request[Any, Any, Any],
+    data: msgspec.Struct,
+    tx: AsyncSession,
+    principal: Principal,
+    idempotency_key: str | None,
+    create: Callable[[], Awaitable[StoredResponse]],
+    *,
+    etag_version: int | None = None,
+) -> Response[Any]:
+    """Run a POST's ``create`` once per ``Idempotency-Key`` and answer with its (possibly replayed) response."""
+    request_hash = fingerprint(request.method, request.url.path, msgspec.json.encode(data))
+    window = request.app.state.settings.idempotency_window
+    return created(
+        await run_once(tx, principal, idempotency_key, request_hash, window, create), etag_version=etag_version
+    )
 
 
 def created(stored: StoredResponse, *, etag_version: int | None = None) -> Response[Any]:

@@ -17,8 +17,8 @@ from supervise.auth.principal import Principal, Scope
 from supervise.auth.schemas import ApiKeyCreate, ApiKeyCreated, ApiKeyOut, ApiKeyPage, Me, OrganisationOut
 from supervise.auth.tables import ApiKey
 from supervise.dependencies import IdempotencyKey
-from supervise.http import created, problem_responses
-from supervise.idempotency.service import StoredResponse, fingerprint, run_once
+from supervise.http import create_once, problem_responses
+from supervise.idempotency.service import StoredResponse
 from supervise.members.api import LOCATION, Cursor, Limit, member_out
 from supervise.pagination import DEFAULT_LIMIT, PageRequest
 from supervise.runtime import Runtime
@@ -95,9 +95,7 @@ class ApiKeyController(Controller):
                 remembered_body=msgspec.json.encode(ApiKeyCreated(**fields, secret=None)),
             )
 
-        request_hash = fingerprint("POST", request.url.path, msgspec.json.encode(data))
-        window = runtime.settings.idempotency_window
-        return created(await run_once(tx, principal, idempotency_key, request_hash, window, create))
+        return await create_once(request, data, tx, principal, idempotency_key, create)
 
     @get(
         "/members/{member_id:uuid}/api-keys",

@@ -14,8 +14,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from supervise.auth.principal import Principal, Role
 from supervise.dependencies import IdempotencyKey, IfMatch
-from supervise.http import created, problem_responses
-from supervise.idempotency.service import StoredResponse, fingerprint, run_once
+from supervise.http import create_once, problem_responses
+from supervise.idempotency.service import StoredResponse
 from supervise.members import service
 from supervise.members.schemas import (
     MemberCreate,
@@ -85,17 +85,13 @@ class MemberController(Controller):
         data: JSONBody[MemberCreate],
         tx: NamedDependency[AsyncSession],
         principal: NamedDependency[Principal],
-        runtime: NamedDependency[Runtime],
         idempotency_key: IdempotencyKey = None,
     ) -> Response[MemberOut]:
         async def create() -> StoredResponse:
             member = await service.create_member(tx, principal, data)
             return StoredResponse(201, msgspec.json.encode(member_out(member)), f"/v1/members/{member.id}")
 
-        request_hash = fingerprint("POST", request.url.path, msgspec.json.encode(data))
-        window = runtime.settings.idempotency_window
-        stored = await run_once(tx, principal, idempotency_key, request_hash, window, create)
-        return created(stored, etag_version=1)
+        return await create_once(request, data, tx, principal, idempotency_key, create, etag_version=1)
 
     @get(
         "/",
@@ -175,17 +171,13 @@ class SupervisionLinkController(Controller):
         data: JSONBody[SupervisionLinkCreate],
         tx: NamedDependency[AsyncSession],
         principal: NamedDependency[Principal],
-        runtime: NamedDependency[Runtime],
         idempotency_key: IdempotencyKey = None,
     ) -> Response[SupervisionLinkOut]:
         async def create() -> StoredResponse:
             link = await service.create_link(tx, principal, data)
             return StoredResponse(201, msgspec.json.encode(link_out(link)), f"/v1/supervision-links/{link.id}")
 
-        request_hash = fingerprint("POST", request.url.path, msgspec.json.encode(data))
-        window = runtime.settings.idempotency_window
-        stored = await run_once(tx, principal, idempotency_key, request_hash, window, create)
-        return created(stored)
+        return await create_once(request, data, tx, principal, idempotency_key, create)
 
     @get(
         "/",

@@ -16,8 +16,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from supervise.auth.principal import Principal
 from supervise.dependencies import IdempotencyKey, IfMatch
 from supervise.errors import FieldError, Unprocessable
-from supervise.http import created, problem_responses
-from supervise.idempotency.service import StoredResponse, fingerprint, run_once
+from supervise.http import create_once, problem_responses
+from supervise.idempotency.service import StoredResponse
 from supervise.members.api import ETAG, LOCATION, Cursor, Limit
 from supervise.pagination import DEFAULT_LIMIT, PageRequest
 from supervise.preconditions import etag
@@ -107,16 +107,13 @@ class CaseController(Controller):
         data: JSONBody[CaseCreate],
         tx: NamedDependency[AsyncSession],
         principal: NamedDependency[Principal],
-        runtime: NamedDependency[Runtime],
         idempotency_key: IdempotencyKey = None,
     ) -> Response[CaseOut]:
         async def create() -> StoredResponse:
             case = await service.create_case(tx, principal, data)
             return StoredResponse(201, msgspec.json.encode(case_out(case)), f"/v1/cases/{case.id}")
 
-        request_hash = fingerprint("POST", request.url.path, msgspec.json.encode(data))
-        window = runtime.settings.idempotency_window
-        return created(await run_once(tx, principal, idempotency_key, request_hash, window, create))
+        return await create_once(request, data, tx, principal, idempotency_key, create)
 
     @get(
         "/",
@@ -176,7 +173,6 @@ class RecordingController(Controller):
         data: JSONBody[RecordingCreate],
         tx: NamedDependency[AsyncSession],
         principal: NamedDependency[Principal],
-        runtime: NamedDependency[Runtime],
         idempotency_key: IdempotencyKey = None,
     ) -> Response[RecordingOut]:
         async def create() -> StoredResponse:
@@ -184,10 +180,7 @@ class RecordingController(Controller):
             body = msgspec.json.encode(recording_out(recording))
             return StoredResponse(201 if fresh else 200, body, f"/v1/recordings/{recording.id}")
 
-        request_hash = fingerprint("POST", request.url.path, msgspec.json.encode(data))
-        window = runtime.settings.idempotency_window
-        stored = await run_once(tx, principal, idempotency_key, request_hash, window, create)
-        return created(stored)
+        return await create_once(request, data, tx, principal, idempotency_key, create)
 
     @get(
         "/",
