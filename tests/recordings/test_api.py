@@ -128,3 +128,15 @@ def test_references_only_and_no_names(org: Org) -> None:
     assert assert_problem(bad_hash, 400)["errors"][0]["field"] == "media.sha256"
     duplicate = therapist.api.post("/v1/cases", json={"therapist_id": therapist.id, "external_ref": "C-2024-0173"})
     assert_problem(duplicate, 409)
+
+
+def test_a_clash_of_external_ids_names_only_a_recording_you_may_see(org: Org) -> None:
+    _, therapist, bystander, case_id = setup_team(org)
+    body = recording_body(case_id, external_id="ehr-rec-7")
+    mine = therapist.api.post("/v1/recordings", json=body).json()
+    own_case = bystander.api.post("/v1/cases", json={"therapist_id": bystander.id, "external_ref": "C-9"}).json()
+    clash = assert_problem(
+        bystander.api.post("/v1/recordings", json=recording_body(own_case["id"], external_id="ehr-rec-7")), 409
+    )
+    assert clash["errors"] == [{"field": "external_id", "message": "already used"}]
+    assert mine["id"] not in str(clash)

@@ -140,9 +140,12 @@ async def create_recording(tx: AsyncSession, principal: Principal, data: Recordi
         existing = await repository.recording_by_external_id(tx, principal.org_id, data.external_id)
         if existing is not None:
             if not _same(existing, data):
+                # Name the other recording only to someone allowed to see it.
+                visible = await _may_see(tx, principal, existing.therapist_id)
+                used_by = f"already used by recording {existing.id}" if visible else "already used"
                 raise Conflict(
                     "A different recording was already pushed with this external_id.",
-                    errors=[FieldError("external_id", f"already used by recording {existing.id}")],
+                    errors=[FieldError("external_id", used_by)],
                 )
             await audit.record(tx, principal, "recording.read", "recording", existing.id)
             return existing, False
