@@ -13,6 +13,8 @@ from tests.support import Api
 COMMITTED = Path(__file__).resolve().parents[1] / "openapi" / "openapi.json"
 METHODS = {"get", "post", "put", "patch", "delete"}
 COMPUTATIONS = {"scoreRubricResponses"}  # POSTs that compute and store nothing: no Idempotency-Key needed
+# POSTs that move a resource to its next state: retried safely with an Idempotency-Key, answered with 200.
+TRANSITIONS = {"cancelReviewRequest", "submitReview", "acknowledgeReview"}
 
 
 def operations() -> list[tuple[str, str, dict[str, Any]]]:
@@ -46,6 +48,9 @@ def test_write_operations_document_idempotency_and_preconditions() -> None:
         headers = {p["name"] for p in op.get("parameters", []) if p["in"] == "header"}
         if method == "post" and op["operationId"] in COMPUTATIONS:
             assert "201" not in op["responses"], path
+        elif method == "post" and op["operationId"] in TRANSITIONS:
+            assert "Idempotency-Key" in headers and "If-Match" in headers, path
+            assert "200" in op["responses"] and "409" in op["responses"], path
         elif method == "post" and path.startswith("/v1/"):
             assert "Idempotency-Key" in headers, path
             assert "201" in op["responses"], path

@@ -16,6 +16,12 @@ BODIES = {
     ("POST", "/v1/members/{member_id:uuid}/api-keys"): {"name": "probe"},
     ("PATCH", "/v1/members/{member_id:uuid}"): {"name": "probe"},
     ("PATCH", "/v1/recordings/{recording_id:uuid}"): {"withdraw_consent": True},
+    ("POST", "/v1/review-requests/{request_id:uuid}/cancel"): None,
+    ("PATCH", "/v1/reviews/{review_id:uuid}"): {"comment": "probe"},
+    ("POST", "/v1/reviews/{review_id:uuid}/submit"): None,
+    ("POST", "/v1/reviews/{review_id:uuid}/amend"): {"reason": "probe"},
+    ("POST", "/v1/reviews/{review_id:uuid}/acknowledge"): {"usefulness": 3},
+    ("POST", "/v1/reviews/{review_id:uuid}/annotations"): {"start_ms": 0, "kind": "note", "text": "probe"},
 }
 
 
@@ -38,12 +44,28 @@ def test_foreign_ids_are_indistinguishable_from_unknown_ids(app: Litestar, org: 
     key = other_org.admin.api.get(f"/v1/members/{supervisee.id}/api-keys").json()["items"][0]
     case = other_org.admin.api.post("/v1/cases", json={"therapist_id": supervisee.id, "external_ref": "C-1"}).json()
     recording = other_org.admin.api.post("/v1/recordings", json=recording_body(case["id"])).json()
+    request = supervisor.api.post(
+        "/v1/review-requests",
+        json={
+            "recording_id": recording["id"],
+            "reviewer_id": supervisor.id,
+            "role": "supervisor",
+            "rubric_key": "alliance",
+        },
+    ).json()
+    review = supervisor.api.post("/v1/reviews", json={"request_id": request["id"]}).json()
+    annotation = supervisor.api.post(
+        f"/v1/reviews/{review['id']}/annotations", json={"start_ms": 0, "kind": "note", "text": "mine"}
+    ).json()
     foreign = {
         "member_id": supervisee.id,
         "link_id": link["id"],
         "key_id": key["id"],
         "case_id": case["id"],
         "recording_id": recording["id"],
+        "request_id": request["id"],
+        "review_id": review["id"],
+        "annotation_id": annotation["id"],
     }
 
     routes = id_routes(app)
@@ -67,6 +89,8 @@ def test_foreign_ids_are_indistinguishable_from_unknown_ids(app: Litestar, org: 
     # and the other organisation's data is untouched
     assert other_org.admin.api.get("/v1/supervision-links").json()["items"][0]["id"] == link["id"]
     assert other_org.admin.api.get(f"/v1/members/{supervisee.id}").json()["name"] == "Member"
+    assert other_org.admin.api.get(f"/v1/reviews/{review['id']}").json()["version"] == review["version"]
+    assert len(other_org.admin.api.get(f"/v1/reviews/{review['id']}/annotations").json()["items"]) == 1
 
 
 def test_lists_never_show_another_organisation(org: Org, other_org: Org) -> None:

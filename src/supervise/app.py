@@ -9,7 +9,7 @@ from litestar import Litestar, get
 from litestar.datastructures import State
 from litestar.openapi import OpenAPIConfig
 from litestar.openapi.plugins import ScalarRenderPlugin
-from litestar.openapi.spec import Components, SecurityScheme, Tag
+from litestar.openapi.spec import Components, OpenAPIType, Schema, SecurityScheme, Tag
 from litestar.response import Redirect
 
 from supervise import __version__
@@ -18,9 +18,10 @@ from supervise.auth.api import ApiKeyController, MeController
 from supervise.config import Settings
 from supervise.dependencies import dependencies
 from supervise.health import HealthController
-from supervise.http import exception_handlers, reject_unknown_query, stamp_response
+from supervise.http import add_links, exception_handlers, reject_unknown_query, stamp_response
 from supervise.members.api import MemberController, SupervisionLinkController
 from supervise.recordings.api import CaseController, RecordingController
+from supervise.reviews.api import LINKS, ReviewController, ReviewRequestController, list_recording_reviews
 from supervise.rubrics import service as rubrics
 from supervise.rubrics.api import PluginController, RubricController
 from supervise.runtime import Runtime
@@ -65,6 +66,7 @@ def openapi_config() -> OpenAPIConfig:
             Tag(name="Supervision"),
             Tag(name="API keys"),
             Tag(name="Recordings"),
+            Tag(name="Reviews"),
             Tag(name="Audit"),
             Tag(name="Rubrics"),
             Tag(name="Health"),
@@ -91,6 +93,27 @@ def _close_input_schemas(app: Litestar) -> None:
             schema.additional_properties = False
 
 
+def _numbers_any_of(schema: object) -> None:
+    """``int | float`` becomes ``oneOf: [integer, number]``, which no integer satisfies (it matches both):
+    such unions are ``anyOf``."""
+    if not isinstance(schema, Schema):
+        return
+    if schema.one_of:
+        types = {member.type for member in schema.one_of if isinstance(member, Schema)}
+        if {OpenAPIType.INTEGER, OpenAPIType.NUMBER} <= types:
+            schema.any_of, schema.one_of = schema.one_of, None
+    children = [
+        *(schema.properties or {}).values(),
+        schema.additional_properties,
+        schema.items,
+        *(schema.one_of or ()),
+        *(schema.any_of or ()),
+        *(schema.all_of or ()),
+    ]
+    for child in children:
+        _numbers_any_of(child)
+
+
 def create_app(settings: Settings) -> Litestar:
     runtime = Runtime.build(settings)
 
@@ -112,6 +135,9 @@ def create_app(settings: Settings) -> Litestar:
             AuditEventController,
             CaseController,
             RecordingController,
+            ReviewRequestController,
+            ReviewController,
+            list_recording_reviews,
             RubricController,
             PluginController,
         ],
@@ -127,6 +153,9 @@ def create_app(settings: Settings) -> Litestar:
         debug=False,
     )
     _close_input_schemas(app)
+    for schema in (app.openapi_schema.components.schemas or {}).values():
+        _numbers_any_of(schema)
+    add_links(app.openapi_schema, LINKS)
     return app
 
 

@@ -13,7 +13,7 @@ from litestar import Request, Response
 from litestar.datastructures import MutableScopeHeaders
 from litestar.exceptions import HTTPException, ValidationException
 from litestar.openapi.datastructures import ResponseSpec
-from litestar.openapi.spec import Example
+from litestar.openapi.spec import Example, Link, OpenAPI, OpenAPIResponse
 from litestar.params import QueryParameter
 from litestar.types import ExceptionHandlersMap, Message, Scope
 from sqlalchemy.exc import DataError
@@ -253,7 +253,7 @@ async def stamp_response(message: Message, scope: Scope) -> None:
 
 async def create_once(
     request: Request[Any, Any, Any],
-    data: msgspec.Struct,
+    data: msgspec.Struct | None,
     tx: AsyncSession,
     principal: Principal,
     idempotency_key: str | None,
@@ -293,6 +293,26 @@ _PROBLEM_EXAMPLES = {
     422: ("Valid JSON, but not a valid request", "A person needs an email address."),
     428: ("If-Match missing", "This update needs an If-Match header carrying the ETag of the version you read."),
 }
+
+
+def add_links(
+    schema: OpenAPI, links: dict[tuple[str, str], dict[str, tuple[str, dict[str, str], dict[str, str] | None]]]
+) -> None:
+    """Declare OpenAPI links: which operation's response feeds which operation's parameters or body."""
+    responses = {
+        (operation.operation_id, status): response
+        for item in (schema.paths or {}).values()
+        for operation in (item.get, item.post, item.patch, item.put, item.delete)
+        if operation is not None
+        for status, response in (operation.responses or {}).items()
+    }
+    for (operation_id, status), named in links.items():
+        response = responses[(operation_id, status)]
+        assert isinstance(response, OpenAPIResponse), (operation_id, status)
+        response.links = {
+            name: Link(operation_id=target, parameters=dict(parameters) or None, request_body=body)
+            for name, (target, parameters, body) in named.items()
+        }
 
 
 def problem_responses(*statuses: int) -> dict[int, ResponseSpec]:

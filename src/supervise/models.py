@@ -7,9 +7,11 @@ from supervise.auth.tables import ApiKey
 from supervise.idempotency.tables import IdempotencyRecord
 from supervise.members.tables import Member, Organisation, SupervisionLink
 from supervise.recordings.tables import Case, Recording
+from supervise.reviews.tables import Annotation, Review, ReviewRequest
 from supervise.rubrics.tables import RubricSnapshot
 
 __all__ = [
+    "Annotation",
     "ApiKey",
     "AuditEvent",
     "Case",
@@ -17,6 +19,8 @@ __all__ = [
     "Member",
     "Organisation",
     "Recording",
+    "Review",
+    "ReviewRequest",
     "RubricSnapshot",
     "SupervisionLink",
 ]

@@ -5,13 +5,22 @@ from __future__ import annotations
 import datetime as dt
 import uuid
 
-from sqlalchemy import Select, or_, select
+from sqlalchemy import ColumnElement, Select, and_, exists, or_, select, true
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from supervise.members.tables import SupervisionLink
 from supervise.recordings.tables import Case, Recording
+from supervise.reviews.tables import Review, ReviewRequest
 
-__all__ = ["get_case", "get_recording", "recording_by_external_id", "select_cases", "select_recordings", "supervises"]
+__all__ = [
+    "get_case",
+    "get_recording",
+    "recording_by_external_id",
+    "select_cases",
+    "select_recordings",
+    "supervises",
+    "visible_recordings",
+]
 
 
 async def supervises(tx: AsyncSession, org_id: uuid.UUID, supervisor_id: uuid.UUID, supervisee_id: uuid.UUID) -> bool:
@@ -45,8 +54,38 @@ def select_cases(org_id: uuid.UUID, *, viewer: uuid.UUID | None, therapist_id: u
     return stmt
 
 
-async def get_recording(tx: AsyncSession, org_id: uuid.UUID, recording_id: uuid.UUID) -> Recording | None:
-    return await tx.scalar(select(Recording).where(Recording.org_id == org_id, Recording.id == recording_id))
+def visible_recordings(org_id: uuid.UUID, viewer: uuid.UUID | None, now: dt.datetime) -> ColumnElement[bool]:
+    """Recordings ``viewer`` may see (``None``: an admin, who sees all): their own sessions; and, while consent
+    for supervision use lasts, their supervisees' sessions and those they were asked to review or reviewed."""
+    if viewer is None:
+        return true()
+    consent = and_(
+        Recording.consent_withdrawn_at.is_(None),
+        or_(Recording.consent_expires_at.is_(None), Recording.consent_expires_at > now),
+    )
+    reviewing = or_(
+        exists().where(
+            ReviewRequest.org_id == org_id,
+            ReviewRequest.recording_id == Recording.id,
+            ReviewRequest.reviewer_id == viewer,
+            ReviewRequest.state != "cancelled",
+        ),
+        exists().where(Review.org_id == org_id, Review.recording_id == Recording.id, Review.reviewer_id == viewer),
+    )
+    return or_(
+        Recording.therapist_id == viewer,
+        and_(consent, or_(Recording.therapist_id.in_(_visible_therapists(org_id, viewer)), reviewing)),
+    )
+
+
+async def get_recording(
+    tx: AsyncSession, org_id: uuid.UUID, recording_id: uuid.UUID, *, viewer: uuid.UUID | None, now: dt.datetime
+) -> Recording | None:
+    return await tx.scalar(
+        select(Recording).where(
+            Recording.org_id == org_id, Recording.id == recording_id, visible_recordings(org_id, viewer, now)
+        )
+    )
 
 
 async def recording_by_external_id(tx: AsyncSession, org_id: uuid.UUID, external_id: str) -> Recording | None:
@@ -57,17 +96,14 @@ def select_recordings(
     org_id: uuid.UUID,
     *,
     viewer: uuid.UUID | None,
+    now: dt.datetime,
     therapist_id: uuid.UUID | None,
     case_id: uuid.UUID | None,
     occurred_from: dt.datetime | None,
     occurred_to: dt.datetime | None,
     updated_since: dt.datetime | None,
 ) -> Select[Recording]:
-    stmt = select(Recording).where(Recording.org_id == org_id)
-    if viewer is not None:
-        stmt = stmt.where(
-            or_(Recording.therapist_id == viewer, Recording.therapist_id.in_(_visible_therapists(org_id, viewer)))
-        )
+    stmt = select(Recording).where(Recording.org_id == org_id, visible_recordings(org_id, viewer, now))
     if therapist_id is not None:
         stmt = stmt.where(Recording.therapist_id == therapist_id)
     if case_id is not None:

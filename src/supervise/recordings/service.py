@@ -34,6 +34,8 @@ __all__ = [
     "list_cases",
     "list_recordings",
     "update_recording",
+    "viewer_of",
+    "visible_recording",
 ]
 
 
@@ -41,6 +43,16 @@ def consent_active(recording: Recording, now: dt.datetime | None = None) -> bool
     now = now or utcnow()
     expired = recording.consent_expires_at is not None and recording.consent_expires_at <= now
     return recording.consent_withdrawn_at is None and not expired
+
+
+def viewer_of(principal: Principal) -> uuid.UUID | None:
+    return None if principal.is_admin else principal.member_id
+
+
+async def visible_recording(tx: AsyncSession, principal: Principal, recording_id: uuid.UUID) -> Recording | None:
+    """The recording, if ``principal`` may see it now (consent decides for everyone but its therapist and
+    admins), without auditing the read."""
+    return await repository.get_recording(tx, principal.org_id, recording_id, viewer=viewer_of(principal), now=utcnow())
 
 
 async def _may_see(tx: AsyncSession, principal: Principal, therapist_id: uuid.UUID) -> bool:
@@ -141,7 +153,7 @@ async def create_recording(tx: AsyncSession, principal: Principal, data: Recordi
         if existing is not None:
             if not _same(existing, data):
                 # Name the other recording only to someone allowed to see it.
-                visible = await _may_see(tx, principal, existing.therapist_id)
+                visible = await visible_recording(tx, principal, existing.id) is not None
                 used_by = f"already used by recording {existing.id}" if visible else "already used"
                 raise Conflict(
                     "A different recording was already pushed with this external_id.",
@@ -180,8 +192,8 @@ async def create_recording(tx: AsyncSession, principal: Principal, data: Recordi
 
 async def get_recording(tx: AsyncSession, principal: Principal, recording_id: uuid.UUID) -> Recording:
     principal.require_scope(Scope.RECORDINGS_READ)
-    recording = await repository.get_recording(tx, principal.org_id, recording_id)
-    if recording is None or not await _may_see(tx, principal, recording.therapist_id):
+    recording = await visible_recording(tx, principal, recording_id)
+    if recording is None:
         raise NotFound("recording")
     await audit.record(tx, principal, "recording.read", "recording", recording.id)
     return recording
@@ -203,7 +215,8 @@ async def list_recordings(
     # The API layer only passes RFC 3339 instants with an offset (see recordings/api.py).
     stmt = repository.select_recordings(
         principal.org_id,
-        viewer=None if principal.is_admin else principal.member_id,
+        viewer=viewer_of(principal),
+        now=utcnow(),
         therapist_id=therapist_id,
         case_id=case_id,
         occurred_from=occurred_from,
@@ -219,8 +232,8 @@ async def update_recording(
     tx: AsyncSession, principal: Principal, recording_id: uuid.UUID, data: RecordingUpdate, if_match: str | None
 ) -> Recording:
     principal.require_scope(Scope.RECORDINGS_WRITE)
-    recording = await repository.get_recording(tx, principal.org_id, recording_id)
-    if recording is None or not await _may_see(tx, principal, recording.therapist_id):
+    recording = await visible_recording(tx, principal, recording_id)
+    if recording is None:
         raise NotFound("recording")
     _may_write_for(principal, recording.therapist_id)
     check_if_match(if_match, recording.version)

@@ -1,0 +1,1 @@
+"""Review requests, reviews, annotations and their lifecycle."""

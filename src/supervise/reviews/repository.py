@@ -1,0 +1,215 @@
+"""Named queries over review requests, reviews and annotations, and the visibility rules as SQL.
+
+The rules live here once, as predicates, and serve both single reads and lists, so a review is never
+listed to someone who would get 404 reading it (or the other way round).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+from collections.abc import Sequence
+
+from sqlalchemy import ColumnElement, Select, SQLColumnExpression, and_, exists, func, or_, select, true
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import aliased
+
+from supervise.members.tables import SupervisionLink
+from supervise.recordings.tables import Recording
+from supervise.reviews.tables import Annotation, Review, ReviewRequest
+
+__all__ = [
+    "LIVE_REQUEST_STATES",
+    "Viewer",
+    "annotation_count",
+    "annotations_of",
+    "get_annotation",
+    "get_request",
+    "get_review",
+    "review_ids_for_requests",
+    "select_requests",
+    "select_reviews",
+]
+
+LIVE_REQUEST_STATES = ("open", "in_progress")
+
+
+class Viewer:
+    """Who is looking: visibility predicates for one member at one moment."""
+
+    def __init__(self, org_id: uuid.UUID, member_id: uuid.UUID, *, is_admin: bool, now: dt.datetime) -> None:
+        self.org_id = org_id
+        self.member_id = member_id
+        self.is_admin = is_admin
+        self.now = now
+
+    def supervises(self, therapist_id: SQLColumnExpression[uuid.UUID]) -> ColumnElement[bool]:
+        return exists().where(
+            SupervisionLink.org_id == self.org_id,
+            SupervisionLink.supervisor_id == self.member_id,
+            SupervisionLink.supervisee_id == therapist_id,
+        )
+
+    def consent_active(self, recording_id: SQLColumnExpression[uuid.UUID]) -> ColumnElement[bool]:
+        return exists().where(
+            Recording.org_id == self.org_id,
+            Recording.id == recording_id,
+            Recording.consent_withdrawn_at.is_(None),
+            or_(Recording.consent_expires_at.is_(None), Recording.consent_expires_at > self.now),
+        )
+
+    def blinded(self, recording_id: SQLColumnExpression[uuid.UUID]) -> ColumnElement[bool]:
+        """The viewer still owes a first review of this recording: a live request, or a first draft."""
+        own_request = aliased(ReviewRequest)
+        own_review = aliased(Review)
+        return or_(
+            exists().where(
+                own_request.org_id == self.org_id,
+                own_request.recording_id == recording_id,
+                own_request.reviewer_id == self.member_id,
+                own_request.state.in_(LIVE_REQUEST_STATES),
+            ),
+            exists().where(
+                own_review.org_id == self.org_id,
+                own_review.recording_id == recording_id,
+                own_review.reviewer_id == self.member_id,
+                own_review.state == "draft",
+                own_review.revision == 1,
+            ),
+        )
+
+    def submitted_own(self, recording_id: SQLColumnExpression[uuid.UUID]) -> ColumnElement[bool]:
+        own_review = aliased(Review)
+        return exists().where(
+            own_review.org_id == self.org_id,
+            own_review.recording_id == recording_id,
+            own_review.reviewer_id == self.member_id,
+            own_review.state != "draft",
+        )
+
+    def may_see_review(self) -> ColumnElement[bool]:
+        """Own reviews (while the recording may be served to its reviewers); others' only once submitted and
+        never while the viewer still owes a first review of the same recording (blind review): the therapist
+        of the recording, a supervisor of the therapist, or a reviewer who submitted their own. Admins see
+        all but are blinded like anyone else when they review."""
+        own = Review.reviewer_id == self.member_id
+        if self.is_admin:
+            return or_(own, ~self.blinded(Review.recording_id))
+        therapist = Review.therapist_id == self.member_id
+        consent = self.consent_active(Review.recording_id)
+        observer = and_(consent, or_(self.supervises(Review.therapist_id), self.submitted_own(Review.recording_id)))
+        return or_(
+            and_(own, or_(therapist, consent)),
+            and_(Review.state != "draft", ~self.blinded(Review.recording_id), or_(therapist, observer)),
+        )
+
+    def may_see_request(self) -> ColumnElement[bool]:
+        """The therapist of the recording; while consent lasts, the reviewer, whoever assigned it and the
+        therapist's supervisors. Admins: all."""
+        if self.is_admin:
+            return true()
+        involved = or_(
+            ReviewRequest.reviewer_id == self.member_id,
+            ReviewRequest.requested_by_id == self.member_id,
+            self.supervises(ReviewRequest.therapist_id),
+        )
+        return or_(
+            ReviewRequest.therapist_id == self.member_id,
+            and_(self.consent_active(ReviewRequest.recording_id), involved),
+        )
+
+
+async def get_request(tx: AsyncSession, viewer: Viewer, request_id: uuid.UUID) -> ReviewRequest | None:
+    return await tx.scalar(
+        select(ReviewRequest).where(
+            ReviewRequest.org_id == viewer.org_id, ReviewRequest.id == request_id, viewer.may_see_request()
+        )
+    )
+
+
+def select_requests(
+    viewer: Viewer,
+    *,
+    reviewer_id: uuid.UUID | None,
+    recording_id: uuid.UUID | None,
+    state: str | None,
+) -> Select[ReviewRequest]:
+    stmt = select(ReviewRequest).where(ReviewRequest.org_id == viewer.org_id, viewer.may_see_request())
+    if reviewer_id is not None:
+        stmt = stmt.where(ReviewRequest.reviewer_id == reviewer_id)
+    if recording_id is not None:
+        stmt = stmt.where(ReviewRequest.recording_id == recording_id)
+    if state is not None:
+        stmt = stmt.where(ReviewRequest.state == state)
+    return stmt
+
+
+async def review_ids_for_requests(
+    tx: AsyncSession, org_id: uuid.UUID, request_ids: Sequence[uuid.UUID]
+) -> dict[uuid.UUID, uuid.UUID]:
+    if not request_ids:
+        return {}
+    rows = await tx.execute(
+        select(Review.request_id, Review.id).where(Review.org_id == org_id, Review.request_id.in_(request_ids))
+    )
+    return {request_id: review_id for request_id, review_id in rows if request_id is not None}
+
+
+async def get_review(
+    tx: AsyncSession, viewer: Viewer, review_id: uuid.UUID, *, for_update: bool = False
+) -> Review | None:
+    stmt = select(Review).where(Review.org_id == viewer.org_id, Review.id == review_id, viewer.may_see_review())
+    if for_update:
+        stmt = stmt.with_for_update(of=Review)
+    return await tx.scalar(stmt)
+
+
+def select_reviews(
+    viewer: Viewer,
+    *,
+    recording_id: uuid.UUID | None = None,
+    reviewer_id: uuid.UUID | None = None,
+    therapist_id: uuid.UUID | None = None,
+    state: str | None = None,
+    rubric_key: str | None = None,
+    role: str | None = None,
+) -> Select[Review]:
+    """Current revisions only: a superseded revision is read by its id."""
+    stmt = select(Review).where(
+        Review.org_id == viewer.org_id, Review.superseded_by_id.is_(None), viewer.may_see_review()
+    )
+    for column, value in (
+        (Review.recording_id, recording_id),
+        (Review.reviewer_id, reviewer_id),
+        (Review.therapist_id, therapist_id),
+        (Review.state, state),
+        (Review.rubric_key, rubric_key),
+        (Review.role, role),
+    ):
+        if value is not None:
+            stmt = stmt.where(column == value)
+    return stmt
+
+
+async def annotations_of(tx: AsyncSession, org_id: uuid.UUID, review_id: uuid.UUID) -> list[Annotation]:
+    rows = await tx.scalars(
+        select(Annotation)
+        .where(Annotation.org_id == org_id, Annotation.review_id == review_id)
+        .order_by(Annotation.start_ms, Annotation.end_ms.nulls_first(), Annotation.created_at, Annotation.id)
+    )
+    return list(rows.all())
+
+
+async def annotation_count(tx: AsyncSession, org_id: uuid.UUID, review_id: uuid.UUID) -> int:
+    count = await tx.scalar(select(func.count()).where(Annotation.org_id == org_id, Annotation.review_id == review_id))
+    return int(count or 0)
+
+
+async def get_annotation(
+    tx: AsyncSession, org_id: uuid.UUID, review_id: uuid.UUID, annotation_id: uuid.UUID
+) -> Annotation | None:
+    return await tx.scalar(
+        select(Annotation).where(
+            Annotation.org_id == org_id, Annotation.review_id == review_id, Annotation.id == annotation_id
+        )
+    )
