@@ -166,6 +166,62 @@ def prepare(url: str) -> str:
     return made["api_key"]
 
 
+def seed_reviews(url: str, admin_key: str, sessions: int = 60) -> str:
+    """A supervised therapist with ``sessions`` recorded sessions, each reviewed (submitted) by their
+    supervisor; returns the therapist's key. The row then lists reviews as the therapist: every visibility
+    rule (blinding, consent, supervision) is evaluated per row."""
+    from litestar.testing import TestClient
+
+    from supervise.app import create_app
+
+    with TestClient(create_app(Settings(database_url=url, secret_key=SECRET))) as client:
+
+        def call(key: str, method: str, path: str, body: object = None, **headers: str) -> dict[str, object]:
+            response = client.request(method, path, json=body, headers={"Authorization": f"Bearer {key}", **headers})
+            assert response.status_code < 300, response.text
+            return dict(response.json())
+
+        def member(roles: list[str]) -> tuple[str, str]:
+            made = call(
+                admin_key,
+                "POST",
+                "/v1/members",
+                {"name": "M", "email": f"{uuid.uuid4().hex}@b.example", "roles": roles},
+            )
+            key = call(admin_key, "POST", f"/v1/members/{made['id']}/api-keys", {"name": "bench"})
+            return str(made["id"]), str(key["secret"])
+
+        supervisor, supervisor_key = member(["supervisor"])
+        therapist, therapist_key = member(["clinician"])
+        call(admin_key, "POST", "/v1/supervision-links", {"supervisor_id": supervisor, "supervisee_id": therapist})
+        case = call(therapist_key, "POST", "/v1/cases", {"therapist_id": therapist, "external_ref": "C-1"})
+        items = dict.fromkeys(
+            ["rapport", "trust", "warmth", "understood", "collaboration", "respect", "empowerment", "flexibility"], 5
+        )
+        for number in range(1, sessions + 1):
+            recording = call(
+                therapist_key,
+                "POST",
+                "/v1/recordings",
+                {
+                    "case_id": case["id"],
+                    "occurred_at": "2026-11-02T10:00:00Z",
+                    "session_number": number,
+                    "duration_ms": 3_000_000,
+                    "medium": "video",
+                    "media": {"uri": f"s3://b/{number}.mp4", "sha256": "0" * 64},
+                    "consent": {"scope": "supervision"},
+                },
+            )
+            review = call(
+                supervisor_key, "POST", "/v1/reviews", {"recording_id": recording["id"], "rubric_key": "alliance"}
+            )
+            path = f"/v1/reviews/{review['id']}"
+            call(supervisor_key, "PATCH", path, {"responses": {"items": items}}, **{"If-Match": '"1"'})
+            call(supervisor_key, "POST", f"{path}/submit")
+    return therapist_key
+
+
 def run_row(
     label: str,
     server: str,
@@ -205,6 +261,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         sqlite_url = f"sqlite+aiosqlite:///{tmp}/bench.db"
         key = prepare(sqlite_url)
+        therapist_key = seed_reviews(sqlite_url, key)
         for pool in args.pool_sizes.split(","):
             env = {
                 "SUPERVISE_DATABASE_URL": sqlite_url,
@@ -231,6 +288,16 @@ def main() -> None:
                     args,
                 )
             )
+            rows.append(
+                run_row(
+                    f"sqlite pool={pool} GET /v1/reviews (50)",
+                    args.server,
+                    "supervise.app:create_app_from_env",
+                    env,
+                    get("/v1/reviews?limit=50", therapist_key),
+                    args,
+                )
+            )
 
     name = f"supervise_bench_{uuid.uuid4().hex[:8]}"
     try:
@@ -241,6 +308,7 @@ def main() -> None:
         try:
             pg_url = pg_admin.rsplit("/", 1)[0] + f"/{name}"
             key = prepare(pg_url)
+            therapist_key = seed_reviews(pg_url, key)
             env = {"SUPERVISE_DATABASE_URL": pg_url, "SUPERVISE_SECRET_KEY": SECRET}
             rows.append(
                 run_row(
@@ -259,6 +327,16 @@ def main() -> None:
                     "supervise.app:create_app_from_env",
                     env,
                     create_member(key),
+                    args,
+                )
+            )
+            rows.append(
+                run_row(
+                    "postgresql GET /v1/reviews (50)",
+                    args.server,
+                    "supervise.app:create_app_from_env",
+                    env,
+                    get("/v1/reviews?limit=50", therapist_key),
                     args,
                 )
             )

@@ -30,7 +30,7 @@ def review_with(reviewer: Person, request_id: str, values: dict[str, int], notes
     saved = reviewer.api.patch(url, json={"responses": {"items": half}}, headers={"If-Match": etag_of(reviewer, url)})
     assert saved.status_code == 200, saved.text
     missing = assert_problem(reviewer.api.post(f"{url}/submit"), 422)
-    assert {e["field"] for e in missing["errors"]} == {f"items.{k}" for k in list(values)[4:]}
+    assert {e["field"] for e in missing["errors"]} == {f"responses.items.{k}" for k in list(values)[4:]}
     body = {"responses": {"items": values}, "comment": "Thoughtful work with a hard session."}
     assert reviewer.api.patch(url, json=body, headers={"If-Match": etag_of(reviewer, url)}).status_code == 200
     for note in notes:
@@ -126,9 +126,12 @@ def story(org: Org) -> dict[str, Any]:
     assert amended.status_code == 201
     revision = amended.json()["id"]
     etag = etag_of(peer, f"/v1/reviews/{revision}")
-    corrected = full(5)
-    assert peer.api.patch(f"/v1/reviews/{revision}", json={"responses": corrected}, headers={"If-Match": etag})
-    assert peer.api.post(f"/v1/reviews/{revision}/submit").status_code == 200
+    saved = peer.api.patch(f"/v1/reviews/{revision}", json={"responses": full(5)}, headers={"If-Match": etag})
+    assert saved.status_code == 200, saved.text
+    resubmitted = peer.api.post(f"/v1/reviews/{revision}/submit")
+    assert resubmitted.status_code == 200, resubmitted.text
+    assert resubmitted.json()["responses"]["items"]["trust"] == 5
+    assert resubmitted.json()["result"]["flags"] == []
     current = {r["id"] for r in therapist.api.get("/v1/reviews", params={"reviewer": peer.id}).json()["items"]}
     assert current == {revision}
     assert therapist.api.get(f"/v1/reviews/{peer_review}").json()["superseded_by_id"] == revision

@@ -183,7 +183,9 @@ def test_submitting_an_incomplete_review_lists_what_is_missing(org: Org) -> None
     review = team.direct(team.supervisor)
     save(team.supervisor, review, responses={"items": {"rapport": 6, "trust": 5}})
     problem = assert_problem(team.supervisor.api.post(f"/v1/reviews/{review['id']}/submit"), 422)
-    assert sorted(fields(problem)) == sorted(f"items.{item}" for item in ITEMS if item not in ("rapport", "trust"))
+    missing = [f"responses.items.{item}" for item in ITEMS if item not in ("rapport", "trust")]
+    assert sorted(fields(problem)) == sorted(missing)
+    assert {e["message"] for e in problem["errors"]} == {"required"}
     assert team.supervisor.api.get(f"/v1/reviews/{review['id']}").json()["state"] == "draft"
 
 
@@ -216,7 +218,7 @@ def test_submit_with_a_stale_etag_is_412(org: Org) -> None:
     assert team.supervisor.api.post(url, headers={"If-Match": '"2"'}).status_code == 200
 
 
-def test_a_cancelled_request_cannot_be_submitted_and_a_discarded_draft_reopens_it(org: Org) -> None:
+def test_a_discarded_draft_reopens_its_request_and_cancelling_discards_the_draft(org: Org) -> None:
     team = make_team(org)
     request = team.request(team.supervisor, team.peer, "peer")
     review = team.start(team.peer, request)
@@ -227,10 +229,43 @@ def test_a_cancelled_request_cannot_be_submitted_and_a_discarded_draft_reopens_i
     reopened = team.peer.api.get(f"/v1/review-requests/{request['id']}").json()
     assert (reopened["state"], reopened["review_id"]) == ("open", None)
     again = team.start(team.peer, request)
-    save(team.peer, again, responses=full())
-    assert team.peer.api.post(f"/v1/review-requests/{request['id']}/cancel").json()["state"] == "cancelled"
-    assert "cancelled" in assert_problem(team.peer.api.post(f"/v1/reviews/{again['id']}/submit"), 409)["detail"]
+    team.peer.api.post(f"/v1/reviews/{again['id']}/annotations", json={"start_ms": 0, "kind": "note", "text": "x"})
+    cancelled = team.supervisor.api.post(f"/v1/review-requests/{request['id']}/cancel")
+    assert cancelled.status_code == 200
+    assert (cancelled.json()["state"], cancelled.json()["review_id"]) == ("cancelled", None)
+    assert_problem(team.peer.api.get(f"/v1/reviews/{again['id']}"), 404)  # discarded with the assignment
+    assert_problem(org.admin.api.get(f"/v1/reviews/{again['id']}/annotations"), 404)
+    events = org.admin.api.get("/v1/audit-events", params={"resource_id": again["id"]}).json()["items"]
+    assert (events[0]["action"], events[0]["actor_member_id"]) == ("review.discard", team.supervisor.id)
+    # the peer is no longer blind to, nor assigned to, this session; a new assignment starts afresh
+    assert_problem(team.peer.api.get(f"/v1/recordings/{team.recording_id}"), 404)
+    team.start(team.peer, team.request(team.supervisor, team.peer, "peer"))
     assert_problem(team.bystander.api.post(f"/v1/review-requests/{request['id']}/cancel"), 404)
+
+
+def test_no_review_work_once_consent_has_ended(org: Org) -> None:
+    team = make_team(org)
+    own = team.direct(team.therapist)
+    save(team.therapist, own, responses=full())
+    submitted = team.direct(team.supervisor)
+    complete(team.supervisor, submitted)
+    withdrawn = team.therapist.api.patch(
+        f"/v1/recordings/{team.recording_id}", json={"withdraw_consent": True}, headers={"If-Match": '"1"'}
+    )
+    assert withdrawn.status_code == 200
+    # the therapist still reads their own draft, but no review of the session goes on
+    url = f"/v1/reviews/{own['id']}"
+    etag = team.therapist.api.get(url).headers["etag"]
+    assert_problem(team.therapist.api.patch(url, json={"comment": "x"}, headers={"If-Match": etag}), 409)
+    assert_problem(team.therapist.api.post(f"{url}/submit"), 409)
+    assert_problem(
+        team.therapist.api.post(f"{url}/annotations", json={"start_ms": 0, "kind": "note", "text": "x"}), 409
+    )
+    assert_problem(team.supervisor.api.post(f"/v1/reviews/{submitted['id']}/amend", json={"reason": "x"}), 404)
+    # a draft can still be discarded; answering feedback already given is not review work
+    assert team.therapist.api.delete(url).status_code == 204
+    acknowledged = team.therapist.api.post(f"/v1/reviews/{submitted['id']}/acknowledge", json={"usefulness": 3})
+    assert acknowledged.status_code == 200
 
 
 # ---------------------------------------------------------------------------------- amend and acknowledge
@@ -258,8 +293,10 @@ def test_amendment_keeps_the_earlier_revision(org: Org) -> None:
     theirs = team.therapist.api.get("/v1/reviews").json()["items"]
     assert [r["id"] for r in theirs] == [first["id"]]
     complete(team.supervisor, second, value=4, trust=6)
-    earlier = team.therapist.api.get(f"/v1/reviews/{first['id']}").json()
+    earlier_read = team.therapist.api.get(f"/v1/reviews/{first['id']}")
+    earlier = earlier_read.json()
     assert earlier["superseded_by_id"] == second["id"] and earlier["responses"]["items"] == full(4)["items"]
+    assert earlier_read.headers["etag"] == f'"{earlier["version"]}"' and earlier["version"] == 4  # it changed
     assert [r["id"] for r in team.therapist.api.get("/v1/reviews").json()["items"]] == [second["id"]]
     # a superseded revision is neither acknowledged nor amended
     ack = {"usefulness": 4}

@@ -8,6 +8,7 @@ import msgspec
 import pytest
 
 from supervise.rubrics import (
+    COUNT_LIMIT,
     BooleanScale,
     CountScale,
     Item,
@@ -78,6 +79,22 @@ def test_validation_names_each_fault() -> None:
         ("items.cold", "required"),
         ("items.asks", "required"),
     ]
+
+
+def test_out_of_range_numbers_of_any_size_are_named_not_crashed_on() -> None:
+    huge = 10**400  # JSON allows it; a float cannot hold it
+    problems = RUBRIC.validate(Responses(items={"warm": huge, "cold": -huge, "asks": huge}), complete=False)
+    assert problems == [
+        ("items.warm", "expected a value from 1 to 7"),
+        ("items.cold", "expected a value from 1 to 7"),
+        ("items.asks", f"expected at most {COUNT_LIMIT}"),
+    ]
+    # a count without its own maximum stops at COUNT_LIMIT, so scores computed from counts stay finite
+    assert RUBRIC.validate(Responses(items={"asks": COUNT_LIMIT}), complete=False) == []
+    assert RUBRIC.validate(Responses(items={"asks": 1e308}), complete=False) == [
+        ("items.asks", f"expected at most {COUNT_LIMIT}")
+    ]
+    assert RUBRIC.responses_schema()["properties"]["items"]["properties"]["asks"]["maximum"] == COUNT_LIMIT
 
 
 def test_segments_must_be_ordered_and_belong_to_segment_rubrics() -> None:

@@ -257,7 +257,7 @@ class ReviewRequestController(Controller):
         operation_id="cancelReviewRequest",
         summary="Cancel (or, as its reviewer, decline) a review request",
         description="While it is open or in progress; by whoever assigned it, its reviewer, a supervisor of "
-        "the therapist or an admin. A draft started from it can no longer be submitted. `If-Match` is "
+        "the therapist or an admin. A draft started from it is discarded with it. `If-Match` is "
         "optional; when sent it must be current.",
         status_code=200,
         responses=problem_responses(400, 401, 403, 404, 409, 412, 422),
@@ -314,8 +314,9 @@ class ReviewController(Controller):
         operation_id="listReviews",
         summary="List reviews",
         description="Current revisions you may see: your own; submitted reviews of your sessions, of your "
-        "supervisees' sessions, and of sessions you reviewed yourself (never while your own first review of "
-        "that recording is pending: peer review is blind). Admins see all. Audited.",
+        "supervisees' sessions, and of sessions you reviewed yourself; admins see every review, drafts "
+        "included. Blind review: while you still owe a first review of a recording (an open request or a "
+        "first draft), you see no one else's review of it, whatever your role. Audited.",
         responses=problem_responses(400, 401, 403),
     )
     async def list_reviews(
@@ -407,7 +408,9 @@ class ReviewController(Controller):
         operation_id="submitReview",
         summary="Submit a draft: score it and make it immutable",
         description="Runs the rubric's scoring and stores the scores and flags. An incomplete draft is a 422 "
-        "listing every missing item. `If-Match` is optional; when sent it must be current.",
+        "listing every missing item (`responses.items.<key>`). Not once consent for the recording has ended "
+        "(409). `If-Match` is optional; when sent it must be current. A 500 names a plugin that failed "
+        "while scoring; nothing is stored.",
         status_code=200,
         responses=problem_responses(400, 401, 403, 404, 409, 412, 422, 500),
     )

@@ -23,9 +23,11 @@ __all__ = [
     "Viewer",
     "annotation_count",
     "annotations_of",
+    "draft_of_request",
     "get_annotation",
     "get_request",
     "get_review",
+    "request_of",
     "review_ids_for_requests",
     "select_requests",
     "select_reviews",
@@ -124,6 +126,25 @@ async def get_request(tx: AsyncSession, viewer: Viewer, request_id: uuid.UUID) -
         select(ReviewRequest).where(
             ReviewRequest.org_id == viewer.org_id, ReviewRequest.id == request_id, viewer.may_see_request()
         )
+    )
+
+
+async def request_of(tx: AsyncSession, review: Review) -> ReviewRequest | None:
+    """The request a review was started from (whoever may see the review may act on this link)."""
+    if review.request_id is None:
+        return None
+    return await tx.scalar(
+        select(ReviewRequest).where(ReviewRequest.org_id == review.org_id, ReviewRequest.id == review.request_id)
+    )
+
+
+async def draft_of_request(tx: AsyncSession, request: ReviewRequest) -> Review | None:
+    """The draft started from ``request``, locked (PostgreSQL) before the request is changed: every path that
+    changes both takes the review first, then the request, so they cannot deadlock."""
+    return await tx.scalar(
+        select(Review)
+        .where(Review.org_id == request.org_id, Review.request_id == request.id, Review.state == "draft")
+        .with_for_update()
     )
 
 

@@ -269,7 +269,8 @@ async def cancel_request(
     tx: AsyncSession, principal: Principal, request_id: uuid.UUID, if_match: str | None
 ) -> ReviewRequest:
     """By whoever assigned it, the reviewer (declining), a supervisor of the therapist, or an admin; while it
-    is open or in progress. A draft started from it stays its author's, and can no longer be submitted."""
+    is open or in progress. A draft started from it is discarded with it: an assignment that no longer
+    exists leaves no half-done review behind (submitted reviews are never touched)."""
     principal.require_scope(Scope.REVIEWS_WRITE)
     request = await repository.get_request(tx, _viewer(principal), request_id)
     if request is None:
@@ -285,6 +286,10 @@ async def cancel_request(
         check_if_match(if_match, request.version)
     if request.state not in LIVE_REQUEST_STATES:
         raise Conflict(f"The request is {request.state}; only open or in-progress requests can be cancelled.")
+    draft = await repository.draft_of_request(tx, request)
+    if draft is not None:
+        await _delete_draft(tx, draft)
+        await audit.record(tx, principal, "review.discard", "review", draft.id)
     await _set_request_state(tx, request, "cancelled", expected=LIVE_REQUEST_STATES)
     await audit.record(tx, principal, "review_request.cancel", "review_request", request.id)
     return request
@@ -368,8 +373,12 @@ async def create_review(tx: AsyncSession, runtime: Runtime, principal: Principal
     return review
 
 
-async def _visible_review(tx: AsyncSession, principal: Principal, review_id: uuid.UUID) -> Review:
-    review = await repository.get_review(tx, _viewer(principal), review_id)
+async def _visible_review(
+    tx: AsyncSession, principal: Principal, review_id: uuid.UUID, *, for_update: bool = False
+) -> Review:
+    """The review if ``principal`` may see it. ``for_update`` locks its row (PostgreSQL) so that a change
+    racing this one (a submit against an annotation, two amendments) waits and then sees the outcome."""
+    review = await repository.get_review(tx, _viewer(principal), review_id, for_update=for_update)
     if review is None:
         raise NotFound("review")
     return review
@@ -377,12 +386,21 @@ async def _visible_review(tx: AsyncSession, principal: Principal, review_id: uui
 
 async def _own_draft(tx: AsyncSession, principal: Principal, review_id: uuid.UUID, action: str) -> Review:
     principal.require_scope(Scope.REVIEWS_WRITE)
-    review = await _visible_review(tx, principal, review_id)
+    review = await _visible_review(tx, principal, review_id, for_update=True)
     if review.reviewer_id != principal.member_id:
         raise Forbidden(f"Only the reviewer may {action} this review.")
     if review.state != "draft":
         raise Conflict(f"The review is {review.state}: submitted reviews are immutable; amend it instead.")
+    if action != "discard":
+        await _require_consent(tx, review)
     return review
+
+
+async def _require_consent(tx: AsyncSession, review: Review) -> None:
+    """No review work on a session whose consent for supervision use has ended (discarding a draft is fine).
+    Other reviewers no longer see such a review at all; this also holds the therapist's own self-rating."""
+    if not recordings.consent_active(await _recording_of(tx, review)):
+        raise Conflict("Consent for supervision use of this recording has expired or was withdrawn.")
 
 
 async def get_review(tx: AsyncSession, principal: Principal, review_id: uuid.UUID) -> Review:
@@ -434,10 +452,14 @@ def _beyond(recording: Recording, end_ms: int) -> bool:
     return end_ms > recording.duration_ms
 
 
-async def _check_responses(tx: AsyncSession, runtime: Runtime, review: Review, responses: Responses) -> None:
+async def _check_responses(
+    tx: AsyncSession, runtime: Runtime, review: Review, responses: Responses, *, complete: bool = False
+) -> None:
+    """Against the rubric (``complete``: every required item answered) and the recording's length; 422 naming
+    each fault as ``responses.<path>``, as a draft save names it."""
     rubric = _installed(runtime, review)
     problems = [
-        FieldError(f"responses.{field}", message) for field, message in rubric.validate(responses, complete=False)
+        FieldError(f"responses.{field}", message) for field, message in rubric.validate(responses, complete=complete)
     ]
     if responses.segments:
         recording = await _recording_of(tx, review)
@@ -451,7 +473,8 @@ async def _check_responses(tx: AsyncSession, runtime: Runtime, review: Review, r
 
 
 async def _bump(tx: AsyncSession, review: Review, **values: Any) -> None:
-    """Write ``values`` if the review is still at the version read (else 412), and reload it."""
+    """Write ``values`` if the review is still at the version read, and reload it. Callers hold the row lock,
+    so this guards rather than decides; a lost race is a 412 for the version the caller saw."""
     result = await tx.execute(
         update(Review)
         .where(Review.org_id == review.org_id, Review.id == review.id, Review.version == review.version)
@@ -495,27 +518,25 @@ async def submit(
     review = await _own_draft(tx, principal, review_id, "submit")
     if if_match is not None:
         check_if_match(if_match, review.version)
-    request = None
-    if review.request_id is not None:
-        request = await tx.get(ReviewRequest, review.request_id)
-        if request is not None and request.state == "cancelled":
-            raise Conflict("The request for this review was cancelled; the draft can no longer be submitted.")
     rubric = _installed(runtime, review)
     responses = responses_of(review)
-    await _check_responses(tx, runtime, review, responses)
+    await _check_responses(tx, runtime, review, responses, complete=True)
     result = rubrics.score_responses(runtime.registry, rubric.key, rubric.version, responses, complete=True)
     await rubrics.ensure_snapshot(tx, runtime.registry, rubric)
     now = utcnow()
     await _bump(tx, review, state="submitted", submitted_at=now, result=msgspec.to_builtins(result))
+    request = await repository.request_of(tx, review)
     if request is not None:
         await _set_request_state(tx, request, "done", expected=("in_progress",))
     if review.amends_id is not None:
-        await tx.execute(
+        superseded = await tx.execute(
             update(Review)
-            .where(Review.org_id == review.org_id, Review.id == review.amends_id)
-            .values(superseded_by_id=review.id, updated_at=now)
+            .where(Review.org_id == review.org_id, Review.id == review.amends_id, Review.superseded_by_id.is_(None))
+            .values(superseded_by_id=review.id, updated_at=now, version=Review.version + 1)
             .execution_options(synchronize_session=False)
         )
+        if superseded.rowcount != 1:  # type: ignore[attr-defined]
+            raise Conflict("The revision this amends was superseded meanwhile.")
     await audit.record(tx, principal, "review.submit", "review", review.id)
     return review
 
@@ -524,13 +545,14 @@ async def amend(tx: AsyncSession, principal: Principal, review_id: uuid.UUID, da
     """A new draft revision of a submitted review, with the earlier responses, comment and annotations; it
     replaces the earlier revision once submitted. The earlier revision stays readable by its id."""
     principal.require_scope(Scope.REVIEWS_WRITE)
-    earlier = await _visible_review(tx, principal, review_id)
+    earlier = await _visible_review(tx, principal, review_id, for_update=True)
     if earlier.reviewer_id != principal.member_id:
         raise Forbidden("Only the reviewer may amend this review.")
     if earlier.state == "draft":
         raise Conflict("The review is a draft: edit it instead of amending it.")
     if earlier.superseded_by_id is not None:
         raise Conflict(f"This revision was superseded by {earlier.superseded_by_id}; amend that one.")
+    await _require_consent(tx, earlier)
     now = utcnow()
     review = Review(
         id=new_id(),
@@ -580,7 +602,7 @@ async def acknowledge(
     tx: AsyncSession, principal: Principal, review_id: uuid.UUID, data: AcknowledgeIn, if_match: str | None
 ) -> Review:
     principal.require_scope(Scope.REVIEWS_WRITE)
-    review = await _visible_review(tx, principal, review_id)
+    review = await _visible_review(tx, principal, review_id, for_update=True)
     if review.therapist_id != principal.member_id:
         raise Forbidden("Only the therapist whose session was reviewed may acknowledge the review.")
     if if_match is not None:
@@ -608,17 +630,24 @@ async def discard_review(tx: AsyncSession, principal: Principal, review_id: uuid
     review = await _own_draft(tx, principal, review_id, "discard")
     if if_match is not None:
         check_if_match(if_match, review.version)
-    request = await tx.get(ReviewRequest, review.request_id) if review.request_id else None
-    await tx.execute(delete(Annotation).where(Annotation.org_id == review.org_id, Annotation.review_id == review.id))
-    await tx.execute(
-        delete(Review)
-        .where(Review.org_id == review.org_id, Review.id == review.id, Review.version == review.version)
-        .execution_options(synchronize_session=False)
-    )
-    tx.expunge(review)
+    request = await repository.request_of(tx, review)
+    await _delete_draft(tx, review)
     if request is not None and request.state == "in_progress":
         await _set_request_state(tx, request, "open", expected=("in_progress",))
     await audit.record(tx, principal, "review.discard", "review", review.id)
+
+
+async def _delete_draft(tx: AsyncSession, review: Review) -> None:
+    """Delete a draft (locked by the caller) with its annotations."""
+    deleted = await tx.execute(
+        delete(Review)
+        .where(Review.org_id == review.org_id, Review.id == review.id, Review.state == "draft")
+        .execution_options(synchronize_session=False)
+    )
+    if deleted.rowcount != 1:  # type: ignore[attr-defined]
+        raise Conflict("The review was submitted meanwhile; it is no longer a draft.")
+    await tx.execute(delete(Annotation).where(Annotation.org_id == review.org_id, Annotation.review_id == review.id))
+    tx.expunge(review)
 
 
 # --------------------------------------------------------------------------------------------- annotations

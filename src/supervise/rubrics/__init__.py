@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from supervise.rubrics.hookspecs import hookimpl
 from supervise.rubrics.model import (
+    COUNT_LIMIT,
     Anchor,
     BooleanScale,
     CountScale,
@@ -38,6 +39,7 @@ from supervise.rubrics.model import (
 )
 
 __all__ = [
+    "COUNT_LIMIT",
     "Anchor",
     "BooleanScale",
     "CountScale",

@@ -23,6 +23,7 @@ from typing import Any, Literal
 import msgspec
 
 __all__ = [
+    "COUNT_LIMIT",
     "Anchor",
     "BooleanScale",
     "CountScale",
@@ -81,6 +82,12 @@ class CountScale(msgspec.Struct, frozen=True, kw_only=True, tag="count", tag_fie
     """A whole number of occurrences, 0 or more (e.g. MITI behaviour counts)."""
 
     max: int | None = None
+    """At most this many; without one, at most :data:`COUNT_LIMIT`."""
+
+
+COUNT_LIMIT = 1_000_000
+"""The most occurrences a count without its own maximum accepts: far beyond any session, and small enough
+that sums and ratios of counts stay exact and finite."""
 
 
 class BooleanScale(
@@ -354,13 +361,17 @@ def definition_checksum(definition: RubricDefinition) -> str:
 def _check_value(scale: Scale, value: Value) -> str | None:
     if isinstance(scale, BooleanScale):
         return None if isinstance(value, bool) else "expected true or false"
-    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
+    # Compared before any conversion: an integer beyond the float range must be refused, not overflow.
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return "expected a number"
+    if isinstance(value, float) and not math.isfinite(value):
         return "expected a number"
     if isinstance(scale, CountScale):
-        if not float(value).is_integer() or value < 0:
+        limit = scale.max if scale.max is not None else COUNT_LIMIT
+        if value < 0 or not float(min(value, limit + 1)).is_integer():
             return "expected a whole number of 0 or more"
-        if scale.max is not None and value > scale.max:
-            return f"expected at most {scale.max}"
+        if value > limit:
+            return f"expected at most {limit}"
         return None
     if not scale.min <= value <= scale.max:
         return f"expected a value from {_fmt(scale.min)} to {_fmt(scale.max)}"
@@ -379,10 +390,8 @@ def _value_schema(item: Item) -> dict[str, Any]:
     if isinstance(scale, BooleanScale):
         return {"type": "boolean", "title": item.label}
     if isinstance(scale, CountScale):
-        schema: dict[str, Any] = {"type": "integer", "minimum": 0, "title": item.label}
-        if scale.max is not None:
-            schema["maximum"] = scale.max
-        return schema
+        maximum = scale.max if scale.max is not None else COUNT_LIMIT
+        return {"type": "integer", "minimum": 0, "maximum": maximum, "title": item.label}
     return {"type": "number", "minimum": scale.min, "maximum": scale.max, "multipleOf": scale.step, "title": item.label}
 
 
