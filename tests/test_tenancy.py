@@ -25,6 +25,10 @@ BODIES = {
 }
 
 
+# Required query parameters, so that only the id decides the answer.
+QUERIES = {("GET", "/v1/aggregates/therapists/{therapist_id:uuid}/series"): {"rubric": "alliance"}}
+
+
 def id_routes(app: Litestar) -> list[tuple[str, str]]:
     routes = []
     for route in app.routes:
@@ -66,6 +70,7 @@ def test_foreign_ids_are_indistinguishable_from_unknown_ids(app: Litestar, org: 
         "request_id": request["id"],
         "review_id": review["id"],
         "annotation_id": annotation["id"],
+        "therapist_id": supervisee.id,
     }
 
     routes = id_routes(app)
@@ -78,7 +83,9 @@ def test_foreign_ids_are_indistinguishable_from_unknown_ids(app: Litestar, org: 
         unknown_url = re.sub(r"{(\w+):uuid}", lambda _: str(uuid.uuid4()), path)
         if method in ("POST", "PATCH", "PUT"):
             assert (method, path) in BODIES, f"add a valid body for {method} {path} to this test"
-        kwargs = {"json": BODIES[(method, path)]} if (method, path) in BODIES else {}
+        kwargs: dict[str, object] = {"json": BODIES[(method, path)]} if (method, path) in BODIES else {}
+        if (method, path) in QUERIES:
+            kwargs["params"] = QUERIES[(method, path)]
         headers = {"If-Match": '"1"'}
         seen = org.admin.api.request(method, foreign_url, headers=headers, **kwargs)
         never = org.admin.api.request(method, unknown_url, headers=headers, **kwargs)

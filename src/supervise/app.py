@@ -13,6 +13,7 @@ from litestar.openapi.spec import Components, OpenAPIType, Schema, SecuritySchem
 from litestar.response import Redirect
 
 from supervise import __version__
+from supervise.aggregates.api import AggregateController
 from supervise.audit.api import AuditEventController
 from supervise.auth.api import ApiKeyController, MeController
 from supervise.config import Settings
@@ -67,6 +68,7 @@ def openapi_config() -> OpenAPIConfig:
             Tag(name="API keys"),
             Tag(name="Recordings"),
             Tag(name="Reviews"),
+            Tag(name="Aggregates"),
             Tag(name="Audit"),
             Tag(name="Rubrics"),
             Tag(name="Health"),
@@ -138,6 +140,7 @@ def create_app(settings: Settings) -> Litestar:
             ReviewRequestController,
             ReviewController,
             list_recording_reviews,
+            AggregateController,
             RubricController,
             PluginController,
         ],

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from supervise.aggregates.tables import ReviewScore, RollupDay, RollupTotal
 from supervise.audit.tables import AuditEvent
 from supervise.auth.tables import ApiKey
 from supervise.idempotency.tables import IdempotencyRecord
@@ -21,6 +22,9 @@ __all__ = [
     "Recording",
     "Review",
     "ReviewRequest",
+    "ReviewScore",
+    "RollupDay",
+    "RollupTotal",
     "RubricSnapshot",
     "SupervisionLink",
 ]

@@ -25,6 +25,7 @@ from sqlalchemy import delete, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from supervise.aggregates import service as aggregates
 from supervise.audit import service as audit
 from supervise.auth.principal import Principal, Scope
 from supervise.db import new_id, utcnow
@@ -537,6 +538,7 @@ async def submit(
         )
         if superseded.rowcount != 1:  # type: ignore[attr-defined]
             raise Conflict("The revision this amends was superseded meanwhile.")
+    await aggregates.record_submission(tx, review, rubric, responses, result)
     await audit.record(tx, principal, "review.submit", "review", review.id)
     return review
 

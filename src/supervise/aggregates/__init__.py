@@ -1,0 +1,1 @@
+"""Aggregates: statistics over stored review results, answered from rollups kept at submission."""

@@ -1,0 +1,273 @@
+"""Named queries over review scores and their rollups: upserts that add, recomputation, and reads."""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+from sqlalchemy import ColumnElement, Date, and_, cast, delete, func, insert, select, tuple_
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from supervise.aggregates.tables import ReviewScore, RollupDay, RollupTotal
+
+__all__ = [
+    "ROLLUPS",
+    "Cell",
+    "add_to_rollups",
+    "delete_scores",
+    "insert_scores",
+    "read_daily",
+    "read_total",
+    "recompute",
+    "replace_rollups",
+    "stored",
+]
+
+ROLLUPS: tuple[type[RollupDay] | type[RollupTotal], ...] = (RollupDay, RollupTotal)
+_KEY = ("org_id", "therapist_id", "rubric_key", "rubric_version", "measure_kind", "measure", "role")
+
+Cell = tuple[Any, ...]
+"""A rollup key: ``_KEY`` (plus ``day`` for daily rows)."""
+
+
+def _dialect(tx: AsyncSession) -> str:
+    return tx.get_bind().dialect.name
+
+
+def _upsert(tx: AsyncSession, table: type[RollupDay] | type[RollupTotal], rows: list[dict[str, Any]]) -> Any:
+    """``INSERT ... ON CONFLICT DO UPDATE`` adding the new counts and sums to what is there."""
+    if _dialect(tx) == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert as pg_insert
+
+        stmt: Any = pg_insert(table).values(rows)
+        least: Any = func.least
+        greatest: Any = func.greatest
+    else:
+        from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+
+        stmt = sqlite_insert(table).values(rows)
+        least, greatest = func.min, func.max  # two-argument min/max are scalar in SQLite
+    key = [*_KEY, "day"] if table is RollupDay else list(_KEY)
+    return stmt.on_conflict_do_update(
+        index_elements=key,
+        set_={
+            "n": table.n + stmt.excluded.n,
+            "total": table.total + stmt.excluded.total,
+            "total_sq": table.total_sq + stmt.excluded.total_sq,
+            "min": least(table.min, stmt.excluded.min),
+            "max": greatest(table.max, stmt.excluded.max),
+        },
+    )
+
+
+def _day(occurred_at: dt.datetime) -> dt.date:
+    return occurred_at.astimezone(dt.UTC).date()
+
+
+async def insert_scores(tx: AsyncSession, scores: Sequence[dict[str, Any]]) -> None:
+    if scores:
+        await tx.execute(insert(ReviewScore), list(scores))
+
+
+async def add_to_rollups(tx: AsyncSession, scores: Sequence[dict[str, Any]]) -> None:
+    """Add one review's scores to the daily and all-time rollups (one statement each; rows in key order, so
+    concurrent submissions lock them in the same order)."""
+    if not scores:
+        return
+    entries = sorted(scores, key=lambda score: tuple(str(score[k]) for k in _KEY))
+    totals = [
+        {
+            **{k: score[k] for k in _KEY},
+            "n": 1,
+            "total": score["value"],
+            "total_sq": score["value"] * score["value"],
+            "min": score["value"],
+            "max": score["value"],
+        }
+        for score in entries
+    ]
+    days = [{**row, "day": _day(score["occurred_at"])} for row, score in zip(totals, entries, strict=True)]
+    await tx.execute(_upsert(tx, RollupDay, days))
+    await tx.execute(_upsert(tx, RollupTotal, totals))
+
+
+async def delete_scores(tx: AsyncSession, org_id: uuid.UUID, review_id: uuid.UUID) -> list[ReviewScore]:
+    rows = list(
+        await tx.scalars(select(ReviewScore).where(ReviewScore.org_id == org_id, ReviewScore.review_id == review_id))
+    )
+    await tx.execute(delete(ReviewScore).where(ReviewScore.org_id == org_id, ReviewScore.review_id == review_id))
+    return rows
+
+
+def _aggregate(tx: AsyncSession, day: bool) -> list[Any]:
+    columns: list[Any] = [getattr(ReviewScore, k) for k in _KEY]
+    if day:
+        # The UTC day: SQLite keeps naive UTC text; PostgreSQL converts in the session's time zone otherwise.
+        if _dialect(tx) == "postgresql":
+            columns.append(cast(func.timezone("UTC", ReviewScore.occurred_at), Date).label("day"))
+        else:
+            columns.append(func.date(ReviewScore.occurred_at).label("day"))
+    return columns
+
+
+async def recompute(
+    tx: AsyncSession, table: type[RollupDay] | type[RollupTotal], *where: ColumnElement[bool]
+) -> dict[Cell, tuple[int, float, float, float, float]]:
+    """The rollup rows of ``table`` a full GROUP BY over the scores gives (optionally restricted)."""
+    keys = _aggregate(tx, table is RollupDay)
+    stmt = select(
+        *keys,
+        func.count(),
+        func.sum(ReviewScore.value),
+        func.sum(ReviewScore.value * ReviewScore.value),
+        func.min(ReviewScore.value),
+        func.max(ReviewScore.value),
+    ).where(*where)
+    result = await tx.execute(stmt.group_by(*keys))
+    width = len(keys)
+    return {
+        tuple(_normal(v) for v in row[:width]): (int(row[width]), *map(float, row[width + 1 :]))  # type: ignore[misc]
+        for row in result
+    }
+
+
+def _normal(value: Any) -> Any:
+    """Key values as both databases and both tables give them (SQLite's date() is a string)."""
+    if isinstance(value, str) and len(value) == 10 and value[4] == "-" and value[7] == "-":
+        return dt.date.fromisoformat(value)
+    return value
+
+
+async def stored(
+    tx: AsyncSession, table: type[RollupDay] | type[RollupTotal], *where: ColumnElement[bool]
+) -> dict[Cell, tuple[int, float, float, float, float]]:
+    keys = [getattr(table, k) for k in _KEY] + ([RollupDay.day] if table is RollupDay else [])
+    result = await tx.execute(select(*keys, table.n, table.total, table.total_sq, table.min, table.max).where(*where))
+    width = len(keys)
+    return {tuple(row[:width]): (int(row[width]), *map(float, row[width + 1 :])) for row in result}  # type: ignore[misc]
+
+
+async def replace_rollups(
+    tx: AsyncSession,
+    org_id: uuid.UUID,
+    therapist_id: uuid.UUID,
+    rubric_key: str,
+    rubric_version: str,
+    role: str,
+    measures: Iterable[tuple[str, str]],
+    days: Iterable[dt.date],
+) -> None:
+    """Recompute, from the scores, the rollup rows of these measures (on these days, and over all time): how
+    an amendment takes the superseded revision's values out exactly (min and max cannot be subtracted)."""
+    measures, days = sorted(set(measures)), sorted(set(days))
+    if not measures:
+        return
+    same = (
+        ReviewScore.org_id == org_id,
+        ReviewScore.therapist_id == therapist_id,
+        ReviewScore.rubric_key == rubric_key,
+        ReviewScore.rubric_version == rubric_version,
+        ReviewScore.role == role,
+        tuple_(ReviewScore.measure_kind, ReviewScore.measure).in_(measures),
+    )
+    for table in ROLLUPS:
+        where = [
+            table.org_id == org_id,
+            table.therapist_id == therapist_id,
+            table.rubric_key == rubric_key,
+            table.rubric_version == rubric_version,
+            table.role == role,
+            tuple_(table.measure_kind, table.measure).in_(measures),
+        ]
+        scope = list(same)
+        if table is RollupDay:
+            where.append(RollupDay.day.in_(days))
+            scope.append(and_(ReviewScore.occurred_at >= _start(days[0]), ReviewScore.occurred_at < _end(days[-1])))
+        await tx.execute(delete(table).where(*where))
+        fresh = await recompute(tx, table, *scope)
+        rows = [
+            {
+                **dict(zip([*_KEY, "day"] if table is RollupDay else _KEY, key, strict=True)),
+                "n": n,
+                "total": total,
+                "total_sq": total_sq,
+                "min": low,
+                "max": high,
+            }
+            for key, (n, total, total_sq, low, high) in sorted(fresh.items(), key=lambda item: str(item[0]))
+            if table is not RollupDay or key[-1] in days
+        ]
+        if rows:
+            await tx.execute(insert(table), rows)
+
+
+def _start(day: dt.date) -> dt.datetime:
+    return dt.datetime.combine(day, dt.time(), tzinfo=dt.UTC)
+
+
+def _end(day: dt.date) -> dt.datetime:
+    return _start(day) + dt.timedelta(days=1)
+
+
+def _sums(table: type[RollupDay] | type[RollupTotal]) -> list[Any]:
+    return [
+        func.sum(table.n),
+        func.sum(table.total),
+        func.sum(table.total_sq),
+        func.min(table.min),
+        func.max(table.max),
+    ]
+
+
+async def read_daily(
+    tx: AsyncSession,
+    org_id: uuid.UUID,
+    therapist_ids: Sequence[uuid.UUID] | None,
+    rubric_key: str,
+    rubric_version: str,
+    roles: Sequence[str],
+    first: dt.date | None,
+    last: dt.date | None,
+    *,
+    by_day: bool,
+) -> list[Any]:
+    """Daily rollups summed over ``roles``: per therapist, measure and day (``by_day``), or over the range."""
+    keys: list[Any] = [RollupDay.therapist_id, RollupDay.measure_kind, RollupDay.measure]
+    if by_day:
+        keys.append(RollupDay.day)
+    stmt = select(*keys, *_sums(RollupDay)).where(
+        RollupDay.org_id == org_id,
+        RollupDay.rubric_key == rubric_key,
+        RollupDay.rubric_version == rubric_version,
+        RollupDay.role.in_(roles),
+    )
+    if therapist_ids is not None:
+        stmt = stmt.where(RollupDay.therapist_id.in_(therapist_ids))
+    if first is not None:
+        stmt = stmt.where(RollupDay.day >= first)
+    if last is not None:
+        stmt = stmt.where(RollupDay.day <= last)
+    return list(await tx.execute(stmt.group_by(*keys)))
+
+
+async def read_total(
+    tx: AsyncSession,
+    org_id: uuid.UUID,
+    therapist_ids: Sequence[uuid.UUID] | None,
+    rubric_key: str,
+    rubric_version: str,
+    roles: Sequence[str],
+) -> list[Any]:
+    """All-time rollups summed over ``roles``: per therapist and measure."""
+    keys = [RollupTotal.therapist_id, RollupTotal.measure_kind, RollupTotal.measure]
+    stmt = select(*keys, *_sums(RollupTotal)).where(
+        RollupTotal.org_id == org_id,
+        RollupTotal.rubric_key == rubric_key,
+        RollupTotal.rubric_version == rubric_version,
+        RollupTotal.role.in_(roles),
+    )
+    if therapist_ids is not None:
+        stmt = stmt.where(RollupTotal.therapist_id.in_(therapist_ids))
+    return list(await tx.execute(stmt.group_by(*keys)))

@@ -1,0 +1,363 @@
+"""Keeping scores and rollups current at submission, and answering series and team views from the rollups.
+
+Who sees an aggregate: a therapist's own figures, a supervisor's supervisees', an admin's whole organisation;
+another therapist is 404. Views that pool several therapists withhold any cell built from fewer than
+:data:`MIN_CELL_REVIEWS` reviews. Every read is audited.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+from collections import defaultdict
+from collections.abc import Iterable
+from typing import Any
+
+from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from supervise.aggregates import repository
+from supervise.aggregates.schemas import (
+    Bucket,
+    BucketSize,
+    MeasureSeries,
+    RoleFilter,
+    TeamCell,
+    TeamRow,
+    TeamView,
+    TherapistSeries,
+)
+from supervise.aggregates.stats import Summary, summarise
+from supervise.aggregates.tables import ReviewScore, RollupDay, RollupTotal
+from supervise.audit import service as audit
+from supervise.auth.principal import Principal, Scope
+from supervise.errors import FieldError, Forbidden, NotFound, Unprocessable
+from supervise.members import repository as members
+from supervise.members.tables import SupervisionLink
+from supervise.recordings import repository as recordings
+from supervise.reviews.schemas import RubricPin
+from supervise.reviews.tables import Review
+from supervise.rubrics import service as rubrics
+from supervise.rubrics.model import Responses, Result, Rubric, RubricDefinition
+from supervise.runtime import Runtime
+
+__all__ = ["MIN_CELL_REVIEWS", "Mismatch", "record_submission", "team_view", "therapist_series", "verify"]
+
+MIN_CELL_REVIEWS = 5
+"""A pooled view shows a therapist's figure only when at least this many reviews make it."""
+
+OBSERVERS = ("supervisor", "peer", "client")
+
+
+# ------------------------------------------------------------------------------------------------- writes
+
+
+def _values(rubric: Rubric, responses: Responses, result: Result) -> list[tuple[str, str, float]]:
+    """``(kind, key, value)`` for every session-level item answered and every score the rubric computed."""
+    values: list[tuple[str, str, float]] = []
+    for item in rubric.items:
+        value = responses.items.get(item.key)
+        if item.level == "session" and value is not None:
+            values.append(("item", item.key, float(value)))
+    values += [("score", key, float(score)) for key, score in result.scores.items() if score is not None]
+    return values
+
+
+async def record_submission(
+    tx: AsyncSession, review: Review, rubric: Rubric, responses: Responses, result: Result
+) -> None:
+    """Store a just-submitted review's scores and bring the rollups up to date, in the caller's transaction.
+    An amendment replaces the scores of the revision it amends (the rollup rows it touches are recomputed)."""
+    recording = await recordings.get_recording(
+        tx, review.org_id, review.recording_id, viewer=None, now=review.updated_at
+    )
+    assert recording is not None  # a foreign key guarantees it
+    base = {
+        "org_id": review.org_id,
+        "review_id": review.id,
+        "therapist_id": review.therapist_id,
+        "reviewer_id": review.reviewer_id,
+        "recording_id": recording.id,
+        "case_id": recording.case_id,
+        "session_number": recording.session_number,
+        "role": review.role,
+        "rubric_key": review.rubric_key,
+        "rubric_version": review.rubric_version,
+        "occurred_at": recording.occurred_at,
+    }
+    scores = [
+        {**base, "measure_kind": kind, "measure": key, "value": value}
+        for kind, key, value in _values(rubric, responses, result)
+    ]
+    if review.amends_id is None:
+        await repository.insert_scores(tx, scores)
+        await repository.add_to_rollups(tx, scores)
+        return
+    earlier = await repository.delete_scores(tx, review.org_id, review.amends_id)
+    await repository.insert_scores(tx, scores)
+    await repository.replace_rollups(
+        tx,
+        review.org_id,
+        review.therapist_id,
+        review.rubric_key,
+        review.rubric_version,
+        review.role,
+        [(str(s["measure_kind"]), str(s["measure"])) for s in scores] + [(s.measure_kind, s.measure) for s in earlier],
+        [recording.occurred_at.astimezone(dt.UTC).date()],
+    )
+
+
+# -------------------------------------------------------------------------------------------------- reads
+
+
+async def _may_see(tx: AsyncSession, principal: Principal, therapist_id: uuid.UUID) -> bool:
+    return (
+        principal.is_admin
+        or principal.member_id == therapist_id
+        or await recordings.supervises(tx, principal.org_id, principal.member_id, therapist_id)
+    )
+
+
+async def _definition(tx: AsyncSession, runtime: Runtime, key: str, version: str | None) -> RubricDefinition:
+    if version is None:
+        latest = runtime.registry.latest(key)
+        if latest is None:
+            raise Unprocessable("No such rubric here.", errors=[FieldError("rubric", f"no installed rubric '{key}'")])
+        return latest.definition()
+    try:
+        return (await rubrics.get_version(tx, runtime.registry, key, version)).definition
+    except NotFound:
+        raise Unprocessable(
+            "No such rubric version here.", errors=[FieldError("version", f"{key} has no version {version}")]
+        ) from None
+
+
+def _measures(definition: RubricDefinition) -> list[tuple[str, str, str]]:
+    """``(kind, key, label)`` in the rubric's order: session-level items, then its scores."""
+    items = [("item", item.key, item.label) for item in definition.items if item.level == "session"]
+    return items + [("score", spec.key, spec.label) for spec in definition.scores]
+
+
+def _roles(role: RoleFilter) -> tuple[str, ...]:
+    return OBSERVERS if role == "observers" else (role,)
+
+
+def _bucket(day: dt.date, size: BucketSize) -> dt.date | None:
+    if size == "week":
+        return day - dt.timedelta(days=day.weekday())
+    if size == "month":
+        return day.replace(day=1)
+    if size == "quarter":
+        return dt.date(day.year, (day.month - 1) // 3 * 3 + 1, 1)
+    return None
+
+
+class _Sums:
+    __slots__ = ("high", "low", "n", "total", "total_sq")
+
+    def __init__(self) -> None:
+        self.n, self.total, self.total_sq = 0, 0.0, 0.0
+        self.low: float | None = None
+        self.high: float | None = None
+
+    def add(self, n: int, total: float, total_sq: float, low: float, high: float) -> None:
+        self.n += n
+        self.total += total
+        self.total_sq += total_sq
+        self.low = low if self.low is None else min(self.low, low)
+        self.high = high if self.high is None else max(self.high, high)
+
+    def summary(self) -> Summary:
+        return summarise(self.n, self.total, self.total_sq, self.low, self.high)
+
+
+def _stats(summary: Summary) -> dict[str, Any]:
+    ci = (summary.ci_low, summary.ci_high) if summary.ci_low is not None and summary.ci_high is not None else None
+    return {"n": summary.n, "mean": summary.mean, "sd": summary.sd, "ci95": ci, "min": summary.min, "max": summary.max}
+
+
+def _check_range(date_from: dt.date | None, date_to: dt.date | None) -> None:
+    if date_from is not None and date_to is not None and date_from > date_to:
+        raise Unprocessable("The date range is empty.", errors=[FieldError("from", "after 'to'")])
+
+
+async def therapist_series(
+    tx: AsyncSession,
+    runtime: Runtime,
+    principal: Principal,
+    therapist_id: uuid.UUID,
+    *,
+    rubric_key: str,
+    version: str | None,
+    bucket: BucketSize,
+    role: RoleFilter,
+    date_from: dt.date | None,
+    date_to: dt.date | None,
+) -> TherapistSeries:
+    principal.require_scope(Scope.REVIEWS_READ)
+    therapist = await members.get_member(tx, principal.org_id, therapist_id)
+    if therapist is None or not await _may_see(tx, principal, therapist_id):
+        raise NotFound("therapist")
+    _check_range(date_from, date_to)
+    definition = await _definition(tx, runtime, rubric_key, version)
+    rows = await repository.read_daily(
+        tx,
+        principal.org_id,
+        [therapist_id],
+        definition.key,
+        definition.version,
+        _roles(role),
+        date_from,
+        date_to,
+        by_day=True,
+    )
+    sums: dict[tuple[str, str], dict[dt.date | None, _Sums]] = defaultdict(lambda: defaultdict(_Sums))
+    for row in rows:
+        _, kind, measure, day, n, total, total_sq, low, high = row
+        sums[(kind, measure)][_bucket(day, bucket)].add(n, total, total_sq, low, high)
+    measures = [
+        MeasureSeries(
+            kind=kind,  # type: ignore[arg-type]
+            key=key,
+            label=label,
+            buckets=[
+                Bucket(start=start, **_stats(s.summary()))
+                for start, s in sorted(sums[(kind, key)].items(), key=lambda kv: kv[0] or dt.date.min)
+            ],
+        )
+        for kind, key, label in _measures(definition)
+    ]
+    await audit.record(tx, principal, "aggregate.series", "member", therapist_id)
+    return TherapistSeries(
+        therapist_id=therapist_id,
+        rubric=RubricPin(key=definition.key, version=definition.version),
+        role=role,
+        bucket=bucket,
+        date_from=date_from,
+        date_to=date_to,
+        measures=measures,
+    )
+
+
+async def _team(tx: AsyncSession, principal: Principal, supervisor_id: uuid.UUID | None) -> list[uuid.UUID] | None:
+    """The therapists of the view (``None``: the whole organisation)."""
+    if supervisor_id is None:
+        if principal.is_admin:
+            return None
+        supervisor_id = principal.member_id
+    if not principal.is_admin and supervisor_id != principal.member_id:
+        raise Forbidden("A supervisor sees their own team; admins see any.")
+    supervisor = await members.get_member(tx, principal.org_id, supervisor_id)
+    if supervisor is None:
+        raise Unprocessable("No such supervisor.", errors=[FieldError("supervisor_id", "no member with this id")])
+    rows = await tx.scalars(
+        select(SupervisionLink.supervisee_id).where(
+            SupervisionLink.org_id == principal.org_id, SupervisionLink.supervisor_id == supervisor_id
+        )
+    )
+    return sorted(rows.all())
+
+
+async def team_view(
+    tx: AsyncSession,
+    runtime: Runtime,
+    principal: Principal,
+    *,
+    supervisor_id: uuid.UUID | None,
+    rubric_key: str,
+    version: str | None,
+    role: RoleFilter,
+    date_from: dt.date | None,
+    date_to: dt.date | None,
+) -> TeamView:
+    """Per therapist of a team (or of the organisation, for admins), every measure side by side."""
+    principal.require_scope(Scope.REVIEWS_READ)
+    _check_range(date_from, date_to)
+    therapists = await _team(tx, principal, supervisor_id)
+    definition = await _definition(tx, runtime, rubric_key, version)
+    roles = _roles(role)
+    # The database sums the roles (and the days of a range): one row per therapist and measure comes back.
+    if therapists == []:
+        rows: list[Any] = []
+    elif date_from is None and date_to is None:
+        rows = await repository.read_total(tx, principal.org_id, therapists, definition.key, definition.version, roles)
+    else:
+        rows = await repository.read_daily(
+            tx,
+            principal.org_id,
+            therapists,
+            definition.key,
+            definition.version,
+            roles,
+            date_from,
+            date_to,
+            by_day=False,
+        )
+    sums: dict[Any, dict[tuple[str, str], Summary]] = defaultdict(dict)
+    for therapist, kind, measure, n, total, total_sq, low, high in rows:
+        sums[therapist][(kind, measure)] = summarise(int(n), float(total), float(total_sq), low, high)
+    measures = _measures(definition)
+    team = []
+    for therapist in sorted(sums):
+        cells = []
+        for kind, key, _label in measures:
+            summary = sums[therapist].get((kind, key))
+            if summary is None:
+                continue
+            hidden = summary.n < MIN_CELL_REVIEWS
+            stats = (
+                _stats(summary)
+                if not hidden
+                else {**dict.fromkeys(("mean", "sd", "ci95", "min", "max")), "n": summary.n}
+            )
+            cells.append(TeamCell(kind=kind, key=key, suppressed=hidden, **stats))  # type: ignore[arg-type]
+        team.append(TeamRow(therapist_id=therapist, cells=cells))
+    await audit.record(tx, principal, "aggregate.team", "member", supervisor_id)
+    return TeamView(
+        rubric=RubricPin(key=definition.key, version=definition.version),
+        role=role,
+        date_from=date_from,
+        date_to=date_to,
+        min_cell_reviews=MIN_CELL_REVIEWS,
+        labels={f"{kind}:{key}": label for kind, key, label in measures},
+        therapists=team,
+    )
+
+
+# ------------------------------------------------------------------------------------------- verification
+
+
+class Mismatch:
+    def __init__(self, table: str, key: tuple[Any, ...], stored: Any, expected: Any) -> None:
+        self.table, self.key, self.stored, self.expected = table, key, stored, expected
+
+    def __str__(self) -> str:
+        return f"{self.table} {self.key}: stored {self.stored}, recomputed {self.expected}"
+
+
+def _same(a: tuple[int, float, float, float, float] | None, b: tuple[int, float, float, float, float] | None) -> bool:
+    if a is None or b is None:
+        return a is b
+    return (
+        a[0] == b[0]
+        and a[3:] == b[3:]
+        and all(abs(x - y) <= 1e-9 * max(1.0, abs(y)) for x, y in zip(a[1:3], b[1:3], strict=True))
+    )
+
+
+async def verify(tx: AsyncSession, org_ids: Iterable[uuid.UUID] | None = None) -> list[Mismatch]:
+    """Every rollup row against a full recomputation from the scores (``org_ids``: only these)."""
+    mismatches = []
+    for table in (RollupDay, RollupTotal):
+        scope_scores = [] if org_ids is None else [ReviewScore.org_id.in_(list(org_ids))]
+        scope_rollups = [] if org_ids is None else [table.org_id.in_(list(org_ids))]
+        expected = await repository.recompute(tx, table, *scope_scores)
+        stored = await repository.stored(tx, table, *scope_rollups)
+        for key in sorted(set(expected) | set(stored), key=str):
+            if not _same(stored.get(key), expected.get(key)):
+                mismatches.append(Mismatch(table.__tablename__, key, stored.get(key), expected.get(key)))
+    return mismatches
+
+
+async def score_count(tx: AsyncSession) -> int:
+    return int(await tx.scalar(select(func.count()).select_from(ReviewScore)) or 0)

@@ -1,0 +1,107 @@
+"""Scores of submitted reviews, and rollups of them kept current in the submitting transaction.
+
+``review_scores`` holds one row per current (not superseded) submitted review and measure: each session-level
+item's value and each score the rubric computed. The rollups hold count, sum, sum of squares, min and max per
+organisation x therapist x rubric version x measure x rater role, per day and over all time; aggregates read
+them, so their cost grows with the buckets asked for, not with the number of reviews.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+
+from sqlalchemy import (
+    CheckConstraint,
+    Date,
+    Float,
+    ForeignKey,
+    ForeignKeyConstraint,
+    Index,
+    Integer,
+    PrimaryKeyConstraint,
+    String,
+)
+from sqlalchemy.orm import Mapped, mapped_column
+
+from supervise.db import Base, UTCDateTime
+
+__all__ = ["ReviewScore", "RollupDay", "RollupTotal"]
+
+
+def _kind() -> CheckConstraint:
+    return CheckConstraint("measure_kind IN ('item', 'score')", name="measure_kind")
+
+
+class ReviewScore(Base):
+    __tablename__ = "review_scores"
+    __table_args__ = (
+        ForeignKeyConstraint(["org_id", "review_id"], ["reviews.org_id", "reviews.id"], ondelete="CASCADE"),
+        _kind(),
+        # The raw GROUP BY the rollups replace (kept for verification and reliability), covering.
+        Index(
+            "ix_review_scores_rollup",
+            "org_id",
+            "rubric_key",
+            "rubric_version",
+            "therapist_id",
+            "measure_kind",
+            "measure",
+            "role",
+            "occurred_at",
+            "value",
+        ),
+        Index("ix_review_scores_recording", "org_id", "recording_id"),
+    )
+
+    org_id: Mapped[uuid.UUID] = mapped_column(primary_key=True)
+    review_id: Mapped[uuid.UUID] = mapped_column(primary_key=True)
+    measure_kind: Mapped[str] = mapped_column(String(8), primary_key=True)
+    measure: Mapped[str] = mapped_column(String(64), primary_key=True)
+    value: Mapped[float] = mapped_column(Float)
+    therapist_id: Mapped[uuid.UUID]
+    reviewer_id: Mapped[uuid.UUID]
+    recording_id: Mapped[uuid.UUID]
+    case_id: Mapped[uuid.UUID]
+    session_number: Mapped[int] = mapped_column(Integer)
+    role: Mapped[str] = mapped_column(String(16))
+    rubric_key: Mapped[str] = mapped_column(String(64))
+    rubric_version: Mapped[str] = mapped_column(String(32))
+    occurred_at: Mapped[dt.datetime] = mapped_column(UTCDateTime())
+
+
+class _Rollup:
+    org_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("organisations.id"), primary_key=True)
+    therapist_id: Mapped[uuid.UUID] = mapped_column(primary_key=True)
+    rubric_key: Mapped[str] = mapped_column(String(64), primary_key=True)
+    rubric_version: Mapped[str] = mapped_column(String(32), primary_key=True)
+    measure_kind: Mapped[str] = mapped_column(String(8), primary_key=True)
+    measure: Mapped[str] = mapped_column(String(64), primary_key=True)
+    role: Mapped[str] = mapped_column(String(16), primary_key=True)
+    n: Mapped[int] = mapped_column(Integer)
+    total: Mapped[float] = mapped_column(Float)
+    total_sq: Mapped[float] = mapped_column(Float)
+    min: Mapped[float] = mapped_column(Float)
+    max: Mapped[float] = mapped_column(Float)
+
+
+class RollupDay(_Rollup, Base):
+    """Per day the session occurred (UTC): weeks, months and quarters are sums of days."""
+
+    __tablename__ = "score_rollups_daily"
+    __table_args__ = (
+        # One therapist's days of one measure are adjacent: a series reads one range.
+        PrimaryKeyConstraint(
+            "org_id", "therapist_id", "rubric_key", "rubric_version", "measure_kind", "measure", "role", "day"
+        ),
+        _kind(),
+    )
+
+    day: Mapped[dt.date] = mapped_column(Date, primary_key=True)
+
+
+class RollupTotal(_Rollup, Base):
+    """Over all time: what a team view without a date range reads (one row per cell)."""
+
+    __tablename__ = "score_rollups_total"
+    __table_args__ = (_kind(),)

@@ -1,0 +1,238 @@
+"""Series and team views from rollups: equal to statistics over the raw values, kept exact through
+amendments, visible by the review rules, small cells withheld; and the rollups equal a full recomputation."""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import math
+import random
+import uuid
+from collections import defaultdict
+from typing import Any
+
+import numpy as np
+from click.testing import CliRunner
+from scipy import stats as scipy_stats
+from sqlalchemy import update
+
+from supervise.aggregates.tables import RollupTotal
+from supervise.cli import _verify_rollups, main
+from supervise.config import Settings
+from supervise.db import Database
+from tests.conftest import SECRET
+from tests.recordings.test_api import recording_body
+from tests.reviews.support import ITEMS, RUBRIC, Team, complete, make_team
+from tests.support import Org, Person
+from tests.test_http import assert_problem
+
+DATES = ["2026-01-05", "2026-01-20", "2026-02-10", "2026-04-02", "2026-04-03", "2026-07-15", "2026-07-16"]
+
+
+def session(team: Team, number: int, day: str) -> str:
+    body = recording_body(team.case_id, session_number=number, occurred_at=f"{day}T10:00:00Z")
+    made = team.therapist.api.post("/v1/recordings", json=body)
+    assert made.status_code == 201, made.text
+    return str(made.json()["id"])
+
+
+def review(person: Person, recording_id: str, values: dict[str, int]) -> dict[str, Any]:
+    started = person.api.post("/v1/reviews", json={"recording_id": recording_id, "rubric_key": RUBRIC})
+    assert started.status_code == 201, started.text
+    url = f"/v1/reviews/{started.json()['id']}"
+    saved = person.api.patch(url, json={"responses": {"items": values}}, headers={"If-Match": '"1"'})
+    assert saved.status_code == 200, saved.text
+    submitted = person.api.post(f"{url}/submit")
+    assert submitted.status_code == 200, submitted.text
+    return dict(submitted.json())
+
+
+def seeded(org: Org, seed: int) -> tuple[Team, list[tuple[str, str, dict[str, int]]]]:
+    """A therapist with sessions on DATES, each rated by the supervisor and by the therapist; returns what
+    was rated: (role, day, values)."""
+    rng = random.Random(seed)
+    team = make_team(org)
+    rated = []
+    for number, day in enumerate(DATES, start=10):
+        recording_id = session(team, number, day)
+        for person, role in ((team.supervisor, "supervisor"), (team.therapist, "self")):
+            values = {item: rng.randint(1, 7) for item in ITEMS}
+            review(person, recording_id, values)
+            rated.append((role, day, values))
+    return team, rated
+
+
+def expected(values: list[float]) -> dict[str, Any]:
+    array = np.array(values, dtype=float)
+    out: dict[str, Any] = {
+        "n": len(values),
+        "mean": float(array.mean()),
+        "min": float(array.min()),
+        "max": float(array.max()),
+    }
+    if len(values) > 1:
+        out["sd"] = float(array.std(ddof=1))
+        out["ci95"] = (
+            list(scipy_stats.t.interval(0.95, len(values) - 1, loc=array.mean(), scale=scipy_stats.sem(array)))
+            if out["sd"] > 0
+            else [out["mean"], out["mean"]]
+        )
+    return out
+
+
+def close(got: dict[str, Any], want: dict[str, Any]) -> bool:
+    for key, value in want.items():
+        if key == "ci95":
+            if not all(math.isclose(a, b, rel_tol=1e-6, abs_tol=1e-9) for a, b in zip(got[key], value, strict=True)):
+                return False
+        elif not math.isclose(got[key], value, rel_tol=1e-9, abs_tol=1e-9):
+            return False
+    return True
+
+
+def test_series_equal_statistics_over_the_raw_values(org: Org) -> None:
+    team, rated = seeded(org, seed=7)
+    url = f"/v1/aggregates/therapists/{team.therapist.id}/series"
+    for bucket, start in (
+        ("month", lambda d: d.replace(day=1)),
+        ("week", lambda d: d - dt.timedelta(days=d.weekday())),
+        ("quarter", lambda d: dt.date(d.year, (d.month - 1) // 3 * 3 + 1, 1)),
+        ("all", lambda d: None),
+    ):
+        for role, roles in (("supervisor", {"supervisor"}), ("self", {"self"}), ("observers", {"supervisor"})):
+            answer = team.supervisor.api.get(url, params={"rubric": RUBRIC, "bucket": bucket, "role": role})
+            assert answer.status_code == 200, answer.text
+            body = answer.json()
+            assert body["rubric"] == {"key": RUBRIC, "version": "1.0"}
+            by_measure = {(m["kind"], m["key"]): m for m in body["measures"]}
+            for item in ITEMS:
+                raw: dict[Any, list[float]] = defaultdict(list)
+                for who, day, values in rated:
+                    if who in roles:
+                        raw[start(dt.date.fromisoformat(day))].append(values[item])
+                got = {
+                    (b["start"] and dt.date.fromisoformat(b["start"])): b for b in by_measure[("item", item)]["buckets"]
+                }
+                assert set(got) == set(raw), (bucket, role, item)
+                for key, values in raw.items():
+                    assert close(got[key], expected(values)), (bucket, role, item, key, got[key], values)
+    # scores too: the total is the mean of the eight items, per review
+    month = team.therapist.api.get(url, params={"rubric": RUBRIC, "bucket": "all", "role": "self"}).json()
+    totals = [sum(values.values()) / len(ITEMS) for who, _, values in rated if who == "self"]
+    total = next(m for m in month["measures"] if m["key"] == "total")
+    assert close(total["buckets"][0], expected(totals))
+    # date range: both ends included, by the session's day
+    ranged = team.therapist.api.get(
+        url, params={"rubric": RUBRIC, "bucket": "all", "role": "self", "from": "2026-04-02", "to": "2026-04-03"}
+    ).json()
+    assert next(m for m in ranged["measures"] if m["key"] == "total")["buckets"][0]["n"] == 2
+
+
+def test_an_amendment_replaces_the_earlier_values_exactly(org: Org) -> None:
+    team = make_team(org)
+    recording_id = session(team, 10, "2026-03-03")
+    first = review(team.supervisor, recording_id, dict.fromkeys(ITEMS, 2))
+    other = session(team, 11, "2026-03-04")
+    review(team.supervisor, other, dict.fromkeys(ITEMS, 6))
+    amend = team.supervisor.api.post(f"/v1/reviews/{first['id']}/amend", json={"reason": "misread"}).json()
+    url = f"/v1/reviews/{amend['id']}"
+    assert team.supervisor.api.patch(
+        url, json={"responses": {"items": dict.fromkeys(ITEMS, 5)}}, headers={"If-Match": '"1"'}
+    )
+    assert team.supervisor.api.post(f"{url}/submit").status_code == 200
+    series = team.supervisor.api.get(
+        f"/v1/aggregates/therapists/{team.therapist.id}/series", params={"rubric": RUBRIC, "bucket": "all"}
+    ).json()
+    rapport = next(m for m in series["measures"] if m["key"] == "rapport")["buckets"][0]
+    assert (rapport["n"], rapport["mean"], rapport["min"], rapport["max"]) == (2, 5.5, 5.0, 6.0)
+
+
+def test_who_sees_a_series(org: Org) -> None:
+    team, _ = seeded(org, seed=3)
+    url = f"/v1/aggregates/therapists/{team.therapist.id}/series"
+    params = {"rubric": RUBRIC}
+    for person in (team.therapist, team.supervisor, org.admin):
+        assert person.api.get(url, params=params).status_code == 200
+    for person in (team.peer, team.bystander):
+        assert_problem(person.api.get(url, params=params), 404)
+    assert_problem(team.supervisor.api.get(url, params={"rubric": "nope"}), 422)
+    assert_problem(team.supervisor.api.get(url, params={"rubric": RUBRIC, "version": "9"}), 422)
+    assert_problem(team.supervisor.api.get(url, params={"rubric": RUBRIC, "bucket": "day"}), 400)
+    assert_problem(
+        team.supervisor.api.get(url, params={"rubric": RUBRIC, "from": "2026-05-01", "to": "2026-04-01"}), 422
+    )
+    assert_problem(team.supervisor.api.get(url), 400)  # the rubric is required
+
+
+def test_team_view_withholds_small_cells_and_keeps_to_the_team(org: Org, other_org: Org) -> None:
+    team, _ = seeded(org, seed=5)  # the supervisor rated 7 sessions of the therapist
+    second = org.member("clinician")
+    assert (
+        org.admin.api.post(
+            "/v1/supervision-links", json={"supervisor_id": team.supervisor.id, "supervisee_id": second.id}
+        ).status_code
+        == 201
+    )
+    case = second.api.post("/v1/cases", json={"therapist_id": second.id, "external_ref": "C-2"}).json()
+    for number in range(2):
+        made = second.api.post("/v1/recordings", json=recording_body(case["id"], session_number=number + 1)).json()
+        review(team.supervisor, made["id"], dict.fromkeys(ITEMS, 4))
+    view = team.supervisor.api.get("/v1/aggregates/team", params={"rubric": RUBRIC, "role": "supervisor"})
+    assert view.status_code == 200, view.text
+    rows = {row["therapist_id"]: row for row in view.json()["therapists"]}
+    assert set(rows) == {team.therapist.id, second.id}
+    shown = rows[team.therapist.id]["cells"][0]
+    assert (shown["n"], shown["suppressed"]) == (7, False) and shown["mean"] is not None
+    hidden = rows[second.id]["cells"][0]
+    assert (hidden["n"], hidden["suppressed"], hidden["mean"], hidden["ci95"]) == (2, True, None, None)
+    assert view.json()["min_cell_reviews"] == 5
+    # a date range reads the daily rollups and gives the same figures for the whole range
+    ranged = team.supervisor.api.get(
+        "/v1/aggregates/team", params={"rubric": RUBRIC, "role": "supervisor", "from": "2000-01-01", "to": "2100-01-01"}
+    ).json()
+    assert {r["therapist_id"]: r for r in ranged["therapists"]}[team.therapist.id]["cells"] == rows[team.therapist.id][
+        "cells"
+    ]
+    # another supervisor's team is not yours; admins see any, or the whole organisation
+    other_supervisor = org.member("supervisor")
+    assert_problem(
+        other_supervisor.api.get("/v1/aggregates/team", params={"rubric": RUBRIC, "supervisor_id": team.supervisor.id}),
+        403,
+    )
+    assert other_supervisor.api.get("/v1/aggregates/team", params={"rubric": RUBRIC}).json()["therapists"] == []
+    whole = org.admin.api.get("/v1/aggregates/team", params={"rubric": RUBRIC, "role": "supervisor"}).json()
+    assert {r["therapist_id"] for r in whole["therapists"]} == {team.therapist.id, second.id}
+    assert other_org.admin.api.get("/v1/aggregates/team", params={"rubric": RUBRIC}).json()["therapists"] == []
+
+
+def test_rollups_equal_a_full_recomputation(org: Org, settings: Settings) -> None:
+    team, _ = seeded(org, seed=11)
+    # an amendment and a second rater on the same day
+    reviews = team.supervisor.api.get("/v1/reviews", params={"reviewer": "me"}).json()["items"]
+    amend = team.supervisor.api.post(f"/v1/reviews/{reviews[0]['id']}/amend", json={"reason": "x"}).json()
+    complete(team.supervisor, amend, value=1)
+    scores, mismatches = asyncio.run(_verify_rollups(settings))
+    assert scores > 0 and mismatches == []
+    env = {"SUPERVISE_DATABASE_URL": settings.url, "SUPERVISE_SECRET_KEY": SECRET}
+    good = CliRunner().invoke(main, ["db", "verify-rollups"], env=env)
+    assert good.exit_code == 0 and "rollups match" in good.output
+
+    async def tamper(by: int) -> None:
+        database = Database(settings)
+        try:
+            async with database.transaction() as tx:
+                await tx.execute(
+                    update(RollupTotal)
+                    .where(RollupTotal.therapist_id == uuid.UUID(team.therapist.id))
+                    .values(n=RollupTotal.n + by)
+                )
+        finally:
+            await database.dispose()
+
+    asyncio.run(tamper(+1))
+    try:
+        bad = CliRunner().invoke(main, ["db", "verify-rollups"], env=env)
+        assert bad.exit_code == 1 and "differ" in bad.output
+    finally:
+        asyncio.run(tamper(-1))
+    assert asyncio.run(_verify_rollups(settings))[1] == []
