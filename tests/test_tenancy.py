@@ -26,7 +26,11 @@ BODIES = {
 
 
 # Required query parameters, so that only the id decides the answer.
-QUERIES = {("GET", "/v1/aggregates/therapists/{therapist_id:uuid}/series"): {"rubric": "alliance"}}
+QUERIES = {
+    ("GET", "/v1/aggregates/therapists/{therapist_id:uuid}/series"): {"rubric": "alliance"},
+    ("GET", "/v1/aggregates/therapists/{therapist_id:uuid}/self-vs-observer"): {"rubric": "alliance"},
+    ("GET", "/v1/aggregates/cases/{case_id:uuid}/trajectory"): {"rubric": "alliance"},
+}
 
 
 def id_routes(app: Litestar) -> list[tuple[str, str]]:

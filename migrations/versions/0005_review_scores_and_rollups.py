@@ -106,6 +106,7 @@ def upgrade() -> None:
     )
     with op.batch_alter_table("review_scores", schema=None) as batch_op:
         batch_op.create_index("ix_review_scores_recording", ["org_id", "recording_id"], unique=False)
+        batch_op.create_index("ix_review_scores_case", ["org_id", "case_id", "session_number"], unique=False)
         batch_op.create_index(
             "ix_review_scores_rollup",
             [
@@ -126,6 +127,7 @@ def upgrade() -> None:
 def downgrade() -> None:
     with op.batch_alter_table("review_scores", schema=None) as batch_op:
         batch_op.drop_index("ix_review_scores_rollup")
+        batch_op.drop_index("ix_review_scores_case")
         batch_op.drop_index("ix_review_scores_recording")
 
     op.drop_table("review_scores")

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from supervise.aggregates.tables import ReviewScore, RollupDay, RollupTotal
+from supervise.aggregates.tables import ReviewFlag, ReviewScore, RollupDay, RollupTotal
 from supervise.audit.tables import AuditEvent
 from supervise.auth.tables import ApiKey
 from supervise.idempotency.tables import IdempotencyRecord
@@ -21,6 +21,7 @@ __all__ = [
     "Organisation",
     "Recording",
     "Review",
+    "ReviewFlag",
     "ReviewRequest",
     "ReviewScore",
     "RollupDay",

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import uuid
-from typing import Annotated
+from typing import Annotated, Literal
 
 from litestar import Controller, get
 from litestar.di import NamedDependency
@@ -12,9 +12,22 @@ from litestar.params import FromPath, QueryParameter
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from supervise.aggregates import service
-from supervise.aggregates.schemas import BucketSize, RoleFilter, TeamView, TherapistSeries
+from supervise.aggregates.schemas import (
+    BucketSize,
+    CaseTrajectory,
+    FlagOut,
+    FlagPage,
+    RoleFilter,
+    SelfVsObserver,
+    TeamView,
+    TherapistSeries,
+    Usefulness,
+)
 from supervise.auth.principal import Principal
 from supervise.http import problem_responses
+from supervise.members.api import Cursor, Limit
+from supervise.pagination import DEFAULT_LIMIT, PageRequest
+from supervise.reviews.schemas import RubricPin
 from supervise.runtime import Runtime
 
 __all__ = ["AggregateController"]
@@ -104,4 +117,125 @@ class AggregateController(Controller):
             role=role,
             date_from=date_from,
             date_to=date_to,
+        )
+
+    @get(
+        "/therapists/{therapist_id:uuid}/self-vs-observer",
+        operation_id="getSelfVsObserver",
+        summary="How a therapist's self-ratings compare with observers'",
+        description="Per item and score: over recordings the therapist rated and at least one observer rated, "
+        "the mean gap (self minus the observers' mean on that recording) with its n, sd and 95% CI. For the "
+        "therapist, their supervisors and admins. Audited.",
+        responses=problem_responses(400, 401, 403, 404, 422),
+    )
+    async def self_vs_observer(
+        self,
+        therapist_id: FromPath[uuid.UUID],
+        tx: NamedDependency[AsyncSession],
+        principal: NamedDependency[Principal],
+        runtime: NamedDependency[Runtime],
+        rubric: RubricKey,
+        version: Version = None,
+        date_from: From = None,
+        date_to: To = None,
+    ) -> SelfVsObserver:
+        return await service.self_vs_observer(
+            tx,
+            runtime,
+            principal,
+            therapist_id,
+            rubric_key=rubric,
+            version=version,
+            date_from=date_from,
+            date_to=date_to,
+        )
+
+    @get(
+        "/cases/{case_id:uuid}/trajectory",
+        operation_id="getCaseTrajectory",
+        summary="A case's alliance session by session",
+        description="Per session of the case: the measure's mean per rater role, the change since that role's "
+        "previous rated session, and `rupture` when it fell by more than `drop_threshold` (15% of the "
+        "measure's range by default). For the therapist, their supervisors and admins. Audited.",
+        responses=problem_responses(400, 401, 403, 404, 422),
+    )
+    async def case_trajectory(
+        self,
+        case_id: FromPath[uuid.UUID],
+        tx: NamedDependency[AsyncSession],
+        principal: NamedDependency[Principal],
+        runtime: NamedDependency[Runtime],
+        rubric: RubricKey,
+        version: Version = None,
+        measure: Annotated[
+            str, QueryParameter(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$", description="An item or score key.")
+        ] = "total",
+    ) -> CaseTrajectory:
+        return await service.case_trajectory(
+            tx, runtime, principal, case_id, rubric_key=rubric, version=version, measure=measure
+        )
+
+    @get(
+        "/usefulness",
+        operation_id="getFeedbackUsefulness",
+        summary="How useful therapists found each reviewer's feedback",
+        description="The usefulness ratings (1-5) therapists gave when acknowledging reviews, per reviewer: "
+        "yours; admins any reviewer's, or everyone's without `reviewer_id`. Audited.",
+        responses=problem_responses(400, 401, 403),
+    )
+    async def usefulness(
+        self,
+        tx: NamedDependency[AsyncSession],
+        principal: NamedDependency[Principal],
+        reviewer_id: Annotated[uuid.UUID | None, QueryParameter(description="Whose feedback.")] = None,
+    ) -> Usefulness:
+        return await service.usefulness(tx, principal, reviewer_id=reviewer_id)
+
+    @get(
+        "/flags",
+        operation_id="listFlags",
+        summary="The flags feed",
+        description="Flags that submitted reviews' results raised (below a published cutoff, an unresolved "
+        "confrontation, ...), newest first, from the reviews you may see. `severity` is the least severe "
+        "shown (`warning`: warnings and critical ones). Audited.",
+        responses=problem_responses(400, 401, 403),
+    )
+    async def list_flags(
+        self,
+        tx: NamedDependency[AsyncSession],
+        principal: NamedDependency[Principal],
+        runtime: NamedDependency[Runtime],
+        therapist_id: Annotated[uuid.UUID | None, QueryParameter(description="Only this therapist's.")] = None,
+        severity: Annotated[
+            Literal["info", "warning", "critical"], QueryParameter(description="The least severe shown.")
+        ] = "info",
+        limit: Limit = DEFAULT_LIMIT,
+        cursor: Cursor = None,
+    ) -> FlagPage:
+        scope = f"flags?t={therapist_id}&s={severity}"
+        page = await service.list_flags(
+            tx,
+            runtime,
+            principal,
+            PageRequest(org_id=principal.org_id, scope=scope, cursor=cursor, limit=limit),
+            therapist_id=therapist_id,
+            severity=severity,
+        )
+        return FlagPage(
+            items=[
+                FlagOut(
+                    id=f.id,
+                    review_id=f.review_id,
+                    recording_id=f.recording_id,
+                    therapist_id=f.therapist_id,
+                    rubric=RubricPin(key=f.rubric_key, version=f.rubric_version),
+                    code=f.code,
+                    severity=f.severity,  # type: ignore[arg-type]
+                    message=f.message,
+                    threshold=f.threshold,
+                    at=f.created_at,
+                )
+                for f in page.items
+            ],
+            next_cursor=page.next_cursor,
         )

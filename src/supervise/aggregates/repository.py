@@ -10,19 +10,25 @@ from typing import Any
 from sqlalchemy import ColumnElement, Date, and_, cast, delete, func, insert, select, tuple_
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from supervise.aggregates.tables import ReviewScore, RollupDay, RollupTotal
+from supervise.aggregates.tables import ReviewFlag, ReviewScore, RollupDay, RollupTotal
+from supervise.reviews.tables import Review, ReviewRequest
 
 __all__ = [
     "ROLLUPS",
     "Cell",
     "add_to_rollups",
+    "case_scores",
     "delete_scores",
     "insert_scores",
+    "owed_therapists",
     "read_daily",
     "read_total",
     "recompute",
     "replace_rollups",
+    "select_flags",
+    "self_and_observers",
     "stored",
+    "usefulness",
 ]
 
 ROLLUPS: tuple[type[RollupDay] | type[RollupTotal], ...] = (RollupDay, RollupTotal)
@@ -208,6 +214,8 @@ def _start(day: dt.date) -> dt.datetime:
 
 
 def _end(day: dt.date) -> dt.datetime:
+    if day == dt.date.max:
+        return dt.datetime.max.replace(tzinfo=dt.UTC)
     return _start(day) + dt.timedelta(days=1)
 
 
@@ -271,3 +279,124 @@ async def read_total(
     if therapist_ids is not None:
         stmt = stmt.where(RollupTotal.therapist_id.in_(therapist_ids))
     return list(await tx.execute(stmt.group_by(*keys)))
+
+
+async def self_and_observers(
+    tx: AsyncSession,
+    org_id: uuid.UUID,
+    therapist_id: uuid.UUID,
+    rubric_key: str,
+    rubric_version: str,
+    observers: Sequence[str],
+    first: dt.date | None,
+    last: dt.date | None,
+    visible: ColumnElement[bool],
+) -> list[Any]:
+    """``(kind, measure, self value, observers' mean)`` per recording rated by both, counting only reviews
+    ``visible`` (the reviews' own visibility predicate) lets the viewer see."""
+    mine = [
+        Review.org_id == ReviewScore.org_id,
+        Review.id == ReviewScore.review_id,
+        visible,
+        ReviewScore.org_id == org_id,
+        ReviewScore.therapist_id == therapist_id,
+        ReviewScore.rubric_key == rubric_key,
+        ReviewScore.rubric_version == rubric_version,
+    ]
+    if first is not None:
+        mine.append(ReviewScore.occurred_at >= _start(first))
+    if last is not None:
+        mine.append(ReviewScore.occurred_at < _end(last))
+    observed = (
+        select(
+            ReviewScore.recording_id,
+            ReviewScore.measure_kind,
+            ReviewScore.measure,
+            func.avg(ReviewScore.value).label("mean"),
+        )
+        .where(*mine, ReviewScore.role.in_(observers))
+        .group_by(ReviewScore.recording_id, ReviewScore.measure_kind, ReviewScore.measure)
+        .subquery()
+    )
+    stmt = select(ReviewScore.measure_kind, ReviewScore.measure, ReviewScore.value, observed.c.mean).join(
+        observed,
+        and_(
+            observed.c.recording_id == ReviewScore.recording_id,
+            observed.c.measure_kind == ReviewScore.measure_kind,
+            observed.c.measure == ReviewScore.measure,
+        ),
+    )
+    return list(await tx.execute(stmt.where(*mine, ReviewScore.role == "self")))
+
+
+async def case_scores(
+    tx: AsyncSession,
+    org_id: uuid.UUID,
+    case_id: uuid.UUID,
+    rubric_key: str,
+    rubric_version: str,
+    kind: str,
+    measure: str,
+    visible: ColumnElement[bool],
+) -> list[Any]:
+    """The measure's scores in the case, from the reviews ``visible`` lets the viewer see."""
+    stmt = select(
+        ReviewScore.session_number,
+        ReviewScore.recording_id,
+        ReviewScore.occurred_at,
+        ReviewScore.role,
+        ReviewScore.value,
+    ).where(
+        ReviewScore.org_id == org_id,
+        ReviewScore.case_id == case_id,
+        ReviewScore.rubric_key == rubric_key,
+        ReviewScore.rubric_version == rubric_version,
+        ReviewScore.measure_kind == kind,
+        ReviewScore.measure == measure,
+        Review.org_id == ReviewScore.org_id,
+        Review.id == ReviewScore.review_id,
+        visible,
+    )
+    return list(await tx.execute(stmt))
+
+
+async def usefulness(tx: AsyncSession, org_id: uuid.UUID, reviewer_id: uuid.UUID | None) -> list[Any]:
+    stmt = select(
+        Review.reviewer_id,
+        func.count(),
+        func.sum(Review.usefulness),
+        func.sum(Review.usefulness * Review.usefulness),
+        func.min(Review.usefulness),
+        func.max(Review.usefulness),
+    ).where(Review.org_id == org_id, Review.usefulness.is_not(None))
+    if reviewer_id is not None:
+        stmt = stmt.where(Review.reviewer_id == reviewer_id)
+    return list(await tx.execute(stmt.group_by(Review.reviewer_id).order_by(Review.reviewer_id)))
+
+
+async def owed_therapists(tx: AsyncSession, org_id: uuid.UUID, member_id: uuid.UUID) -> set[uuid.UUID]:
+    """Therapists of whose sessions ``member_id`` still owes a first review (a live request or a first
+    draft): blind review keeps their figures from this member until it is submitted."""
+    requested = select(ReviewRequest.therapist_id).where(
+        ReviewRequest.org_id == org_id,
+        ReviewRequest.reviewer_id == member_id,
+        ReviewRequest.state.in_(("open", "in_progress")),
+    )
+    drafting = select(Review.therapist_id).where(
+        Review.org_id == org_id, Review.reviewer_id == member_id, Review.state == "draft", Review.revision == 1
+    )
+    return set((await tx.scalars(requested.union(drafting))).all())
+
+
+def select_flags(
+    org_id: uuid.UUID, visible: ColumnElement[bool], *, therapist_id: uuid.UUID | None, severities: Sequence[str]
+) -> Any:
+    """Flags of reviews ``visible`` lets the viewer see."""
+    stmt = (
+        select(ReviewFlag)
+        .join(Review, and_(Review.org_id == ReviewFlag.org_id, Review.id == ReviewFlag.review_id))
+        .where(ReviewFlag.org_id == org_id, ReviewFlag.severity.in_(severities), visible)
+    )
+    if therapist_id is not None:
+        stmt = stmt.where(ReviewFlag.therapist_id == therapist_id)
+    return stmt

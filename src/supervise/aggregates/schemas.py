@@ -13,12 +13,20 @@ from supervise.reviews.schemas import RubricPin
 __all__ = [
     "Bucket",
     "BucketSize",
+    "CaseTrajectory",
+    "FlagOut",
+    "FlagPage",
+    "Gap",
     "MeasureSeries",
     "RoleFilter",
+    "SelfVsObserver",
+    "SessionPoint",
     "TeamCell",
     "TeamRow",
     "TeamView",
     "TherapistSeries",
+    "Usefulness",
+    "UsefulnessRow",
 ]
 
 BucketSize = Literal["week", "month", "quarter", "all"]
@@ -65,7 +73,8 @@ class TeamCell(Stats, kw_only=True):
     kind: MeasureKind
     key: str
     suppressed: bool
-    """Fewer reviews than `min_cell_reviews`: the statistics are withheld so nobody is singled out."""
+    """Statistics withheld: fewer reviews than `min_cell_reviews` (so nobody is singled out), or you still
+    owe a first review of one of this therapist's sessions (blind review)."""
 
 
 class TeamRow(msgspec.Struct, kw_only=True):
@@ -82,3 +91,78 @@ class TeamView(msgspec.Struct, kw_only=True):
     labels: dict[str, str]
     """`<kind>:<key>` to the measure's label."""
     therapists: list[TeamRow]
+
+
+class Gap(msgspec.Struct, kw_only=True):
+    kind: MeasureKind
+    key: str
+    label: str
+    n: int
+    """Recordings rated both by the therapist and by at least one observer."""
+    mean_self: float | None
+    mean_observer: float | None
+    gap: Stats
+    """Self minus the observers' mean, per recording: positive when the therapist rates higher."""
+
+
+class SelfVsObserver(msgspec.Struct, kw_only=True):
+    therapist_id: uuid.UUID
+    rubric: RubricPin
+    date_from: dt.date | None
+    date_to: dt.date | None
+    measures: list[Gap]
+
+
+class RoleScore(msgspec.Struct, kw_only=True):
+    role: str
+    n: int
+    mean: float
+    change: float | None
+    """From this role's mean at the previous session of the case that this role rated."""
+
+
+class SessionPoint(msgspec.Struct, kw_only=True):
+    session_number: int
+    recording_id: uuid.UUID
+    occurred_at: dt.datetime
+    roles: list[RoleScore]
+    rupture: bool
+    """An observer's or the therapist's score fell by more than `drop_threshold` since the previous session."""
+
+
+class CaseTrajectory(msgspec.Struct, kw_only=True):
+    case_id: uuid.UUID
+    rubric: RubricPin
+    measure: str
+    drop_threshold: float
+    """The fall that signals a rupture: the default is 15% of the measure's range (e.g. 0.9 on a 1-7 scale)."""
+    sessions: list[SessionPoint]
+
+
+class UsefulnessRow(Stats, kw_only=True):
+    reviewer_id: uuid.UUID
+
+
+class Usefulness(msgspec.Struct, kw_only=True):
+    reviewers: list[UsefulnessRow]
+    """How useful therapists rated each reviewer's feedback (1-5), over every acknowledged review."""
+
+
+class FlagOut(msgspec.Struct, kw_only=True):
+    id: uuid.UUID
+    review_id: uuid.UUID
+    recording_id: uuid.UUID
+    therapist_id: uuid.UUID
+    rubric: RubricPin
+    code: str
+    severity: Literal["info", "warning", "critical"]
+    message: str
+    threshold: str | None
+    """The rubric threshold that raised it (each names its source in the rubric's definition)."""
+    at: dt.datetime
+    """When the review was submitted."""
+
+
+class FlagPage(msgspec.Struct, kw_only=True):
+    items: list[FlagOut]
+    next_cursor: str | None

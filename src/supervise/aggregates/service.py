@@ -13,35 +13,58 @@ from collections import defaultdict
 from collections.abc import Iterable
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import delete, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from supervise.aggregates import repository
 from supervise.aggregates.schemas import (
     Bucket,
     BucketSize,
+    CaseTrajectory,
+    Gap,
     MeasureSeries,
     RoleFilter,
+    RoleScore,
+    SelfVsObserver,
+    SessionPoint,
+    Stats,
     TeamCell,
     TeamRow,
     TeamView,
     TherapistSeries,
+    Usefulness,
+    UsefulnessRow,
 )
 from supervise.aggregates.stats import Summary, summarise
-from supervise.aggregates.tables import ReviewScore, RollupDay, RollupTotal
+from supervise.aggregates.tables import ReviewFlag, ReviewScore, RollupDay, RollupTotal
 from supervise.audit import service as audit
 from supervise.auth.principal import Principal, Scope
-from supervise.errors import FieldError, Forbidden, NotFound, Unprocessable
+from supervise.db import new_id, utcnow
+from supervise.errors import Conflict, FieldError, Forbidden, NotFound, Unprocessable
 from supervise.members import repository as members
 from supervise.members.tables import SupervisionLink
+from supervise.pagination import Page, PageRequest, fetch_page
 from supervise.recordings import repository as recordings
+from supervise.reviews import repository as reviews
 from supervise.reviews.schemas import RubricPin
 from supervise.reviews.tables import Review
 from supervise.rubrics import service as rubrics
 from supervise.rubrics.model import Responses, Result, Rubric, RubricDefinition
 from supervise.runtime import Runtime
 
-__all__ = ["MIN_CELL_REVIEWS", "Mismatch", "record_submission", "team_view", "therapist_series", "verify"]
+__all__ = [
+    "DEFAULT_DROP",
+    "MIN_CELL_REVIEWS",
+    "Mismatch",
+    "case_trajectory",
+    "list_flags",
+    "record_submission",
+    "self_vs_observer",
+    "team_view",
+    "therapist_series",
+    "usefulness",
+    "verify",
+]
 
 MIN_CELL_REVIEWS = 5
 """A pooled view shows a therapist's figure only when at least this many reviews make it."""
@@ -89,6 +112,28 @@ async def record_submission(
         {**base, "measure_kind": kind, "measure": key, "value": value}
         for kind, key, value in _values(rubric, responses, result)
     ]
+    flags = [
+        ReviewFlag(
+            id=new_id(),
+            org_id=review.org_id,
+            review_id=review.id,
+            recording_id=recording.id,
+            therapist_id=review.therapist_id,
+            rubric_key=review.rubric_key,
+            rubric_version=review.rubric_version,
+            code=flag.code,
+            severity=flag.severity,
+            message=flag.message[:500],
+            threshold=flag.threshold,
+            created_at=review.submitted_at or review.updated_at,
+        )
+        for flag in result.flags
+    ]
+    if review.amends_id is not None:
+        await tx.execute(
+            delete(ReviewFlag).where(ReviewFlag.org_id == review.org_id, ReviewFlag.review_id == review.amends_id)
+        )
+    tx.add_all(flags)
     if review.amends_id is None:
         await repository.insert_scores(tx, scores)
         await repository.add_to_rollups(tx, scores)
@@ -130,6 +175,21 @@ async def _definition(tx: AsyncSession, runtime: Runtime, key: str, version: str
         raise Unprocessable(
             "No such rubric version here.", errors=[FieldError("version", f"{key} has no version {version}")]
         ) from None
+
+
+def _visible(principal: Principal) -> Any:
+    """The reviews' own visibility rule (blind review, drafts, consent), for reads of single reviews' scores."""
+    return reviews.Viewer(
+        principal.org_id, principal.member_id, is_admin=principal.is_admin, now=utcnow()
+    ).may_see_review()
+
+
+async def _not_blinded(tx: AsyncSession, principal: Principal, therapist_id: uuid.UUID) -> None:
+    if therapist_id in await repository.owed_therapists(tx, principal.org_id, principal.member_id):
+        raise Conflict(
+            "You still owe a first review of one of this therapist's sessions: their figures stay hidden from "
+            "you until it is submitted (blind review)."
+        )
 
 
 def _measures(definition: RubricDefinition) -> list[tuple[str, str, str]]:
@@ -199,6 +259,7 @@ async def therapist_series(
     if therapist is None or not await _may_see(tx, principal, therapist_id):
         raise NotFound("therapist")
     _check_range(date_from, date_to)
+    await _not_blinded(tx, principal, therapist_id)
     definition = await _definition(tx, runtime, rubric_key, version)
     rows = await repository.read_daily(
         tx,
@@ -297,6 +358,7 @@ async def team_view(
     for therapist, kind, measure, n, total, total_sq, low, high in rows:
         sums[therapist][(kind, measure)] = summarise(int(n), float(total), float(total_sq), low, high)
     measures = _measures(definition)
+    owed = await repository.owed_therapists(tx, principal.org_id, principal.member_id)
     team = []
     for therapist in sorted(sums):
         cells = []
@@ -304,7 +366,8 @@ async def team_view(
             summary = sums[therapist].get((kind, key))
             if summary is None:
                 continue
-            hidden = summary.n < MIN_CELL_REVIEWS
+            # Too few reviews to pool, or the caller still owes a first review of this therapist's sessions.
+            hidden = summary.n < MIN_CELL_REVIEWS or therapist in owed
             stats = (
                 _stats(summary)
                 if not hidden
@@ -322,6 +385,183 @@ async def team_view(
         labels={f"{kind}:{key}": label for kind, key, label in measures},
         therapists=team,
     )
+
+
+async def self_vs_observer(
+    tx: AsyncSession,
+    runtime: Runtime,
+    principal: Principal,
+    therapist_id: uuid.UUID,
+    *,
+    rubric_key: str,
+    version: str | None,
+    date_from: dt.date | None,
+    date_to: dt.date | None,
+) -> SelfVsObserver:
+    """Per measure, over recordings the therapist rated and at least one observer rated: the therapist's
+    rating minus the observers' mean on that recording (read from the therapist's own scores)."""
+    principal.require_scope(Scope.REVIEWS_READ)
+    therapist = await members.get_member(tx, principal.org_id, therapist_id)
+    if therapist is None or not await _may_see(tx, principal, therapist_id):
+        raise NotFound("therapist")
+    _check_range(date_from, date_to)
+    definition = await _definition(tx, runtime, rubric_key, version)
+    pairs = await repository.self_and_observers(
+        tx,
+        principal.org_id,
+        therapist_id,
+        definition.key,
+        definition.version,
+        OBSERVERS,
+        date_from,
+        date_to,
+        _visible(principal),
+    )
+    collected: dict[tuple[str, str], list[tuple[float, float]]] = defaultdict(list)
+    for kind, measure, own, observed in pairs:
+        collected[(kind, measure)].append((float(own), float(observed)))
+    measures = []
+    for kind, key, label in _measures(definition):
+        values = collected.get((kind, key), [])
+        gaps = [own - observed for own, observed in values]
+        gap = summarise(
+            len(gaps), sum(gaps), sum(g * g for g in gaps), min(gaps, default=None), max(gaps, default=None)
+        )
+        measures.append(
+            Gap(
+                kind=kind,  # type: ignore[arg-type]
+                key=key,
+                label=label,
+                n=len(values),
+                mean_self=sum(v[0] for v in values) / len(values) if values else None,
+                mean_observer=sum(v[1] for v in values) / len(values) if values else None,
+                gap=Stats(**_stats(gap)),
+            )
+        )
+    await audit.record(tx, principal, "aggregate.self_vs_observer", "member", therapist_id)
+    return SelfVsObserver(
+        therapist_id=therapist_id,
+        rubric=RubricPin(key=definition.key, version=definition.version),
+        date_from=date_from,
+        date_to=date_to,
+        measures=measures,
+    )
+
+
+DEFAULT_DROP = 0.15
+"""Share of a measure's range a score must fall between consecutive sessions to signal a rupture (no
+instrument here publishes a drop threshold; WAI's manual names a session-to-session drop as the signal)."""
+
+
+def _range(definition: RubricDefinition, kind: str, key: str) -> tuple[float | None, float | None]:
+    if kind == "score":
+        spec = next((s for s in definition.scores if s.key == key), None)
+        return (spec.min, spec.max) if spec else (None, None)
+    item = next((i for i in definition.items if i.key == key), None)
+    scale = item.scale if item else None
+    return (getattr(scale, "min", None), getattr(scale, "max", None))
+
+
+async def case_trajectory(
+    tx: AsyncSession,
+    runtime: Runtime,
+    principal: Principal,
+    case_id: uuid.UUID,
+    *,
+    rubric_key: str,
+    version: str | None,
+    measure: str,
+) -> CaseTrajectory:
+    """Per session of a case: the measure's mean per rater role, its change since the role's previous rated
+    session, and a rupture signal when it fell by more than the drop threshold."""
+    principal.require_scope(Scope.REVIEWS_READ)
+    case = await recordings.get_case(tx, principal.org_id, case_id)
+    if case is None or not await _may_see(tx, principal, case.therapist_id):
+        raise NotFound("case")
+    definition = await _definition(tx, runtime, rubric_key, version)
+    kind = next((k for k, key, _ in _measures(definition) if key == measure), None)
+    if kind is None:
+        raise Unprocessable(
+            "The rubric has no such measure.",
+            errors=[FieldError("measure", f"{definition.key} {definition.version} has no item or score '{measure}'")],
+        )
+    low, high = _range(definition, kind, measure)
+    threshold = round(DEFAULT_DROP * (high - low), 9) if low is not None and high is not None else 1.0
+    rows = await repository.case_scores(
+        tx, principal.org_id, case_id, definition.key, definition.version, kind, measure, _visible(principal)
+    )
+    by_session: dict[tuple[int, uuid.UUID, dt.datetime], dict[str, list[float]]] = defaultdict(
+        lambda: defaultdict(list)
+    )
+    for session_number, recording_id, occurred_at, role, value in rows:
+        by_session[(session_number, recording_id, occurred_at)][role].append(float(value))
+    previous: dict[str, float] = {}
+    sessions = []
+    for (number, recording_id, occurred_at), roles in sorted(by_session.items(), key=lambda kv: (kv[0][0], kv[0][2])):
+        points, rupture = [], False
+        for role in sorted(roles):
+            values = roles[role]
+            mean = sum(values) / len(values)
+            change = mean - previous[role] if role in previous else None
+            rupture = rupture or (change is not None and -change > threshold + 1e-12)
+            points.append(RoleScore(role=role, n=len(values), mean=mean, change=change))
+            previous[role] = mean
+        sessions.append(
+            SessionPoint(
+                session_number=number,
+                recording_id=recording_id,
+                occurred_at=occurred_at,
+                roles=points,
+                rupture=rupture,
+            )
+        )
+    await audit.record(tx, principal, "aggregate.trajectory", "case", case_id)
+    return CaseTrajectory(
+        case_id=case_id,
+        rubric=RubricPin(key=definition.key, version=definition.version),
+        measure=measure,
+        drop_threshold=threshold,
+        sessions=sessions,
+    )
+
+
+async def usefulness(tx: AsyncSession, principal: Principal, *, reviewer_id: uuid.UUID | None) -> Usefulness:
+    """How useful therapists found each reviewer's feedback: your own; admins any reviewer's, or everyone's.
+    Every rating behind a figure is already readable by its viewer (on the reviews), so nothing is withheld."""
+    principal.require_scope(Scope.REVIEWS_READ)
+    if reviewer_id is None and not principal.is_admin:
+        reviewer_id = principal.member_id
+    if reviewer_id is not None and reviewer_id != principal.member_id and not principal.is_admin:
+        raise Forbidden("You see how useful your own feedback was; admins see everyone's.")
+    rows = await repository.usefulness(tx, principal.org_id, reviewer_id)
+    await audit.record(tx, principal, "aggregate.usefulness", "member", reviewer_id)
+    return Usefulness(
+        reviewers=[
+            UsefulnessRow(reviewer_id=reviewer, **_stats(summarise(int(n), float(total), float(total_sq), low, high)))
+            for reviewer, n, total, total_sq, low, high in rows
+        ]
+    )
+
+
+SEVERITIES = ("info", "warning", "critical")
+
+
+async def list_flags(
+    tx: AsyncSession,
+    runtime: Runtime,
+    principal: Principal,
+    page: PageRequest,
+    *,
+    therapist_id: uuid.UUID | None,
+    severity: str,
+) -> Page[ReviewFlag]:
+    """Flags raised by submitted reviews you may see, newest first; ``severity`` is the least severe shown."""
+    principal.require_scope(Scope.REVIEWS_READ)
+    shown = SEVERITIES[SEVERITIES.index(severity) :]
+    stmt = repository.select_flags(principal.org_id, _visible(principal), therapist_id=therapist_id, severities=shown)
+    result = await fetch_page(tx, stmt, ReviewFlag.created_at, ReviewFlag.id, page, runtime.cursors, descending=True)
+    await audit.record(tx, principal, "aggregate.flags", "review", None)
+    return result
 
 
 # ------------------------------------------------------------------------------------------- verification

@@ -26,7 +26,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from supervise.db import Base, UTCDateTime
 
-__all__ = ["ReviewScore", "RollupDay", "RollupTotal"]
+__all__ = ["ReviewFlag", "ReviewScore", "RollupDay", "RollupTotal"]
 
 
 def _kind() -> CheckConstraint:
@@ -52,6 +52,7 @@ class ReviewScore(Base):
             "value",
         ),
         Index("ix_review_scores_recording", "org_id", "recording_id"),
+        Index("ix_review_scores_case", "org_id", "case_id", "session_number"),
     )
 
     org_id: Mapped[uuid.UUID] = mapped_column(primary_key=True)
@@ -105,3 +106,29 @@ class RollupTotal(_Rollup, Base):
 
     __tablename__ = "score_rollups_total"
     __table_args__ = (_kind(),)
+
+
+class ReviewFlag(Base):
+    """A flag a current submitted review's result raised (below a cutoff, an unresolved confrontation...):
+    the flags feed reads these, newest first."""
+
+    __tablename__ = "review_flags"
+    __table_args__ = (
+        ForeignKeyConstraint(["org_id", "review_id"], ["reviews.org_id", "reviews.id"], ondelete="CASCADE"),
+        CheckConstraint("severity IN ('info', 'warning', 'critical')", name="severity"),
+        Index("ix_review_flags_feed", "org_id", "created_at", "id"),
+        Index("ix_review_flags_therapist", "org_id", "therapist_id", "created_at"),
+    )
+
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True)
+    org_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("organisations.id"))
+    review_id: Mapped[uuid.UUID]
+    recording_id: Mapped[uuid.UUID]
+    therapist_id: Mapped[uuid.UUID]
+    rubric_key: Mapped[str] = mapped_column(String(64))
+    rubric_version: Mapped[str] = mapped_column(String(32))
+    code: Mapped[str] = mapped_column(String(64))
+    severity: Mapped[str] = mapped_column(String(16))
+    message: Mapped[str] = mapped_column(String(500))
+    threshold: Mapped[str | None] = mapped_column(String(64))
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime())

@@ -538,7 +538,11 @@ async def submit(
         )
         if superseded.rowcount != 1:  # type: ignore[attr-defined]
             raise Conflict("The revision this amends was superseded meanwhile.")
-    await aggregates.record_submission(tx, review, rubric, responses, result)
+    try:
+        await aggregates.record_submission(tx, review, rubric, responses, result)
+    except IntegrityError:
+        # Two amendments of the same therapist's figures recomputing the same rollup rows at once.
+        raise Conflict("Another submission changed the same figures at the same moment; retry.") from None
     await audit.record(tx, principal, "review.submit", "review", review.id)
     return review
 

@@ -1,0 +1,171 @@
+"""Self vs observer, case trajectories and feedback usefulness, against computations over the raw values."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from tests.aggregates.test_series import review, session
+from tests.reviews.support import ITEMS, RUBRIC, make_team
+from tests.support import Org
+from tests.test_http import assert_problem
+
+
+def test_self_vs_observer_is_the_mean_gap_per_recording(org: Org) -> None:
+    team = make_team(org)
+    peer2 = org.member("clinician")
+    own, observers = [3, 6, 5, 2], [(5, 6), (6,), (4, 2), ()]  # per session: self, then each observer's rapport
+    for number, (mine, theirs) in enumerate(zip(own, observers, strict=True), start=1):
+        recording_id = session(team, number, f"2026-05-0{number}")
+        review(team.therapist, recording_id, {**dict.fromkeys(ITEMS, 4), "rapport": mine})
+        for person, value in zip((team.supervisor, peer2), theirs, strict=False):
+            if person is peer2:
+                request = team.request(team.supervisor, peer2, "peer", recording_id=recording_id)
+                started = peer2.api.post("/v1/reviews", json={"request_id": request["id"]}).json()
+                url = f"/v1/reviews/{started['id']}"
+                body = {"responses": {"items": {**dict.fromkeys(ITEMS, 4), "rapport": value}}}
+                assert peer2.api.patch(url, json=body, headers={"If-Match": '"1"'}).status_code == 200
+                assert peer2.api.post(f"{url}/submit").status_code == 200
+            else:
+                review(person, recording_id, {**dict.fromkeys(ITEMS, 4), "rapport": value})
+    answer = team.supervisor.api.get(
+        f"/v1/aggregates/therapists/{team.therapist.id}/self-vs-observer", params={"rubric": RUBRIC}
+    )
+    assert answer.status_code == 200, answer.text
+    rapport = next(m for m in answer.json()["measures"] if m["key"] == "rapport")
+    gaps = [mine - float(np.mean(theirs)) for mine, theirs in zip(own, observers, strict=True) if theirs]
+    assert rapport["n"] == 3
+    assert math.isclose(rapport["gap"]["mean"], float(np.mean(gaps)))
+    assert math.isclose(rapport["gap"]["sd"], float(np.std(gaps, ddof=1)))
+    assert math.isclose(rapport["mean_self"], float(np.mean([3, 6, 5])))
+    assert math.isclose(rapport["mean_observer"], float(np.mean([5.5, 6, 3])))
+    trust = next(m for m in answer.json()["measures"] if m["key"] == "trust")
+    assert (trust["n"], trust["gap"]["mean"], trust["gap"]["sd"]) == (3, 0.0, 0.0)
+    assert_problem(
+        team.bystander.api.get(
+            f"/v1/aggregates/therapists/{team.therapist.id}/self-vs-observer", params={"rubric": RUBRIC}
+        ),
+        404,
+    )
+
+
+def test_a_case_trajectory_signals_a_drop(org: Org) -> None:
+    team = make_team(org)
+    totals = [5, 5.5, 4.0, 4.5]  # the supervisor's total per session: a fall of 1.5 at session 3
+    for number, total in enumerate(totals, start=1):
+        recording_id = session(team, number, f"2026-06-0{number}")
+        review(
+            team.supervisor,
+            recording_id,
+            dict.fromkeys(ITEMS, int(total)) | ({"rapport": 7, "trust": 4} if total == 5.5 else {}),
+        )
+    url = f"/v1/aggregates/cases/{team.case_id}/trajectory"
+    answer = team.therapist.api.get(url, params={"rubric": RUBRIC})
+    assert answer.status_code == 200, answer.text
+    body = answer.json()
+    assert math.isclose(body["drop_threshold"], 0.15 * 6)
+    sessions = body["sessions"]
+    assert [s["session_number"] for s in sessions] == [1, 2, 3, 4]
+    means = [s["roles"][0]["mean"] for s in sessions]
+    assert means == [5.0, (7 + 4 + 6 * 5) / 8, 4.0, 4.0]
+    assert sessions[0]["roles"][0]["change"] is None
+    assert [s["rupture"] for s in sessions] == [False, False, True, False]
+    assert_problem(team.therapist.api.get(url, params={"rubric": RUBRIC, "measure": "charisma"}), 422)
+    assert_problem(team.bystander.api.get(url, params={"rubric": RUBRIC}), 404)
+
+
+def test_usefulness_per_reviewer(org: Org) -> None:
+    team = make_team(org)
+    ratings = [5, 3, 4]
+    for number, rating in enumerate(ratings, start=1):
+        recording_id = session(team, number, f"2026-07-0{number}")
+        made = review(team.supervisor, recording_id, dict.fromkeys(ITEMS, 5))
+        acknowledged = team.therapist.api.post(f"/v1/reviews/{made['id']}/acknowledge", json={"usefulness": rating})
+        assert acknowledged.status_code == 200
+    mine = team.supervisor.api.get("/v1/aggregates/usefulness").json()["reviewers"]
+    assert len(mine) == 1 and mine[0]["reviewer_id"] == team.supervisor.id
+    assert (mine[0]["n"], mine[0]["mean"], mine[0]["min"], mine[0]["max"]) == (3, 4.0, 3, 5)
+    assert math.isclose(mine[0]["sd"], float(np.std(ratings, ddof=1)))
+    assert_problem(team.peer.api.get("/v1/aggregates/usefulness", params={"reviewer_id": team.supervisor.id}), 403)
+    assert team.peer.api.get("/v1/aggregates/usefulness").json()["reviewers"] == []
+    everyone = org.admin.api.get("/v1/aggregates/usefulness").json()["reviewers"]
+    assert [r["reviewer_id"] for r in everyone] == [team.supervisor.id]
+
+
+def test_aggregates_keep_blind_review_and_consent(org: Org) -> None:
+    team = make_team(org)
+    first = session(team, 1, "2026-08-01")
+    second = session(team, 2, "2026-08-02")
+    # a peer reviews session 1 (assigned); the supervisor still owes a first review of session 2
+    request = team.request(team.supervisor, team.peer, "peer", recording_id=first)
+    started = team.peer.api.post("/v1/reviews", json={"request_id": request["id"]}).json()
+    body = {"responses": {"items": dict.fromkeys(ITEMS, 7)}}
+    assert (
+        team.peer.api.patch(f"/v1/reviews/{started['id']}", json=body, headers={"If-Match": '"1"'}).status_code == 200
+    )
+    assert team.peer.api.post(f"/v1/reviews/{started['id']}/submit").status_code == 200
+    draft = team.supervisor.api.post("/v1/reviews", json={"recording_id": second, "rubric_key": RUBRIC})
+    assert draft.status_code == 201
+    series = f"/v1/aggregates/therapists/{team.therapist.id}/series"
+    blinded = assert_problem(team.supervisor.api.get(series, params={"rubric": RUBRIC}), 409)
+    assert "blind" in blinded["detail"]
+    cell = team.supervisor.api.get("/v1/aggregates/team", params={"rubric": RUBRIC}).json()["therapists"][0]["cells"][0]
+    assert cell["suppressed"] is True and cell["mean"] is None
+    # the trajectory shows only what the reviews show: the supervisor, blind on session 2, still sees session 1
+    trajectory = team.supervisor.api.get(f"/v1/aggregates/cases/{team.case_id}/trajectory", params={"rubric": RUBRIC})
+    assert [s["session_number"] for s in trajectory.json()["sessions"]] == [1]
+    # once consent for session 1 is withdrawn, its reviews leave the supervisor's trajectory, not the therapist's
+    withdrawn = team.therapist.api.patch(
+        f"/v1/recordings/{first}", json={"withdraw_consent": True}, headers={"If-Match": '"1"'}
+    )
+    assert withdrawn.status_code == 200
+    trajectory = team.supervisor.api.get(f"/v1/aggregates/cases/{team.case_id}/trajectory", params={"rubric": RUBRIC})
+    assert trajectory.json()["sessions"] == []
+    theirs = team.therapist.api.get(f"/v1/aggregates/cases/{team.case_id}/trajectory", params={"rubric": RUBRIC})
+    assert [s["session_number"] for s in theirs.json()["sessions"]] == [1]
+    # submitting the pending review lifts the blind
+    url = f"/v1/reviews/{draft.json()['id']}"
+    assert team.supervisor.api.patch(url, json=body, headers={"If-Match": '"1"'}).status_code == 200
+    assert team.supervisor.api.post(f"{url}/submit").status_code == 200
+    assert team.supervisor.api.get(series, params={"rubric": RUBRIC, "to": "9999-12-31"}).status_code == 200
+    far = team.therapist.api.get(
+        f"/v1/aggregates/therapists/{team.therapist.id}/self-vs-observer", params={"rubric": RUBRIC, "to": "9999-12-31"}
+    )
+    assert far.status_code == 200
+
+
+def test_the_flags_feed(org: Org) -> None:
+    team = make_team(org)
+    low = review(team.supervisor, session(team, 1, "2026-09-01"), dict.fromkeys(ITEMS, 2))
+    review(team.supervisor, session(team, 2, "2026-09-02"), dict.fromkeys(ITEMS, 5))  # raises nothing
+    later = review(team.supervisor, session(team, 3, "2026-09-03"), {**dict.fromkeys(ITEMS, 5), "trust": 1})
+    feed = team.therapist.api.get("/v1/aggregates/flags")
+    assert feed.status_code == 200, feed.text
+    items = feed.json()["items"]
+    # newest first; the flags of one review in the reverse of the order its rubric raised them
+    assert [(f["review_id"], f["code"]) for f in items] == [
+        (later["id"], "item_strained"),
+        (low["id"], "item_strained"),
+        (low["id"], "below_neutral"),
+    ]
+    warnings = team.supervisor.api.get("/v1/aggregates/flags", params={"severity": "warning"}).json()["items"]
+    assert [(f["code"], f["severity"], f["threshold"]) for f in warnings] == [
+        ("below_neutral", "warning", "below_neutral")
+    ]
+    # paging, newest first, by therapist
+    first = org.admin.api.get("/v1/aggregates/flags", params={"limit": 2, "therapist_id": team.therapist.id}).json()
+    rest = org.admin.api.get(
+        "/v1/aggregates/flags", params={"limit": 2, "therapist_id": team.therapist.id, "cursor": first["next_cursor"]}
+    ).json()
+    assert [f["id"] for f in first["items"] + rest["items"]] == [f["id"] for f in items]
+    # only from reviews you may see; an amendment replaces its revision's flags
+    assert team.bystander.api.get("/v1/aggregates/flags").json()["items"] == []
+    amend = team.supervisor.api.post(f"/v1/reviews/{low['id']}/amend", json={"reason": "misread"}).json()
+    url = f"/v1/reviews/{amend['id']}"
+    body = {"responses": {"items": dict.fromkeys(ITEMS, 5)}}
+    assert team.supervisor.api.patch(url, json=body, headers={"If-Match": '"1"'}).status_code == 200
+    assert team.supervisor.api.post(f"{url}/submit").status_code == 200
+    left = team.therapist.api.get("/v1/aggregates/flags").json()["items"]
+    assert [f["review_id"] for f in left] == [later["id"]]
+    assert_problem(team.therapist.api.get("/v1/aggregates/flags", params={"severity": "fatal"}), 400)
