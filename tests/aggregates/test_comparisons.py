@@ -169,3 +169,56 @@ def test_the_flags_feed(org: Org) -> None:
     left = team.therapist.api.get("/v1/aggregates/flags").json()["items"]
     assert [f["review_id"] for f in left] == [later["id"]]
     assert_problem(team.therapist.api.get("/v1/aggregates/flags", params={"severity": "fatal"}), 400)
+
+
+def test_reliability_is_krippendorffs_alpha_over_the_readable_reviews(org: Org) -> None:
+    import krippendorff
+
+    team = make_team(org)
+    supervisor_values, peer_values = [6, 5, 2, 7], [5, 5, 3, 6]
+    for number, (mine, theirs) in enumerate(zip(supervisor_values, peer_values, strict=True), start=1):
+        recording_id = session(team, number, f"2026-10-0{number}")
+        review(team.supervisor, recording_id, {**dict.fromkeys(ITEMS, 4), "rapport": mine})
+        request = team.request(team.supervisor, team.peer, "peer", recording_id=recording_id)
+        started = team.peer.api.post("/v1/reviews", json={"request_id": request["id"]}).json()
+        url = f"/v1/reviews/{started['id']}"
+        body = {"responses": {"items": {**dict.fromkeys(ITEMS, 4), "rapport": theirs}}}
+        assert team.peer.api.patch(url, json=body, headers={"If-Match": '"1"'}).status_code == 200
+        assert team.peer.api.post(f"{url}/submit").status_code == 200
+    answer = team.supervisor.api.get("/v1/aggregates/reliability", params={"rubric": RUBRIC})
+    assert answer.status_code == 200, answer.text
+    rapport = next(m for m in answer.json()["measures"] if m["key"] == "rapport")
+    want = krippendorff.alpha(reliability_data=[supervisor_values, peer_values], level_of_measurement="interval")
+    assert math.isclose(rapport["alpha"], want)
+    assert (rapport["units"], rapport["raters"], rapport["values"], rapport["metric"]) == (4, 2, 8, "interval")
+    assert rapport["band"] == ("reliable" if want >= 0.8 else "tentative" if want >= 0.667 else "unreliable")
+    # ICC(2,1) over the 4 recordings both rated, against pingouin
+    import pandas as pd
+    import pingouin
+
+    long = pd.DataFrame(
+        [
+            (i, rater, v)
+            for i, pair in enumerate(zip(supervisor_values, peer_values, strict=True))
+            for rater, v in enumerate(pair)
+        ],
+        columns=["target", "rater", "score"],
+    )
+    icc = pingouin.intraclass_corr(long, targets="target", raters="rater", ratings="score").set_index("Type")
+    assert (rapport["icc"]["targets"], rapport["icc"]["raters"]) == (4, 2)
+    assert math.isclose(rapport["icc"]["value"], icc.loc["ICC(A,1)", "ICC"])
+    trust = next(m for m in answer.json()["measures"] if m["key"] == "trust")
+    assert (trust["alpha"], trust["band"], trust["icc"]) == (
+        None,
+        None,
+        None,
+    )  # everyone said 4: agreement cannot be told from chance
+    # only from reviews the caller may read: a bystander has nothing to pair
+    nothing = team.bystander.api.get("/v1/aggregates/reliability", params={"rubric": RUBRIC}).json()
+    assert all(m["units"] == 0 for m in nothing["measures"])
+    assert_problem(
+        team.bystander.api.get(
+            "/v1/aggregates/reliability", params={"rubric": RUBRIC, "therapist_id": team.therapist.id}
+        ),
+        404,
+    )

@@ -9,7 +9,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from scipy import stats as scipy_stats
 
-from supervise.aggregates.stats import incomplete_beta, summarise, t_quantile
+from supervise.aggregates.stats import f_quantile, icc_a1, incomplete_beta, krippendorff_alpha, summarise, t_quantile
 
 
 @given(st.floats(0.5, 0.9999), st.integers(1, 5000))
@@ -56,3 +56,85 @@ def test_edge_cases() -> None:
     assert (single.mean, single.sd, single.ci_low) == (4.0, None, None)
     flat = summarise(1000, 4000.0 + 1e-9, 16000.0, 4.0, 4.0)  # sums with rounding noise, all values equal
     assert (flat.sd, flat.ci_low, flat.ci_high) == (0.0, flat.mean, flat.mean)
+
+
+@given(
+    st.integers(2, 6).flatmap(
+        lambda raters: st.lists(
+            st.lists(st.one_of(st.none(), st.integers(1, 7)), min_size=raters, max_size=raters), min_size=1, max_size=30
+        )
+    ),
+    st.sampled_from(["interval", "nominal"]),
+)
+@settings(max_examples=300, deadline=None)
+def test_krippendorff_alpha_matches_the_reference_package(table: list[list[int | None]], metric: str) -> None:
+    import krippendorff
+
+    units = [[float(v) for v in unit if v is not None] for unit in table]
+    got = krippendorff_alpha(units, metric)
+    data = np.array([[np.nan if v is None else v for v in unit] for unit in table], dtype=float).T  # raters x units
+    pairable = sum(len(u) for u in units if len(u) >= 2)
+    values = {v for u in units if len(u) >= 2 for v in u}
+    if pairable < 2 or len(values) < 2:
+        assert got is None
+        return
+    want = krippendorff.alpha(reliability_data=data, level_of_measurement=metric)
+    assert got is not None and math.isclose(got, want, rel_tol=1e-9, abs_tol=1e-9)
+
+
+def test_krippendorff_alpha_published_example() -> None:
+    # Krippendorff (2011), "Computing Krippendorff's alpha-reliability", the 4-observer, 12-unit example:
+    # nominal alpha 0.743, interval alpha 0.849.
+    table = [
+        [1, 1, None, 1], [2, 2, 3, 2], [3, 3, 3, 3], [3, 3, 3, 3], [2, 2, 2, 2], [1, 2, 3, 4],
+        [4, 4, 4, 4], [1, 1, 2, 1], [2, 2, 2, 2], [None, 5, 5, 5], [None, None, 1, 1], [None, None, 3, None],
+    ]  # fmt: skip
+    units = [[float(v) for v in unit if v is not None] for unit in table]
+    assert round(krippendorff_alpha(units, "nominal") or 0, 3) == 0.743
+    assert round(krippendorff_alpha(units, "interval") or 0, 3) == 0.849
+
+
+@given(st.floats(0.01, 0.99), st.floats(0.5, 200), st.floats(0.5, 200))
+@settings(max_examples=200, deadline=None)
+def test_f_quantiles_match_scipy(p: float, d1: float, d2: float) -> None:
+    assert math.isclose(f_quantile(p, d1, d2), scipy_stats.f.ppf(p, d1, d2), rel_tol=1e-8, abs_tol=1e-10)
+
+
+@given(
+    st.integers(3, 25).flatmap(
+        lambda n: st.integers(2, 5).flatmap(
+            lambda k: st.lists(st.lists(st.integers(1, 7), min_size=k, max_size=k), min_size=n, max_size=n)
+        )
+    )
+)
+@settings(max_examples=150, deadline=None)
+def test_icc_2_1_matches_pingouin(table: list[list[int]]) -> None:
+    import pandas as pd
+    import pingouin
+
+    got = icc_a1([[float(v) for v in row] for row in table])
+    long = pd.DataFrame(
+        [(i, j, v) for i, row in enumerate(table) for j, v in enumerate(row)], columns=["target", "rater", "score"]
+    )
+    flat = {v for row in table for v in row}
+    if len(flat) < 2:
+        assert got is None
+        return
+    result = pingouin.intraclass_corr(long, targets="target", raters="rater", ratings="score").set_index("Type")
+    want = result.loc["ICC(A,1)"]
+    if got is None:
+        assert not np.isfinite(want["ICC"]) or want["ICC"] >= 1
+        return
+    assert math.isclose(got.value, want["ICC"], rel_tol=1e-9, abs_tol=1e-9)
+    if got.ci_low is not None and np.all(np.isfinite(want["CI95"])):
+        # pingouin rounds its confidence limits to two decimals
+        assert abs(got.ci_low - want["CI95"][0]) <= 0.005 + 1e-9
+        assert got.ci_high is not None and abs(got.ci_high - want["CI95"][1]) <= 0.005 + 1e-9
+
+
+def test_icc_shrout_fleiss_example() -> None:
+    # Shrout & Fleiss (1979), 6 targets rated by 4 judges: ICC(2,1) = 0.29.
+    table = [[9, 2, 5, 8], [6, 1, 3, 2], [8, 4, 6, 8], [7, 1, 2, 6], [10, 5, 6, 9], [6, 2, 4, 7]]
+    icc = icc_a1([[float(v) for v in row] for row in table])
+    assert icc is not None and round(icc.value, 2) == 0.29
+    assert icc.ci_low is not None and icc.ci_high is not None and icc.ci_low < icc.value < icc.ci_high

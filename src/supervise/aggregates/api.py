@@ -17,6 +17,7 @@ from supervise.aggregates.schemas import (
     CaseTrajectory,
     FlagOut,
     FlagPage,
+    Reliability,
     RoleFilter,
     SelfVsObserver,
     TeamView,
@@ -238,4 +239,36 @@ class AggregateController(Controller):
                 for f in page.items
             ],
             next_cursor=page.next_cursor,
+        )
+
+    @get(
+        "/reliability",
+        operation_id="getReliability",
+        summary="How well observers agree",
+        description="For recordings rated by two or more observers with the same rubric version, "
+        "Krippendorff's alpha per item and score (interval for scales and scores, nominal for yes/no "
+        "markers), labelled by Krippendorff's bands, with the units, raters and values behind it. From the "
+        "reviews you may read; optionally one therapist's sessions and a date range. Audited.",
+        responses=problem_responses(400, 401, 403, 404, 422),
+    )
+    async def reliability(
+        self,
+        tx: NamedDependency[AsyncSession],
+        principal: NamedDependency[Principal],
+        runtime: NamedDependency[Runtime],
+        rubric: RubricKey,
+        version: Version = None,
+        therapist_id: Annotated[uuid.UUID | None, QueryParameter(description="Only this therapist's sessions.")] = None,
+        date_from: From = None,
+        date_to: To = None,
+    ) -> Reliability:
+        return await service.reliability(
+            tx,
+            runtime,
+            principal,
+            rubric_key=rubric,
+            version=version,
+            therapist_id=therapist_id,
+            date_from=date_from,
+            date_to=date_to,
         )

@@ -20,6 +20,7 @@ __all__ = [
     "case_scores",
     "delete_scores",
     "insert_scores",
+    "observer_values",
     "owed_therapists",
     "read_daily",
     "read_total",
@@ -400,3 +401,40 @@ def select_flags(
     if therapist_id is not None:
         stmt = stmt.where(ReviewFlag.therapist_id == therapist_id)
     return stmt
+
+
+async def observer_values(
+    tx: AsyncSession,
+    org_id: uuid.UUID,
+    rubric_key: str,
+    rubric_version: str,
+    observers: Sequence[str],
+    visible: ColumnElement[bool],
+    *,
+    therapist_id: uuid.UUID | None,
+    first: dt.date | None,
+    last: dt.date | None,
+) -> list[Any]:
+    """``(kind, measure, recording, reviewer, value)`` of observers' scores the viewer may see."""
+    stmt = select(
+        ReviewScore.measure_kind,
+        ReviewScore.measure,
+        ReviewScore.recording_id,
+        ReviewScore.reviewer_id,
+        ReviewScore.value,
+    ).where(
+        ReviewScore.org_id == org_id,
+        ReviewScore.rubric_key == rubric_key,
+        ReviewScore.rubric_version == rubric_version,
+        ReviewScore.role.in_(observers),
+        Review.org_id == ReviewScore.org_id,
+        Review.id == ReviewScore.review_id,
+        visible,
+    )
+    if therapist_id is not None:
+        stmt = stmt.where(ReviewScore.therapist_id == therapist_id)
+    if first is not None:
+        stmt = stmt.where(ReviewScore.occurred_at >= _start(first))
+    if last is not None:
+        stmt = stmt.where(ReviewScore.occurred_at < _end(last))
+    return list(await tx.execute(stmt))

@@ -18,6 +18,8 @@ __all__ = [
     "FlagPage",
     "Gap",
     "MeasureSeries",
+    "Reliability",
+    "ReliabilityRow",
     "RoleFilter",
     "SelfVsObserver",
     "SessionPoint",
@@ -166,3 +168,40 @@ class FlagOut(msgspec.Struct, kw_only=True):
 class FlagPage(msgspec.Struct, kw_only=True):
     items: list[FlagOut]
     next_cursor: str | None
+
+
+class IccOut(msgspec.Struct, kw_only=True):
+    value: float
+    ci95: tuple[float, float] | None
+    band: Literal["poor", "moderate", "good", "excellent"]
+    """Koo & Li (2016): below .50 poor, .50-.75 moderate, .75-.90 good, above .90 excellent."""
+    targets: int
+    raters: int
+    """ICC(2,1) needs every target rated by the same raters: it is computed on the largest set of
+    recordings rated by one and the same group of observers."""
+
+
+class ReliabilityRow(msgspec.Struct, kw_only=True):
+    kind: MeasureKind
+    key: str
+    label: str
+    metric: Literal["interval", "nominal"]
+    """`nominal` for yes/no items (markers), `interval` for scales and scores."""
+    alpha: float | None
+    """Krippendorff's alpha; null when nothing can be paired or the values never vary."""
+    band: Literal["reliable", "tentative", "unreliable"] | None
+    """Krippendorff's bands: alpha >= .800 reliable, >= .667 tentative, below that unreliable."""
+    icc: IccOut | None
+    """ICC(2,1), two-way random, absolute agreement, single rater, with its 95% CI (interval measures)."""
+    units: int
+    """Recordings rated by two or more observers."""
+    raters: int
+    values: int
+
+
+class Reliability(msgspec.Struct, kw_only=True):
+    rubric: RubricPin
+    therapist_id: uuid.UUID | None
+    date_from: dt.date | None
+    date_to: dt.date | None
+    measures: list[ReliabilityRow]

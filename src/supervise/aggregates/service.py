@@ -22,7 +22,10 @@ from supervise.aggregates.schemas import (
     BucketSize,
     CaseTrajectory,
     Gap,
+    IccOut,
     MeasureSeries,
+    Reliability,
+    ReliabilityRow,
     RoleFilter,
     RoleScore,
     SelfVsObserver,
@@ -35,7 +38,7 @@ from supervise.aggregates.schemas import (
     Usefulness,
     UsefulnessRow,
 )
-from supervise.aggregates.stats import Summary, summarise
+from supervise.aggregates.stats import Summary, icc_a1, krippendorff_alpha, summarise
 from supervise.aggregates.tables import ReviewFlag, ReviewScore, RollupDay, RollupTotal
 from supervise.audit import service as audit
 from supervise.auth.principal import Principal, Scope
@@ -49,7 +52,7 @@ from supervise.reviews import repository as reviews
 from supervise.reviews.schemas import RubricPin
 from supervise.reviews.tables import Review
 from supervise.rubrics import service as rubrics
-from supervise.rubrics.model import Responses, Result, Rubric, RubricDefinition
+from supervise.rubrics.model import BooleanScale, Responses, Result, Rubric, RubricDefinition
 from supervise.runtime import Runtime
 
 __all__ = [
@@ -59,6 +62,7 @@ __all__ = [
     "case_trajectory",
     "list_flags",
     "record_submission",
+    "reliability",
     "self_vs_observer",
     "team_view",
     "therapist_series",
@@ -540,6 +544,101 @@ async def usefulness(tx: AsyncSession, principal: Principal, *, reviewer_id: uui
             UsefulnessRow(reviewer_id=reviewer, **_stats(summarise(int(n), float(total), float(total_sq), low, high)))
             for reviewer, n, total, total_sq, low, high in rows
         ]
+    )
+
+
+def _icc(units: dict[Any, dict[Any, float]]) -> IccOut | None:
+    """ICC(2,1) over the largest set of recordings rated by one and the same group of two or more raters."""
+    groups: dict[frozenset[Any], list[dict[Any, float]]] = defaultdict(list)
+    for ratings in units.values():
+        if len(ratings) >= 2:
+            groups[frozenset(ratings)].append(ratings)
+    if not groups:
+        return None
+    raters, rows = max(groups.items(), key=lambda kv: (len(kv[1]), len(kv[0])))
+    order = sorted(raters, key=str)
+    icc = icc_a1([[row[r] for r in order] for row in rows])
+    if icc is None:
+        return None
+    band = (
+        "excellent" if icc.value > 0.9 else "good" if icc.value >= 0.75 else "moderate" if icc.value >= 0.5 else "poor"
+    )
+    ci = (icc.ci_low, icc.ci_high) if icc.ci_low is not None and icc.ci_high is not None else None
+    return IccOut(value=icc.value, ci95=ci, band=band, targets=icc.targets, raters=icc.raters)  # type: ignore[arg-type]
+
+
+def _band(alpha: float | None) -> str | None:
+    if alpha is None:
+        return None
+    return "reliable" if alpha >= 0.8 else "tentative" if alpha >= 0.667 else "unreliable"
+
+
+async def reliability(
+    tx: AsyncSession,
+    runtime: Runtime,
+    principal: Principal,
+    *,
+    rubric_key: str,
+    version: str | None,
+    therapist_id: uuid.UUID | None,
+    date_from: dt.date | None,
+    date_to: dt.date | None,
+) -> Reliability:
+    """Agreement between observers who rated the same recordings with the same rubric version, from the
+    reviews the caller may read: Krippendorff's alpha per measure (it takes any number of raters and missing
+    ratings)."""
+    principal.require_scope(Scope.REVIEWS_READ)
+    _check_range(date_from, date_to)
+    if therapist_id is not None:
+        therapist = await members.get_member(tx, principal.org_id, therapist_id)
+        if therapist is None or not await _may_see(tx, principal, therapist_id):
+            raise NotFound("therapist")
+    definition = await _definition(tx, runtime, rubric_key, version)
+    rows = await repository.observer_values(
+        tx,
+        principal.org_id,
+        definition.key,
+        definition.version,
+        OBSERVERS,
+        _visible(principal),
+        therapist_id=therapist_id,
+        first=date_from,
+        last=date_to,
+    )
+    units: dict[tuple[str, str], dict[Any, dict[Any, float]]] = defaultdict(lambda: defaultdict(dict))
+    raters: dict[tuple[str, str], set[Any]] = defaultdict(set)
+    for kind, measure, recording, reviewer, value in rows:
+        units[(kind, measure)][recording][reviewer] = float(value)
+        raters[(kind, measure)].add(reviewer)
+    nominal = {item.key for item in definition.items if isinstance(item.scale, BooleanScale)}
+    measures = []
+    for kind, key, label in _measures(definition):
+        metric = "nominal" if kind == "item" and key in nominal else "interval"
+        rated = units.get((kind, key), {})
+        by_unit = [list(ratings.values()) for ratings in rated.values()]
+        alpha = krippendorff_alpha(by_unit, metric)
+        paired = [u for u in by_unit if len(u) >= 2]
+        measures.append(
+            ReliabilityRow(
+                kind=kind,  # type: ignore[arg-type]
+                key=key,
+                label=label,
+                metric=metric,  # type: ignore[arg-type]
+                alpha=alpha,
+                band=_band(alpha),  # type: ignore[arg-type]
+                icc=_icc(rated) if metric == "interval" else None,
+                units=len(paired),
+                raters=len(raters.get((kind, key), set())),
+                values=sum(len(u) for u in paired),
+            )
+        )
+    await audit.record(tx, principal, "aggregate.reliability", "member", therapist_id)
+    return Reliability(
+        rubric=RubricPin(key=definition.key, version=definition.version),
+        therapist_id=therapist_id,
+        date_from=date_from,
+        date_to=date_to,
+        measures=measures,
     )
 
 

@@ -12,7 +12,7 @@ import math
 from dataclasses import dataclass
 from functools import lru_cache
 
-__all__ = ["Summary", "incomplete_beta", "summarise", "t_quantile"]
+__all__ = ["Icc", "Summary", "f_quantile", "icc_a1", "incomplete_beta", "krippendorff_alpha", "summarise", "t_quantile"]
 
 
 def _beta_fraction(a: float, b: float, x: float) -> float:
@@ -75,6 +75,103 @@ def t_quantile(p: float, df: float) -> float:
     x = (low + high) / 2.0
     t = math.sqrt(df * (1.0 - x) / x)
     return t if p > 0.5 else -t
+
+
+@lru_cache(maxsize=4096)
+def f_quantile(p: float, d1: float, d2: float) -> float:
+    """The ``p`` quantile of the F distribution with ``d1`` and ``d2`` degrees of freedom (any positive real).
+    P(F <= x) = I_y(d1/2, d2/2) with y = d1 x / (d1 x + d2). For upper quantiles, bisect on z = 1 - y through
+    the complement I_z(d2/2, d1/2) = 1 - p, so that a quantile far in the tail keeps its precision."""
+    if not 0.0 < p < 1.0 or d1 <= 0 or d2 <= 0:
+        raise ValueError("need 0 < p < 1 and positive degrees of freedom")
+    upper = p > 0.5
+    a, b, target = (d2 / 2.0, d1 / 2.0, 1.0 - p) if upper else (d1 / 2.0, d2 / 2.0, p)
+    low, high = 0.0, 1.0
+    for _ in range(400):
+        mid = (low + high) / 2.0
+        if incomplete_beta(a, b, mid) < target:
+            low = mid
+        else:
+            high = mid
+        if high - low <= 1e-15 * high:
+            break
+    t = (low + high) / 2.0
+    if upper:
+        return math.inf if t <= 0.0 else d2 * (1.0 - t) / (d1 * t)
+    return math.inf if t >= 1.0 else d2 * t / (d1 * (1.0 - t))
+
+
+@dataclass(frozen=True, slots=True)
+class Icc:
+    value: float
+    ci_low: float | None
+    ci_high: float | None
+    targets: int
+    raters: int
+
+
+def icc_a1(table: list[list[float]]) -> Icc | None:
+    """ICC(2,1) — two-way random effects, absolute agreement, single rater (Shrout & Fleiss 1979; McGraw &
+    Wong 1996 ICC(A,1)) — with its 95% CI, for a complete targets x raters ``table``. ``None`` with fewer than
+    two targets or raters, or when nothing varies."""
+    n = len(table)
+    k = len(table[0]) if table else 0
+    if n < 2 or k < 2:
+        return None
+    grand = sum(map(sum, table)) / (n * k)
+    rows = [sum(row) / k for row in table]
+    cols = [sum(row[j] for row in table) / n for j in range(k)]
+    msr = k * sum((r - grand) ** 2 for r in rows) / (n - 1)
+    msc = n * sum((c - grand) ** 2 for c in cols) / (k - 1)
+    sse = sum((table[i][j] - rows[i] - cols[j] + grand) ** 2 for i in range(n) for j in range(k))
+    mse = sse / ((n - 1) * (k - 1))
+    denominator = msr + (k - 1) * mse + k * (msc - mse) / n
+    if denominator <= 0:
+        return None
+    icc = (msr - mse) / denominator
+    if icc >= 1.0:
+        return Icc(icc, None, None, n, k)
+    # McGraw & Wong (1996) confidence limits, with Satterthwaite's degrees of freedom.
+    a = k * icc / (n * (1 - icc))
+    b = 1 + k * icc * (n - 1) / (n * (1 - icc))
+    v_denominator = (a * msc) ** 2 / (k - 1) + (b * mse) ** 2 / ((n - 1) * (k - 1))
+    if v_denominator <= 0:
+        return Icc(icc, None, None, n, k)
+    v = (a * msc + b * mse) ** 2 / v_denominator
+    f_low = f_quantile(0.975, n - 1, v)
+    f_high = f_quantile(0.975, v, n - 1)
+    if not (math.isfinite(f_low) and math.isfinite(f_high)):
+        return Icc(icc, None, None, n, k)
+    lower = n * (msr - f_low * mse) / (f_low * (k * msc + (k * n - k - n) * mse) + n * msr)
+    upper = n * (f_high * msr - mse) / (k * msc + (k * n - k - n) * mse + n * f_high * msr)
+    return Icc(icc, lower, upper, n, k)
+
+
+def krippendorff_alpha(units: list[list[float]], metric: str) -> float | None:
+    """Krippendorff's alpha for ``units`` (each: the values the raters gave one unit; missing ratings left
+    out), with the ``interval`` (squared difference) or ``nominal`` (equal or not) metric. Units with fewer
+    than two values carry no pairing and are ignored; ``None`` when nothing can be paired or the values never
+    vary. Computed from sums, in O(values), by the coincidence-matrix definition (Krippendorff 2011)."""
+    pairable = [unit for unit in units if len(unit) >= 2]
+    n = sum(len(unit) for unit in pairable)
+    if n < 2:
+        return None
+
+    def disagreement(values: list[float]) -> float:
+        """Sum of the metric over all ordered pairs of distinct positions."""
+        if metric == "interval":
+            total = sum(values)
+            return 2 * len(values) * sum(v * v for v in values) - 2 * total * total
+        counts: dict[float, int] = {}
+        for value in values:
+            counts[value] = counts.get(value, 0) + 1
+        return len(values) ** 2 - sum(c * c for c in counts.values())
+
+    observed = sum(disagreement(unit) / (len(unit) - 1) for unit in pairable) / n
+    expected = disagreement([v for unit in pairable for v in unit]) / (n * (n - 1))
+    if expected <= 0:
+        return None
+    return 1.0 - observed / expected
 
 
 @dataclass(frozen=True, slots=True)
