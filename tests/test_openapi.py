@@ -55,6 +55,8 @@ def test_write_operations_document_idempotency_and_preconditions() -> None:
             assert "Idempotency-Key" in headers, path
             assert "201" in op["responses"], path
             assert "Location" in op["responses"]["201"].get("headers", {}), path
+        if "Idempotency-Key" in headers:
+            assert "422" in op["responses"], (path, "a key reused with another request is a 422")
         if method == "patch":
             assert "If-Match" in headers, path
             assert {"412", "428"} <= set(op["responses"]), path

@@ -22,6 +22,7 @@ BODIES = {
     ("POST", "/v1/reviews/{review_id:uuid}/amend"): {"reason": "probe"},
     ("POST", "/v1/reviews/{review_id:uuid}/acknowledge"): {"usefulness": 3},
     ("POST", "/v1/reviews/{review_id:uuid}/annotations"): {"start_ms": 0, "kind": "note", "text": "probe"},
+    ("POST", "/v1/reviews/{review_id:uuid}/reference"): None,
 }
 
 

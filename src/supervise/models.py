@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from supervise.aggregates.tables import ReviewFlag, ReviewScore, RollupDay, RollupTotal
+from supervise.aggregates.tables import ReferenceReview, ReviewFlag, ReviewScore, RollupDay, RollupTotal
 from supervise.audit.tables import AuditEvent
 from supervise.auth.tables import ApiKey
 from supervise.idempotency.tables import IdempotencyRecord
@@ -20,6 +20,7 @@ __all__ = [
     "Member",
     "Organisation",
     "Recording",
+    "ReferenceReview",
     "Review",
     "ReviewFlag",
     "ReviewRequest",

@@ -7,6 +7,7 @@ import math
 import numpy as np
 
 from tests.aggregates.test_series import review, session
+from tests.recordings.test_api import recording_body
 from tests.reviews.support import ITEMS, RUBRIC, make_team
 from tests.support import Org
 from tests.test_http import assert_problem
@@ -222,3 +223,60 @@ def test_reliability_is_krippendorffs_alpha_over_the_readable_reviews(org: Org) 
         ),
         404,
     )
+
+
+def test_calibration_against_a_reference_review(org: Org) -> None:
+    team = make_team(org)
+    training = team.therapist.api.post(
+        "/v1/recordings",
+        json=recording_body(
+            team.case_id,
+            session_number=9,
+            consent={"scope": "supervision_and_training"},
+            occurred_at="2026-10-20T10:00:00Z",
+        ),
+    ).json()["id"]
+    reference_values = {**dict.fromkeys(ITEMS, 4), "rapport": 6, "trust": 2}
+    gold = review(team.supervisor, training, reference_values)
+    peer_values = {**dict.fromkeys(ITEMS, 5), "rapport": 6, "trust": 5}  # deviations: 0, 3, and 1 for six items
+    request = team.request(team.supervisor, team.peer, "peer", recording_id=training)
+    started = team.peer.api.post("/v1/reviews", json={"request_id": request["id"]}).json()
+    url = f"/v1/reviews/{started['id']}"
+    assert (
+        team.peer.api.patch(url, json={"responses": {"items": peer_values}}, headers={"If-Match": '"1"'}).status_code
+        == 200
+    )
+    assert team.peer.api.post(f"{url}/submit").status_code == 200
+    # only admins mark references, only on training recordings, once per recording and rubric version
+    assert_problem(team.supervisor.api.post(f"/v1/reviews/{gold['id']}/reference"), 403)
+    ordinary = review(team.supervisor, session(team, 10, "2026-10-21"), dict.fromkeys(ITEMS, 4))
+    assert_problem(org.admin.api.post(f"/v1/reviews/{ordinary['id']}/reference"), 409)
+    marked = org.admin.api.post(f"/v1/reviews/{gold['id']}/reference")
+    assert marked.status_code == 201, marked.text
+    assert marked.headers["location"] == f"/v1/reviews/{gold['id']}/reference"
+    assert_problem(org.admin.api.post(f"/v1/reviews/{started['id']}/reference"), 409)
+    answer = org.admin.api.get("/v1/aggregates/calibration", params={"rubric": RUBRIC})
+    assert answer.status_code == 200, answer.text
+    raters = answer.json()["raters"]
+    assert [r["reviewer_id"] for r in raters] == [team.peer.id]
+    peer = raters[0]
+    deviations = [abs(peer_values[i] - reference_values[i]) for i in ITEMS]
+    assert peer["recordings"] == 1
+    assert peer["overall"]["n"] == len(ITEMS)
+    assert math.isclose(peer["overall"]["mean_absolute_deviation"], sum(deviations) / len(ITEMS))
+    assert math.isclose(peer["overall"]["within_one"], sum(d <= 1 for d in deviations) / len(ITEMS))
+    trust = next(i for i in peer["items"] if i["key"] == "trust")
+    assert (trust["n"], trust["mean_absolute_deviation"], trust["within_one"]) == (1, 3.0, 0.0)
+    assert len(peer["drift"]) == 1 and peer["drift"][0]["n"] == len(ITEMS)
+    # a rater sees their own; others' only as an admin
+    assert (
+        team.peer.api.get("/v1/aggregates/calibration", params={"rubric": RUBRIC}).json()["raters"][0]["reviewer_id"]
+        == team.peer.id
+    )
+    assert_problem(
+        team.peer.api.get("/v1/aggregates/calibration", params={"rubric": RUBRIC, "reviewer_id": team.supervisor.id}),
+        403,
+    )
+    assert org.admin.api.delete(f"/v1/reviews/{gold['id']}/reference").status_code == 204
+    assert org.admin.api.get("/v1/aggregates/calibration", params={"rubric": RUBRIC}).json()["raters"] == []
+    assert_problem(org.admin.api.delete(f"/v1/reviews/{gold['id']}/reference"), 404)

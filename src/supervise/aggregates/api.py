@@ -14,6 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from supervise.aggregates import service
 from supervise.aggregates.schemas import (
     BucketSize,
+    Calibration,
     CaseTrajectory,
     FlagOut,
     FlagPage,
@@ -271,4 +272,27 @@ class AggregateController(Controller):
             therapist_id=therapist_id,
             date_from=date_from,
             date_to=date_to,
+        )
+
+    @get(
+        "/calibration",
+        operation_id="getCalibration",
+        summary="How raters agree with the reference reviews",
+        description="For every rater of a recording that has a reference review (see `POST "
+        "/v1/reviews/{id}/reference`) with the same rubric version: mean absolute deviation from the "
+        "reference and the share of item ratings within 1 point, overall, per item and per month of "
+        "submission (drift). Yours; admins see every rater's. Audited.",
+        responses=problem_responses(400, 401, 403, 422),
+    )
+    async def calibration(
+        self,
+        tx: NamedDependency[AsyncSession],
+        principal: NamedDependency[Principal],
+        runtime: NamedDependency[Runtime],
+        rubric: RubricKey,
+        version: Version = None,
+        reviewer_id: Annotated[uuid.UUID | None, QueryParameter(description="Whose calibration.")] = None,
+    ) -> Calibration:
+        return await service.calibration(
+            tx, runtime, principal, rubric_key=rubric, version=version, reviewer_id=reviewer_id
         )

@@ -9,14 +9,16 @@ from typing import Any
 
 from sqlalchemy import ColumnElement, Date, and_, cast, delete, func, insert, select, tuple_
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import aliased
 
-from supervise.aggregates.tables import ReviewFlag, ReviewScore, RollupDay, RollupTotal
+from supervise.aggregates.tables import ReferenceReview, ReviewFlag, ReviewScore, RollupDay, RollupTotal
 from supervise.reviews.tables import Review, ReviewRequest
 
 __all__ = [
     "ROLLUPS",
     "Cell",
     "add_to_rollups",
+    "calibration_pairs",
     "case_scores",
     "delete_scores",
     "insert_scores",
@@ -437,4 +439,52 @@ async def observer_values(
         stmt = stmt.where(ReviewScore.occurred_at >= _start(first))
     if last is not None:
         stmt = stmt.where(ReviewScore.occurred_at < _end(last))
+    return list(await tx.execute(stmt))
+
+
+async def calibration_pairs(
+    tx: AsyncSession, org_id: uuid.UUID, rubric_key: str, rubric_version: str, reviewer_id: uuid.UUID | None
+) -> list[Any]:
+    """``(reviewer, recording, item, rater value, reference value, submitted_at)`` for every item another
+    reviewer rated on a recording that has a reference review with the same rubric version."""
+    reference = aliased(ReviewScore)
+    rater_review = aliased(Review)
+    stmt = (
+        select(
+            ReviewScore.reviewer_id,
+            ReviewScore.recording_id,
+            ReviewScore.measure,
+            ReviewScore.value,
+            reference.value,
+            rater_review.submitted_at,
+        )
+        .join(
+            ReferenceReview,
+            and_(
+                ReferenceReview.org_id == ReviewScore.org_id,
+                ReferenceReview.recording_id == ReviewScore.recording_id,
+                ReferenceReview.rubric_key == ReviewScore.rubric_key,
+                ReferenceReview.rubric_version == ReviewScore.rubric_version,
+            ),
+        )
+        .join(
+            reference,
+            and_(
+                reference.org_id == ReferenceReview.org_id,
+                reference.review_id == ReferenceReview.review_id,
+                reference.measure_kind == ReviewScore.measure_kind,
+                reference.measure == ReviewScore.measure,
+            ),
+        )
+        .join(rater_review, and_(rater_review.org_id == ReviewScore.org_id, rater_review.id == ReviewScore.review_id))
+        .where(
+            ReviewScore.org_id == org_id,
+            ReviewScore.rubric_key == rubric_key,
+            ReviewScore.rubric_version == rubric_version,
+            ReviewScore.measure_kind == "item",
+            ReviewScore.review_id != ReferenceReview.review_id,
+        )
+    )
+    if reviewer_id is not None:
+        stmt = stmt.where(ReviewScore.reviewer_id == reviewer_id)
     return list(await tx.execute(stmt))

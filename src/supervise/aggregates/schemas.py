@@ -13,11 +13,13 @@ from supervise.reviews.schemas import RubricPin
 __all__ = [
     "Bucket",
     "BucketSize",
+    "Calibration",
     "CaseTrajectory",
     "FlagOut",
     "FlagPage",
     "Gap",
     "MeasureSeries",
+    "ReferenceOut",
     "Reliability",
     "ReliabilityRow",
     "RoleFilter",
@@ -205,3 +207,42 @@ class Reliability(msgspec.Struct, kw_only=True):
     date_from: dt.date | None
     date_to: dt.date | None
     measures: list[ReliabilityRow]
+
+
+class ReferenceOut(msgspec.Struct, kw_only=True):
+    review_id: uuid.UUID
+    recording_id: uuid.UUID
+    rubric: RubricPin
+    marked_by_id: uuid.UUID
+    created_at: dt.datetime
+
+
+class Agreement(msgspec.Struct, kw_only=True):
+    n: int
+    """Item ratings compared with the reference's."""
+    mean_absolute_deviation: float | None
+    within_one: float | None
+    """Share of ratings within 1 point of the reference."""
+
+
+class ItemAgreement(Agreement, kw_only=True):
+    key: str
+    label: str
+
+
+class DriftPoint(Agreement, kw_only=True):
+    month: dt.date
+    """Month the rater's reviews of reference recordings were submitted."""
+
+
+class RaterCalibration(msgspec.Struct, kw_only=True):
+    reviewer_id: uuid.UUID
+    recordings: int
+    overall: Agreement
+    items: list[ItemAgreement]
+    drift: list[DriftPoint]
+
+
+class Calibration(msgspec.Struct, kw_only=True):
+    rubric: RubricPin
+    raters: list[RaterCalibration]

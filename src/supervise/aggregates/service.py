@@ -14,16 +14,22 @@ from collections.abc import Iterable
 from typing import Any
 
 from sqlalchemy import delete, func, select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from supervise.aggregates import repository
 from supervise.aggregates.schemas import (
+    Agreement,
     Bucket,
     BucketSize,
+    Calibration,
     CaseTrajectory,
+    DriftPoint,
     Gap,
     IccOut,
+    ItemAgreement,
     MeasureSeries,
+    RaterCalibration,
     Reliability,
     ReliabilityRow,
     RoleFilter,
@@ -39,7 +45,7 @@ from supervise.aggregates.schemas import (
     UsefulnessRow,
 )
 from supervise.aggregates.stats import Summary, icc_a1, krippendorff_alpha, summarise
-from supervise.aggregates.tables import ReviewFlag, ReviewScore, RollupDay, RollupTotal
+from supervise.aggregates.tables import ReferenceReview, ReviewFlag, ReviewScore, RollupDay, RollupTotal
 from supervise.audit import service as audit
 from supervise.auth.principal import Principal, Scope
 from supervise.db import new_id, utcnow
@@ -59,13 +65,16 @@ __all__ = [
     "DEFAULT_DROP",
     "MIN_CELL_REVIEWS",
     "Mismatch",
+    "calibration",
     "case_trajectory",
     "list_flags",
+    "mark_reference",
     "record_submission",
     "reliability",
     "self_vs_observer",
     "team_view",
     "therapist_series",
+    "unmark_reference",
     "usefulness",
     "verify",
 ]
@@ -640,6 +649,131 @@ async def reliability(
         date_to=date_to,
         measures=measures,
     )
+
+
+async def _reference_target(tx: AsyncSession, principal: Principal, review_id: uuid.UUID) -> Review:
+    principal.require_scope(Scope.REVIEWS_WRITE)
+    review = await reviews.get_review(
+        tx,
+        reviews.Viewer(principal.org_id, principal.member_id, is_admin=principal.is_admin, now=utcnow()),
+        review_id,
+        for_update=True,
+    )
+    if review is None:
+        raise NotFound("review")
+    principal.require_admin("mark reference reviews")
+    return review
+
+
+async def mark_reference(tx: AsyncSession, principal: Principal, review_id: uuid.UUID) -> ReferenceReview:
+    """Make a submitted, current review the reference for its recording and rubric version (admins). The
+    recording must be consented for training (`supervision_and_training`)."""
+    review = await _reference_target(tx, principal, review_id)
+    if review.state == "draft" or review.superseded_by_id is not None:
+        raise Conflict("Only a submitted, current revision can be a reference.")
+    recording = await recordings.get_recording(tx, review.org_id, review.recording_id, viewer=None, now=utcnow())
+    assert recording is not None
+    if recording.consent_scope != "supervision_and_training" or recording.consent_withdrawn_at is not None:
+        raise Conflict("The recording is not consented for training use (scope supervision_and_training).")
+    existing = await tx.scalar(
+        select(ReferenceReview).where(
+            ReferenceReview.org_id == review.org_id,
+            ReferenceReview.recording_id == review.recording_id,
+            ReferenceReview.rubric_key == review.rubric_key,
+            ReferenceReview.rubric_version == review.rubric_version,
+        )
+    )
+    if existing is not None:
+        raise Conflict(f"This recording already has a reference with this rubric version: review {existing.review_id}.")
+    reference = ReferenceReview(
+        org_id=review.org_id,
+        review_id=review.id,
+        recording_id=review.recording_id,
+        rubric_key=review.rubric_key,
+        rubric_version=review.rubric_version,
+        marked_by_id=principal.member_id,
+        created_at=utcnow(),
+    )
+    tx.add(reference)
+    try:
+        await tx.flush()
+    except IntegrityError:
+        raise Conflict("Another reference was marked for this recording at the same time.") from None
+    await audit.record(tx, principal, "review.reference", "review", review.id)
+    return reference
+
+
+async def unmark_reference(tx: AsyncSession, principal: Principal, review_id: uuid.UUID) -> None:
+    review = await _reference_target(tx, principal, review_id)
+    deleted = await tx.execute(
+        delete(ReferenceReview).where(ReferenceReview.org_id == review.org_id, ReferenceReview.review_id == review.id)
+    )
+    if deleted.rowcount != 1:  # type: ignore[attr-defined]
+        raise NotFound("reference")
+    await audit.record(tx, principal, "review.unreference", "review", review.id)
+
+
+class _Agreement:
+    __slots__ = ("close", "deviation", "n")
+
+    def __init__(self) -> None:
+        self.n, self.deviation, self.close = 0, 0.0, 0
+
+    def add(self, rater: float, reference: float) -> None:
+        self.n += 1
+        self.deviation += abs(rater - reference)
+        self.close += abs(rater - reference) <= 1.0 + 1e-9
+
+    def fields(self) -> dict[str, Any]:
+        if not self.n:
+            return {"n": 0, "mean_absolute_deviation": None, "within_one": None}
+        return {"n": self.n, "mean_absolute_deviation": self.deviation / self.n, "within_one": self.close / self.n}
+
+
+async def calibration(
+    tx: AsyncSession,
+    runtime: Runtime,
+    principal: Principal,
+    *,
+    rubric_key: str,
+    version: str | None,
+    reviewer_id: uuid.UUID | None,
+) -> Calibration:
+    """Each rater's agreement with the reference reviews of training recordings: mean absolute deviation and
+    share within 1 point, overall, per item, and per month (drift). Yours; admins see every rater's."""
+    principal.require_scope(Scope.REVIEWS_READ)
+    if reviewer_id is None and not principal.is_admin:
+        reviewer_id = principal.member_id
+    if reviewer_id is not None and reviewer_id != principal.member_id and not principal.is_admin:
+        raise Forbidden("You see your own calibration; admins see every rater's.")
+    definition = await _definition(tx, runtime, rubric_key, version)
+    labels = {item.key: item.label for item in definition.items}
+    rows = await repository.calibration_pairs(tx, principal.org_id, definition.key, definition.version, reviewer_id)
+    overall: dict[Any, _Agreement] = defaultdict(_Agreement)
+    items: dict[Any, dict[str, _Agreement]] = defaultdict(lambda: defaultdict(_Agreement))
+    months: dict[Any, dict[dt.date, _Agreement]] = defaultdict(lambda: defaultdict(_Agreement))
+    recordings_rated: dict[Any, set[Any]] = defaultdict(set)
+    for reviewer, recording, measure, value, reference, submitted_at in rows:
+        overall[reviewer].add(value, reference)
+        items[reviewer][measure].add(value, reference)
+        month = (submitted_at or utcnow()).astimezone(dt.UTC).date().replace(day=1)
+        months[reviewer][month].add(value, reference)
+        recordings_rated[reviewer].add(recording)
+    raters = [
+        RaterCalibration(
+            reviewer_id=reviewer,
+            recordings=len(recordings_rated[reviewer]),
+            overall=Agreement(**overall[reviewer].fields()),
+            items=[
+                ItemAgreement(key=key, label=labels.get(key, key), **items[reviewer][key].fields())
+                for key in sorted(items[reviewer], key=lambda k: list(labels).index(k) if k in labels else len(labels))
+            ],
+            drift=[DriftPoint(month=month, **a.fields()) for month, a in sorted(months[reviewer].items())],
+        )
+        for reviewer in sorted(overall, key=str)
+    ]
+    await audit.record(tx, principal, "aggregate.calibration", "member", reviewer_id)
+    return Calibration(rubric=RubricPin(key=definition.key, version=definition.version), raters=raters)
 
 
 SEVERITIES = ("info", "warning", "critical")

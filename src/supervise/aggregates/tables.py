@@ -21,12 +21,13 @@ from sqlalchemy import (
     Integer,
     PrimaryKeyConstraint,
     String,
+    UniqueConstraint,
 )
 from sqlalchemy.orm import Mapped, mapped_column
 
 from supervise.db import Base, UTCDateTime
 
-__all__ = ["ReviewFlag", "ReviewScore", "RollupDay", "RollupTotal"]
+__all__ = ["ReferenceReview", "ReviewFlag", "ReviewScore", "RollupDay", "RollupTotal"]
 
 
 def _kind() -> CheckConstraint:
@@ -131,4 +132,23 @@ class ReviewFlag(Base):
     severity: Mapped[str] = mapped_column(String(16))
     message: Mapped[str] = mapped_column(String(500))
     threshold: Mapped[str | None] = mapped_column(String(64))
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime())
+
+
+class ReferenceReview(Base):
+    """A review an admin marked as the reference ("gold") for a training recording: raters of the same
+    recording with the same rubric version are calibrated against it. One per recording and rubric version."""
+
+    __tablename__ = "reference_reviews"
+    __table_args__ = (
+        ForeignKeyConstraint(["org_id", "review_id"], ["reviews.org_id", "reviews.id"], ondelete="CASCADE"),
+        UniqueConstraint("org_id", "recording_id", "rubric_key", "rubric_version"),
+    )
+
+    org_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("organisations.id"), primary_key=True)
+    review_id: Mapped[uuid.UUID] = mapped_column(primary_key=True)
+    recording_id: Mapped[uuid.UUID]
+    rubric_key: Mapped[str] = mapped_column(String(64))
+    rubric_version: Mapped[str] = mapped_column(String(32))
+    marked_by_id: Mapped[uuid.UUID]
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime())

@@ -11,6 +11,8 @@ from litestar.di import NamedDependency
 from litestar.params import FromPath, JSONBody, QueryParameter
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from supervise.aggregates import service as aggregates
+from supervise.aggregates.schemas import ReferenceOut
 from supervise.auth.principal import Principal
 from supervise.dependencies import IdempotencyKey, IfMatch
 from supervise.http import create_once, problem_responses
@@ -480,6 +482,53 @@ class ReviewController(Controller):
             return StoredResponse(200, msgspec.json.encode(review_out(review)), None)
 
         return await create_once(request, data, tx, principal, idempotency_key, run)
+
+    @post(
+        "/{review_id:uuid}/reference",
+        operation_id="markReferenceReview",
+        summary="Make a review the reference for calibrating raters (admins)",
+        description="A submitted, current review of a recording consented for training "
+        '(`supervision_and_training`) becomes the reference ("gold") for that recording and rubric version; '
+        "`GET /v1/aggregates/calibration` compares every other rater of the recording with it. One per "
+        "recording and rubric version.",
+        status_code=201,
+        response_headers=[LOCATION],
+        responses=problem_responses(400, 401, 403, 404, 409, 422),
+    )
+    async def mark_reference(
+        self,
+        request: Request[Any, Any, Any],
+        review_id: FromPath[uuid.UUID],
+        tx: NamedDependency[AsyncSession],
+        principal: NamedDependency[Principal],
+        idempotency_key: IdempotencyKey = None,
+    ) -> Response[ReferenceOut]:
+        async def create() -> StoredResponse:
+            made = await aggregates.mark_reference(tx, principal, review_id)
+            body = ReferenceOut(
+                review_id=made.review_id,
+                recording_id=made.recording_id,
+                rubric=RubricPin(key=made.rubric_key, version=made.rubric_version),
+                marked_by_id=made.marked_by_id,
+                created_at=made.created_at,
+            )
+            return StoredResponse(201, msgspec.json.encode(body), f"/v1/reviews/{review_id}/reference")
+
+        return await create_once(request, None, tx, principal, idempotency_key, create)
+
+    @delete(
+        "/{review_id:uuid}/reference",
+        operation_id="unmarkReferenceReview",
+        summary="Stop using a review as a reference (admins)",
+        responses=problem_responses(400, 401, 403, 404),
+    )
+    async def unmark_reference(
+        self,
+        review_id: FromPath[uuid.UUID],
+        tx: NamedDependency[AsyncSession],
+        principal: NamedDependency[Principal],
+    ) -> None:
+        await aggregates.unmark_reference(tx, principal, review_id)
 
     @post(
         "/{review_id:uuid}/annotations",
