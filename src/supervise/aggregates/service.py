@@ -54,6 +54,7 @@ from supervise.members import repository as members
 from supervise.members.tables import SupervisionLink
 from supervise.pagination import Page, PageRequest, fetch_page
 from supervise.recordings import repository as recordings
+from supervise.recordings import service as recording_rules
 from supervise.reviews import repository as reviews
 from supervise.reviews.schemas import RubricPin
 from supervise.reviews.tables import Review
@@ -168,12 +169,11 @@ async def record_submission(
 # -------------------------------------------------------------------------------------------------- reads
 
 
-async def _may_see(tx: AsyncSession, principal: Principal, therapist_id: uuid.UUID) -> bool:
-    return (
-        principal.is_admin
-        or principal.member_id == therapist_id
-        or await recordings.supervises(tx, principal.org_id, principal.member_id, therapist_id)
-    )
+async def _visible_therapist(tx: AsyncSession, principal: Principal, therapist_id: uuid.UUID) -> None:
+    """404 unless the therapist exists in the caller's organisation and the caller may see their figures."""
+    therapist = await members.get_member(tx, principal.org_id, therapist_id)
+    if therapist is None or not await recording_rules.may_see_therapist(tx, principal, therapist_id):
+        raise NotFound("therapist")
 
 
 async def _definition(tx: AsyncSession, runtime: Runtime, key: str, version: str | None) -> RubricDefinition:
@@ -268,9 +268,7 @@ async def therapist_series(
     date_to: dt.date | None,
 ) -> TherapistSeries:
     principal.require_scope(Scope.REVIEWS_READ)
-    therapist = await members.get_member(tx, principal.org_id, therapist_id)
-    if therapist is None or not await _may_see(tx, principal, therapist_id):
-        raise NotFound("therapist")
+    await _visible_therapist(tx, principal, therapist_id)
     _check_range(date_from, date_to)
     await _not_blinded(tx, principal, therapist_id)
     definition = await _definition(tx, runtime, rubric_key, version)
@@ -414,9 +412,7 @@ async def self_vs_observer(
     """Per measure, over recordings the therapist rated and at least one observer rated: the therapist's
     rating minus the observers' mean on that recording (read from the therapist's own scores)."""
     principal.require_scope(Scope.REVIEWS_READ)
-    therapist = await members.get_member(tx, principal.org_id, therapist_id)
-    if therapist is None or not await _may_see(tx, principal, therapist_id):
-        raise NotFound("therapist")
+    await _visible_therapist(tx, principal, therapist_id)
     _check_range(date_from, date_to)
     definition = await _definition(tx, runtime, rubric_key, version)
     pairs = await repository.self_and_observers(
@@ -489,7 +485,7 @@ async def case_trajectory(
     session, and a rupture signal when it fell by more than the drop threshold."""
     principal.require_scope(Scope.REVIEWS_READ)
     case = await recordings.get_case(tx, principal.org_id, case_id)
-    if case is None or not await _may_see(tx, principal, case.therapist_id):
+    if case is None or not await recording_rules.may_see_therapist(tx, principal, case.therapist_id):
         raise NotFound("case")
     definition = await _definition(tx, runtime, rubric_key, version)
     kind = next((k for k, key, _ in _measures(definition) if key == measure), None)
@@ -599,9 +595,7 @@ async def reliability(
     principal.require_scope(Scope.REVIEWS_READ)
     _check_range(date_from, date_to)
     if therapist_id is not None:
-        therapist = await members.get_member(tx, principal.org_id, therapist_id)
-        if therapist is None or not await _may_see(tx, principal, therapist_id):
-            raise NotFound("therapist")
+        await _visible_therapist(tx, principal, therapist_id)
     definition = await _definition(tx, runtime, rubric_key, version)
     rows = await repository.observer_values(
         tx,

@@ -33,6 +33,7 @@ __all__ = [
     "get_recording",
     "list_cases",
     "list_recordings",
+    "may_see_therapist",
     "update_recording",
     "viewer_of",
     "visible_recording",
@@ -55,7 +56,8 @@ async def visible_recording(tx: AsyncSession, principal: Principal, recording_id
     return await repository.get_recording(tx, principal.org_id, recording_id, viewer=viewer_of(principal), now=utcnow())
 
 
-async def _may_see(tx: AsyncSession, principal: Principal, therapist_id: uuid.UUID) -> bool:
+async def may_see_therapist(tx: AsyncSession, principal: Principal, therapist_id: uuid.UUID) -> bool:
+    """The therapist themself, their supervisors and admins see a therapist's cases, sessions and figures."""
     return (
         principal.is_admin
         or principal.member_id == therapist_id
@@ -75,7 +77,7 @@ def _aware(value: dt.datetime | None, field: str) -> list[FieldError]:
 async def create_case(tx: AsyncSession, principal: Principal, data: CaseCreate) -> Case:
     principal.require_scope(Scope.RECORDINGS_WRITE)
     therapist = await members.get_member(tx, principal.org_id, data.therapist_id)
-    if therapist is None or not await _may_see(tx, principal, therapist.id):
+    if therapist is None or not await may_see_therapist(tx, principal, therapist.id):
         raise Unprocessable("The case is not valid.", errors=[FieldError("therapist_id", "no member with this id")])
     _may_write_for(principal, therapist.id)
     if not (therapist.active and therapist.is_clinician):
@@ -109,7 +111,7 @@ async def create_case(tx: AsyncSession, principal: Principal, data: CaseCreate) 
 async def get_case(tx: AsyncSession, principal: Principal, case_id: uuid.UUID) -> Case:
     principal.require_scope(Scope.RECORDINGS_READ)
     case = await repository.get_case(tx, principal.org_id, case_id)
-    if case is None or not await _may_see(tx, principal, case.therapist_id):
+    if case is None or not await may_see_therapist(tx, principal, case.therapist_id):
         raise NotFound("case")
     await audit.record(tx, principal, "case.read", "case", case.id)
     return case
@@ -145,7 +147,7 @@ async def create_recording(tx: AsyncSession, principal: Principal, data: Recordi
     if errors:
         raise Unprocessable("The recording is not valid.", errors=errors)
     case = await repository.get_case(tx, principal.org_id, data.case_id)
-    if case is None or not await _may_see(tx, principal, case.therapist_id):
+    if case is None or not await may_see_therapist(tx, principal, case.therapist_id):
         raise Unprocessable("The recording is not valid.", errors=[FieldError("case_id", "no case with this id")])
     _may_write_for(principal, case.therapist_id)
     if data.external_id is not None:
