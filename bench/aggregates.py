@@ -133,10 +133,10 @@ async def generate(runtime: Runtime, org_id: uuid.UUID, scores: int, seed: int =
             await tx.execute(insert(Review), reviews)
             await tx.execute(insert(ReviewScore), values)
     async with runtime.db.transaction() as tx:
-        for table in (RollupDay, RollupTotal):
+        for table in rollups.ROLLUPS:
             fresh = await rollups.recompute(tx, table, ReviewScore.org_id == org_id)
             keys = ["org_id", "therapist_id", "rubric_key", "rubric_version", "measure_kind", "measure", "role"]
-            if table is RollupDay:
+            if table is not RollupTotal:
                 keys.append("day")
             rows = [
                 {**dict(zip(keys, key, strict=True)), "n": n, "total": s, "total_sq": sq, "min": lo, "max": hi}

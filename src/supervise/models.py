@@ -2,7 +2,15 @@
 
 from __future__ import annotations
 
-from supervise.aggregates.tables import ReferenceReview, ReviewFlag, ReviewScore, RollupDay, RollupTotal
+from supervise.aggregates.tables import (
+    ReferenceReview,
+    ReviewFlag,
+    ReviewScore,
+    RollupDay,
+    RollupMonth,
+    RollupTotal,
+    RollupWeek,
+)
 from supervise.audit.tables import AuditEvent
 from supervise.auth.tables import ApiKey
 from supervise.idempotency.tables import IdempotencyRecord
@@ -26,7 +34,9 @@ __all__ = [
     "ReviewRequest",
     "ReviewScore",
     "RollupDay",
+    "RollupMonth",
     "RollupTotal",
+    "RollupWeek",
     "RubricSnapshot",
     "SupervisionLink",
 ]

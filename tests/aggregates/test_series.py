@@ -9,21 +9,25 @@ import math
 import random
 import uuid
 from collections import defaultdict
+from pathlib import Path
 from typing import Any
 
 import numpy as np
+from alembic import command
 from click.testing import CliRunner
+from litestar.testing import TestClient
 from scipy import stats as scipy_stats
-from sqlalchemy import update
+from sqlalchemy import func, select, update
 
-from supervise.aggregates.tables import RollupTotal
+from supervise.aggregates.tables import RollupMonth, RollupTotal, RollupWeek
+from supervise.app import create_app
 from supervise.cli import _verify_rollups, main
 from supervise.config import Settings
-from supervise.db import Database
-from tests.conftest import SECRET
+from supervise.db import Database, alembic_config
+from tests.conftest import SECRET, fresh_database
 from tests.recordings.test_api import recording_body
 from tests.reviews.support import ITEMS, RUBRIC, Team, complete, make_team
-from tests.support import Org, Person
+from tests.support import Org, Person, make_org
 from tests.test_http import assert_problem
 
 DATES = ["2026-01-05", "2026-01-20", "2026-02-10", "2026-04-02", "2026-04-03", "2026-07-15", "2026-07-16"]
@@ -126,6 +130,61 @@ def test_series_equal_statistics_over_the_raw_values(org: Org) -> None:
         url, params={"rubric": RUBRIC, "bucket": "all", "role": "self", "from": "2026-04-02", "to": "2026-04-03"}
     ).json()
     assert next(m for m in ranged["measures"] if m["key"] == "total")["buckets"][0]["n"] == 2
+
+
+EDGES = [None, "2026-01-01", "2026-01-05", "2026-01-06", "2026-01-19", "2026-01-20", "2026-01-31", "2026-02-01",
+         "2026-02-10", "2026-03-30", "2026-04-02", "2026-04-03", "2026-04-30", "2026-07-16", "2026-12-31"]  # fmt: skip
+
+
+def test_date_ranges_that_cut_weeks_and_months_count_each_session_once(org: Org) -> None:
+    """Series and team views read whole weeks or months from their rollups and the days at cut edges from the
+    daily ones: for ranges starting and ending anywhere, the figures equal those over the raw values."""
+    team, rated = seeded(org, seed=11)
+    url = f"/v1/aggregates/therapists/{team.therapist.id}/series"
+    rng = random.Random(5)
+    pairs = [(a, b) for a in EDGES for b in EDGES if a is None or b is None or a <= b]
+    starts = {
+        "week": lambda d: d - dt.timedelta(days=d.weekday()),
+        "month": lambda d: d.replace(day=1),
+        "quarter": lambda d: dt.date(d.year, (d.month - 1) // 3 * 3 + 1, 1),
+        "all": lambda d: None,
+    }
+    for date_from, date_to in rng.sample(pairs, 40):
+        inside = [
+            (day, values)
+            for who, day, values in rated
+            if who == "supervisor" and (date_from or day) <= day <= (date_to or day)
+        ]
+        bounds = {k: v for k, v in (("from", date_from), ("to", date_to)) if v is not None}
+        for bucket, start in starts.items():
+            answer = team.supervisor.api.get(
+                url, params={"rubric": RUBRIC, "bucket": bucket, "role": "supervisor", **bounds}
+            )
+            assert answer.status_code == 200, answer.text
+            trust = next(m for m in answer.json()["measures"] if m["key"] == "trust")
+            raw: dict[Any, list[float]] = defaultdict(list)
+            for day, values in inside:
+                raw[start(dt.date.fromisoformat(day))].append(values["trust"])
+            got = {(b["start"] and dt.date.fromisoformat(b["start"])): b for b in trust["buckets"]}
+            assert set(got) == set(raw), (date_from, date_to, bucket)
+            for key, values in raw.items():
+                assert close(got[key], expected(values)), (date_from, date_to, bucket, key)
+        view = team.supervisor.api.get("/v1/aggregates/team", params={"rubric": RUBRIC, "role": "supervisor", **bounds})
+        assert view.status_code == 200, view.text
+        cells = [
+            cell
+            for row in view.json()["therapists"]
+            if row["therapist_id"] == team.therapist.id
+            for cell in row["cells"]
+            if cell["key"] == "trust"
+        ]
+        if not inside:
+            assert cells == [], (date_from, date_to)
+            continue
+        (cell,) = cells
+        assert cell["n"] == len(inside), (date_from, date_to)
+        if not cell["suppressed"]:
+            assert close(cell, expected([values["trust"] for _, values in inside])), (date_from, date_to)
 
 
 def test_an_amendment_replaces_the_earlier_values_exactly(org: Org) -> None:
@@ -236,3 +295,30 @@ def test_rollups_equal_a_full_recomputation(org: Org, settings: Settings) -> Non
     finally:
         asyncio.run(tamper(-1))
     assert asyncio.run(_verify_rollups(settings))[1] == []
+
+
+def test_the_migration_rolls_up_the_scores_already_stored(backend: str, tmp_path: Path) -> None:
+    """Revision 0008 added weekly and monthly rollups: upgrading a database that already holds scores fills
+    them so that they equal a full recomputation."""
+    for url in fresh_database(backend, tmp_path):
+        settings = Settings(database_url=url, secret_key=SECRET)
+        cfg = alembic_config(settings)
+        command.upgrade(cfg, "head")
+        with TestClient(create_app(settings), raise_server_exceptions=False) as client:
+            seeded(make_org(client, settings), seed=3)
+        command.downgrade(cfg, "0007")
+        command.upgrade(cfg, "head")
+        scores, mismatches = asyncio.run(_verify_rollups(settings))
+        assert scores == len(DATES) * 2 * 12 and mismatches == []
+
+        async def count(table: Any, settings: Settings = settings) -> int:
+            database = Database(settings)
+            try:
+                async with database.transaction() as tx:
+                    return int(await tx.scalar(select(func.count()).select_from(table)) or 0)
+            finally:
+                await database.dispose()
+
+        # the 7 sessions fall in 5 ISO weeks and 4 months; two roles, 12 measures each
+        assert asyncio.run(count(RollupWeek)) == 5 * 2 * 12
+        assert asyncio.run(count(RollupMonth)) == 4 * 2 * 12

@@ -2,14 +2,19 @@
 
 from __future__ import annotations
 
+import datetime as dt
+import itertools
 import math
+from typing import Any
 
 import numpy as np
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from scipy import stats as scipy_stats
 
+from supervise.aggregates import repository
 from supervise.aggregates.stats import f_quantile, icc_a1, incomplete_beta, krippendorff_alpha, summarise, t_quantile
+from supervise.aggregates.tables import RollupDay, RollupMonth, RollupWeek
 
 
 @given(st.floats(0.5, 0.9999), st.integers(1, 5000))
@@ -138,3 +143,31 @@ def test_icc_shrout_fleiss_example() -> None:
     icc = icc_a1([[float(v) for v in row] for row in table])
     assert icc is not None and round(icc.value, 2) == 0.29
     assert icc.ci_low is not None and icc.ci_high is not None and icc.ci_low < icc.value < icc.ci_high
+
+
+@given(
+    st.sampled_from(["week", "month"]),
+    st.one_of(st.none(), st.dates()),
+    st.one_of(st.none(), st.dates()),
+)
+def test_range_pieces_cover_every_day_once(grain: str, first: dt.date | None, last: dt.date | None) -> None:
+    """A date range is read as whole periods plus the cut days at its edges: together exactly the range."""
+    if first is not None and last is not None and first > last:
+        first, last = last, first
+    table = RollupWeek if grain == "week" else RollupMonth
+    pieces = repository._pieces(table, first, last)
+    lo, hi = first or dt.date.min, last or dt.date.max
+
+    def span(kind: Any, low: dt.date | None, high: dt.date | None) -> tuple[dt.date, dt.date]:
+        if kind is RollupDay:
+            return low or dt.date.min, high or dt.date.max
+        start = low or dt.date.min
+        assert repository.period_start(kind, start) == start
+        end = repository.period_end(kind, high) if high is not None else dt.date.max
+        return start, end
+
+    spans = sorted(span(*piece) for piece in pieces)
+    assert spans[0][0] == lo and spans[-1][1] == hi
+    for (_, end), (start, _) in itertools.pairwise(spans):
+        assert start == end + dt.timedelta(days=1)
+    assert sum(1 for kind, *_ in pieces if kind is not RollupDay) <= 1

@@ -11,10 +11,19 @@ from sqlalchemy import ColumnElement, Date, and_, cast, delete, func, insert, se
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
-from supervise.aggregates.tables import ReferenceReview, ReviewFlag, ReviewScore, RollupDay, RollupTotal
+from supervise.aggregates.tables import (
+    ReferenceReview,
+    ReviewFlag,
+    ReviewScore,
+    RollupDay,
+    RollupMonth,
+    RollupTotal,
+    RollupWeek,
+)
 from supervise.reviews.tables import Review, ReviewRequest
 
 __all__ = [
+    "PERIODS",
     "ROLLUPS",
     "Cell",
     "add_to_rollups",
@@ -24,7 +33,9 @@ __all__ = [
     "insert_scores",
     "observer_values",
     "owed_therapists",
-    "read_daily",
+    "period_end",
+    "period_start",
+    "read_periods",
     "read_total",
     "recompute",
     "replace_rollups",
@@ -34,18 +45,51 @@ __all__ = [
     "usefulness",
 ]
 
-ROLLUPS: tuple[type[RollupDay] | type[RollupTotal], ...] = (RollupDay, RollupTotal)
+Period = type[RollupDay] | type[RollupWeek] | type[RollupMonth]
+Rollup = Period | type[RollupTotal]
+PERIODS: tuple[Period, ...] = (RollupDay, RollupWeek, RollupMonth)
+ROLLUPS: tuple[Rollup, ...] = (*PERIODS, RollupTotal)
 _KEY = ("org_id", "therapist_id", "rubric_key", "rubric_version", "measure_kind", "measure", "role")
 
 Cell = tuple[Any, ...]
-"""A rollup key: ``_KEY`` (plus ``day`` for daily rows)."""
+"""A rollup key: ``_KEY`` (plus ``day``, the first day of the period, for periodic rows)."""
 
 
 def _dialect(tx: AsyncSession) -> str:
     return tx.get_bind().dialect.name
 
 
-def _upsert(tx: AsyncSession, table: type[RollupDay] | type[RollupTotal], rows: list[dict[str, Any]]) -> Any:
+def period_start(table: Rollup, day: dt.date) -> dt.date:
+    """The first day of the period of ``table`` that holds ``day``."""
+    if table is RollupWeek:
+        return day - dt.timedelta(days=day.weekday())
+    if table is RollupMonth:
+        return day.replace(day=1)
+    return day
+
+
+def period_end(table: Rollup, start: dt.date) -> dt.date:
+    """The last day of the period of ``table`` that starts on ``start`` (cut at the last representable day)."""
+    try:
+        if table is RollupWeek:
+            return start + dt.timedelta(days=6)
+        if table is RollupMonth:
+            following = (
+                start.replace(year=start.year + 1, month=1)
+                if start.month == 12
+                else start.replace(month=start.month + 1)
+            )
+            return following - dt.timedelta(days=1)
+    except (OverflowError, ValueError):
+        return dt.date.max
+    return start
+
+
+def _day_after(day: dt.date) -> dt.date | None:
+    return None if day == dt.date.max else day + dt.timedelta(days=1)
+
+
+def _upsert(tx: AsyncSession, table: Rollup, rows: list[dict[str, Any]]) -> Any:
     """``INSERT ... ON CONFLICT DO UPDATE`` adding the new counts and sums to what is there."""
     if _dialect(tx) == "postgresql":
         from sqlalchemy.dialects.postgresql import insert as pg_insert
@@ -58,7 +102,7 @@ def _upsert(tx: AsyncSession, table: type[RollupDay] | type[RollupTotal], rows: 
 
         stmt = sqlite_insert(table).values(rows)
         least, greatest = func.min, func.max  # two-argument min/max are scalar in SQLite
-    key = [*_KEY, "day"] if table is RollupDay else list(_KEY)
+    key = list(_KEY) if table is RollupTotal else [*_KEY, "day"]
     return stmt.on_conflict_do_update(
         index_elements=key,
         set_={
@@ -81,8 +125,8 @@ async def insert_scores(tx: AsyncSession, scores: Sequence[dict[str, Any]]) -> N
 
 
 async def add_to_rollups(tx: AsyncSession, scores: Sequence[dict[str, Any]]) -> None:
-    """Add one review's scores to the daily and all-time rollups (one statement each; rows in key order, so
-    concurrent submissions lock them in the same order)."""
+    """Add one review's scores to the daily, weekly, monthly and all-time rollups (one statement each; rows in
+    key order and tables in one order, so concurrent submissions lock them in the same order)."""
     if not scores:
         return
     entries = sorted(scores, key=lambda score: tuple(str(score[k]) for k in _KEY))
@@ -97,8 +141,12 @@ async def add_to_rollups(tx: AsyncSession, scores: Sequence[dict[str, Any]]) -> 
         }
         for score in entries
     ]
-    days = [{**row, "day": _day(score["occurred_at"])} for row, score in zip(totals, entries, strict=True)]
-    await tx.execute(_upsert(tx, RollupDay, days))
+    for table in PERIODS:
+        rows = [
+            {**row, "day": period_start(table, _day(score["occurred_at"]))}
+            for row, score in zip(totals, entries, strict=True)
+        ]
+        await tx.execute(_upsert(tx, table, rows))
     await tx.execute(_upsert(tx, RollupTotal, totals))
 
 
@@ -110,22 +158,33 @@ async def delete_scores(tx: AsyncSession, org_id: uuid.UUID, review_id: uuid.UUI
     return rows
 
 
-def _aggregate(tx: AsyncSession, day: bool) -> list[Any]:
+def _period_of_score(tx: AsyncSession, table: Rollup) -> Any:
+    """SQL for the first day (UTC) of the period of ``table`` a score's session falls in. SQLite keeps naive
+    UTC text; PostgreSQL would otherwise convert in the session's time zone."""
+    if _dialect(tx) == "postgresql":
+        utc = func.timezone("UTC", ReviewScore.occurred_at)
+        if table is RollupDay:
+            return cast(utc, Date)
+        return cast(func.date_trunc("week" if table is RollupWeek else "month", utc), Date)
+    if table is RollupWeek:
+        return func.date(ReviewScore.occurred_at, "weekday 0", "-6 days")  # the Monday on or before
+    if table is RollupMonth:
+        return func.date(ReviewScore.occurred_at, "start of month")
+    return func.date(ReviewScore.occurred_at)
+
+
+def _aggregate(tx: AsyncSession, table: Rollup) -> list[Any]:
     columns: list[Any] = [getattr(ReviewScore, k) for k in _KEY]
-    if day:
-        # The UTC day: SQLite keeps naive UTC text; PostgreSQL converts in the session's time zone otherwise.
-        if _dialect(tx) == "postgresql":
-            columns.append(cast(func.timezone("UTC", ReviewScore.occurred_at), Date).label("day"))
-        else:
-            columns.append(func.date(ReviewScore.occurred_at).label("day"))
+    if table is not RollupTotal:
+        columns.append(_period_of_score(tx, table).label("day"))
     return columns
 
 
 async def recompute(
-    tx: AsyncSession, table: type[RollupDay] | type[RollupTotal], *where: ColumnElement[bool]
+    tx: AsyncSession, table: Rollup, *where: ColumnElement[bool]
 ) -> dict[Cell, tuple[int, float, float, float, float]]:
     """The rollup rows of ``table`` a full GROUP BY over the scores gives (optionally restricted)."""
-    keys = _aggregate(tx, table is RollupDay)
+    keys = _aggregate(tx, table)
     stmt = select(
         *keys,
         func.count(),
@@ -150,9 +209,9 @@ def _normal(value: Any) -> Any:
 
 
 async def stored(
-    tx: AsyncSession, table: type[RollupDay] | type[RollupTotal], *where: ColumnElement[bool]
+    tx: AsyncSession, table: Rollup, *where: ColumnElement[bool]
 ) -> dict[Cell, tuple[int, float, float, float, float]]:
-    keys = [getattr(table, k) for k in _KEY] + ([RollupDay.day] if table is RollupDay else [])
+    keys = [getattr(table, k) for k in _KEY] + ([] if table is RollupTotal else [table.__table__.c.day])
     result = await tx.execute(select(*keys, table.n, table.total, table.total_sq, table.min, table.max).where(*where))
     width = len(keys)
     return {tuple(row[:width]): (int(row[width]), *map(float, row[width + 1 :])) for row in result}  # type: ignore[misc]
@@ -168,8 +227,9 @@ async def replace_rollups(
     measures: Iterable[tuple[str, str]],
     days: Iterable[dt.date],
 ) -> None:
-    """Recompute, from the scores, the rollup rows of these measures (on these days, and over all time): how
-    an amendment takes the superseded revision's values out exactly (min and max cannot be subtracted)."""
+    """Recompute, from the scores, the rollup rows of these measures (in the periods holding these days, and
+    over all time): how an amendment takes the superseded revision's values out exactly (min and max cannot be
+    subtracted)."""
     measures, days = sorted(set(measures)), sorted(set(days))
     if not measures:
         return
@@ -191,14 +251,21 @@ async def replace_rollups(
             tuple_(table.measure_kind, table.measure).in_(measures),
         ]
         scope = list(same)
-        if table is RollupDay:
-            where.append(RollupDay.day.in_(days))
-            scope.append(and_(ReviewScore.occurred_at >= _start(days[0]), ReviewScore.occurred_at < _end(days[-1])))
+        starts: list[dt.date] = []
+        if table is not RollupTotal:
+            starts = sorted({period_start(table, day) for day in days})
+            where.append(table.__table__.c.day.in_(starts))
+            scope.append(
+                and_(
+                    ReviewScore.occurred_at >= _start(starts[0]),
+                    ReviewScore.occurred_at < _end(period_end(table, starts[-1])),
+                )
+            )
         await tx.execute(delete(table).where(*where))
         fresh = await recompute(tx, table, *scope)
         rows = [
             {
-                **dict(zip([*_KEY, "day"] if table is RollupDay else _KEY, key, strict=True)),
+                **dict(zip(list(_KEY) if table is RollupTotal else [*_KEY, "day"], key, strict=True)),
                 "n": n,
                 "total": total,
                 "total_sq": total_sq,
@@ -206,7 +273,7 @@ async def replace_rollups(
                 "max": high,
             }
             for key, (n, total, total_sq, low, high) in sorted(fresh.items(), key=lambda item: str(item[0]))
-            if table is not RollupDay or key[-1] in days
+            if table is RollupTotal or key[-1] in starts
         ]
         if rows:
             await tx.execute(insert(table), rows)
@@ -222,7 +289,7 @@ def _end(day: dt.date) -> dt.datetime:
     return _start(day) + dt.timedelta(days=1)
 
 
-def _sums(table: type[RollupDay] | type[RollupTotal]) -> list[Any]:
+def _sums(table: Rollup) -> list[Any]:
     return [
         func.sum(table.n),
         func.sum(table.total),
@@ -232,7 +299,33 @@ def _sums(table: type[RollupDay] | type[RollupTotal]) -> list[Any]:
     ]
 
 
-async def read_daily(
+def _pieces(grain: Period, first: dt.date | None, last: dt.date | None) -> list[tuple[Period, Any, Any]]:
+    """How to cover the days ``first``..``last`` (inclusive, ``None``: open) with as few rows as possible: the
+    whole periods of ``grain`` inside the range, and the days at either edge that cut a period."""
+    days_only: list[tuple[Period, Any, Any]] = [(RollupDay, first, last)]
+    whole_from = first  # the start of the first whole period
+    if first is not None and period_start(grain, first) != first:
+        whole_from = _day_after(period_end(grain, period_start(grain, first)))
+        if whole_from is None:
+            return days_only
+    whole_to = last  # the start of the last whole period
+    if last is not None:
+        whole_to = period_start(grain, last)
+        if period_end(grain, whole_to) != last:
+            if whole_to == dt.date.min:
+                return days_only
+            whole_to = period_start(grain, whole_to - dt.timedelta(days=1))
+    if whole_from is not None and whole_to is not None and whole_from > whole_to:
+        return days_only
+    pieces: list[tuple[Period, Any, Any]] = [(grain, whole_from, whole_to)]
+    if first is not None and whole_from is not None and first < whole_from:
+        pieces.append((RollupDay, first, whole_from - dt.timedelta(days=1)))
+    if last is not None and whole_to is not None and period_end(grain, whole_to) < last:
+        pieces.append((RollupDay, _day_after(period_end(grain, whole_to)), last))
+    return pieces
+
+
+async def read_periods(
     tx: AsyncSession,
     org_id: uuid.UUID,
     therapist_ids: Sequence[uuid.UUID] | None,
@@ -242,25 +335,31 @@ async def read_daily(
     first: dt.date | None,
     last: dt.date | None,
     *,
-    by_day: bool,
+    grain: Period,
+    by_period: bool,
 ) -> list[Any]:
-    """Daily rollups summed over ``roles``: per therapist, measure and day (``by_day``), or over the range."""
-    keys: list[Any] = [RollupDay.therapist_id, RollupDay.measure_kind, RollupDay.measure]
-    if by_day:
-        keys.append(RollupDay.day)
-    stmt = select(*keys, *_sums(RollupDay)).where(
-        RollupDay.org_id == org_id,
-        RollupDay.rubric_key == rubric_key,
-        RollupDay.rubric_version == rubric_version,
-        RollupDay.role.in_(roles),
-    )
-    if therapist_ids is not None:
-        stmt = stmt.where(RollupDay.therapist_id.in_(therapist_ids))
-    if first is not None:
-        stmt = stmt.where(RollupDay.day >= first)
-    if last is not None:
-        stmt = stmt.where(RollupDay.day <= last)
-    return list(await tx.execute(stmt.group_by(*keys)))
+    """Rollups summed over ``roles`` for the days ``first``..``last``: per therapist, measure and period start
+    (``by_period``; a day at a cut edge counts as its own period start), or over the whole range. Reads whole
+    ``grain`` periods and only the cut edges' days, so the cost follows the periods asked for."""
+    rows: list[Any] = []
+    for table, low, high in _pieces(grain, first, last):
+        keys: list[Any] = [table.therapist_id, table.measure_kind, table.measure]
+        if by_period:
+            keys.append(table.day)
+        stmt = select(*keys, *_sums(table)).where(
+            table.org_id == org_id,
+            table.rubric_key == rubric_key,
+            table.rubric_version == rubric_version,
+            table.role.in_(roles),
+        )
+        if therapist_ids is not None:
+            stmt = stmt.where(table.therapist_id.in_(therapist_ids))
+        if low is not None:
+            stmt = stmt.where(table.day >= low)
+        if high is not None:
+            stmt = stmt.where(table.day <= high)
+        rows += await tx.execute(stmt.group_by(*keys))
+    return rows
 
 
 async def read_total(

@@ -45,7 +45,7 @@ from supervise.aggregates.schemas import (
     UsefulnessRow,
 )
 from supervise.aggregates.stats import Summary, icc_a1, krippendorff_alpha, summarise
-from supervise.aggregates.tables import ReferenceReview, ReviewFlag, ReviewScore, RollupDay, RollupTotal
+from supervise.aggregates.tables import ReferenceReview, ReviewFlag, ReviewScore, RollupMonth, RollupWeek
 from supervise.audit import service as audit
 from supervise.auth.principal import Principal, Scope
 from supervise.db import new_id, utcnow
@@ -272,21 +272,31 @@ async def therapist_series(
     _check_range(date_from, date_to)
     await _not_blinded(tx, principal, therapist_id)
     definition = await _definition(tx, runtime, rubric_key, version)
-    rows = await repository.read_daily(
-        tx,
-        principal.org_id,
-        [therapist_id],
-        definition.key,
-        definition.version,
-        _roles(role),
-        date_from,
-        date_to,
-        by_day=True,
-    )
+    roles = _roles(role)
+    if bucket == "all" and date_from is None and date_to is None:
+        rows = [
+            (therapist, kind, measure, None, *sums)
+            for therapist, kind, measure, *sums in await repository.read_total(
+                tx, principal.org_id, [therapist_id], definition.key, definition.version, roles
+            )
+        ]
+    else:
+        rows = await repository.read_periods(
+            tx,
+            principal.org_id,
+            [therapist_id],
+            definition.key,
+            definition.version,
+            roles,
+            date_from,
+            date_to,
+            grain=RollupWeek if bucket == "week" else RollupMonth,
+            by_period=True,
+        )
     sums: dict[tuple[str, str], dict[dt.date | None, _Sums]] = defaultdict(lambda: defaultdict(_Sums))
     for row in rows:
         _, kind, measure, day, n, total, total_sq, low, high = row
-        sums[(kind, measure)][_bucket(day, bucket)].add(n, total, total_sq, low, high)
+        sums[(kind, measure)][None if day is None else _bucket(day, bucket)].add(n, total, total_sq, low, high)
     measures = [
         MeasureSeries(
             kind=kind,  # type: ignore[arg-type]
@@ -354,7 +364,7 @@ async def team_view(
     elif date_from is None and date_to is None:
         rows = await repository.read_total(tx, principal.org_id, therapists, definition.key, definition.version, roles)
     else:
-        rows = await repository.read_daily(
+        rows = await repository.read_periods(
             tx,
             principal.org_id,
             therapists,
@@ -363,11 +373,14 @@ async def team_view(
             roles,
             date_from,
             date_to,
-            by_day=False,
+            grain=RollupMonth,
+            by_period=False,
         )
-    sums: dict[Any, dict[tuple[str, str], Summary]] = defaultdict(dict)
+    # A ranged view comes back in pieces (whole months, and the days at cut edges) to add up.
+    pieces: dict[Any, dict[tuple[str, str], _Sums]] = defaultdict(lambda: defaultdict(_Sums))
     for therapist, kind, measure, n, total, total_sq, low, high in rows:
-        sums[therapist][(kind, measure)] = summarise(int(n), float(total), float(total_sq), low, high)
+        pieces[therapist][(kind, measure)].add(int(n), float(total), float(total_sq), low, high)
+    sums = {therapist: {cell: s.summary() for cell, s in cells.items()} for therapist, cells in pieces.items()}
     measures = _measures(definition)
     owed = await repository.owed_therapists(tx, principal.org_id, principal.member_id)
     team = []
@@ -815,7 +828,7 @@ def _same(a: tuple[int, float, float, float, float] | None, b: tuple[int, float,
 async def verify(tx: AsyncSession, org_ids: Iterable[uuid.UUID] | None = None) -> list[Mismatch]:
     """Every rollup row against a full recomputation from the scores (``org_ids``: only these)."""
     mismatches = []
-    for table in (RollupDay, RollupTotal):
+    for table in repository.ROLLUPS:
         scope_scores = [] if org_ids is None else [ReviewScore.org_id.in_(list(org_ids))]
         scope_rollups = [] if org_ids is None else [table.org_id.in_(list(org_ids))]
         expected = await repository.recompute(tx, table, *scope_scores)

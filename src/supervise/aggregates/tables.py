@@ -2,8 +2,8 @@
 
 ``review_scores`` holds one row per current (not superseded) submitted review and measure: each session-level
 item's value and each score the rubric computed. The rollups hold count, sum, sum of squares, min and max per
-organisation x therapist x rubric version x measure x rater role, per day and over all time; aggregates read
-them, so their cost grows with the buckets asked for, not with the number of reviews.
+organisation x therapist x rubric version x measure x rater role, per day, ISO week and month and over all
+time; aggregates read them, so their cost grows with the buckets asked for, not with the number of reviews.
 """
 
 from __future__ import annotations
@@ -27,7 +27,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from supervise.db import Base, UTCDateTime
 
-__all__ = ["ReferenceReview", "ReviewFlag", "ReviewScore", "RollupDay", "RollupTotal"]
+__all__ = ["ReferenceReview", "ReviewFlag", "ReviewScore", "RollupDay", "RollupMonth", "RollupTotal", "RollupWeek"]
 
 
 def _kind() -> CheckConstraint:
@@ -87,19 +87,41 @@ class _Rollup:
     max: Mapped[float] = mapped_column(Float)
 
 
-class RollupDay(_Rollup, Base):
-    """Per day the session occurred (UTC): weeks, months and quarters are sums of days."""
-
-    __tablename__ = "score_rollups_daily"
-    __table_args__ = (
-        # One therapist's days of one measure are adjacent: a series reads one range.
-        PrimaryKeyConstraint(
-            "org_id", "therapist_id", "rubric_key", "rubric_version", "measure_kind", "measure", "role", "day"
-        ),
-        _kind(),
+def _period_key() -> PrimaryKeyConstraint:
+    # One therapist's periods of one measure are adjacent: a series reads one range.
+    return PrimaryKeyConstraint(
+        "org_id", "therapist_id", "rubric_key", "rubric_version", "measure_kind", "measure", "role", "day"
     )
 
+
+class RollupDay(_Rollup, Base):
+    """Per day the session occurred (UTC): the edges of a date range that cuts a week or a month."""
+
+    __tablename__ = "score_rollups_daily"
+    __table_args__ = (_period_key(), _kind())
+
     day: Mapped[dt.date] = mapped_column(Date, primary_key=True)
+    """The day (UTC) the sessions occurred."""
+
+
+class RollupWeek(_Rollup, Base):
+    """Per ISO week (Monday to Sunday, UTC) the session occurred: weekly series."""
+
+    __tablename__ = "score_rollups_weekly"
+    __table_args__ = (_period_key(), _kind())
+
+    day: Mapped[dt.date] = mapped_column(Date, primary_key=True)
+    """The Monday that starts the week."""
+
+
+class RollupMonth(_Rollup, Base):
+    """Per calendar month (UTC) the session occurred: monthly, quarterly and date-ranged views."""
+
+    __tablename__ = "score_rollups_monthly"
+    __table_args__ = (_period_key(), _kind())
+
+    day: Mapped[dt.date] = mapped_column(Date, primary_key=True)
+    """The first day of the month."""
 
 
 class RollupTotal(_Rollup, Base):
