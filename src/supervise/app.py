@@ -124,7 +124,7 @@ def create_app(settings: Settings) -> Litestar:
             await rubrics.verify_snapshots(tx, runtime.registry)
 
     async def dispose(_: Litestar) -> None:
-        await runtime.db.dispose()
+        await runtime.close()
 
     app = Litestar(
         route_handlers=[

@@ -50,11 +50,13 @@ def provide_runtime(state: State) -> Runtime:
 async def provide_tx(
     request: Request[Any, Any, Any], runtime: NamedDependency[Runtime]
 ) -> AsyncGenerator[AsyncSession, None]:
-    """One authenticated transaction per request, committed before the response is sent.
+    """One authenticated transaction per request, committed before the response is sent; then the reads it
+    noted are audited (group commit, ``audit.ReadLog``), still before the response is sent.
 
     Authentication happens here, before the first ``yield``, and not in a dependency of its own: Litestar
     does not close generator dependencies already resolved when a later dependency raises, which would leak
-    the connection on every 401.
+    the connection on every 401. The session connects only when a statement runs: a request answered from
+    the caches (``supervise.cache``) never takes a connection.
     """
     async with runtime.db.sessions() as session:
         try:
@@ -77,6 +79,7 @@ async def provide_tx(
             async with session.begin():
                 await audit.record(session, principal, str(action), "request", resource_id, outcome="denied")
             raise
+        await runtime.reads.write(session)
 
 
 def provide_caller(request: Request[Any, Any, Any], tx: NamedDependency[AsyncSession]) -> auth.Caller:

@@ -14,6 +14,7 @@ __all__ = [
     "PluginFailure",
     "PreconditionFailed",
     "PreconditionRequired",
+    "ServiceUnavailable",
     "Unauthorized",
     "Unprocessable",
 ]
@@ -106,3 +107,14 @@ class PreconditionRequired(DomainError):
     status = 428
     title = "Precondition required"
     type_slug = "precondition-required"
+
+
+class ServiceUnavailable(DomainError):
+    """The database could not do its part just now; nothing was changed or disclosed. Retrying is safe."""
+
+    status = 503
+    title = "Service unavailable"
+    type_slug = "service-unavailable"
+
+    def __init__(self, detail: str) -> None:
+        super().__init__(detail, headers={"Retry-After": "1"})

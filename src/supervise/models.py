@@ -13,6 +13,7 @@ from supervise.aggregates.tables import (
 )
 from supervise.audit.tables import AuditEvent
 from supervise.auth.tables import ApiKey
+from supervise.cache import OrgGeneration
 from supervise.idempotency.tables import IdempotencyRecord
 from supervise.members.tables import Member, Organisation, SupervisionLink
 from supervise.recordings.tables import Case, Recording
@@ -26,6 +27,7 @@ __all__ = [
     "Case",
     "IdempotencyRecord",
     "Member",
+    "OrgGeneration",
     "Organisation",
     "Recording",
     "ReferenceReview",

@@ -1,10 +1,16 @@
-"""What one application instance holds: settings, database, key hasher, cursor codec."""
+"""What one application instance holds: settings, database, key hasher, cursor codec, caches, the read log."""
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from supervise.audit.service import ReadLog
 from supervise.auth.keys import ApiKeyHasher
+from supervise.cache import Generations, LruCache
 from supervise.config import Settings
 from supervise.db import Database
 from supervise.pagination import CursorCodec
@@ -20,8 +26,14 @@ class Runtime:
     hasher: ApiKeyHasher
     cursors: CursorCodec
     head_revision: str | None
-    registry: Registry
     """The newest migration this code knows; the schema must be at it."""
+    registry: Registry
+    generations: Generations
+    callers: LruCache
+    """Authenticated API keys, by key id (see ``auth.service.authenticate``)."""
+    views: LruCache
+    """Computed aggregate views, by what was asked and by whom."""
+    reads: ReadLog
 
     @classmethod
     def build(cls, settings: Settings) -> Runtime:
@@ -34,4 +46,19 @@ class Runtime:
             cursors=CursorCodec(secret),
             head_revision=db.head_revision(),
             registry=load_registry(settings.plugin_allow_list),
+            generations=Generations(settings),
+            callers=LruCache(10_000),
+            views=LruCache(1_000),
+            reads=ReadLog(db),
         )
+
+    @asynccontextmanager
+    async def transaction(self) -> AsyncIterator[AsyncSession]:
+        """One transaction, committed on success; then the reads it noted are audited (``audit.record_read``)."""
+        async with self.db.transaction() as tx:
+            yield tx
+        await self.reads.write(tx)
+
+    async def close(self) -> None:
+        await self.generations.close()
+        await self.db.dispose()

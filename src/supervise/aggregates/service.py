@@ -17,6 +17,7 @@ from sqlalchemy import delete, func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from supervise import cache
 from supervise.aggregates import repository
 from supervise.aggregates.schemas import (
     Agreement,
@@ -268,9 +269,45 @@ async def therapist_series(
     date_to: dt.date | None,
 ) -> TherapistSeries:
     principal.require_scope(Scope.REVIEWS_READ)
-    await _visible_therapist(tx, principal, therapist_id)
     _check_range(date_from, date_to)
-    await _not_blinded(tx, principal, therapist_id)
+    asked = ("series", principal.member_id, therapist_id, rubric_key, version, bucket, role, date_from, date_to)
+    answer: TherapistSeries | None = _cached(tx, runtime, principal, asked)
+    if answer is None:
+        await _visible_therapist(tx, principal, therapist_id)
+        await _not_blinded(tx, principal, therapist_id)
+        answer = await _series(
+            tx, runtime, principal, therapist_id, rubric_key, version, bucket, role, date_from, date_to
+        )
+        _keep(tx, runtime, principal, asked, answer)
+    audit.record_read(tx, principal, "aggregate.series", "member", therapist_id)
+    return answer
+
+
+def _cached(tx: AsyncSession, runtime: Runtime, principal: Principal, asked: tuple[Any, ...]) -> Any:
+    """A view computed for this same question by this same viewer while nothing in the organisation has
+    changed since (``supervise.cache``). Only the views answered from rollups are kept: those that read single
+    reviews apply the consent rule, which changes with time alone."""
+    return runtime.views.get(principal.org_id, cache.generation_of(tx, principal.org_id), asked)
+
+
+def _keep(tx: AsyncSession, runtime: Runtime, principal: Principal, asked: tuple[Any, ...], answer: Any) -> None:
+    generation = cache.generation_of(tx, principal.org_id)
+    if generation is not None:
+        runtime.views.put(principal.org_id, generation, asked, answer)
+
+
+async def _series(
+    tx: AsyncSession,
+    runtime: Runtime,
+    principal: Principal,
+    therapist_id: uuid.UUID,
+    rubric_key: str,
+    version: str | None,
+    bucket: BucketSize,
+    role: RoleFilter,
+    date_from: dt.date | None,
+    date_to: dt.date | None,
+) -> TherapistSeries:
     definition = await _definition(tx, runtime, rubric_key, version)
     roles = _roles(role)
     if bucket == "all" and date_from is None and date_to is None:
@@ -309,7 +346,6 @@ async def therapist_series(
         )
         for kind, key, label in _measures(definition)
     ]
-    await audit.record(tx, principal, "aggregate.series", "member", therapist_id)
     return TherapistSeries(
         therapist_id=therapist_id,
         rubric=RubricPin(key=definition.key, version=definition.version),
@@ -355,6 +391,26 @@ async def team_view(
     """Per therapist of a team (or of the organisation, for admins), every measure side by side."""
     principal.require_scope(Scope.REVIEWS_READ)
     _check_range(date_from, date_to)
+    asked = ("team", principal.member_id, supervisor_id, rubric_key, version, role, date_from, date_to)
+    answer: TeamView | None = _cached(tx, runtime, principal, asked)
+    if answer is None:
+        answer = await _team_view(tx, runtime, principal, supervisor_id, rubric_key, version, role, date_from, date_to)
+        _keep(tx, runtime, principal, asked, answer)
+    audit.record_read(tx, principal, "aggregate.team", "member", supervisor_id)
+    return answer
+
+
+async def _team_view(
+    tx: AsyncSession,
+    runtime: Runtime,
+    principal: Principal,
+    supervisor_id: uuid.UUID | None,
+    rubric_key: str,
+    version: str | None,
+    role: RoleFilter,
+    date_from: dt.date | None,
+    date_to: dt.date | None,
+) -> TeamView:
     therapists = await _team(tx, principal, supervisor_id)
     definition = await _definition(tx, runtime, rubric_key, version)
     roles = _roles(role)
@@ -399,7 +455,6 @@ async def team_view(
             )
             cells.append(TeamCell(kind=kind, key=key, suppressed=hidden, **stats))  # type: ignore[arg-type]
         team.append(TeamRow(therapist_id=therapist, cells=cells))
-    await audit.record(tx, principal, "aggregate.team", "member", supervisor_id)
     return TeamView(
         rubric=RubricPin(key=definition.key, version=definition.version),
         role=role,
@@ -460,7 +515,7 @@ async def self_vs_observer(
                 gap=Stats(**_stats(gap)),
             )
         )
-    await audit.record(tx, principal, "aggregate.self_vs_observer", "member", therapist_id)
+    audit.record_read(tx, principal, "aggregate.self_vs_observer", "member", therapist_id)
     return SelfVsObserver(
         therapist_id=therapist_id,
         rubric=RubricPin(key=definition.key, version=definition.version),
@@ -537,7 +592,7 @@ async def case_trajectory(
                 rupture=rupture,
             )
         )
-    await audit.record(tx, principal, "aggregate.trajectory", "case", case_id)
+    audit.record_read(tx, principal, "aggregate.trajectory", "case", case_id)
     return CaseTrajectory(
         case_id=case_id,
         rubric=RubricPin(key=definition.key, version=definition.version),
@@ -556,7 +611,7 @@ async def usefulness(tx: AsyncSession, principal: Principal, *, reviewer_id: uui
     if reviewer_id is not None and reviewer_id != principal.member_id and not principal.is_admin:
         raise Forbidden("You see how useful your own feedback was; admins see everyone's.")
     rows = await repository.usefulness(tx, principal.org_id, reviewer_id)
-    await audit.record(tx, principal, "aggregate.usefulness", "member", reviewer_id)
+    audit.record_read(tx, principal, "aggregate.usefulness", "member", reviewer_id)
     return Usefulness(
         reviewers=[
             UsefulnessRow(reviewer_id=reviewer, **_stats(summarise(int(n), float(total), float(total_sq), low, high)))
@@ -648,7 +703,7 @@ async def reliability(
                 values=sum(len(u) for u in paired),
             )
         )
-    await audit.record(tx, principal, "aggregate.reliability", "member", therapist_id)
+    audit.record_read(tx, principal, "aggregate.reliability", "member", therapist_id)
     return Reliability(
         rubric=RubricPin(key=definition.key, version=definition.version),
         therapist_id=therapist_id,
@@ -779,7 +834,7 @@ async def calibration(
         )
         for reviewer in sorted(overall, key=str)
     ]
-    await audit.record(tx, principal, "aggregate.calibration", "member", reviewer_id)
+    audit.record_read(tx, principal, "aggregate.calibration", "member", reviewer_id)
     return Calibration(rubric=RubricPin(key=definition.key, version=definition.version), raters=raters)
 
 
@@ -800,7 +855,7 @@ async def list_flags(
     shown = SEVERITIES[SEVERITIES.index(severity) :]
     stmt = repository.select_flags(principal.org_id, _visible(principal), therapist_id=therapist_id, severities=shown)
     result = await fetch_page(tx, stmt, ReviewFlag.created_at, ReviewFlag.id, page, runtime.cursors, descending=True)
-    await audit.record(tx, principal, "aggregate.flags", "review", None)
+    audit.record_read(tx, principal, "aggregate.flags", "review", None)
     return result
 
 

@@ -2,21 +2,35 @@
 
 from __future__ import annotations
 
+import asyncio
+import datetime as dt
 import hashlib
 import uuid
 from dataclasses import dataclass
 
 import msgspec
 from sqlalchemy import select
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from supervise import cache
 from supervise.audit import repository
 from supervise.audit.tables import AuditEvent
 from supervise.auth.principal import Principal, Scope
-from supervise.db import new_id, utcnow
+from supervise.db import Database, new_id, utcnow
+from supervise.errors import ServiceUnavailable
 from supervise.pagination import CursorCodec, Page, PageRequest, fetch_page
 
-__all__ = ["GENESIS_HASH", "ChainBreak", "event_hash", "list_events", "record", "verify_chain"]
+__all__ = [
+    "GENESIS_HASH",
+    "ChainBreak",
+    "ReadLog",
+    "event_hash",
+    "list_events",
+    "record",
+    "record_read",
+    "verify_chain",
+]
 
 GENESIS_HASH = "0" * 64
 
@@ -51,18 +65,44 @@ async def record(
     org_id: uuid.UUID | None = None,
     outcome: str = "success",
 ) -> AuditEvent:
-    """Append one event in the caller's transaction: it commits or rolls back with the change it records."""
+    """Append one event for a change in the caller's transaction: it commits or rolls back with the change it
+    records. A successful change also counts as one for the organisation's caches (:mod:`supervise.cache`)."""
     org = org_id or (principal.org_id if principal else None)
     if org is None:
         raise ValueError("an audit event needs an organisation")
-    await repository.lock_chain(tx, org)
-    head = await repository.chain_head(tx, org)
-    seq, prev_hash = (head[0] + 1, head[1]) if head else (1, GENESIS_HASH)
-    event = AuditEvent(
+    event = _event(principal, org, action, resource_type, resource_id, outcome, utcnow())
+    await _append(tx, org, [event])
+    if outcome == "success":
+        await cache.bump(tx, org)
+    return event
+
+
+def record_read(
+    tx: AsyncSession, principal: Principal, action: str, resource_type: str, resource_id: uuid.UUID | None
+) -> None:
+    """Note a read to be audited. The event is written after the request's transaction commits and before its
+    answer leaves, together with the reads of concurrent requests (:class:`ReadLog`): one commit for many
+    reads instead of one each. A request that fails writes none, as it released nothing."""
+    event = _event(principal, principal.org_id, action, resource_type, resource_id, "success", utcnow())
+    tx.info.setdefault(_READS, []).append(event)
+
+
+_READS = "supervise.audit.reads"
+
+
+def _event(
+    principal: Principal | None,
+    org: uuid.UUID,
+    action: str,
+    resource_type: str,
+    resource_id: uuid.UUID | None,
+    outcome: str,
+    at: dt.datetime,
+) -> AuditEvent:
+    return AuditEvent(
         id=new_id(),
         org_id=org,
-        seq=seq,
-        created_at=utcnow(),
+        created_at=at,
         actor_member_id=principal.member_id if principal else None,
         api_key_id=principal.api_key_id if principal else None,
         action=action,
@@ -71,12 +111,69 @@ async def record(
         outcome=outcome,
         request_id=principal.request_id if principal else None,
         source_address=principal.source_address if principal else None,
-        prev_hash=prev_hash,
     )
-    event.hash = event_hash(event)
-    tx.add(event)
+
+
+async def _append(tx: AsyncSession, org: uuid.UUID, events: list[AuditEvent]) -> None:
+    """Chain ``events`` (all of ``org``) onto the organisation's log, under its lock."""
+    await repository.lock_chain(tx, org)
+    head = await repository.chain_head(tx, org)
+    seq, prev_hash = (head[0] + 1, head[1]) if head else (1, GENESIS_HASH)
+    for event in events:
+        event.seq, event.prev_hash = seq, prev_hash
+        event.hash = event_hash(event)
+        seq, prev_hash = seq + 1, event.hash
+    tx.add_all(events)
     await tx.flush()
-    return event
+
+
+class ReadLog:
+    """Group commit of read events, one per application.
+
+    :meth:`write` is called once a request's transaction has committed, before its answer is sent. Events of
+    requests that arrive while a commit is under way wait for it and go together in the next one, so under
+    load a commit carries many reads, while a lone request waits for one commit only. The answer leaves only
+    once its read is durable: if the commit fails, the request fails (503) and nothing was disclosed.
+    """
+
+    def __init__(self, db: Database) -> None:
+        self._db = db
+        self._waiting: list[tuple[list[AuditEvent], asyncio.Future[None]]] = []
+        self._writer: asyncio.Task[None] | None = None
+
+    async def write(self, tx: AsyncSession) -> None:
+        events: list[AuditEvent] | None = tx.info.pop(_READS, None)
+        if not events:
+            return
+        done = asyncio.get_running_loop().create_future()
+        self._waiting.append((events, done))
+        if self._writer is None or self._writer.done():
+            self._writer = asyncio.create_task(self._drain())
+        await done
+
+    async def _drain(self) -> None:
+        while self._waiting:
+            await asyncio.sleep(0)  # let the requests that are ready join this commit
+            batch, self._waiting = self._waiting, []
+            by_org: dict[uuid.UUID, list[AuditEvent]] = {}
+            for events, _ in batch:
+                for event in events:
+                    by_org.setdefault(event.org_id, []).append(event)
+            try:
+                async with self._db.transaction() as tx:
+                    for org in sorted(by_org):  # one order for every writer's locks
+                        await _append(tx, org, by_org[org])
+            except Exception as error:  # every waiter fails with the commit
+                for _, done in batch:
+                    if not done.done():
+                        done.set_exception(ServiceUnavailable("The read could not be audited; retry shortly."))
+                        done.exception()  # retrieved, so an abandoned waiter is not logged as lost
+                if not isinstance(error, SQLAlchemyError):
+                    raise
+            else:
+                for _, done in batch:
+                    if not done.done():
+                        done.set_result(None)
 
 
 @dataclass(frozen=True)
@@ -118,5 +215,5 @@ async def list_events(
     if resource_id is not None:
         stmt = stmt.where(AuditEvent.resource_id == resource_id)
     result = await fetch_page(tx, stmt, AuditEvent.created_at, AuditEvent.id, page, cursors, descending=True)
-    await record(tx, principal, "audit_event.list", "audit_event", None)
+    record_read(tx, principal, "audit_event.list", "audit_event", None)
     return result

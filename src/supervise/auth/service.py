@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import datetime as dt
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from sqlalchemy import update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm.attributes import set_committed_value
 
+from supervise import cache
 from supervise.audit import service as audit
 from supervise.auth import repository
 from supervise.auth.keys import ApiKeyHasher, parse_key
@@ -56,28 +57,55 @@ async def authenticate(
     request_id: str | None,
     source_address: str | None,
 ) -> Caller:
+    """The caller behind an ``Authorization: Bearer`` key.
+
+    A key seen before is checked against what was loaded for it then (the secret's HMAC, expiry, scopes, the
+    member's roles and state) as long as its organisation has not changed since (``supervise.cache``): a
+    revocation, a deactivation or a change of roles anywhere is seen by the next request on every worker. The
+    counter read here also serves the request's other caches.
+    """
     if not authorization:
         raise Unauthorized("Send an API key as 'Authorization: Bearer <key>'.")
     scheme, _, token = authorization.partition(" ")
     parsed = parse_key(token.strip()) if scheme.lower() == "bearer" else None
     if parsed is None:
         raise Unauthorized("The Authorization header does not carry a well-formed API key.")
-    found = await repository.key_with_owner(tx, parsed.key_id)
     # One message for every failure, so a caller cannot probe which keys exist.
     rejected = Unauthorized("The API key is unknown, revoked or expired, or its member is deactivated.")
+    now = utcnow()
+    resolution = dt.timedelta(seconds=runtime.settings.key_last_used_resolution_seconds)
+    seen = runtime.callers.peek(parsed.key_id)
+    generation = None
+    if seen is not None:
+        generation = await runtime.generations.read(seen[0])
+        if generation is not None:
+            tx.info[cache.GENERATION] = (seen[0], generation)
+        known: Caller | None = runtime.callers.get(seen[0], generation, parsed.key_id)
+        if (
+            known is not None
+            and known.api_key.last_used_at is not None
+            and now - known.api_key.last_used_at < resolution
+        ):
+            key = known.api_key
+            if not runtime.hasher.matches(parsed.secret, key.secret_hash) or (
+                key.expires_at is not None and key.expires_at <= now
+            ):
+                raise rejected
+            principal = replace(known.principal, request_id=request_id, source_address=source_address)
+            return Caller(principal, known.member, known.organisation, key)
+    found = await repository.key_with_owner(tx, parsed.key_id)
     if found is None:
         runtime.hasher.hash(parsed.secret)  # same work either way
         raise rejected
     key, member, organisation = found
-    now = utcnow()
     if (
         not runtime.hasher.matches(parsed.secret, key.secret_hash)
         or key.revoked_at is not None
         or (key.expires_at is not None and key.expires_at <= now)
         or not member.active
     ):
+        runtime.callers.discard(parsed.key_id)
         raise rejected
-    resolution = dt.timedelta(seconds=runtime.settings.key_last_used_resolution_seconds)
     if key.last_used_at is None or now - key.last_used_at >= resolution:
         # Written now, before anything else this transaction locks: every request takes its key's row first,
         # so two requests with one key cannot lock in opposite orders.
@@ -92,7 +120,13 @@ async def authenticate(
         request_id=request_id,
         source_address=source_address,
     )
-    return Caller(principal, member, organisation, key)
+    for row in found:
+        tx.expunge(row)  # the caller outlives this session (a rollback would expire rows still in it)
+    caller = Caller(principal, member, organisation, key)
+    # Remembered under the counter read before these rows were (a first sighting only records the
+    # organisation, -1 never matches): a change committed in between makes the next request reload.
+    runtime.callers.put(key.org_id, generation if generation is not None and seen is not None else -1, key.id, caller)
+    return caller
 
 
 def _within_lifetime(expires_at: dt.datetime) -> bool:
@@ -179,7 +213,7 @@ async def list_keys(
     stmt = repository.select_member_keys(principal.org_id, member.id)
     result = await fetch_page(tx, stmt, ApiKey.created_at, ApiKey.id, page, runtime.cursors)
     if member.id != principal.member_id:
-        await audit.record(tx, principal, "api_key.list", "member", member.id)
+        audit.record_read(tx, principal, "api_key.list", "member", member.id)
     return result
 
 
@@ -195,7 +229,7 @@ async def get_key(tx: AsyncSession, principal: Principal, key_id: uuid.UUID) -> 
     principal.require_scope(Scope.API_KEYS_READ)
     key = await _visible_key(tx, principal, key_id)
     if key.member_id != principal.member_id:
-        await audit.record(tx, principal, "api_key.read", "api_key", key.id)
+        audit.record_read(tx, principal, "api_key.read", "api_key", key.id)
     return key
 
 

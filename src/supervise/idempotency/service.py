@@ -72,7 +72,7 @@ async def run_once(
                 "This Idempotency-Key was used with a different request; use a new key for a new request.",
                 errors=[FieldError("Idempotency-Key", "reused with a different request")],
             )
-        await audit.record(tx, principal, "idempotency.replay", "request", None)
+        audit.record_read(tx, principal, "idempotency.replay", "request", None)
         return StoredResponse(record.status_code, record.body, record.location, replayed=True)
     response = await create()
     await tx.execute(

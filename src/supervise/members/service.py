@@ -125,7 +125,7 @@ async def list_members(
     principal.require_scope(Scope.MEMBERS_READ)
     stmt = repository.select_members(principal.org_id, role=role.value if role else None, active=active)
     result = await fetch_page(tx, stmt, Member.created_at, Member.id, page, runtime.cursors)
-    await audit.record(tx, principal, "member.list", "member", None)
+    audit.record_read(tx, principal, "member.list", "member", None)
     return result
 
 
@@ -135,7 +135,7 @@ async def get_member(tx: AsyncSession, principal: Principal, member_id: uuid.UUI
     if member is None:
         raise NotFound("member")
     if member.id != principal.member_id:
-        await audit.record(tx, principal, "member.read", "member", member.id)
+        audit.record_read(tx, principal, "member.read", "member", member.id)
     return member
 
 
@@ -261,7 +261,7 @@ async def list_links(
         supervisee_id=supervisee_id,
     )
     result = await fetch_page(tx, stmt, SupervisionLink.created_at, SupervisionLink.id, page, runtime.cursors)
-    await audit.record(tx, principal, "supervision_link.list", "supervision_link", None)
+    audit.record_read(tx, principal, "supervision_link.list", "supervision_link", None)
     return result
 
 

@@ -113,7 +113,7 @@ async def get_case(tx: AsyncSession, principal: Principal, case_id: uuid.UUID) -
     case = await repository.get_case(tx, principal.org_id, case_id)
     if case is None or not await may_see_therapist(tx, principal, case.therapist_id):
         raise NotFound("case")
-    await audit.record(tx, principal, "case.read", "case", case.id)
+    audit.record_read(tx, principal, "case.read", "case", case.id)
     return case
 
 
@@ -124,7 +124,7 @@ async def list_cases(
     viewer = None if principal.is_admin else principal.member_id
     stmt = repository.select_cases(principal.org_id, viewer=viewer, therapist_id=therapist_id)
     result = await fetch_page(tx, stmt, Case.created_at, Case.id, page, runtime.cursors)
-    await audit.record(tx, principal, "case.list", "case", None)
+    audit.record_read(tx, principal, "case.list", "case", None)
     return result
 
 
@@ -161,7 +161,7 @@ async def create_recording(tx: AsyncSession, principal: Principal, data: Recordi
                     "A different recording was already pushed with this external_id.",
                     errors=[FieldError("external_id", used_by)],
                 )
-            await audit.record(tx, principal, "recording.read", "recording", existing.id)
+            audit.record_read(tx, principal, "recording.read", "recording", existing.id)
             return existing, False
     now = utcnow()
     recording = Recording(
@@ -197,7 +197,7 @@ async def get_recording(tx: AsyncSession, principal: Principal, recording_id: uu
     recording = await visible_recording(tx, principal, recording_id)
     if recording is None:
         raise NotFound("recording")
-    await audit.record(tx, principal, "recording.read", "recording", recording.id)
+    audit.record_read(tx, principal, "recording.read", "recording", recording.id)
     return recording
 
 
@@ -226,7 +226,7 @@ async def list_recordings(
         updated_since=updated_since,
     )
     result = await fetch_page(tx, stmt, Recording.created_at, Recording.id, page, runtime.cursors)
-    await audit.record(tx, principal, "recording.list", "recording", None)
+    audit.record_read(tx, principal, "recording.list", "recording", None)
     return result
 
 

@@ -218,7 +218,7 @@ async def get_request(tx: AsyncSession, principal: Principal, request_id: uuid.U
     request = await repository.get_request(tx, _viewer(principal), request_id)
     if request is None:
         raise NotFound("review request")
-    await audit.record(tx, principal, "review_request.read", "review_request", request.id)
+    audit.record_read(tx, principal, "review_request.read", "review_request", request.id)
     return request
 
 
@@ -237,7 +237,7 @@ async def list_requests(
         _viewer(principal), reviewer_id=reviewer_id, recording_id=recording_id, state=state
     )
     result = await fetch_page(tx, stmt, ReviewRequest.created_at, ReviewRequest.id, page, runtime.cursors)
-    await audit.record(tx, principal, "review_request.list", "review_request", None)
+    audit.record_read(tx, principal, "review_request.list", "review_request", None)
     return result
 
 
@@ -407,7 +407,7 @@ async def _require_consent(tx: AsyncSession, review: Review) -> None:
 async def get_review(tx: AsyncSession, principal: Principal, review_id: uuid.UUID) -> Review:
     principal.require_scope(Scope.REVIEWS_READ)
     review = await _visible_review(tx, principal, review_id)
-    await audit.record(tx, principal, "review.read", "review", review.id)
+    audit.record_read(tx, principal, "review.read", "review", review.id)
     return review
 
 
@@ -437,7 +437,7 @@ async def list_reviews(
         role=role,
     )
     result = await fetch_page(tx, stmt, Review.created_at, Review.id, page, runtime.cursors)
-    await audit.record(tx, principal, "review.list", "review", None)
+    audit.record_read(tx, principal, "review.list", "review", None)
     return result
 
 
@@ -700,7 +700,7 @@ async def list_annotations(tx: AsyncSession, principal: Principal, review_id: uu
     principal.require_scope(Scope.REVIEWS_READ)
     review = await _visible_review(tx, principal, review_id)
     annotations = await repository.annotations_of(tx, review.org_id, review.id)
-    await audit.record(tx, principal, "annotation.list", "review", review.id)
+    audit.record_read(tx, principal, "annotation.list", "review", review.id)
     return annotations
 
 

@@ -1,0 +1,143 @@
+"""Answers kept in process memory, exact because they are checked against a per-organisation change counter.
+
+Every change to an organisation's data appends an audit event, and :func:`supervise.audit.service.record` bumps
+the organisation's row in ``org_generations`` in the same transaction. A request reads that counter once, on a
+connection of its own and without the ORM (microseconds on SQLite, one round trip on PostgreSQL), and may then
+reuse anything computed under the same counter: its caller's authentication and aggregate views. Workers and
+processes share the counter through the database, so the next request after a commit, on any worker, sees the
+change: no time-to-live to tune and no notification to miss. Reads never bump it (their audit events are
+written by :class:`supervise.audit.service.ReadLog`, which does not).
+
+An answer is labelled with the counter read *before* it was computed, so a change that commits meanwhile can
+only make the next request recompute, never make a stale answer look current.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import sqlite3
+import uuid
+from collections import OrderedDict
+from collections.abc import Hashable
+from typing import Any
+
+from sqlalchemy import BigInteger, ForeignKey
+from sqlalchemy.engine import make_url
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import Mapped, mapped_column
+
+from supervise.config import Settings
+from supervise.db import Base
+
+__all__ = ["GENERATION", "Generations", "LruCache", "OrgGeneration", "bump", "generation_of"]
+
+GENERATION = "supervise.generation"
+"""``tx.info`` key: ``(org_id, counter)`` as read at the start of the request."""
+
+
+class OrgGeneration(Base):
+    """How many changes an organisation's data has seen: the validity of everything cached about it."""
+
+    __tablename__ = "org_generations"
+
+    org_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("organisations.id"), primary_key=True)
+    generation: Mapped[int] = mapped_column(BigInteger)
+
+
+async def bump(tx: AsyncSession, org_id: uuid.UUID) -> None:
+    """Count one change to ``org_id``'s data, in the changing transaction."""
+    from sqlalchemy.dialects import postgresql, sqlite
+
+    dialect = postgresql if tx.get_bind().dialect.name == "postgresql" else sqlite
+    stmt: Any = dialect.insert(OrgGeneration).values(org_id=org_id, generation=1)
+    await tx.execute(
+        stmt.on_conflict_do_update(index_elements=["org_id"], set_={"generation": OrgGeneration.generation + 1})
+    )
+
+
+def generation_of(tx: AsyncSession, org_id: uuid.UUID) -> int | None:
+    """The counter this request read for ``org_id``, or ``None`` when nothing may be cached."""
+    read = tx.info.get(GENERATION)
+    if read is None or read[0] != org_id:
+        return None
+    generation: int = read[1]
+    return generation
+
+
+class Generations:
+    """Reads the counter outside the ORM: a dedicated SQLite connection (WAL readers never wait for the writer),
+    or a small asyncpg pool on PostgreSQL. ``None`` means "do not cache" (an in-memory database, or an error)."""
+
+    def __init__(self, settings: Settings) -> None:
+        url = make_url(settings.url)
+        self._sqlite_path = url.database if settings.is_sqlite and url.database not in (None, "", ":memory:") else None
+        self._dsn = None if settings.is_sqlite else url.set(drivername="postgresql").render_as_string(False)
+        self._sqlite: sqlite3.Connection | None = None
+        self._pool: Any = None
+        self._pool_loop: asyncio.AbstractEventLoop | None = None
+
+    async def read(self, org_id: uuid.UUID) -> int | None:
+        try:
+            if self._sqlite_path is not None:
+                if self._sqlite is None:
+                    self._sqlite = sqlite3.connect(self._sqlite_path, isolation_level=None, check_same_thread=False)
+                row = self._sqlite.execute(
+                    "SELECT generation FROM org_generations WHERE org_id = ?", (org_id.hex,)
+                ).fetchone()
+                return int(row[0]) if row else 0
+            if self._dsn is not None:
+                loop = asyncio.get_running_loop()
+                if self._pool is None or self._pool_loop is not loop:  # a pool serves the loop that made it
+                    import asyncpg  # type: ignore[import-untyped]
+
+                    self._pool, self._pool_loop = await asyncpg.create_pool(self._dsn, min_size=1, max_size=2), loop
+                value = await self._pool.fetchval("SELECT generation FROM org_generations WHERE org_id = $1", org_id)
+                return int(value) if value is not None else 0
+        except (sqlite3.Error, OSError, ImportError):
+            return None
+        except Exception as error:  # asyncpg's errors share no base class with the above
+            if type(error).__module__.startswith("asyncpg"):
+                return None
+            raise
+        return None
+
+    async def close(self) -> None:
+        if self._sqlite is not None:
+            self._sqlite.close()
+            self._sqlite = None
+        if self._pool is not None:
+            if self._pool_loop is asyncio.get_running_loop():
+                await self._pool.close()
+            self._pool = None
+
+
+class LruCache:
+    """At most ``size`` entries, each labelled with its organisation's counter; the least recently used goes
+    first. Single-threaded: one per worker, used from its event loop."""
+
+    def __init__(self, size: int) -> None:
+        self._size = size
+        self._entries: OrderedDict[Hashable, tuple[uuid.UUID, int, Any]] = OrderedDict()
+
+    def get(self, org_id: uuid.UUID, generation: int | None, key: Hashable) -> Any | None:
+        """The value stored under ``key`` if it was computed under this counter of this organisation."""
+        if generation is None:
+            return None
+        entry = self._entries.get(key)
+        if entry is None or entry[0] != org_id or entry[1] != generation:
+            return None
+        self._entries.move_to_end(key)
+        return entry[2]
+
+    def peek(self, key: Hashable) -> tuple[uuid.UUID, int, Any] | None:
+        """The entry under ``key`` whatever its counter: ``(org_id, generation, value)``."""
+        return self._entries.get(key)
+
+    def put(self, org_id: uuid.UUID, generation: int, key: Hashable, value: Any) -> None:
+        self._entries[key] = (org_id, generation, value)
+        self._entries.move_to_end(key)
+        while len(self._entries) > self._size:
+            self._entries.popitem(last=False)
+
+    def discard(self, key: Hashable) -> None:
+        self._entries.pop(key, None)

@@ -1,0 +1,193 @@
+"""What is cached per worker (authenticated keys, aggregate views) is never stale: a change committed by any
+other worker or process is seen by the very next request; the cached path still checks the secret and expiry.
+And reads are audited by group commit: many reads, few commits, every event chained before its answer left."""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import time
+import uuid
+from collections.abc import Iterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+import pytest
+from litestar import Litestar
+from litestar.testing import TestClient
+from sqlalchemy import func, select
+
+from supervise.app import create_app
+from supervise.audit import service as audit
+from supervise.audit.tables import AuditEvent
+from supervise.auth.principal import Principal, Role
+from supervise.config import Settings
+from supervise.db import Database
+from supervise.errors import ServiceUnavailable
+from tests.aggregates.test_series import review, session
+from tests.reviews.support import ITEMS, RUBRIC, make_team
+from tests.support import Api, Org
+from tests.test_http import assert_problem
+
+
+@pytest.fixture
+def second(settings: Settings) -> Iterator[TestClient[Litestar]]:
+    """Another worker: its own application (own caches) on the same database."""
+    with TestClient(create_app(settings), raise_server_exceptions=False) as client:
+        yield client
+
+
+def on(client: TestClient[Litestar], api: Api) -> Api:
+    return Api(client, api.key)
+
+
+def test_a_revoked_key_or_deactivated_member_is_refused_at_once_by_every_worker(
+    org: Org, second: TestClient[Litestar]
+) -> None:
+    person = org.member("clinician")
+    for _ in range(3):  # seen, then remembered by this worker
+        assert person.api.get("/v1/me").status_code == 200
+    key_id = person.api.get("/v1/me").json()["api_key"]["id"]
+    revoked = on(second, org.admin.api).delete(f"/v1/api-keys/{key_id}")
+    assert revoked.status_code == 204, revoked.text
+    assert_problem(person.api.get("/v1/me"), 401)
+
+    other = org.member("clinician")
+    for _ in range(3):
+        assert other.api.get("/v1/me").status_code == 200
+    deactivated = on(second, org.admin.api).patch(
+        f"/v1/members/{other.id}", json={"active": False}, headers={"If-Match": '"1"'}
+    )
+    assert deactivated.status_code == 200, deactivated.text
+    assert_problem(other.api.get("/v1/me"), 401)
+
+
+def test_the_cached_path_still_checks_the_secret_and_the_expiry(org: Org) -> None:
+    expires = (dt.datetime.now(dt.UTC) + dt.timedelta(seconds=2)).isoformat()
+    made = org.admin.api.post(f"/v1/members/{org.admin.id}/api-keys", json={"name": "short", "expires_at": expires})
+    assert made.status_code == 201, made.text
+    key = made.json()["secret"]
+    api = Api(org.client, key)
+    for _ in range(3):
+        assert api.get("/v1/me").status_code == 200
+    prefix, _, secret = key.rpartition("_")
+    forged = prefix + "_" + ("A" if secret[0] != "A" else "B") + secret[1:]
+    assert_problem(Api(org.client, forged).get("/v1/me"), 401)
+    assert api.get("/v1/me").status_code == 200
+    time.sleep(max(0.0, dt.datetime.fromisoformat(expires).timestamp() - time.time()) + 0.05)
+    assert_problem(api.get("/v1/me"), 401)
+
+
+def test_views_cached_by_one_worker_follow_changes_made_through_another(org: Org, second: TestClient[Litestar]) -> None:
+    team = make_team(org)
+    recording = session(team, 10, "2026-05-04")
+    review(team.supervisor, recording, dict.fromkeys(ITEMS, 3))
+    series = f"/v1/aggregates/therapists/{team.therapist.id}/series"
+    params = {"rubric": RUBRIC, "bucket": "all", "role": "supervisor"}
+
+    def rapport_n() -> int:
+        answer = team.supervisor.api.get(series, params=params)
+        assert answer.status_code == 200, answer.text
+        return int(next(m for m in answer.json()["measures"] if m["key"] == "rapport")["buckets"][0]["n"])
+
+    assert rapport_n() == rapport_n() == 1
+    # a submission through the other worker
+    other = Api(second, team.supervisor.api.key)
+    review(
+        type(team.supervisor)(team.supervisor.id, other, ""), session(team, 11, "2026-05-05"), dict.fromkeys(ITEMS, 6)
+    )
+    assert rapport_n() == 2
+    # the supervision link removed through the other worker: the series is no longer the supervisor's to see
+    links = on(second, org.admin.api).get("/v1/supervision-links", params={"supervisee_id": team.therapist.id})
+    for link in links.json()["items"]:
+        assert on(second, org.admin.api).delete(f"/v1/supervision-links/{link['id']}").status_code == 204
+    assert_problem(team.supervisor.api.get(series, params=params), 404)
+
+
+def test_every_read_is_audited_before_its_answer_leaves(org: Org, settings: Settings) -> None:
+    team = make_team(org)
+    review(team.supervisor, session(team, 10, "2026-05-04"), dict.fromkeys(ITEMS, 4))
+    url = f"/v1/aggregates/therapists/{team.therapist.id}/series"
+    for _ in range(5):  # the first computes, the others come from the cache: all five are audited
+        assert team.supervisor.api.get(url, params={"rubric": RUBRIC}).status_code == 200
+    events = org.admin.api.get(
+        "/v1/audit-events", params={"action": "aggregate.series", "resource_id": team.therapist.id}
+    ).json()
+    assert len(events["items"]) == 5
+    assert {e["actor_member_id"] for e in events["items"]} == {team.supervisor.id}
+    assert asyncio.run(_chain_ok(settings, uuid.UUID(org.id)))
+
+
+async def _chain_ok(settings: Settings, org_id: uuid.UUID) -> bool:
+    database = Database(settings)
+    try:
+        async with database.transaction() as tx:
+            return await audit.verify_chain(tx, org_id) is None
+    finally:
+        await database.dispose()
+
+
+class CountingDatabase(Database):
+    """Counts the transactions the read log commits."""
+
+    commits = 0
+
+    @asynccontextmanager
+    async def transaction(self) -> Any:
+        async with super().transaction() as tx:
+            yield tx
+        CountingDatabase.commits += 1
+
+
+def test_concurrent_reads_share_commits_and_chain_in_order(org: Org, settings: Settings) -> None:
+    org_id, member_id = uuid.UUID(org.id), uuid.UUID(org.admin.id)
+    principal = Principal(org_id, member_id, uuid.uuid4(), frozenset({Role.ADMIN}), None, request_id="r")
+
+    async def run() -> tuple[int, int]:
+        database = CountingDatabase(settings)
+        reads = audit.ReadLog(database)
+        CountingDatabase.commits = 0
+        try:
+
+            async def one(index: int) -> None:
+                async with database.sessions() as tx:
+                    audit.record_read(tx, principal, "member.read", "member", uuid.UUID(int=index))
+                    await reads.write(tx)
+
+            await asyncio.gather(*(one(i) for i in range(40)))
+            async with database.transaction() as tx:
+                written = await tx.scalar(
+                    select(func.count())
+                    .select_from(AuditEvent)
+                    .where(AuditEvent.org_id == org_id, AuditEvent.request_id == "r")
+                )
+            return int(written or 0), CountingDatabase.commits
+        finally:
+            await database.dispose()
+
+    written, commits = asyncio.run(run())
+    assert written == 40
+    assert 1 <= commits < 40, commits
+    assert asyncio.run(_chain_ok(settings, org_id))
+
+
+def test_a_read_that_cannot_be_audited_is_not_answered(tmp_path: Any) -> None:
+    """The read log's commit fails (here: a database without tables): every waiting read gets a 503."""
+    broken = Database(Settings(database_url=f"sqlite:///{tmp_path / 'empty.db'}", secret_key="x" * 40))
+    principal = Principal(uuid.uuid4(), uuid.uuid4(), uuid.uuid4(), frozenset({Role.ADMIN}), None)
+
+    async def run() -> list[BaseException | None]:
+        reads = audit.ReadLog(broken)
+        try:
+
+            async def one() -> None:
+                async with broken.sessions() as tx:
+                    audit.record_read(tx, principal, "member.read", "member", None)
+                    await reads.write(tx)
+
+            return await asyncio.gather(*(one() for _ in range(3)), return_exceptions=True)
+        finally:
+            await broken.dispose()
+
+    outcomes = asyncio.run(run())
+    assert all(isinstance(outcome, ServiceUnavailable) for outcome in outcomes), outcomes
