@@ -220,7 +220,7 @@ def raw_series(org_id: uuid.UUID, therapist_id: uuid.UUID, dialect: str) -> Any:
 async def check_identical(runtime: Runtime, principal: Principal) -> None:
     """The team view from rollups equals the statistics of the raw GROUP BY, cell by cell."""
     async with runtime.db.transaction() as tx:
-        view = await team(runtime, principal)(tx)
+        view = (await team(runtime, principal)(tx)).value
         raw = {(row[0], row[1], row[2]): row[3:] for row in await tx.execute(raw_team(principal.org_id))}
     cells = 0
     for therapist in view.therapists:

@@ -55,24 +55,27 @@ async def provide_tx(
 
     Authentication happens here, before the first ``yield``, and not in a dependency of its own: Litestar
     does not close generator dependencies already resolved when a later dependency raises, which would leak
-    the connection on every 401. The session connects only when a statement runs: a request answered from
-    the caches (``supervise.cache``) never takes a connection.
+    the connection on every 401. The transaction begins (and takes a connection) at the first statement: a
+    request answered from the caches (``supervise.cache``) never takes one.
     """
-    async with runtime.db.sessions() as session:
+    session = runtime.db.sessions()
+    try:
         try:
-            async with session.begin():
-                caller = await auth.authenticate(
-                    session,
-                    runtime,
-                    request.headers.get("authorization"),
-                    request_id=request_id(request),
-                    source_address=request.client.host if request.client else None,
-                )
-                principal = caller.principal
-                request.scope.setdefault("state", {})["caller"] = caller
-                yield session
+            caller = await auth.authenticate(
+                session,
+                runtime,
+                request.headers.get("authorization"),
+                request_id=request_id(request),
+                source_address=request.client.host if request.client else None,
+            )
+            principal = caller.principal
+            request.scope.setdefault("state", {})["caller"] = caller
+            yield session
+            if session.in_transaction():
+                await session.commit()
         except Forbidden:
             # The refused request changed nothing, but the attempt itself belongs in the audit log.
+            await session.rollback()
             handler = request.scope.get("route_handler")
             action = getattr(handler, "operation_id", None) or request.method
             resource_id = next((v for v in request.path_params.values() if isinstance(v, uuid.UUID)), None)
@@ -80,6 +83,9 @@ async def provide_tx(
                 await audit.record(session, principal, str(action), "request", resource_id, outcome="denied")
             raise
         await runtime.reads.write(session)
+    finally:
+        if session.in_transaction():  # a failure: roll back and give the connection back
+            await session.close()
 
 
 def provide_caller(request: Request[Any, Any, Any], tx: NamedDependency[AsyncSession]) -> auth.Caller:

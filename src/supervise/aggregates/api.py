@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import datetime as dt
 import uuid
-from typing import Annotated, Literal
+from typing import Annotated, Literal, TypeVar, cast
 
-from litestar import Controller, get
+from litestar import Controller, MediaType, Response, get
 from litestar.di import NamedDependency
 from litestar.params import FromPath, QueryParameter
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -34,6 +34,8 @@ from supervise.runtime import Runtime
 
 __all__ = ["AggregateController"]
 
+T = TypeVar("T")
+
 RubricKey = Annotated[str, QueryParameter(pattern=r"^[a-z0-9][a-z0-9.-]{0,63}$", description="The rubric (key).")]
 Version = Annotated[
     str | None,
@@ -47,6 +49,11 @@ Role = Annotated[
 ]
 From = Annotated[dt.date | None, QueryParameter(name="from", description="First day (the session's date, UTC).")]
 To = Annotated[dt.date | None, QueryParameter(name="to", description="Last day, included.")]
+
+
+def _encoded(view: service.View[T]) -> Response[T]:
+    """The answer as the JSON cached with it (Litestar sends bytes as they are); documented as ``T``."""
+    return Response(cast("T", view.json), media_type=MediaType.JSON)
 
 
 class AggregateController(Controller):
@@ -74,8 +81,8 @@ class AggregateController(Controller):
         role: Role = "observers",
         date_from: From = None,
         date_to: To = None,
-    ) -> TherapistSeries:
-        return await service.therapist_series(
+    ) -> Response[TherapistSeries]:
+        view = await service.therapist_series(
             tx,
             runtime,
             principal,
@@ -87,6 +94,7 @@ class AggregateController(Controller):
             date_from=date_from,
             date_to=date_to,
         )
+        return _encoded(view)
 
     @get(
         "/team",
@@ -108,8 +116,8 @@ class AggregateController(Controller):
         role: Role = "observers",
         date_from: From = None,
         date_to: To = None,
-    ) -> TeamView:
-        return await service.team_view(
+    ) -> Response[TeamView]:
+        view = await service.team_view(
             tx,
             runtime,
             principal,
@@ -120,6 +128,7 @@ class AggregateController(Controller):
             date_from=date_from,
             date_to=date_to,
         )
+        return _encoded(view)
 
     @get(
         "/therapists/{therapist_id:uuid}/self-vs-observer",

@@ -11,8 +11,10 @@ import datetime as dt
 import uuid
 from collections import defaultdict
 from collections.abc import Iterable
-from typing import Any
+from dataclasses import dataclass
+from typing import Any, Generic, TypeVar
 
+import msgspec
 from sqlalchemy import delete, func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -67,6 +69,7 @@ __all__ = [
     "DEFAULT_DROP",
     "MIN_CELL_REVIEWS",
     "Mismatch",
+    "View",
     "calibration",
     "case_trajectory",
     "list_flags",
@@ -80,6 +83,8 @@ __all__ = [
     "usefulness",
     "verify",
 ]
+
+T = TypeVar("T")
 
 MIN_CELL_REVIEWS = 5
 """A pooled view shows a therapist's figure only when at least this many reviews make it."""
@@ -267,20 +272,28 @@ async def therapist_series(
     role: RoleFilter,
     date_from: dt.date | None,
     date_to: dt.date | None,
-) -> TherapistSeries:
+) -> View[TherapistSeries]:
     principal.require_scope(Scope.REVIEWS_READ)
     _check_range(date_from, date_to)
     asked = ("series", principal.member_id, therapist_id, rubric_key, version, bucket, role, date_from, date_to)
-    answer: TherapistSeries | None = _cached(tx, runtime, principal, asked)
-    if answer is None:
+    view: View[TherapistSeries] | None = _cached(tx, runtime, principal, asked)
+    if view is None:
         await _visible_therapist(tx, principal, therapist_id)
         await _not_blinded(tx, principal, therapist_id)
         answer = await _series(
             tx, runtime, principal, therapist_id, rubric_key, version, bucket, role, date_from, date_to
         )
-        _keep(tx, runtime, principal, asked, answer)
+        view = _keep(tx, runtime, principal, asked, answer)
     audit.record_read(tx, principal, "aggregate.series", "member", therapist_id)
-    return answer
+    return view
+
+
+@dataclass(frozen=True, slots=True)
+class View(Generic[T]):
+    """An answer and its JSON, cached together: a repeated question is neither recomputed nor re-encoded."""
+
+    value: T
+    json: bytes
 
 
 def _cached(tx: AsyncSession, runtime: Runtime, principal: Principal, asked: tuple[Any, ...]) -> Any:
@@ -290,10 +303,12 @@ def _cached(tx: AsyncSession, runtime: Runtime, principal: Principal, asked: tup
     return runtime.views.get(principal.org_id, cache.generation_of(tx, principal.org_id), asked)
 
 
-def _keep(tx: AsyncSession, runtime: Runtime, principal: Principal, asked: tuple[Any, ...], answer: Any) -> None:
+def _keep(tx: AsyncSession, runtime: Runtime, principal: Principal, asked: tuple[Any, ...], answer: T) -> View[T]:
+    view = View(answer, msgspec.json.encode(answer))
     generation = cache.generation_of(tx, principal.org_id)
     if generation is not None:
-        runtime.views.put(principal.org_id, generation, asked, answer)
+        runtime.views.put(principal.org_id, generation, asked, view)
+    return view
 
 
 async def _series(
@@ -387,17 +402,17 @@ async def team_view(
     role: RoleFilter,
     date_from: dt.date | None,
     date_to: dt.date | None,
-) -> TeamView:
+) -> View[TeamView]:
     """Per therapist of a team (or of the organisation, for admins), every measure side by side."""
     principal.require_scope(Scope.REVIEWS_READ)
     _check_range(date_from, date_to)
     asked = ("team", principal.member_id, supervisor_id, rubric_key, version, role, date_from, date_to)
-    answer: TeamView | None = _cached(tx, runtime, principal, asked)
-    if answer is None:
+    view: View[TeamView] | None = _cached(tx, runtime, principal, asked)
+    if view is None:
         answer = await _team_view(tx, runtime, principal, supervisor_id, rubric_key, version, role, date_from, date_to)
-        _keep(tx, runtime, principal, asked, answer)
+        view = _keep(tx, runtime, principal, asked, answer)
     audit.record_read(tx, principal, "aggregate.team", "member", supervisor_id)
-    return answer
+    return view
 
 
 async def _team_view(

@@ -70,8 +70,6 @@ async def authenticate(
     parsed = parse_key(token.strip()) if scheme.lower() == "bearer" else None
     if parsed is None:
         raise Unauthorized("The Authorization header does not carry a well-formed API key.")
-    # One message for every failure, so a caller cannot probe which keys exist.
-    rejected = Unauthorized("The API key is unknown, revoked or expired, or its member is deactivated.")
     now = utcnow()
     resolution = dt.timedelta(seconds=runtime.settings.key_last_used_resolution_seconds)
     seen = runtime.callers.peek(parsed.key_id)
@@ -90,13 +88,13 @@ async def authenticate(
             if not runtime.hasher.matches(parsed.secret, key.secret_hash) or (
                 key.expires_at is not None and key.expires_at <= now
             ):
-                raise rejected
+                raise _rejected()
             principal = replace(known.principal, request_id=request_id, source_address=source_address)
             return Caller(principal, known.member, known.organisation, key)
     found = await repository.key_with_owner(tx, parsed.key_id)
     if found is None:
         runtime.hasher.hash(parsed.secret)  # same work either way
-        raise rejected
+        raise _rejected()
     key, member, organisation = found
     if (
         not runtime.hasher.matches(parsed.secret, key.secret_hash)
@@ -105,7 +103,7 @@ async def authenticate(
         or not member.active
     ):
         runtime.callers.discard(parsed.key_id)
-        raise rejected
+        raise _rejected()
     if key.last_used_at is None or now - key.last_used_at >= resolution:
         # Written now, before anything else this transaction locks: every request takes its key's row first,
         # so two requests with one key cannot lock in opposite orders.
@@ -127,6 +125,11 @@ async def authenticate(
     # organisation, -1 never matches): a change committed in between makes the next request reload.
     runtime.callers.put(key.org_id, generation if generation is not None and seen is not None else -1, key.id, caller)
     return caller
+
+
+def _rejected() -> Unauthorized:
+    # One message for every failure, so a caller cannot probe which keys exist.
+    return Unauthorized("The API key is unknown, revoked or expired, or its member is deactivated.")
 
 
 def _within_lifetime(expires_at: dt.datetime) -> bool:
