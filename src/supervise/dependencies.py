@@ -94,7 +94,9 @@ def provide_caller(request: Request[Any, Any, Any], tx: NamedDependency[AsyncSes
     return caller
 
 
-def provide_principal(caller: NamedDependency[auth.Caller]) -> Principal:
+def provide_principal(request: Request[Any, Any, Any], tx: NamedDependency[AsyncSession]) -> Principal:
+    """The caller's principal, straight from ``provide_tx`` (one dependency fewer to resolve per request)."""
+    caller: auth.Caller = request.scope["state"]["caller"]
     return caller.principal
 
 
