@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from supervise.aggregates.tables import (
+    ConsentSweep,
     ReferenceReview,
     ReviewFlag,
     ReviewScore,
@@ -25,6 +26,7 @@ __all__ = [
     "ApiKey",
     "AuditEvent",
     "Case",
+    "ConsentSweep",
     "IdempotencyRecord",
     "Member",
     "OrgGeneration",

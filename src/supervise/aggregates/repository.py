@@ -7,11 +7,12 @@ import uuid
 from collections.abc import Iterable, Sequence
 from typing import Any
 
-from sqlalchemy import ColumnElement, Date, and_, cast, delete, func, insert, select, tuple_
+from sqlalchemy import ColumnElement, Date, and_, cast, delete, func, insert, select, tuple_, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
 from supervise.aggregates.tables import (
+    ConsentSweep,
     ReferenceReview,
     ReviewFlag,
     ReviewScore,
@@ -20,6 +21,7 @@ from supervise.aggregates.tables import (
     RollupTotal,
     RollupWeek,
 )
+from supervise.recordings.tables import Recording
 from supervise.reviews.tables import Review, ReviewRequest
 
 __all__ = [
@@ -29,8 +31,11 @@ __all__ = [
     "add_to_rollups",
     "calibration_pairs",
     "case_scores",
+    "consent_expired_between",
     "delete_scores",
     "insert_scores",
+    "mark_swept",
+    "next_consent_expiry",
     "observer_values",
     "owed_therapists",
     "period_end",
@@ -38,10 +43,12 @@ __all__ = [
     "read_periods",
     "read_total",
     "recompute",
+    "recount",
     "replace_rollups",
     "select_flags",
     "self_and_observers",
     "stored",
+    "swept_until",
     "usefulness",
 ]
 
@@ -183,7 +190,7 @@ def _aggregate(tx: AsyncSession, table: Rollup) -> list[Any]:
 async def recompute(
     tx: AsyncSession, table: Rollup, *where: ColumnElement[bool]
 ) -> dict[Cell, tuple[int, float, float, float, float]]:
-    """The rollup rows of ``table`` a full GROUP BY over the scores gives (optionally restricted)."""
+    """The rollup rows of ``table`` a full GROUP BY over the counted scores gives (optionally restricted)."""
     keys = _aggregate(tx, table)
     stmt = select(
         *keys,
@@ -193,7 +200,7 @@ async def recompute(
         func.min(ReviewScore.value),
         func.max(ReviewScore.value),
     ).where(*where)
-    result = await tx.execute(stmt.group_by(*keys))
+    result = await tx.execute(stmt.where(ReviewScore.counted.is_(True)).group_by(*keys))
     width = len(keys)
     return {
         tuple(_normal(v) for v in row[:width]): (int(row[width]), *map(float, row[width + 1 :]))  # type: ignore[misc]
@@ -381,6 +388,68 @@ async def read_total(
     if therapist_ids is not None:
         stmt = stmt.where(RollupTotal.therapist_id.in_(therapist_ids))
     return list(await tx.execute(stmt.group_by(*keys)))
+
+
+async def recount(tx: AsyncSession, org_id: uuid.UUID, recording_id: uuid.UUID, counted: bool) -> list[Any]:
+    """Mark a recording's scores as counted in the rollups or not; the rows that changed, as
+    ``(therapist, rubric key, version, role, kind, measure, occurred_at)``."""
+    result = await tx.execute(
+        update(ReviewScore)
+        .where(
+            ReviewScore.org_id == org_id,
+            ReviewScore.recording_id == recording_id,
+            ReviewScore.counted.is_not(counted),
+        )
+        .values(counted=counted)
+        .returning(
+            ReviewScore.therapist_id,
+            ReviewScore.rubric_key,
+            ReviewScore.rubric_version,
+            ReviewScore.role,
+            ReviewScore.measure_kind,
+            ReviewScore.measure,
+            ReviewScore.occurred_at,
+        )
+    )
+    return list(result)
+
+
+async def consent_expired_between(
+    tx: AsyncSession, org_id: uuid.UUID, after: dt.datetime | None, until: dt.datetime
+) -> list[uuid.UUID]:
+    """Recordings whose consent expired in ``(after, until]`` (an index range: only the newly expired)."""
+    stmt = select(Recording.id).where(Recording.org_id == org_id, Recording.consent_expires_at <= until)
+    if after is not None:
+        stmt = stmt.where(Recording.consent_expires_at > after)
+    return list(await tx.scalars(stmt))
+
+
+async def next_consent_expiry(tx: AsyncSession, org_id: uuid.UUID, now: dt.datetime) -> dt.datetime | None:
+    expiry: dt.datetime | None = await tx.scalar(
+        select(func.min(Recording.consent_expires_at)).where(
+            Recording.org_id == org_id, Recording.consent_expires_at > now
+        )
+    )
+    return expiry
+
+
+async def swept_until(tx: AsyncSession, org_id: uuid.UUID) -> dt.datetime | None:
+    stamp: dt.datetime | None = await tx.scalar(select(ConsentSweep.swept_until).where(ConsentSweep.org_id == org_id))
+    return stamp
+
+
+async def mark_swept(tx: AsyncSession, org_id: uuid.UUID, until: dt.datetime) -> None:
+    if _dialect(tx) == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert as dialect_insert
+    else:
+        from sqlalchemy.dialects.sqlite import insert as dialect_insert  # type: ignore[assignment]
+    later: Any = func.greatest if _dialect(tx) == "postgresql" else func.max  # max(a, b) is scalar in SQLite
+    stmt = dialect_insert(ConsentSweep).values(org_id=org_id, swept_until=until)
+    await tx.execute(
+        stmt.on_conflict_do_update(
+            index_elements=["org_id"], set_={"swept_until": later(ConsentSweep.swept_until, stmt.excluded.swept_until)}
+        )
+    )
 
 
 async def self_and_observers(

@@ -58,6 +58,7 @@ from supervise.members.tables import SupervisionLink
 from supervise.pagination import Page, PageRequest, fetch_page
 from supervise.recordings import repository as recordings
 from supervise.recordings import service as recording_rules
+from supervise.recordings.tables import Recording
 from supervise.reviews import repository as reviews
 from supervise.reviews.schemas import RubricPin
 from supervise.reviews.tables import Review
@@ -75,8 +76,10 @@ __all__ = [
     "list_flags",
     "mark_reference",
     "record_submission",
+    "recount",
     "reliability",
     "self_vs_observer",
+    "sweep",
     "team_view",
     "therapist_series",
     "unmark_reference",
@@ -170,6 +173,36 @@ async def record_submission(
         [(str(s["measure_kind"]), str(s["measure"])) for s in scores] + [(s.measure_kind, s.measure) for s in earlier],
         [recording.occurred_at.astimezone(dt.UTC).date()],
     )
+
+
+async def recount(tx: AsyncSession, recording: Recording, now: dt.datetime) -> None:
+    """Take a recording's scores out of the rollups, or put them back, as its consent stands at ``now``, in the
+    caller's transaction: series and team views count a session only while its client's consent holds.
+    Called when consent is withdrawn or its expiry changed (``PATCH /v1/recordings/{id}``) and by :func:`sweep`."""
+    changed = await repository.recount(
+        tx, recording.org_id, recording.id, recording_rules.consent_active(recording, now)
+    )
+    touched: dict[tuple[Any, ...], tuple[set[tuple[str, str]], set[dt.date]]] = defaultdict(lambda: (set(), set()))
+    for therapist, key, version, role, kind, measure, occurred_at in changed:
+        measures, days = touched[(therapist, key, version, role)]
+        measures.add((kind, measure))
+        days.add(occurred_at.astimezone(dt.UTC).date())
+    for (therapist, key, version, role), (measures, days) in sorted(touched.items(), key=lambda kv: str(kv[0])):
+        await repository.replace_rollups(tx, recording.org_id, therapist, key, version, role, measures, days)
+
+
+async def sweep(tx: AsyncSession, org_id: uuid.UUID, now: dt.datetime) -> None:
+    """Apply the consent expiries that passed since the last sweep to the rollups (an expiry is a moment, not
+    a write). Run before a view is computed from rollups; cached views expire at the next expiry."""
+    expired = await repository.consent_expired_between(tx, org_id, await repository.swept_until(tx, org_id), now)
+    if not expired:
+        return
+    for recording_id in expired:
+        recording = await recordings.get_recording(tx, org_id, recording_id, viewer=None, now=now)
+        if recording is not None:
+            await recount(tx, recording, now)
+    await repository.mark_swept(tx, org_id, now)
+    await audit.record(tx, None, "rollups.consent_expired", "organisation", org_id, org_id=org_id)
 
 
 # -------------------------------------------------------------------------------------------------- reads
@@ -280,10 +313,12 @@ async def therapist_series(
     if view is None:
         await _visible_therapist(tx, principal, therapist_id)
         await _not_blinded(tx, principal, therapist_id)
+        now = utcnow()
+        await sweep(tx, principal.org_id, now)
         answer = await _series(
             tx, runtime, principal, therapist_id, rubric_key, version, bucket, role, date_from, date_to
         )
-        view = _keep(tx, runtime, principal, asked, answer)
+        view = await _keep(tx, runtime, principal, asked, answer, now)
     audit.record_read(tx, principal, "aggregate.series", "member", therapist_id)
     return view
 
@@ -294,17 +329,25 @@ class View(Generic[T]):
 
     value: T
     json: bytes
+    valid_until: dt.datetime | None
+    """The next consent expiry in the organisation: it may take sessions out of the answer."""
 
 
 def _cached(tx: AsyncSession, runtime: Runtime, principal: Principal, asked: tuple[Any, ...]) -> Any:
     """A view computed for this same question by this same viewer while nothing in the organisation has
-    changed since (``supervise.cache``). Only the views answered from rollups are kept: those that read single
-    reviews apply the consent rule, which changes with time alone."""
-    return runtime.views.get(principal.org_id, cache.generation_of(tx, principal.org_id), asked)
+    changed since (``supervise.cache``) and no consent has expired since. Only the views answered from rollups
+    are kept: those that read single reviews apply the consent rule per viewer, at every read."""
+    view: View[Any] | None = runtime.views.get(principal.org_id, cache.generation_of(tx, principal.org_id), asked)
+    if view is None or (view.valid_until is not None and utcnow() >= view.valid_until):
+        return None
+    return view
 
 
-def _keep(tx: AsyncSession, runtime: Runtime, principal: Principal, asked: tuple[Any, ...], answer: T) -> View[T]:
-    view = View(answer, msgspec.json.encode(answer))
+async def _keep(
+    tx: AsyncSession, runtime: Runtime, principal: Principal, asked: tuple[Any, ...], answer: T, now: dt.datetime
+) -> View[T]:
+    expiry = await repository.next_consent_expiry(tx, principal.org_id, now)
+    view = View(answer, msgspec.json.encode(answer), expiry)
     generation = cache.generation_of(tx, principal.org_id)
     if generation is not None:
         runtime.views.put(principal.org_id, generation, asked, view)
@@ -409,8 +452,10 @@ async def team_view(
     asked = ("team", principal.member_id, supervisor_id, rubric_key, version, role, date_from, date_to)
     view: View[TeamView] | None = _cached(tx, runtime, principal, asked)
     if view is None:
+        now = utcnow()
+        await sweep(tx, principal.org_id, now)
         answer = await _team_view(tx, runtime, principal, supervisor_id, rubric_key, version, role, date_from, date_to)
-        view = _keep(tx, runtime, principal, asked, answer)
+        view = await _keep(tx, runtime, principal, asked, answer, now)
     audit.record_read(tx, principal, "aggregate.team", "member", supervisor_id)
     return view
 

@@ -1,7 +1,8 @@
 """Scores of submitted reviews, and rollups of them kept current in the submitting transaction.
 
 ``review_scores`` holds one row per current (not superseded) submitted review and measure: each session-level
-item's value and each score the rubric computed. The rollups hold count, sum, sum of squares, min and max per
+item's value and each score the rubric computed; ``counted`` says whether the rollups include it, which they do
+only while the recording's consent holds. The rollups hold count, sum, sum of squares, min and max per
 organisation x therapist x rubric version x measure x rater role, per day, ISO week and month and over all
 time; aggregates read them, so their cost grows with the buckets asked for, not with the number of reviews.
 """
@@ -12,6 +13,7 @@ import datetime as dt
 import uuid
 
 from sqlalchemy import (
+    Boolean,
     CheckConstraint,
     Date,
     Float,
@@ -24,10 +26,20 @@ from sqlalchemy import (
     UniqueConstraint,
 )
 from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy.sql.expression import true
 
 from supervise.db import Base, UTCDateTime
 
-__all__ = ["ReferenceReview", "ReviewFlag", "ReviewScore", "RollupDay", "RollupMonth", "RollupTotal", "RollupWeek"]
+__all__ = [
+    "ConsentSweep",
+    "ReferenceReview",
+    "ReviewFlag",
+    "ReviewScore",
+    "RollupDay",
+    "RollupMonth",
+    "RollupTotal",
+    "RollupWeek",
+]
 
 
 def _kind() -> CheckConstraint:
@@ -70,6 +82,17 @@ class ReviewScore(Base):
     rubric_key: Mapped[str] = mapped_column(String(64))
     rubric_version: Mapped[str] = mapped_column(String(32))
     occurred_at: Mapped[dt.datetime] = mapped_column(UTCDateTime())
+    counted: Mapped[bool] = mapped_column(Boolean, server_default=true())
+    """Whether the rollups include it: only while the recording's consent holds (``service.recount``)."""
+
+
+class ConsentSweep(Base):
+    """Up to when an organisation's consent expiries have been applied to its rollups (``service.sweep``)."""
+
+    __tablename__ = "consent_sweeps"
+
+    org_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("organisations.id"), primary_key=True)
+    swept_until: Mapped[dt.datetime] = mapped_column(UTCDateTime())
 
 
 class _Rollup:

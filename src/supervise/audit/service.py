@@ -5,13 +5,13 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import hashlib
+import logging
 import uuid
 from dataclasses import dataclass
 from typing import cast
 
 import msgspec
 from sqlalchemy import Table, insert, select
-from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from supervise import cache
@@ -35,6 +35,7 @@ __all__ = [
 ]
 
 GENESIS_HASH = "0" * 64
+_log = logging.getLogger(__name__)
 
 
 def event_hash(event: AuditEvent | NewEvent) -> str:
@@ -188,13 +189,12 @@ class ReadLog:
                 async with self._db.engine.begin() as connection:  # Core only: no session to set up
                     for org in sorted(by_org):  # one order for every writer's locks
                         await _append(connection, org, by_org[org])
-            except Exception as error:  # every waiter fails with the commit
+            except Exception:  # every waiter of this commit fails with it; the next ones get their own try
+                _log.exception("a group commit of %d read events failed", sum(len(e) for e, _ in batch))
                 for _, done in batch:
                     if not done.done():
                         done.set_exception(ServiceUnavailable("The read could not be audited; retry shortly."))
                         done.exception()  # retrieved, so an abandoned waiter is not logged as lost
-                if not isinstance(error, SQLAlchemyError):
-                    raise
             else:
                 for _, done in batch:
                     if not done.done():

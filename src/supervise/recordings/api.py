@@ -13,7 +13,9 @@ from litestar.openapi.datastructures import ResponseSpec
 from litestar.params import FromPath, JSONBody, QueryParameter
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from supervise.aggregates import service as aggregates
 from supervise.auth.principal import Principal
+from supervise.db import utcnow
 from supervise.dependencies import IdempotencyKey, IfMatch
 from supervise.errors import FieldError, Unprocessable
 from supervise.http import create_once, problem_responses
@@ -237,7 +239,8 @@ class RecordingController(Controller):
         "/{recording_id:uuid}",
         operation_id="updateRecordingConsent",
         summary="Change or withdraw consent",
-        description="By the therapist or an admin. Withdrawal is final. Needs If-Match.",
+        description="By the therapist or an admin. Withdrawal is final. Needs If-Match. Series and team views "
+        "count a session only while its consent holds.",
         response_headers=[ETAG],
         responses=problem_responses(400, 401, 403, 404, 412, 422, 428),
     )
@@ -250,4 +253,6 @@ class RecordingController(Controller):
         if_match: IfMatch = None,
     ) -> Response[RecordingOut]:
         recording = await service.update_recording(tx, principal, recording_id, data, if_match)
+        # Series and team views count a session only while its consent holds: same transaction.
+        await aggregates.recount(tx, recording, utcnow())
         return Response(recording_out(recording), headers={"ETag": etag(recording.version)})

@@ -41,6 +41,8 @@ class Recording(Base):
         Index("ix_recordings_org_created", "org_id", "created_at", "id"),
         Index("ix_recordings_case", "org_id", "case_id", "session_number"),
         Index("ix_recordings_therapist", "org_id", "therapist_id", "occurred_at"),
+        # Consent expiries in time order: applying them to the rollups reads only the newly expired.
+        Index("ix_recordings_consent_expiry", "org_id", "consent_expires_at"),
     )
 
     id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=new_id)
