@@ -62,7 +62,7 @@ def test_a_revoked_key_or_deactivated_member_is_refused_at_once_by_every_worker(
 
 
 def test_the_cached_path_still_checks_the_secret_and_the_expiry(org: Org) -> None:
-    expires = (dt.datetime.now(dt.UTC) + dt.timedelta(seconds=2)).isoformat()
+    expires = (dt.datetime.now(dt.UTC) + dt.timedelta(seconds=4)).isoformat()
     made = org.admin.api.post(f"/v1/members/{org.admin.id}/api-keys", json={"name": "short", "expires_at": expires})
     assert made.status_code == 201, made.text
     key = made.json()["secret"]
@@ -179,3 +179,44 @@ def test_a_read_that_cannot_be_audited_is_not_answered(tmp_path: Any) -> None:
 
     outcomes = asyncio.run(run())
     assert all(isinstance(outcome, ServiceUnavailable) for outcome in outcomes), outcomes
+
+
+def test_a_repeated_question_is_answered_without_the_database(org: Org, second: TestClient[Litestar]) -> None:
+    """Once a worker has answered a series and seen the key, asking again runs no statement but the read's
+    audit event (and the counter read, outside the engine)."""
+    team = make_team(org)
+    review(team.supervisor, session(team, 10, "2026-05-04"), dict.fromkeys(ITEMS, 4))
+    api = on(second, team.supervisor.api)
+    url = f"/v1/aggregates/therapists/{team.therapist.id}/series"
+    statements: list[str] = []
+    engine = second.app.state.runtime.db.engine.sync_engine
+    listener = lambda *args: statements.append(args[2])  # noqa: E731  (conn, cursor, statement, ...)
+    for _ in range(2):
+        assert api.get(url, params={"rubric": RUBRIC}).status_code == 200
+    event.listen(engine, "before_cursor_execute", listener)
+    try:
+        again = api.get(url, params={"rubric": RUBRIC})
+    finally:
+        event.remove(engine, "before_cursor_execute", listener)
+    assert again.status_code == 200
+    assert any("INSERT INTO audit_events" in sql for sql in statements), statements
+    # no key, member, supervision, request or rollup read
+    for table in ("api_keys", "members", "supervision_links", "review_requests", "score_rollups", "review_scores"):
+        assert not any(table in sql for sql in statements), (table, statements)
+
+
+def test_an_answer_whose_read_cannot_be_audited_is_not_sent(
+    org: Org, second: TestClient[Litestar], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    person = on(second, org.admin.api)
+    other = org.member("clinician")
+    assert person.get(f"/v1/members/{other.id}").status_code == 200
+
+    async def broken(*_: Any) -> None:
+        raise OSError("disk full")
+
+    monkeypatch.setattr(audit, "_append", broken)
+    answer = person.get(f"/v1/members/{other.id}")  # another member's data: an audited read
+    assert_problem(answer, 503)
+    assert answer.headers["retry-after"] == "1"
+    assert other.email not in answer.text

@@ -7,6 +7,7 @@ Create Date: 2026-11-26
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Sequence
 
 import sqlalchemy as sa
@@ -30,11 +31,18 @@ def upgrade() -> None:
     )
     op.add_column("review_scores", sa.Column("counted", sa.Boolean(), server_default=sa.true(), nullable=False))
     op.create_index("ix_recordings_consent_expiry", "recordings", ["org_id", "consent_expires_at"], unique=False)
-    now = "now()" if _postgresql() else "strftime('%Y-%m-%d %H:%M:%f', 'now')"
+    # Consent that ended before this revision: those scores stop counting, and expiries up to now are swept.
+    now = dt.datetime.now(dt.UTC)
+    at = sa.bindparam("now", now if _postgresql() else now.replace(tzinfo=None), type_=sa.DateTime(timezone=True))
     op.execute(
-        "UPDATE review_scores SET counted = false WHERE EXISTS (SELECT 1 FROM recordings r "
-        "WHERE r.org_id = review_scores.org_id AND r.id = review_scores.recording_id "
-        f"AND (r.consent_withdrawn_at IS NOT NULL OR r.consent_expires_at <= {now}))"
+        sa.text(
+            "UPDATE review_scores SET counted = false WHERE EXISTS (SELECT 1 FROM recordings r "
+            "WHERE r.org_id = review_scores.org_id AND r.id = review_scores.recording_id "
+            "AND (r.consent_withdrawn_at IS NOT NULL OR r.consent_expires_at <= :now))"
+        ).bindparams(at)
+    )
+    op.execute(
+        sa.text("INSERT INTO consent_sweeps (org_id, swept_until) SELECT id, :now FROM organisations").bindparams(at)
     )
     _rebuild("WHERE counted")
 

@@ -1,20 +1,22 @@
 """Answers kept in process memory, exact because they are checked against a per-organisation change counter.
 
-Every change to an organisation's data appends an audit event, and :func:`supervise.audit.service.record` bumps
-the organisation's row in ``org_generations`` in the same transaction. A request reads that counter once, on a
-connection of its own and without the ORM (microseconds on SQLite, one round trip on PostgreSQL), and may then
-reuse anything computed under the same counter: its caller's authentication and aggregate views. Workers and
-processes share the counter through the database, so the next request after a commit, on any worker, sees the
-change: no time-to-live to tune and no notification to miss. Reads never bump it (their audit events are
-written by :class:`supervise.audit.service.ReadLog`, which does not).
+Every change to an organisation's data appends an audit event, and :func:`supervise.audit.service.record` gives
+the organisation's row in ``org_generations`` a new value in the same transaction. A request reads that value
+once, on a connection of its own and without the ORM (microseconds on SQLite, one round trip on PostgreSQL),
+and may then reuse anything computed under the same value: its caller's authentication and aggregate views.
+Workers and processes share the counter through the database, so the next request after a commit, on any
+worker, sees the change: no time-to-live to tune and no notification to miss. Reads never change it (their
+audit events are written by :class:`supervise.audit.service.ReadLog`, which does not).
 
-An answer is labelled with the counter read *before* it was computed, so a change that commits meanwhile can
-only make the next request recompute, never make a stale answer look current.
+An answer is labelled with the value read *before* it was computed, so a change that commits meanwhile can
+only make the next request recompute, never make a stale answer look current; and a transaction that itself
+changed the organisation caches nothing (what it computed is not committed yet).
 """
 
 from __future__ import annotations
 
 import asyncio
+import secrets
 import sqlite3
 import uuid
 from collections import OrderedDict
@@ -33,10 +35,12 @@ __all__ = ["GENERATION", "Generations", "LruCache", "OrgGeneration", "bump", "ge
 
 GENERATION = "supervise.generation"
 """``tx.info`` key: ``(org_id, counter)`` as read at the start of the request."""
+CHANGED = "supervise.changed"
+"""``tx.info`` key: set once the transaction has marked a change."""
 
 
 class OrgGeneration(Base):
-    """How many changes an organisation's data has seen: the validity of everything cached about it."""
+    """Changes with every change to an organisation's data: the validity of everything cached about it."""
 
     __tablename__ = "org_generations"
 
@@ -45,23 +49,33 @@ class OrgGeneration(Base):
 
 
 async def bump(tx: AsyncSession, org_id: uuid.UUID) -> None:
-    """Count one change to ``org_id``'s data, in the changing transaction."""
+    """Mark a change to ``org_id``'s data, in the changing transaction.
+
+    The new value is random rather than the old one plus one: only equality is ever compared, and a counter
+    that went back (a restored backup, a lost row) could otherwise meet labels of answers cached since."""
     from sqlalchemy.dialects import postgresql, sqlite
 
     dialect = postgresql if tx.get_bind().dialect.name == "postgresql" else sqlite
-    stmt: Any = dialect.insert(OrgGeneration).values(org_id=org_id, generation=1)
+    stmt: Any = dialect.insert(OrgGeneration).values(org_id=org_id, generation=secrets.randbits(62) + 1)
     await tx.execute(
-        stmt.on_conflict_do_update(index_elements=["org_id"], set_={"generation": OrgGeneration.generation + 1})
+        stmt.on_conflict_do_update(index_elements=["org_id"], set_={"generation": stmt.excluded.generation})
     )
+    tx.info[CHANGED] = True
 
 
 def generation_of(tx: AsyncSession, org_id: uuid.UUID) -> int | None:
-    """The counter this request read for ``org_id``, or ``None`` when nothing may be cached."""
+    """The counter this request read for ``org_id``, or ``None`` when nothing may be cached: nothing was read,
+    or this transaction changed the organisation itself (what it computes is not committed yet)."""
     read = tx.info.get(GENERATION)
-    if read is None or read[0] != org_id:
+    if read is None or read[0] != org_id or tx.info.get(CHANGED):
         return None
     generation: int = read[1]
     return generation
+
+
+_PG_READ = "SELECT generation FROM org_generations WHERE org_id = $1"
+_PG_TIMEOUT = 2.0
+"""Seconds; a counter that cannot be read in time means "do not cache", not a failed request."""
 
 
 class Generations:
@@ -75,31 +89,42 @@ class Generations:
         self._sqlite: sqlite3.Connection | None = None
         self._pool: Any = None
         self._pool_loop: asyncio.AbstractEventLoop | None = None
+        self._pool_lock = asyncio.Lock()
 
     async def read(self, org_id: uuid.UUID) -> int | None:
         try:
             if self._sqlite_path is not None:
                 if self._sqlite is None:
-                    self._sqlite = sqlite3.connect(self._sqlite_path, isolation_level=None, check_same_thread=False)
+                    # A WAL reader never waits for the writer; the short timeout covers a checkpoint's instant.
+                    self._sqlite = sqlite3.connect(
+                        self._sqlite_path, isolation_level=None, check_same_thread=False, timeout=0.05
+                    )
                 row = self._sqlite.execute(
                     "SELECT generation FROM org_generations WHERE org_id = ?", (org_id.hex,)
                 ).fetchone()
                 return int(row[0]) if row else 0
             if self._dsn is not None:
-                loop = asyncio.get_running_loop()
-                if self._pool is None or self._pool_loop is not loop:  # a pool serves the loop that made it
-                    import asyncpg  # type: ignore[import-untyped]
-
-                    self._pool, self._pool_loop = await asyncpg.create_pool(self._dsn, min_size=1, max_size=2), loop
-                value = await self._pool.fetchval("SELECT generation FROM org_generations WHERE org_id = $1", org_id)
+                pool = await self._postgres_pool()
+                async with pool.acquire(timeout=_PG_TIMEOUT) as connection:
+                    value = await connection.fetchval(_PG_READ, org_id, timeout=_PG_TIMEOUT)
                 return int(value) if value is not None else 0
-        except (sqlite3.Error, OSError, ImportError):
-            return None
+        except (sqlite3.Error, OSError, ImportError, TimeoutError):
+            return None  # nothing is cached for this request: it reads the database like any other
         except Exception as error:  # asyncpg's errors share no base class with the above
             if type(error).__module__.startswith("asyncpg"):
                 return None
             raise
         return None
+
+    async def _postgres_pool(self) -> Any:
+        loop = asyncio.get_running_loop()
+        async with self._pool_lock:  # the first requests of a worker arrive together: one pool, not one each
+            if self._pool is None or self._pool_loop is not loop:  # a pool serves the loop that made it
+                import asyncpg  # type: ignore[import-untyped]
+
+                self._pool = await asyncpg.create_pool(self._dsn, min_size=1, max_size=2, timeout=_PG_TIMEOUT)
+                self._pool_loop = loop
+        return self._pool
 
     async def close(self) -> None:
         if self._sqlite is not None:

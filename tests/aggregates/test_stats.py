@@ -8,7 +8,7 @@ import math
 from typing import Any
 
 import numpy as np
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 from scipy import stats as scipy_stats
 
@@ -18,6 +18,7 @@ from supervise.aggregates.tables import RollupDay, RollupMonth, RollupWeek
 
 
 @given(st.floats(0.5, 0.9999), st.integers(1, 5000))
+@example(0.5000001950813279, 26)  # near the median: bisecting on df/(df+t^2) lost t's precision here
 @settings(max_examples=300, deadline=None)
 def test_t_quantiles_match_scipy(p: float, df: int) -> None:
     assert math.isclose(t_quantile(p, df), scipy_stats.t.ppf(p, df), rel_tol=1e-9, abs_tol=1e-9)

@@ -113,11 +113,17 @@ async def record_submission(
     tx: AsyncSession, review: Review, rubric: Rubric, responses: Responses, result: Result
 ) -> None:
     """Store a just-submitted review's scores and bring the rollups up to date, in the caller's transaction.
-    An amendment replaces the scores of the revision it amends (the rollup rows it touches are recomputed)."""
+    An amendment replaces the scores of the revision it amends (the rollup rows it touches are recomputed).
+
+    Rollups change under the organisation's audit-chain lock (as in :func:`recount` and :func:`sweep`), and the
+    scores count only if the recording's consent still holds once that lock is held: a sweep of expiries
+    either ran before (and this sees the expiry) or runs after (and sees these scores)."""
+    await audit.serialise(tx, review.org_id)
     recording = await recordings.get_recording(
         tx, review.org_id, review.recording_id, viewer=None, now=review.updated_at
     )
     assert recording is not None  # a foreign key guarantees it
+    counted = recording_rules.consent_active(recording, utcnow())
     base = {
         "org_id": review.org_id,
         "review_id": review.id,
@@ -130,6 +136,7 @@ async def record_submission(
         "rubric_key": review.rubric_key,
         "rubric_version": review.rubric_version,
         "occurred_at": recording.occurred_at,
+        "counted": counted,
     }
     scores = [
         {**base, "measure_kind": kind, "measure": key, "value": value}
@@ -159,7 +166,8 @@ async def record_submission(
     tx.add_all(flags)
     if review.amends_id is None:
         await repository.insert_scores(tx, scores)
-        await repository.add_to_rollups(tx, scores)
+        if counted:
+            await repository.add_to_rollups(tx, scores)
         return
     earlier = await repository.delete_scores(tx, review.org_id, review.amends_id)
     await repository.insert_scores(tx, scores)
@@ -179,6 +187,7 @@ async def recount(tx: AsyncSession, recording: Recording, now: dt.datetime) -> N
     """Take a recording's scores out of the rollups, or put them back, as its consent stands at ``now``, in the
     caller's transaction: series and team views count a session only while its client's consent holds.
     Called when consent is withdrawn or its expiry changed (``PATCH /v1/recordings/{id}``) and by :func:`sweep`."""
+    await audit.serialise(tx, recording.org_id)
     changed = await repository.recount(
         tx, recording.org_id, recording.id, recording_rules.consent_active(recording, now)
     )
@@ -193,11 +202,15 @@ async def recount(tx: AsyncSession, recording: Recording, now: dt.datetime) -> N
 
 async def sweep(tx: AsyncSession, org_id: uuid.UUID, now: dt.datetime) -> None:
     """Apply the consent expiries that passed since the last sweep to the rollups (an expiry is a moment, not
-    a write). Run before a view is computed from rollups; cached views expire at the next expiry."""
-    expired = await repository.consent_expired_between(tx, org_id, await repository.swept_until(tx, org_id), now)
-    if not expired:
-        return
-    for recording_id in expired:
+    a write). Run before a view is computed from rollups; cached views expire at the next expiry. Everything
+    is read once the organisation's chain lock is held, so a renewal or a submission committed meanwhile is
+    seen (see :func:`record_submission`)."""
+    last = await repository.swept_until(tx, org_id)
+    if not await repository.consent_expired_between(tx, org_id, last, now):
+        return  # the common case, without taking any lock
+    await audit.serialise(tx, org_id)
+    last = await repository.swept_until(tx, org_id)
+    for recording_id in await repository.consent_expired_between(tx, org_id, last, now):
         recording = await recordings.get_recording(tx, org_id, recording_id, viewer=None, now=now)
         if recording is not None:
             await recount(tx, recording, now)
@@ -314,9 +327,8 @@ async def therapist_series(
         await _visible_therapist(tx, principal, therapist_id)
         await _not_blinded(tx, principal, therapist_id)
         now = utcnow()
-        await sweep(tx, principal.org_id, now)
         answer = await _series(
-            tx, runtime, principal, therapist_id, rubric_key, version, bucket, role, date_from, date_to
+            tx, runtime, principal, therapist_id, rubric_key, version, bucket, role, date_from, date_to, now
         )
         view = await _keep(tx, runtime, principal, asked, answer, now)
     audit.record_read(tx, principal, "aggregate.series", "member", therapist_id)
@@ -365,8 +377,10 @@ async def _series(
     role: RoleFilter,
     date_from: dt.date | None,
     date_to: dt.date | None,
+    now: dt.datetime,
 ) -> TherapistSeries:
     definition = await _definition(tx, runtime, rubric_key, version)
+    await sweep(tx, principal.org_id, now)  # once the question is known to be valid: it may write
     roles = _roles(role)
     if bucket == "all" and date_from is None and date_to is None:
         rows = [
@@ -453,8 +467,9 @@ async def team_view(
     view: View[TeamView] | None = _cached(tx, runtime, principal, asked)
     if view is None:
         now = utcnow()
-        await sweep(tx, principal.org_id, now)
-        answer = await _team_view(tx, runtime, principal, supervisor_id, rubric_key, version, role, date_from, date_to)
+        answer = await _team_view(
+            tx, runtime, principal, supervisor_id, rubric_key, version, role, date_from, date_to, now
+        )
         view = await _keep(tx, runtime, principal, asked, answer, now)
     audit.record_read(tx, principal, "aggregate.team", "member", supervisor_id)
     return view
@@ -470,9 +485,11 @@ async def _team_view(
     role: RoleFilter,
     date_from: dt.date | None,
     date_to: dt.date | None,
+    now: dt.datetime,
 ) -> TeamView:
     therapists = await _team(tx, principal, supervisor_id)
     definition = await _definition(tx, runtime, rubric_key, version)
+    await sweep(tx, principal.org_id, now)  # once the question is known to be valid: it may write
     roles = _roles(role)
     # The database sums the roles (and the days of a range): one row per therapist and measure comes back.
     if therapists == []:

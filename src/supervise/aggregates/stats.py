@@ -62,18 +62,25 @@ def t_quantile(p: float, df: float) -> float:
     if p == 0.5:
         return 0.0
     tail = 1.0 - p if p > 0.5 else p  # P(T > t) for the positive quantile
-    # P(|T| > t) = I_{df/(df+t^2)}(df/2, 1/2) = 2 * tail; I is increasing in x, so bisect on x.
-    target, low, high = 2.0 * tail, 0.0, 1.0
-    for _ in range(200):
+    # With x = df/(df+t^2) and y = 1 - x = t^2/(df+t^2): P(|T| > t) = I_x(df/2, 1/2) = 1 - I_y(1/2, df/2).
+    # Bisect on whichever of x and y is small at the answer, so its relative precision survives: x when the
+    # tail is small (t large), y when the quantile is near the median (t small).
+    small_tail = 2.0 * tail < 0.5
+    if small_tail:
+        a, b, target = df / 2.0, 0.5, 2.0 * tail
+    else:
+        a, b, target = 0.5, df / 2.0, abs(2.0 * p - 1.0)
+    low, high = 0.0, 1.0
+    for _ in range(400):
         mid = (low + high) / 2.0
-        if incomplete_beta(df / 2.0, 0.5, mid) < target:
+        if incomplete_beta(a, b, mid) < target:
             low = mid
         else:
             high = mid
-        if high - low < 1e-17:
+        if high - low <= 1e-16 * high:
             break
-    x = (low + high) / 2.0
-    t = math.sqrt(df * (1.0 - x) / x)
+    z = (low + high) / 2.0
+    t = math.sqrt(df * (1.0 - z) / z) if small_tail else math.sqrt(df * z / (1.0 - z))
     return t if p > 0.5 else -t
 
 

@@ -31,6 +31,7 @@ __all__ = [
     "list_events",
     "record",
     "record_read",
+    "serialise",
     "verify_chain",
 ]
 
@@ -77,6 +78,13 @@ async def record(
     await _append(tx, org, [event])
     if outcome == "success":
         await cache.bump(tx, org)
+
+
+async def serialise(tx: AsyncSession, org_id: uuid.UUID) -> None:
+    """Take the organisation's audit-chain lock now rather than at :func:`record`: a writer that then changes
+    rows other writers also change (the rollups) takes its locks in the one order every writer uses — this
+    lock first — so two such writers queue instead of deadlocking. Held until the transaction ends."""
+    await repository.lock_chain(tx, org_id)
 
 
 def record_read(
@@ -171,6 +179,7 @@ class ReadLog:
         events: list[NewEvent] | None = tx.info.pop(_READS, None)
         if not events:
             return
+        assert len({event.org_id for event in events}) == 1, "a request reads within one organisation"
         done = asyncio.get_running_loop().create_future()
         self._waiting.append((events, done))
         if self._writer is None or self._writer.done():
@@ -181,24 +190,34 @@ class ReadLog:
         while self._waiting:
             await asyncio.sleep(0)  # let the requests that are ready join this commit
             batch, self._waiting = self._waiting, []
-            by_org: dict[uuid.UUID, list[NewEvent]] = {}
-            for events, _ in batch:
-                for event in events:
-                    by_org.setdefault(event.org_id, []).append(event)
+            by_org: dict[uuid.UUID, list[tuple[list[NewEvent], asyncio.Future[None]]]] = {}
+            for events, done in batch:
+                by_org.setdefault(events[0].org_id, []).append((events, done))
             try:
-                async with self._db.engine.begin() as connection:  # Core only: no session to set up
-                    for org in sorted(by_org):  # one order for every writer's locks
-                        await _append(connection, org, by_org[org])
-            except Exception:  # every waiter of this commit fails with it; the next ones get their own try
-                _log.exception("a group commit of %d read events failed", sum(len(e) for e, _ in batch))
+                # One transaction per organisation, side by side: one organisation's busy chain holds up no other.
+                await asyncio.gather(*(self._commit(org, waiters) for org, waiters in by_org.items()))
+            finally:  # cancelled (shutdown): no request may wait for ever, nor be answered unaudited
                 for _, done in batch:
-                    if not done.done():
-                        done.set_exception(ServiceUnavailable("The read could not be audited; retry shortly."))
-                        done.exception()  # retrieved, so an abandoned waiter is not logged as lost
-            else:
-                for _, done in batch:
-                    if not done.done():
-                        done.set_result(None)
+                    _fail(done)
+
+    async def _commit(self, org: uuid.UUID, waiters: list[tuple[list[NewEvent], asyncio.Future[None]]]) -> None:
+        try:
+            async with self._db.engine.begin() as connection:  # Core only: no session to set up
+                await _append(connection, org, [event for events, _ in waiters for event in events])
+        except Exception:  # these waiters fail with their commit; the next ones get their own try
+            _log.exception("a group commit of %d read events failed", sum(len(events) for events, _ in waiters))
+            for _, done in waiters:
+                _fail(done)
+        else:
+            for _, done in waiters:
+                if not done.done():
+                    done.set_result(None)
+
+
+def _fail(done: asyncio.Future[None]) -> None:
+    if not done.done():
+        done.set_exception(ServiceUnavailable("The read could not be audited; retry shortly."))
+        done.exception()  # retrieved, so an abandoned waiter is not logged as lost
 
 
 @dataclass(frozen=True)
