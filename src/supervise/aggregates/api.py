@@ -4,23 +4,30 @@ from __future__ import annotations
 
 import datetime as dt
 import uuid
-from typing import Annotated, Literal, TypeVar, cast
+from typing import Annotated, Any, Literal, TypeVar, cast
 
+import msgspec
 from litestar import Controller, MediaType, Response, get
 from litestar.di import NamedDependency
+from litestar.openapi.datastructures import ResponseSpec
+from litestar.openapi.spec import Example
 from litestar.params import FromPath, QueryParameter
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from supervise.aggregates import service
 from supervise.aggregates.schemas import (
+    Bucket,
     BucketSize,
     Calibration,
     CaseTrajectory,
     FlagOut,
     FlagPage,
+    MeasureSeries,
     Reliability,
     RoleFilter,
     SelfVsObserver,
+    TeamCell,
+    TeamRow,
     TeamView,
     TherapistSeries,
     Usefulness,
@@ -51,6 +58,78 @@ From = Annotated[dt.date | None, QueryParameter(name="from", description="First 
 To = Annotated[dt.date | None, QueryParameter(name="to", description="Last day, included.")]
 
 
+_THERAPIST = uuid.UUID("01936f3e-5b7a-7c3e-9a41-2f0d8c1b6e55")
+_SERIES_EXAMPLE = TherapistSeries(
+    therapist_id=_THERAPIST,
+    rubric=RubricPin(key="alliance", version="1.0"),
+    role="observers",
+    bucket="month",
+    date_from=dt.date(2026, 9, 1),
+    date_to=dt.date(2026, 10, 31),
+    measures=[
+        MeasureSeries(
+            kind="item",
+            key="rapport",
+            label="Rapport",
+            buckets=[
+                Bucket(start=dt.date(2026, 9, 1), n=6, mean=5.5, sd=0.548, ci95=(4.925, 6.075), min=5.0, max=6.0),
+                Bucket(start=dt.date(2026, 10, 1), n=2, mean=6.0, sd=0.0, ci95=(6.0, 6.0), min=6.0, max=6.0),
+            ],
+        ),
+        MeasureSeries(
+            kind="score",
+            key="total",
+            label="Alliance (total)",
+            buckets=[
+                Bucket(start=dt.date(2026, 9, 1), n=6, mean=5.19, sd=0.41, ci95=(4.76, 5.62), min=4.625, max=5.75),
+                Bucket(start=dt.date(2026, 10, 1), n=2, mean=5.5, sd=0.177, ci95=(3.91, 7.09), min=5.375, max=5.625),
+            ],
+        ),
+    ],
+)
+_TEAM_EXAMPLE = TeamView(
+    rubric=RubricPin(key="alliance", version="1.0"),
+    role="observers",
+    date_from=dt.date(2026, 1, 1),
+    date_to=dt.date(2026, 10, 31),
+    min_cell_reviews=service.MIN_CELL_REVIEWS,
+    labels={"item:rapport": "Rapport", "score:total": "Alliance (total)"},
+    therapists=[
+        TeamRow(
+            therapist_id=_THERAPIST,
+            cells=[
+                TeamCell(kind="item", key="rapport", suppressed=False, n=7, mean=5.57, sd=0.535, ci95=(5.08, 6.07),
+                         min=5.0, max=6.0),
+                TeamCell(kind="score", key="total", suppressed=False, n=7, mean=5.23, sd=0.39, ci95=(4.87, 5.59),
+                         min=4.625, max=5.75),
+            ],
+        ),
+        TeamRow(
+            therapist_id=uuid.UUID("01936f3e-5b7a-7c3e-9a41-2f0d8c1b6e56"),
+            cells=[
+                TeamCell(kind="item", key="rapport", suppressed=False, n=12, mean=4.92, sd=0.79, ci95=(4.41, 5.42),
+                         min=4.0, max=6.0),
+                TeamCell(kind="score", key="total", suppressed=False, n=12, mean=4.71, sd=0.62, ci95=(4.31, 5.10),
+                         min=3.875, max=5.625),
+            ],
+        ),
+    ],
+)  # fmt: skip
+
+
+def _answer(container: type, example: Any, summary: str) -> dict[int, ResponseSpec]:
+    """The 200 answer, documented with an example a front end can build against (without nulls: the document
+    generator drops them from examples, where they would look like missing fields)."""
+    return {
+        200: ResponseSpec(
+            data_container=container,
+            description=summary,
+            generate_examples=False,
+            examples=[Example(summary=summary, value=msgspec.to_builtins(example))],
+        )
+    }
+
+
 def _encoded(view: service.View[T]) -> Response[T]:
     """The answer as the JSON cached with it (Litestar sends bytes as they are); documented as ``T``."""
     return Response(cast("T", view.json), media_type=MediaType.JSON)
@@ -67,7 +146,8 @@ class AggregateController(Controller):
         description="Per item and per score of a rubric version, per week, month, quarter or all time, by "
         "rater role: n, mean, sd, 95% CI, min, max. For the therapist, their supervisors and admins. "
         "Read from rollups kept current at every submission. Audited.",
-        responses=problem_responses(400, 401, 403, 404, 422),
+        responses=_answer(TherapistSeries, _SERIES_EXAMPLE, "Monthly figures per item and score")
+        | problem_responses(400, 401, 403, 404, 422),
     )
     async def therapist_series(
         self,
@@ -103,7 +183,8 @@ class AggregateController(Controller):
         description="Per therapist of a supervisor's team (yours by default; admins: any supervisor's, or the "
         f"whole organisation without `supervisor_id`), every measure's statistics. Cells built from fewer than "
         f"{service.MIN_CELL_REVIEWS} reviews are withheld (`suppressed`). Audited.",
-        responses=problem_responses(400, 401, 403, 422),
+        responses=_answer(TeamView, _TEAM_EXAMPLE, "Two therapists side by side")
+        | problem_responses(400, 401, 403, 422),
     )
     async def team_view(
         self,

@@ -7,7 +7,7 @@ import uuid
 from collections.abc import Iterable, Sequence
 from typing import Any
 
-from sqlalchemy import ColumnElement, Date, and_, cast, delete, func, insert, select, tuple_, update
+from sqlalchemy import ColumnElement, Date, and_, cast, delete, exists, func, insert, or_, select, tuple_, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
@@ -545,16 +545,29 @@ async def usefulness(tx: AsyncSession, org_id: uuid.UUID, reviewer_id: uuid.UUID
     return list(await tx.execute(stmt.group_by(Review.reviewer_id).order_by(Review.reviewer_id)))
 
 
-async def owed_therapists(tx: AsyncSession, org_id: uuid.UUID, member_id: uuid.UUID) -> set[uuid.UUID]:
+async def owed_therapists(
+    tx: AsyncSession, org_id: uuid.UUID, member_id: uuid.UUID, now: dt.datetime
+) -> set[uuid.UUID]:
     """Therapists of whose sessions ``member_id`` still owes a first review (a live request or a first
-    draft): blind review keeps their figures from this member until it is submitted."""
+    draft) that can still be given: blind review keeps their figures from this member until it is submitted.
+    A session whose consent ended can no longer be reviewed, so it no longer blinds anyone."""
+    consented = exists().where(
+        Recording.org_id == org_id,
+        Recording.consent_withdrawn_at.is_(None),
+        or_(Recording.consent_expires_at.is_(None), Recording.consent_expires_at > now),
+    )
     requested = select(ReviewRequest.therapist_id).where(
         ReviewRequest.org_id == org_id,
         ReviewRequest.reviewer_id == member_id,
         ReviewRequest.state.in_(("open", "in_progress")),
+        consented.where(Recording.id == ReviewRequest.recording_id),
     )
     drafting = select(Review.therapist_id).where(
-        Review.org_id == org_id, Review.reviewer_id == member_id, Review.state == "draft", Review.revision == 1
+        Review.org_id == org_id,
+        Review.reviewer_id == member_id,
+        Review.state == "draft",
+        Review.revision == 1,
+        consented.where(Recording.id == Review.recording_id),
     )
     return set((await tx.scalars(requested.union(drafting))).all())
 

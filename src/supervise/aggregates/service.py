@@ -250,7 +250,7 @@ def _visible(principal: Principal) -> Any:
 
 
 async def _not_blinded(tx: AsyncSession, principal: Principal, therapist_id: uuid.UUID) -> None:
-    if therapist_id in await repository.owed_therapists(tx, principal.org_id, principal.member_id):
+    if therapist_id in await repository.owed_therapists(tx, principal.org_id, principal.member_id, utcnow()):
         raise Conflict(
             "You still owe a first review of one of this therapist's sessions: their figures stay hidden from "
             "you until it is submitted (blind review)."
@@ -515,7 +515,7 @@ async def _team_view(
         pieces[therapist][(kind, measure)].add(int(n), float(total), float(total_sq), low, high)
     sums = {therapist: {cell: s.summary() for cell, s in cells.items()} for therapist, cells in pieces.items()}
     measures = _measures(definition)
-    owed = await repository.owed_therapists(tx, principal.org_id, principal.member_id)
+    owed = await repository.owed_therapists(tx, principal.org_id, principal.member_id, now)
     team = []
     for therapist in sorted(sums):
         cells = []
