@@ -36,12 +36,14 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
 
+import msgspec  # noqa: E402
 from data_layer import SECRET, _pg, free_port, get, measure, prepare, start_server  # noqa: E402
 from sqlalchemy import Date, cast, func, insert, select, text  # noqa: E402
 
 from supervise import cache  # noqa: E402
 from supervise.aggregates import repository as rollups  # noqa: E402
 from supervise.aggregates import service  # noqa: E402
+from supervise.aggregates.schemas import TeamView  # noqa: E402
 from supervise.aggregates.tables import ReviewScore, RollupMonth, RollupTotal  # noqa: E402
 from supervise.auth.principal import Principal, Role  # noqa: E402
 from supervise.cli import _create_org  # noqa: E402
@@ -221,7 +223,7 @@ def raw_series(org_id: uuid.UUID, therapist_id: uuid.UUID, dialect: str) -> Any:
 async def check_identical(runtime: Runtime, principal: Principal) -> None:
     """The team view from rollups equals the statistics of the raw GROUP BY, cell by cell."""
     async with runtime.db.transaction() as tx:
-        view = (await team(runtime, principal)(tx)).value
+        view = msgspec.json.decode((await team(runtime, principal)(tx)).json, type=TeamView)
         raw = {(row[0], row[1], row[2]): row[3:] for row in await tx.execute(raw_team(principal.org_id))}
     cells = 0
     for therapist in view.therapists:

@@ -48,7 +48,7 @@ class Runtime:
             registry=load_registry(settings.plugin_allow_list),
             generations=Generations(settings),
             callers=LruCache(10_000),
-            views=LruCache(1_000),
+            views=LruCache(256),  # a team view of 100 therapists is about 200 kB of JSON
             reads=ReadLog(db),
         )
 

@@ -337,9 +337,9 @@ async def therapist_series(
 
 @dataclass(frozen=True, slots=True)
 class View(Generic[T]):
-    """An answer and its JSON, cached together: a repeated question is neither recomputed nor re-encoded."""
+    """An answer, kept as its JSON (a repeated question is neither recomputed nor re-encoded, and the cache
+    holds bytes, not object trees); ``T`` is the schema it encodes."""
 
-    value: T
     json: bytes
     valid_until: dt.datetime | None
     """The next consent expiry in the organisation: it may take sessions out of the answer."""
@@ -359,7 +359,7 @@ async def _keep(
     tx: AsyncSession, runtime: Runtime, principal: Principal, asked: tuple[Any, ...], answer: T, now: dt.datetime
 ) -> View[T]:
     expiry = await repository.next_consent_expiry(tx, principal.org_id, now)
-    view = View(answer, msgspec.json.encode(answer), expiry)
+    view: View[T] = View(msgspec.json.encode(answer), expiry)
     generation = cache.generation_of(tx, principal.org_id)
     if generation is not None:
         runtime.views.put(principal.org_id, generation, asked, view)
