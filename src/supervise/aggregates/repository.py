@@ -7,7 +7,7 @@ import uuid
 from collections.abc import Iterable, Sequence
 from typing import Any
 
-from sqlalchemy import ColumnElement, Date, and_, cast, delete, exists, func, insert, or_, select, tuple_, update
+from sqlalchemy import ColumnElement, Date, and_, cast, delete, exists, func, insert, select, tuple_, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
@@ -21,6 +21,7 @@ from supervise.aggregates.tables import (
     RollupTotal,
     RollupWeek,
 )
+from supervise.recordings import repository as recordings
 from supervise.recordings.tables import Recording
 from supervise.reviews.tables import Review, ReviewRequest
 
@@ -551,11 +552,7 @@ async def owed_therapists(
     """Therapists of whose sessions ``member_id`` still owes a first review (a live request or a first
     draft) that can still be given: blind review keeps their figures from this member until it is submitted.
     A session whose consent ended can no longer be reviewed, so it no longer blinds anyone."""
-    consented = exists().where(
-        Recording.org_id == org_id,
-        Recording.consent_withdrawn_at.is_(None),
-        or_(Recording.consent_expires_at.is_(None), Recording.consent_expires_at > now),
-    )
+    consented = exists().where(Recording.org_id == org_id, recordings.consent_holds(now))
     requested = select(ReviewRequest.therapist_id).where(
         ReviewRequest.org_id == org_id,
         ReviewRequest.reviewer_id == member_id,

@@ -13,6 +13,7 @@ from supervise.recordings.tables import Case, Recording
 from supervise.reviews.tables import Review, ReviewRequest
 
 __all__ = [
+    "consent_holds",
     "get_case",
     "get_recording",
     "recording_by_external_id",
@@ -54,15 +55,20 @@ def select_cases(org_id: uuid.UUID, *, viewer: uuid.UUID | None, therapist_id: u
     return stmt
 
 
+def consent_holds(now: dt.datetime) -> ColumnElement[bool]:
+    """The recording's consent holds at ``now``: not withdrawn, not expired (the SQL of ``consent_active``)."""
+    return and_(
+        Recording.consent_withdrawn_at.is_(None),
+        or_(Recording.consent_expires_at.is_(None), Recording.consent_expires_at > now),
+    )
+
+
 def visible_recordings(org_id: uuid.UUID, viewer: uuid.UUID | None, now: dt.datetime) -> ColumnElement[bool]:
     """Recordings ``viewer`` may see (``None``: an admin, who sees all): their own sessions; and, while consent
     for supervision use lasts, their supervisees' sessions and those they were asked to review or reviewed."""
     if viewer is None:
         return true()
-    consent = and_(
-        Recording.consent_withdrawn_at.is_(None),
-        or_(Recording.consent_expires_at.is_(None), Recording.consent_expires_at > now),
-    )
+    consent = consent_holds(now)
     reviewing = or_(
         exists().where(
             ReviewRequest.org_id == org_id,

@@ -15,6 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
 from supervise.members.tables import SupervisionLink
+from supervise.recordings import repository as recordings
 from supervise.recordings.tables import Recording
 from supervise.reviews.tables import Annotation, Review, ReviewRequest
 
@@ -61,8 +62,7 @@ class Viewer:
         return exists().where(
             Recording.org_id == self.org_id,
             Recording.id == recording_id,
-            Recording.consent_withdrawn_at.is_(None),
-            or_(Recording.consent_expires_at.is_(None), Recording.consent_expires_at > self.now),
+            recordings.consent_holds(self.now),
         )
 
     def blinded(self, recording_id: SQLColumnExpression[uuid.UUID]) -> ColumnElement[bool]:
