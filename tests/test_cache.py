@@ -159,6 +159,54 @@ def test_concurrent_reads_share_commits_and_chain_in_order(org: Org, settings: S
     assert asyncio.run(_chain_ok(settings, org_id))
 
 
+def test_workers_reading_and_writing_together_keep_one_intact_chain(org: Org, settings: Settings) -> None:
+    """Two workers' read logs and a stream of changes append to one organisation's chain at once. On PostgreSQL
+    a read log appends in one statement after the head it wrote last, and must notice when the head moved (the
+    other worker, or a change) or when a writer holds the lock, and then append the long way."""
+    org_id, member_id = uuid.UUID(org.id), uuid.UUID(org.admin.id)
+    principal = Principal(org_id, member_id, uuid.uuid4(), frozenset({Role.ADMIN}), None, request_id="mix")
+
+    async def run() -> tuple[int, list[str]]:
+        database = Database(settings)
+        workers = [audit.ReadLog(database), audit.ReadLog(database)]
+        statements: list[str] = []
+        event.listen(database.engine.sync_engine, "before_cursor_execute", lambda *a: statements.append(a[2]))
+        try:
+
+            async def read(index: int) -> None:
+                async with database.sessions() as tx:
+                    audit.record_read(tx, principal, "member.read", "member", uuid.UUID(int=index))
+                    await workers[index % 2].write(tx)
+
+            async def change(index: int) -> None:
+                async with database.transaction() as tx:
+                    await audit.record(tx, principal, "member.update", "member", uuid.UUID(int=index))
+
+            for round_ in range(8):
+                await asyncio.gather(
+                    *(read(round_ * 100 + i) for i in range(12)), *(change(round_ * 100 + i) for i in range(2))
+                )
+            async with database.transaction() as tx:
+                written = await tx.scalar(
+                    select(func.count())
+                    .select_from(AuditEvent)
+                    .where(AuditEvent.org_id == org_id, AuditEvent.request_id == "mix")
+                )
+            return int(written or 0), statements
+        finally:
+            await database.dispose()
+
+    written, statements = asyncio.run(run())
+    assert written == 8 * 14
+    assert asyncio.run(_chain_ok(settings, org_id))
+    if settings.is_sqlite:
+        return
+    fast = [sql for sql in statements if "unnest" in sql]
+    assert fast, "the one-statement append was never tried"
+    locked_reads = sum("pg_advisory_xact_lock" in sql for sql in statements) - 8 * 2  # less the changes' own
+    assert locked_reads > 2, "a moved head never sent a read log the long way"
+
+
 def test_a_read_that_cannot_be_audited_is_not_answered(tmp_path: Any) -> None:
     """The read log's commit fails (here: a database without tables): every waiting read gets a 503."""
     broken = Database(Settings(database_url=f"sqlite:///{tmp_path / 'empty.db'}", secret_key="x" * 40))
@@ -215,8 +263,51 @@ def test_an_answer_whose_read_cannot_be_audited_is_not_sent(
     async def broken(*_: Any) -> None:
         raise OSError("disk full")
 
-    monkeypatch.setattr(audit, "_append", broken)
+    monkeypatch.setattr(audit, "_append", broken)  # the locked path
+    monkeypatch.setattr(audit, "_append_after", broken)  # the one-statement path
     answer = person.get(f"/v1/members/{other.id}")  # another member's data: an audited read
     assert_problem(answer, 503)
     assert answer.headers["retry-after"] == "1"
     assert other.email not in answer.text
+
+
+def test_a_counter_read_sees_every_change_committed_before_it_began(org: Org, settings: Settings) -> None:
+    """Reads of the change counter are shared between concurrent requests (on PostgreSQL, one query for all the
+    requests waiting). Sharing must never hand a request a value read before it began: while changes commit,
+    every read returns the value of the last change committed before it started, or of a later one."""
+    from supervise import cache
+
+    org_id = uuid.UUID(org.id)
+    committed: list[int] = [0]  # values, in commit order (0: no change yet)
+    reads: list[tuple[int, int | None, int]] = []  # (changes committed before the read began, value, after)
+
+    async def run() -> None:
+        database = Database(settings)
+        generations = cache.Generations(settings)
+        try:
+
+            async def change() -> None:
+                for _ in range(30):
+                    async with database.transaction() as tx:
+                        await cache.bump(tx, org_id)
+                        value = await tx.scalar(
+                            select(cache.OrgGeneration.generation).where(cache.OrgGeneration.org_id == org_id)
+                        )
+                    committed.append(int(value or 0))  # right after the commit
+
+            async def reader() -> None:
+                for _ in range(60):
+                    before = len(committed)
+                    value = await generations.read(org_id)
+                    reads.append((before, value, len(committed)))
+
+            await asyncio.gather(change(), *(reader() for _ in range(8)))
+        finally:
+            await generations.close()
+            await database.dispose()
+
+    asyncio.run(run())
+    assert all(value is not None for _, value, _ in reads)
+    for before, value, after in reads:
+        # the change under way may already show (committed, not yet noted); an older one never
+        assert value in committed[before - 1 : after + 1], (before, value, after)

@@ -10,7 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 from supervise.audit.tables import AuditEvent
 
-__all__ = ["Executor", "chain_head", "lock_chain", "select_events"]
+__all__ = ["Executor", "chain_head", "chain_lock_key", "lock_chain", "select_events"]
 
 
 Executor = AsyncSession | AsyncConnection
@@ -27,8 +27,12 @@ async def lock_chain(tx: Executor, org_id: uuid.UUID) -> None:
     On SQLite every write transaction already holds the database lock (BEGIN IMMEDIATE).
     """
     if _dialect(tx) == "postgresql":
-        key = int.from_bytes(hashlib.sha256(b"audit" + org_id.bytes).digest()[:8], "big", signed=True)
-        await tx.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": key})
+        await tx.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": chain_lock_key(org_id)})
+
+
+def chain_lock_key(org_id: uuid.UUID) -> int:
+    """The PostgreSQL advisory lock that serialises appends to ``org_id``'s chain."""
+    return int.from_bytes(hashlib.sha256(b"audit" + org_id.bytes).digest()[:8], "big", signed=True)
 
 
 _EVENTS = AuditEvent.__table__.c

@@ -8,10 +8,11 @@ import hashlib
 import logging
 import uuid
 from dataclasses import dataclass
-from typing import cast
+from typing import Any, cast
 
 import msgspec
-from sqlalchemy import Table, insert, select
+from sqlalchemy import Table, Uuid, bindparam, insert, select, text
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from supervise import cache
@@ -145,20 +146,63 @@ def _event(
 
 
 _TABLE = cast("Table", AuditEvent.__table__)
-_COLUMNS = [column.key for column in _TABLE.columns]
+_EVENTS = _TABLE.c
+_COLUMNS = [c.key for c in _TABLE.columns]
 
 
 async def _append(tx: repository.Executor, org: uuid.UUID, events: list[NewEvent]) -> None:
     """Chain ``events`` (all of ``org``) onto the organisation's log, under its lock, in one statement."""
     await repository.lock_chain(tx, org)
-    head = await repository.chain_head(tx, org)
+    _chain(events, await repository.chain_head(tx, org))
+    rows = [{name: getattr(event, name) for name in _COLUMNS} for event in events]
+    await tx.execute(insert(_TABLE), rows)  # the table, not the entity: no ORM bulk machinery
+
+
+def _chain(events: list[NewEvent], head: tuple[int, str] | None) -> None:
     seq, prev_hash = (head[0] + 1, head[1]) if head else (1, GENESIS_HASH)
     for event in events:
         event.seq, event.prev_hash = seq, prev_hash
         event.hash = event_hash(event)
         seq, prev_hash = seq + 1, event.hash
-    rows = [{name: getattr(event, name) for name in _COLUMNS} for event in events]
-    await tx.execute(insert(_TABLE), rows)  # the table, not the entity: no ORM bulk machinery
+
+
+_APPEND_AFTER = text(
+    """INSERT INTO audit_events (id, org_id, seq, created_at, actor_member_id, api_key_id, action, resource_type,
+                              resource_id, outcome, request_id, source_address, prev_hash, hash)
+    SELECT e.id, :org, e.seq, e.created_at, e.actor_member_id, e.api_key_id, e.action, e.resource_type,
+           e.resource_id, e.outcome, e.request_id, e.source_address, e.prev_hash, e.hash
+    FROM unnest(CAST(:id AS uuid[]), CAST(:seq AS bigint[]), CAST(:created_at AS timestamptz[]),
+                CAST(:actor_member_id AS uuid[]), CAST(:api_key_id AS uuid[]), CAST(:action AS text[]),
+                CAST(:resource_type AS text[]), CAST(:resource_id AS uuid[]), CAST(:outcome AS text[]),
+                CAST(:request_id AS text[]), CAST(:source_address AS text[]), CAST(:prev_hash AS text[]),
+                CAST(:hash AS text[]))
+      AS e(id, seq, created_at, actor_member_id, api_key_id, action, resource_type, resource_id, outcome,
+           request_id, source_address, prev_hash, hash)
+    WHERE pg_try_advisory_xact_lock(:lock)
+      AND (SELECT max(seq) FROM audit_events WHERE org_id = :org) = :head"""
+).bindparams(bindparam("org", type_=Uuid()))
+"""PostgreSQL: ``events`` as one array per column, so the statement is the same whatever their number."""
+
+
+async def _append_after(db: Database, org: uuid.UUID, events: list[NewEvent], head: tuple[int, str]) -> bool:
+    """On PostgreSQL, chain ``events`` onto ``head`` if it is still the organisation's head, in one statement
+    and one round trip (no BEGIN, no COMMIT); False, and nothing written, if it is not.
+
+    The statement inserts only where the newest ``seq`` is still ``head``'s, and the unique ``(org_id, seq)``
+    refuses a head that moved after the statement's snapshot. It takes the chain's lock, or inserts nothing
+    if a writer holds it: a writer that has read the head under that lock must never meet our rows at its
+    ``seq``. No row is produced before the lock is held, and it is held to the statement's commit.
+    """
+    _chain(events, head)
+    params: dict[str, Any] = {name: [getattr(event, name) for event in events] for name in _COLUMNS if name != "org_id"}
+    params |= {"org": org, "lock": repository.chain_lock_key(org), "head": head[0]}
+    async with db.engine.connect() as connection:
+        autocommit = await connection.execution_options(isolation_level="AUTOCOMMIT")
+        try:
+            inserted = (await autocommit.execute(_APPEND_AFTER, params)).rowcount
+        except IntegrityError:
+            return False
+    return bool(inserted == len(events))
 
 
 class ReadLog:
@@ -172,6 +216,7 @@ class ReadLog:
 
     def __init__(self, db: Database) -> None:
         self._db = db
+        self._heads: dict[uuid.UUID, tuple[int, str]] = {}
         self._waiting: list[tuple[list[NewEvent], asyncio.Future[None]]] = []
         self._writer: asyncio.Task[None] | None = None
 
@@ -201,9 +246,16 @@ class ReadLog:
                     _fail(done)
 
     async def _commit(self, org: uuid.UUID, waiters: list[tuple[list[NewEvent], asyncio.Future[None]]]) -> None:
+        chained = [event for events, _ in waiters for event in events]
+        head = self._heads.pop(org, None)
         try:
-            async with self._db.engine.begin() as connection:  # Core only: no session to set up
-                await _append(connection, org, [event for events, _ in waiters for event in events])
+            # On PostgreSQL this worker's last append is usually still the head (reads outnumber changes), and
+            # then one round trip does. SQLite has no round trips to save: its lock and head read cost microseconds.
+            if head is None or not await _append_after(self._db, org, chained, head):
+                async with self._db.engine.begin() as connection:  # Core only: no session to set up
+                    await _append(connection, org, chained)
+            if self._db.engine.dialect.name == "postgresql":
+                self._heads[org] = (chained[-1].seq, chained[-1].hash)
         except Exception:  # these waiters fail with their commit; the next ones get their own try
             _log.exception("a group commit of %d read events failed", sum(len(events) for events, _ in waiters))
             for _, done in waiters:
