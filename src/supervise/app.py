@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 from collections.abc import Iterator
 
 import msgspec
@@ -163,5 +164,24 @@ def create_app(settings: Settings) -> Litestar:
 
 
 def create_app_from_env() -> Litestar:
-    """Factory for ``uvicorn --factory``: settings from ``SUPERVISE_*`` environment variables."""
-    return create_app(Settings.from_env())
+    """Factory for ``uvicorn --factory`` (what ``supervise serve`` runs, once per worker process): settings from
+    ``SUPERVISE_*`` environment variables, and the process's garbage collector tuned for serving."""
+    app = create_app(Settings.from_env())
+    tune_gc()
+    return app
+
+
+GC_YOUNGEST_THRESHOLD = 10_000
+
+
+def tune_gc() -> None:
+    """A request allocates thousands of short-lived objects; with CPython's default threshold (700) the
+    collector runs several times per request and each time walks the young objects of every request in flight.
+    Freezing what exists once the application is built takes its long-lived objects (modules, routes, mappers)
+    out of every later collection, and a higher threshold lets a request's garbage die by reference counting
+    before any collection sees it. Measured under load (``bench/README.md``): about 9% of a worker's time spent
+    collecting became 0.2%. Reference cycles are still collected, only less often. Server processes only; the
+    tests and the command line keep the defaults."""
+    gc.freeze()
+    _, older, oldest = gc.get_threshold()
+    gc.set_threshold(GC_YOUNGEST_THRESHOLD, older, oldest)
