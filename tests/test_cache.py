@@ -278,13 +278,18 @@ def test_a_counter_read_sees_every_change_committed_before_it_began(org: Org, se
     from supervise import cache
 
     org_id = uuid.UUID(org.id)
-    committed: list[int] = [0]  # values, in commit order (0: no change yet)
+    committed: list[int] = []  # values, in commit order, from the one before the test
     reads: list[tuple[int, int | None, int]] = []  # (changes committed before the read began, value, after)
 
     async def run() -> None:
         database = Database(settings)
         generations = cache.Generations(settings)
         try:
+            async with database.transaction() as tx:
+                value = await tx.scalar(
+                    select(cache.OrgGeneration.generation).where(cache.OrgGeneration.org_id == org_id)
+                )
+            committed.append(int(value or 0))
 
             async def change() -> None:
                 for _ in range(30):

@@ -99,7 +99,7 @@ class Generations:
         self._sqlite: sqlite3.Connection | None = None
         self._connection: Any = None
         self._loop: asyncio.AbstractEventLoop | None = None
-        self._waiting: dict[uuid.UUID, asyncio.Future[int | None]] = {}
+        self._waiting: dict[uuid.UUID, list[asyncio.Future[int | None]]] = {}
         self._reader: asyncio.Task[None] | None = None
 
     async def read(self, org_id: uuid.UUID) -> int | None:
@@ -121,12 +121,11 @@ class Generations:
         loop = asyncio.get_running_loop()
         if self._loop is not loop:  # a connection, like its waiters, serves the loop that made it
             self._connection, self._waiting, self._reader, self._loop = None, {}, None, loop
-        done = self._waiting.get(org_id)
-        if done is None:
-            done = self._waiting[org_id] = loop.create_future()
+        done: asyncio.Future[int | None] = loop.create_future()  # one each: a cancelled waiter cancels only its own
+        self._waiting.setdefault(org_id, []).append(done)
         if self._reader is None or self._reader.done():
             self._reader = loop.create_task(self._read_waiting())
-        return await asyncio.shield(done)  # one waiter's cancellation leaves the others' answer alone
+        return await done
 
     async def _read_waiting(self) -> None:
         while self._waiting:
@@ -138,9 +137,11 @@ class Generations:
                 _log.warning("reading the change counters failed; answering without the caches", exc_info=True)
                 self._drop_connection()
             finally:  # also when cancelled: nobody waits for ever, and a failed read means "do not cache"
-                for org_id, done in batch.items():
-                    if not done.done():
-                        done.set_result(None if values is None else values.get(org_id, 0))
+                for org_id, waiters in batch.items():
+                    value = None if values is None else values.get(org_id, 0)
+                    for done in waiters:
+                        if not done.done():
+                            done.set_result(value)
 
     async def _fetch(self, org_ids: list[uuid.UUID]) -> dict[uuid.UUID, int]:
         if self._connection is None:

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import logging
 import re
-import uuid
+import weakref
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
 import msgspec
+import uuid_utils
 from litestar import Request, Response
 from litestar.datastructures import MutableScopeHeaders
 from litestar.exceptions import HTTPException, ValidationException
@@ -198,13 +199,20 @@ exception_handlers: ExceptionHandlersMap = {
 }
 
 
-def _declared_query(handler: Any) -> set[str]:
-    signature = getattr(handler, "parsed_fn_signature", None)
-    return {
-        parameter.kwarg_definition.name or name
-        for name, parameter in getattr(signature, "parameters", {}).items()
-        if isinstance(parameter.kwarg_definition, QueryParameter)
-    }
+def _declared_query(handler: Any) -> frozenset[str]:
+    declared: frozenset[str] | None = _DECLARED.get(handler)
+    if declared is None:
+        signature = getattr(handler, "parsed_fn_signature", None)
+        declared = _DECLARED[handler] = frozenset(
+            parameter.kwarg_definition.name or name
+            for name, parameter in getattr(signature, "parameters", {}).items()
+            if isinstance(parameter.kwarg_definition, QueryParameter)
+        )
+    return declared
+
+
+_DECLARED: weakref.WeakKeyDictionary[Any, frozenset[str]] = weakref.WeakKeyDictionary()
+"""Per route handler: the query parameters it declares (its signature does not change once the app is built)."""
 
 
 async def reject_unknown_query(request: Request[Any, Any, Any]) -> None:
@@ -234,7 +242,7 @@ def scope_request_id(scope: Scope) -> str:
     rid: str | None = state.get("request_id")
     if rid is None:
         given = next((v.decode("latin-1") for k, v in scope.get("headers", ()) if k == b"x-request-id"), "")
-        rid = given if _REQUEST_ID.match(given) else uuid.uuid4().hex
+        rid = given if _REQUEST_ID.match(given) else uuid_utils.uuid4().hex  # no system call, unlike uuid.uuid4
         state["request_id"] = rid
     return rid
 
