@@ -145,7 +145,7 @@ def create_app(settings: Settings) -> Litestar:
             RubricController,
             PluginController,
         ],
-        dependencies=dependencies,
+        dependencies=dependencies(runtime),
         exception_handlers=exception_handlers,
         before_send=[stamp_response],
         before_request=reject_unknown_query,

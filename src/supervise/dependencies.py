@@ -7,7 +7,6 @@ from collections.abc import AsyncGenerator
 from typing import Annotated, Any
 
 from litestar import Request
-from litestar.datastructures import State
 from litestar.di import NamedDependency, Provide
 from litestar.params import HeaderParameter
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -40,11 +39,6 @@ IfMatch = Annotated[
         description="The ETag of the version being changed. Missing: 428; stale: 412.",
     ),
 ]
-
-
-def provide_runtime(state: State) -> Runtime:
-    runtime: Runtime = state.runtime
-    return runtime
 
 
 async def provide_tx(
@@ -100,9 +94,15 @@ def provide_principal(request: Request[Any, Any, Any], tx: NamedDependency[Async
     return caller.principal
 
 
-dependencies = {
-    "runtime": Provide(provide_runtime, sync_to_thread=False),
-    "tx": Provide(provide_tx),
-    "caller": Provide(provide_caller, sync_to_thread=False),
-    "principal": Provide(provide_principal, sync_to_thread=False),
-}
+def dependencies(runtime: Runtime) -> dict[str, Provide]:
+    """The application's dependencies, for the application that owns ``runtime``."""
+
+    def provide_runtime() -> Runtime:  # a closure, not a lookup in the application's state per request
+        return runtime
+
+    return {
+        "runtime": Provide(provide_runtime, sync_to_thread=False),
+        "tx": Provide(provide_tx),
+        "caller": Provide(provide_caller, sync_to_thread=False),
+        "principal": Provide(provide_principal, sync_to_thread=False),
+    }
