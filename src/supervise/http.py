@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import logging
 import re
-import weakref
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
@@ -200,19 +199,22 @@ exception_handlers: ExceptionHandlersMap = {
 
 
 def _declared_query(handler: Any) -> frozenset[str]:
-    declared: frozenset[str] | None = _DECLARED.get(handler)
-    if declared is None:
-        signature = getattr(handler, "parsed_fn_signature", None)
-        declared = _DECLARED[handler] = frozenset(
-            parameter.kwarg_definition.name or name
-            for name, parameter in getattr(signature, "parameters", {}).items()
-            if isinstance(parameter.kwarg_definition, QueryParameter)
-        )
+    known = _DECLARED.get(id(handler))
+    if known is not None and known[0] is handler:
+        return known[1]
+    signature = getattr(handler, "parsed_fn_signature", None)
+    declared = frozenset(
+        parameter.kwarg_definition.name or name
+        for name, parameter in getattr(signature, "parameters", {}).items()
+        if isinstance(parameter.kwarg_definition, QueryParameter)
+    )
+    _DECLARED[id(handler)] = (handler, declared)
     return declared
 
 
-_DECLARED: weakref.WeakKeyDictionary[Any, frozenset[str]] = weakref.WeakKeyDictionary()
-"""Per route handler: the query parameters it declares (its signature does not change once the app is built)."""
+_DECLARED: dict[int, tuple[Any, frozenset[str]]] = {}
+"""Per route handler (held, so its id cannot be reused): the query parameters it declares. A handler's
+signature does not change once the application is built; Litestar's handlers take no weak references."""
 
 
 async def reject_unknown_query(request: Request[Any, Any, Any]) -> None:
