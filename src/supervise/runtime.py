@@ -60,5 +60,6 @@ class Runtime:
         await self.reads.write(tx)
 
     async def close(self) -> None:
+        await self.reads.close()
         await self.generations.close()
         await self.db.dispose()

@@ -11,8 +11,7 @@ from dataclasses import dataclass
 from typing import Any, cast
 
 import msgspec
-from sqlalchemy import Table, Uuid, bindparam, insert, select, text
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy import Table, insert, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from supervise import cache
@@ -166,43 +165,55 @@ def _chain(events: list[NewEvent], head: tuple[int, str] | None) -> None:
         seq, prev_hash = seq + 1, event.hash
 
 
-_APPEND_AFTER = text(
-    """INSERT INTO audit_events (id, org_id, seq, created_at, actor_member_id, api_key_id, action, resource_type,
+_APPEND_AFTER = """
+    INSERT INTO audit_events (id, org_id, seq, created_at, actor_member_id, api_key_id, action, resource_type,
                               resource_id, outcome, request_id, source_address, prev_hash, hash)
-    SELECT e.id, :org, e.seq, e.created_at, e.actor_member_id, e.api_key_id, e.action, e.resource_type,
+    SELECT e.id, $1, e.seq, e.created_at, e.actor_member_id, e.api_key_id, e.action, e.resource_type,
            e.resource_id, e.outcome, e.request_id, e.source_address, e.prev_hash, e.hash
-    FROM unnest(CAST(:id AS uuid[]), CAST(:seq AS bigint[]), CAST(:created_at AS timestamptz[]),
-                CAST(:actor_member_id AS uuid[]), CAST(:api_key_id AS uuid[]), CAST(:action AS text[]),
-                CAST(:resource_type AS text[]), CAST(:resource_id AS uuid[]), CAST(:outcome AS text[]),
-                CAST(:request_id AS text[]), CAST(:source_address AS text[]), CAST(:prev_hash AS text[]),
-                CAST(:hash AS text[]))
+    FROM unnest($4::uuid[], $5::bigint[], $6::timestamptz[], $7::uuid[], $8::uuid[], $9::text[], $10::text[],
+                $11::uuid[], $12::text[], $13::text[], $14::text[], $15::text[], $16::text[])
       AS e(id, seq, created_at, actor_member_id, api_key_id, action, resource_type, resource_id, outcome,
            request_id, source_address, prev_hash, hash)
-    WHERE pg_try_advisory_xact_lock(:lock)
-      AND (SELECT max(seq) FROM audit_events WHERE org_id = :org) = :head"""
-).bindparams(bindparam("org", type_=Uuid()))
-"""PostgreSQL: ``events`` as one array per column, so the statement is the same whatever their number."""
+    WHERE pg_try_advisory_xact_lock($2)
+      AND (SELECT max(seq) FROM audit_events WHERE org_id = $1) = $3"""
+"""PostgreSQL: the events as one array per column, so the statement (prepared once) is the same whatever
+their number."""
+_ARRAYS = [name for name in _COLUMNS if name != "org_id"]
+_PG_TIMEOUT = 5.0
 
 
-async def _append_after(db: Database, org: uuid.UUID, events: list[NewEvent], head: tuple[int, str]) -> bool:
+async def _append_after(pool: Any, org: uuid.UUID, events: list[NewEvent], head: tuple[int, str]) -> bool:
     """On PostgreSQL, chain ``events`` onto ``head`` if it is still the organisation's head, in one statement
-    and one round trip (no BEGIN, no COMMIT); False, and nothing written, if it is not.
+    and one round trip (no BEGIN, no COMMIT, asyncpg without the ORM); False, and nothing written, if not.
 
     The statement inserts only where the newest ``seq`` is still ``head``'s, and the unique ``(org_id, seq)``
     refuses a head that moved after the statement's snapshot. It takes the chain's lock, or inserts nothing
     if a writer holds it: a writer that has read the head under that lock must never meet our rows at its
     ``seq``. No row is produced before the lock is held, and it is held to the statement's commit.
     """
+    import asyncpg  # type: ignore[import-untyped]
+
     _chain(events, head)
-    params: dict[str, Any] = {name: [getattr(event, name) for event in events] for name in _COLUMNS if name != "org_id"}
-    params |= {"org": org, "lock": repository.chain_lock_key(org), "head": head[0]}
-    async with db.engine.connect() as connection:
-        autocommit = await connection.execution_options(isolation_level="AUTOCOMMIT")
+    arrays = [[getattr(event, name) for event in events] for name in _ARRAYS]
+    async with pool.acquire(timeout=_PG_TIMEOUT) as connection:
         try:
-            inserted = (await autocommit.execute(_APPEND_AFTER, params)).rowcount
-        except IntegrityError:
+            status = await connection.execute(
+                _APPEND_AFTER, org, repository.chain_lock_key(org), head[0], *arrays, timeout=_PG_TIMEOUT
+            )
+        except asyncpg.UniqueViolationError:
             return False
-    return bool(inserted == len(events))
+    return bool(status == f"INSERT 0 {len(events)}")
+
+
+async def _open_pool(dsn: str) -> Any:
+    import asyncpg
+
+    return await asyncpg.create_pool(dsn, min_size=1, max_size=4, timeout=_PG_TIMEOUT, reset=_no_reset)
+
+
+async def _no_reset(_: Any) -> None:
+    """The pool's connections run single autocommit statements: nothing to reset between uses (asyncpg's
+    default reset is a round trip per release)."""
 
 
 class ReadLog:
@@ -217,6 +228,8 @@ class ReadLog:
     def __init__(self, db: Database) -> None:
         self._db = db
         self._heads: dict[uuid.UUID, tuple[int, str]] = {}
+        self._pool: asyncio.Task[Any] | None = None  # PostgreSQL: a small asyncpg pool for the one-statement path
+        self._pool_loop: asyncio.AbstractEventLoop | None = None
         self._waiting: list[tuple[list[NewEvent], asyncio.Future[None]]] = []
         self._writer: asyncio.Task[None] | None = None
 
@@ -251,7 +264,7 @@ class ReadLog:
         try:
             # On PostgreSQL this worker's last append is usually still the head (reads outnumber changes), and
             # then one round trip does. SQLite has no round trips to save: its lock and head read cost microseconds.
-            if head is None or not await _append_after(self._db, org, chained, head):
+            if head is None or not await _append_after(await self._pg_pool(), org, chained, head):
                 async with self._db.engine.begin() as connection:  # Core only: no session to set up
                     await _append(connection, org, chained)
             if self._db.engine.dialect.name == "postgresql":
@@ -264,6 +277,26 @@ class ReadLog:
             for _, done in waiters:
                 if not done.done():
                     done.set_result(None)
+
+    async def _pg_pool(self) -> Any:
+        loop = asyncio.get_running_loop()
+        if self._pool is None or self._pool_loop is not loop or _failed(self._pool):
+            dsn = self._db.engine.url.set(drivername="postgresql").render_as_string(hide_password=False)
+            self._pool = loop.create_task(_open_pool(dsn))  # a task: the first requests arrive together
+            self._pool_loop = loop
+        return await asyncio.shield(self._pool)
+
+    async def close(self) -> None:
+        if self._pool is not None and self._pool_loop is asyncio.get_running_loop():
+            if not self._pool.done():
+                self._pool.cancel()
+            elif not _failed(self._pool):
+                await self._pool.result().close()
+        self._pool = None
+
+
+def _failed(task: asyncio.Task[Any]) -> bool:
+    return task.done() and (task.cancelled() or task.exception() is not None)
 
 
 def _fail(done: asyncio.Future[None]) -> None:
