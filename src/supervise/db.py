@@ -28,7 +28,7 @@ from sqlalchemy.types import TypeDecorator
 
 from supervise.config import Settings
 
-__all__ = ["Base", "Database", "UTCDateTime", "alembic_config", "new_id", "utcnow"]
+__all__ = ["Base", "Database", "InlineSqlite", "UTCDateTime", "alembic_config", "new_id", "utcnow"]
 
 NAMING_CONVENTION = {
     "ix": "ix_%(column_0_label)s",
@@ -95,7 +95,7 @@ def alembic_config(settings: Settings) -> Config:
     return cfg
 
 
-class _InlineSqlite(aiosqlite.Connection):
+class InlineSqlite(aiosqlite.Connection):
     """aiosqlite without its worker thread: each statement runs on the event loop.
 
     aiosqlite hands every statement to a thread and back (about 0.5 ms each, measured in
@@ -116,6 +116,13 @@ class _InlineSqlite(aiosqlite.Connection):
             raise ValueError("Connection closed")
         return fn(*args, **kwargs)
 
+    @property
+    def sqlite3(self) -> sqlite3.Connection:
+        """The connection itself, for a caller that runs several statements with nothing to await between."""
+        if self._connection is None:
+            raise ValueError("Connection closed")
+        return self._connection
+
     def stop(self) -> None:
         self._running = False
         if self._connection is not None:
@@ -125,7 +132,7 @@ class _InlineSqlite(aiosqlite.Connection):
 
 def _inline_sqlite(path: str) -> Callable[[], Awaitable[aiosqlite.Connection]]:
     async def connect() -> aiosqlite.Connection:
-        return await _InlineSqlite(lambda: sqlite3.connect(path, isolation_level=None, check_same_thread=False), 64)
+        return await InlineSqlite(lambda: sqlite3.connect(path, isolation_level=None, check_same_thread=False), 64)
 
     return connect
 

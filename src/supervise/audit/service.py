@@ -4,21 +4,25 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import functools
 import hashlib
 import logging
+import sqlite3
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, cast
 
 import msgspec
 from sqlalchemy import Table, insert, select
+from sqlalchemy.dialects.sqlite import dialect as sqlite_dialect
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from supervise import cache
 from supervise.audit import repository
 from supervise.audit.tables import AuditEvent
 from supervise.auth.principal import Principal, Scope
-from supervise.db import Database, new_id, utcnow
+from supervise.db import Database, InlineSqlite, new_id, utcnow
 from supervise.errors import ServiceUnavailable
 from supervise.pagination import CursorCodec, Page, PageRequest, fetch_page
 
@@ -205,6 +209,43 @@ async def _append_after(pool: Any, org: uuid.UUID, events: list[NewEvent], head:
     return bool(status == f"INSERT 0 {len(events)}")
 
 
+def _append_sqlite(connection: sqlite3.Connection, org: uuid.UUID, events: list[NewEvent]) -> None:
+    """On SQLite, :func:`_append` on the driver's connection itself: the same four statements (the write lock,
+    the head, the insert, the commit) without the engine's work around each, which cost more than SQLite's own
+    (``bench/README.md``). Nothing is awaited in between, so nothing else runs on the connection meanwhile."""
+    binds = _sqlite_binds()
+    connection.execute("BEGIN IMMEDIATE")
+    try:
+        head = connection.execute(_SQLITE_HEAD, (binds["org_id"](org),)).fetchone()
+        _chain(events, (int(head[0]), str(head[1])) if head else None)
+        rows = [tuple(bind(getattr(event, name)) for name, bind in binds.items()) for event in events]
+        connection.executemany(_SQLITE_INSERT, rows)
+        connection.execute("COMMIT")
+    except BaseException:
+        if connection.in_transaction:
+            connection.execute("ROLLBACK")
+        raise
+
+
+_SQLITE_HEAD = "SELECT seq, hash FROM audit_events WHERE org_id = ? ORDER BY seq DESC LIMIT 1"
+_SQLITE_INSERT = f"INSERT INTO audit_events ({', '.join(_COLUMNS)}) VALUES ({', '.join('?' for _ in _COLUMNS)})"  # noqa: S608
+
+
+@functools.cache
+def _sqlite_binds() -> dict[str, Callable[[Any], Any]]:
+    """Per column, how SQLAlchemy stores a value in SQLite (uuids as hex, times as ISO text in UTC)."""
+    dialect = sqlite_dialect()
+    binds: dict[str, Callable[[Any], Any]] = {}
+    for name in _COLUMNS:
+        column = _EVENTS.id if name == "org_id" else _EVENTS[name]  # a foreign key's type is its target's
+        binds[name] = column.type._cached_bind_processor(dialect) or _same
+    return binds
+
+
+def _same(value: Any) -> Any:
+    return value
+
+
 async def _open_pool(dsn: str) -> Any:
     import asyncpg
 
@@ -262,13 +303,20 @@ class ReadLog:
         chained = [event for events, _ in waiters for event in events]
         head = self._heads.pop(org, None)
         try:
-            # On PostgreSQL this worker's last append is usually still the head (reads outnumber changes), and
-            # then one round trip does. SQLite has no round trips to save: its lock and head read cost microseconds.
-            if head is None or not await _append_after(await self._pg_pool(), org, chained, head):
-                async with self._db.engine.begin() as connection:  # Core only: no session to set up
-                    await _append(connection, org, chained)
             if self._db.engine.dialect.name == "postgresql":
+                # This worker's last append is usually still the head (reads outnumber changes): one round trip.
+                if head is None or not await _append_after(await self._pg_pool(), org, chained, head):
+                    async with self._db.engine.begin() as connection:  # Core only: no session to set up
+                        await _append(connection, org, chained)
                 self._heads[org] = (chained[-1].seq, chained[-1].hash)
+            else:
+                async with self._db.engine.connect() as connection:
+                    driver = (await connection.get_raw_connection()).driver_connection
+                    if isinstance(driver, InlineSqlite):
+                        _append_sqlite(driver.sqlite3, org, chained)
+                    else:  # an in-memory database (tests): the statements through the engine
+                        async with connection.begin():
+                            await _append(connection, org, chained)
         except Exception:  # these waiters fail with their commit; the next ones get their own try
             _log.exception("a group commit of %d read events failed", sum(len(events) for events, _ in waiters))
             for _, done in waiters:
