@@ -291,13 +291,23 @@ def test_an_answer_whose_read_cannot_be_audited_is_not_sent(
     assert other.email not in answer.text
 
 
-def test_a_counter_read_sees_every_change_committed_before_it_began(org: Org, settings: Settings) -> None:
+def test_a_counter_read_sees_every_change_committed_before_it_began(
+    org: Org, settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """Reads of the change counter are shared between concurrent requests (on PostgreSQL, one query for all the
     requests waiting). Sharing must never hand a request a value read before it began: while changes commit,
     every read returns the value of the last change committed before it started, or of a later one."""
     from supervise import cache
 
     org_id = uuid.UUID(org.id)
+    queries = [0]  # PostgreSQL: the counter reads sent to the database
+    fetch = cache.Generations._fetch
+
+    async def counted(self: cache.Generations, org_ids: list[uuid.UUID]) -> dict[uuid.UUID, int]:
+        queries[0] += 1
+        return await fetch(self, org_ids)
+
+    monkeypatch.setattr(cache.Generations, "_fetch", counted)
     committed: list[int] = []  # values, in commit order, from the one before the test
     reads: list[tuple[int, int | None, int]] = []  # (changes committed before the read began, value, after)
 
@@ -336,3 +346,29 @@ def test_a_counter_read_sees_every_change_committed_before_it_began(org: Org, se
     for before, value, after in reads:
         # the change under way may already show (committed, not yet noted); an older one never
         assert value in committed[before - 1 : after + 1], (before, value, after)
+    if not settings.is_sqlite:
+        assert 0 < queries[0] < len(reads) / 2, (queries[0], len(reads))  # shared, yet read again and again
+
+
+def test_the_one_statement_append_takes_the_chain_lock_once_before_any_row(org: Org, settings: Settings) -> None:
+    """The PostgreSQL read log's one-statement append must insert all its rows or none. A try-lock evaluated
+    per row could fail for the first rows and succeed for the later ones (once a writer released the lock),
+    leaving a gap in the chain; the plan must evaluate it once, before any row."""
+    if settings.is_sqlite:
+        pytest.skip("the one-statement append is PostgreSQL's (SQLite appends under its write lock)")
+    import asyncpg  # type: ignore[import-untyped]
+
+    async def plan() -> str:
+        connection = await asyncpg.connect(settings.url.replace("postgresql+asyncpg://", "postgresql://"))
+        try:
+            arrays = [[None]] * len(audit._ARRAYS)
+            rows = await connection.fetch("EXPLAIN (VERBOSE) " + audit._APPEND_AFTER, uuid.UUID(org.id), 1, 1, *arrays)
+            return "\n".join(row[0] for row in rows)
+        finally:
+            await connection.close()
+
+    text = asyncio.run(plan())
+    assert "pg_try_advisory_xact_lock" in text, text
+    per_row = [line for line in text.splitlines() if "Filter:" in line and "One-Time Filter:" not in line]
+    assert not any("pg_try_advisory_xact_lock" in line for line in per_row), text
+    assert "One-Time Filter" in text, text

@@ -161,7 +161,12 @@ class Generations:
             self._sqlite.close()
             self._sqlite = None
         if self._reader is not None and self._loop is asyncio.get_running_loop():
-            self._reader.cancel()
+            self._reader.cancel()  # a reader not started yet never reaches its finally: answer its waiters here
+            for waiters in self._waiting.values():
+                for done in waiters:
+                    if not done.done():
+                        done.set_result(None)
+            self._waiting = {}
         if self._connection is not None:
             if self._loop is asyncio.get_running_loop():
                 await self._connection.close(timeout=_PG_TIMEOUT)

@@ -169,20 +169,20 @@ def _chain(events: list[NewEvent], head: tuple[int, str] | None) -> None:
         seq, prev_hash = seq + 1, event.hash
 
 
-_APPEND_AFTER = """
-    INSERT INTO audit_events (id, org_id, seq, created_at, actor_member_id, api_key_id, action, resource_type,
-                              resource_id, outcome, request_id, source_address, prev_hash, hash)
-    SELECT e.id, $1, e.seq, e.created_at, e.actor_member_id, e.api_key_id, e.action, e.resource_type,
-           e.resource_id, e.outcome, e.request_id, e.source_address, e.prev_hash, e.hash
-    FROM unnest($4::uuid[], $5::bigint[], $6::timestamptz[], $7::uuid[], $8::uuid[], $9::text[], $10::text[],
-                $11::uuid[], $12::text[], $13::text[], $14::text[], $15::text[], $16::text[])
-      AS e(id, seq, created_at, actor_member_id, api_key_id, action, resource_type, resource_id, outcome,
-           request_id, source_address, prev_hash, hash)
-    WHERE pg_try_advisory_xact_lock($2)
-      AND (SELECT max(seq) FROM audit_events WHERE org_id = $1) = $3"""
-"""PostgreSQL: the events as one array per column, so the statement (prepared once) is the same whatever
-their number."""
 _ARRAYS = [name for name in _COLUMNS if name != "org_id"]
+_PG_ARRAY_TYPES = {"Uuid": "uuid[]", "BigInteger": "bigint[]", "UTCDateTime": "timestamptz[]", "String": "text[]"}
+_APPEND_AFTER = (  # names and types from the table definition; every value bound
+    f"""INSERT INTO audit_events (org_id, {", ".join(_ARRAYS)})
+    SELECT $1, e.* FROM unnest({
+        ", ".join(f"${i}::{_PG_ARRAY_TYPES[type(_EVENTS[name].type).__name__]}" for i, name in enumerate(_ARRAYS, 4))
+    }) AS e({", ".join(_ARRAYS)})
+    WHERE (SELECT pg_try_advisory_xact_lock($2))
+      AND (SELECT max(seq) FROM audit_events WHERE org_id = $1) = $3"""  # noqa: S608
+)
+"""PostgreSQL: the events as one array per column, so the statement (prepared once) is the same whatever
+their number. Both conditions are sub-selects on purpose: each is then evaluated once, before any row (a
+"one-time filter"), where a bare function call would be evaluated per row and could let the rows after a
+failed try-lock in."""
 _PG_TIMEOUT = 5.0
 
 
@@ -190,10 +190,10 @@ async def _append_after(pool: Any, org: uuid.UUID, events: list[NewEvent], head:
     """On PostgreSQL, chain ``events`` onto ``head`` if it is still the organisation's head, in one statement
     and one round trip (no BEGIN, no COMMIT, asyncpg without the ORM); False, and nothing written, if not.
 
-    The statement inserts only where the newest ``seq`` is still ``head``'s, and the unique ``(org_id, seq)``
-    refuses a head that moved after the statement's snapshot. It takes the chain's lock, or inserts nothing
-    if a writer holds it: a writer that has read the head under that lock must never meet our rows at its
-    ``seq``. No row is produced before the lock is held, and it is held to the statement's commit.
+    The statement inserts all its rows or none. It inserts only if the newest ``seq`` is still ``head``'s as
+    of its snapshot, and the unique ``(org_id, seq)`` refuses its first row if an append committed after that
+    snapshot. It takes the chain's lock first, or inserts nothing if a writer holds it: a writer that has read
+    the head under that lock must never meet our rows at its ``seq``. The lock is held to the commit.
     """
     import asyncpg  # type: ignore[import-untyped]
 
@@ -206,7 +206,12 @@ async def _append_after(pool: Any, org: uuid.UUID, events: list[NewEvent], head:
             )
         except asyncpg.UniqueViolationError:
             return False
-    return bool(status == f"INSERT 0 {len(events)}")
+    if status == f"INSERT 0 {len(events)}":
+        return True
+    if status != "INSERT 0 0":  # cannot happen with the one-time filter; it would be a gap in the chain
+        _log.critical("a one-statement append wrote part of its events (%s of %d)", status, len(events))
+        raise RuntimeError(f"partial audit append: {status}")
+    return False
 
 
 def _append_sqlite(connection: sqlite3.Connection, org: uuid.UUID, events: list[NewEvent]) -> None:
@@ -305,7 +310,7 @@ class ReadLog:
         try:
             if self._db.engine.dialect.name == "postgresql":
                 # This worker's last append is usually still the head (reads outnumber changes): one round trip.
-                if head is None or not await _append_after(await self._pg_pool(), org, chained, head):
+                if head is None or not await self._append_after(org, chained, head):
                     async with self._db.engine.begin() as connection:  # Core only: no session to set up
                         await _append(connection, org, chained)
                 self._heads[org] = (chained[-1].seq, chained[-1].hash)
@@ -325,6 +330,16 @@ class ReadLog:
             for _, done in waiters:
                 if not done.done():
                     done.set_result(None)
+
+    async def _append_after(self, org: uuid.UUID, events: list[NewEvent], head: tuple[int, str]) -> bool:
+        """The one-statement append; any failure of it (the pool, a timeout, the connection) means "take the
+        locked path", which is safe even when the statement's outcome is unknown: the events keep their ids, so
+        appending them again either succeeds or is refused by the primary key, never duplicated."""
+        try:
+            return await _append_after(await self._pg_pool(), org, events, head)
+        except Exception:
+            _log.warning("the one-statement append failed; appending under the lock", exc_info=True)
+            return False
 
     async def _pg_pool(self) -> Any:
         loop = asyncio.get_running_loop()
