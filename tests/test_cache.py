@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import random
 import time
 import uuid
 from collections.abc import Iterator
@@ -305,7 +306,9 @@ def test_a_counter_read_sees_every_change_committed_before_it_began(
 
     async def counted(self: cache.Generations, org_ids: list[uuid.UUID]) -> dict[uuid.UUID, int]:
         queries[0] += 1
-        return await fetch(self, org_ids)
+        values = await fetch(self, org_ids)
+        await asyncio.sleep(0.002)  # a slow answer: changes commit, and readers arrive, while it is under way
+        return values
 
     monkeypatch.setattr(cache.Generations, "_fetch", counted)
     committed: list[int] = []  # values, in commit order, from the one before the test
@@ -330,11 +333,14 @@ def test_a_counter_read_sees_every_change_committed_before_it_began(
                         )
                     committed.append(int(value or 0))  # right after the commit
 
+            rng = random.Random(7)
+
             async def reader() -> None:
                 for _ in range(60):
                     before = len(committed)
                     value = await generations.read(org_id)
                     reads.append((before, value, len(committed)))
+                    await asyncio.sleep(rng.random() * 0.003)  # readers arrive at any moment, mid-read too
 
             await asyncio.gather(change(), *(reader() for _ in range(8)))
         finally:
