@@ -30,7 +30,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Mapped, mapped_column
 
 from supervise.config import Settings
-from supervise.db import Base
+from supervise.db import Base, asyncpg_dsn
 
 __all__ = ["GENERATION", "Generations", "LruCache", "OrgGeneration", "bump", "generation_of"]
 
@@ -95,7 +95,7 @@ class Generations:
     def __init__(self, settings: Settings) -> None:
         url = make_url(settings.url)
         self._sqlite_path = url.database if settings.is_sqlite and url.database not in (None, "", ":memory:") else None
-        self._dsn = None if settings.is_sqlite else url.set(drivername="postgresql").render_as_string(False)
+        self._dsn = None if settings.is_sqlite else asyncpg_dsn(settings.url)
         self._sqlite: sqlite3.Connection | None = None
         self._connection: Any = None
         self._loop: asyncio.AbstractEventLoop | None = None

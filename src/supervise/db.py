@@ -28,7 +28,7 @@ from sqlalchemy.types import TypeDecorator
 
 from supervise.config import Settings
 
-__all__ = ["Base", "Database", "InlineSqlite", "UTCDateTime", "alembic_config", "new_id", "utcnow"]
+__all__ = ["Base", "Database", "InlineSqlite", "UTCDateTime", "alembic_config", "asyncpg_dsn", "new_id", "utcnow"]
 
 NAMING_CONVENTION = {
     "ix": "ix_%(column_0_label)s",
@@ -79,6 +79,11 @@ class UTCDateTime(TypeDecorator[dt.datetime]):
         if value is None:
             return None
         return value.replace(tzinfo=dt.UTC) if value.tzinfo is None else value.astimezone(dt.UTC)
+
+
+def asyncpg_dsn(url: str) -> str:
+    """A PostgreSQL database URL as asyncpg takes it, for the connections kept outside the engine's pool."""
+    return make_url(url).set(drivername="postgresql").render_as_string(hide_password=False)
 
 
 def _migrations_dir() -> Path:

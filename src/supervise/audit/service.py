@@ -22,7 +22,7 @@ from supervise import cache
 from supervise.audit import repository
 from supervise.audit.tables import AuditEvent
 from supervise.auth.principal import Principal, Scope
-from supervise.db import Database, InlineSqlite, new_id, utcnow
+from supervise.db import Database, InlineSqlite, asyncpg_dsn, new_id, utcnow
 from supervise.errors import ServiceUnavailable
 from supervise.pagination import CursorCodec, Page, PageRequest, fetch_page
 
@@ -344,7 +344,7 @@ class ReadLog:
     async def _pg_pool(self) -> Any:
         loop = asyncio.get_running_loop()
         if self._pool is None or self._pool_loop is not loop or _failed(self._pool):
-            dsn = self._db.engine.url.set(drivername="postgresql").render_as_string(hide_password=False)
+            dsn = asyncpg_dsn(self._db.settings.url)
             self._pool = loop.create_task(_open_pool(dsn))  # a task: the first requests arrive together
             self._pool_loop = loop
         return await asyncio.shield(self._pool)
