@@ -1,4 +1,8 @@
-"""Fixtures: every database test runs on SQLite and, when ``SUPERVISE_TEST_POSTGRES_URL`` is set, PostgreSQL.
+"""Fixtures: every database test runs on SQLite and on PostgreSQL (``SUPERVISE_TEST_POSTGRES_URL``).
+
+Without that variable the PostgreSQL runs are skipped, and the header and the summary say how many; under
+``CI=true`` a missing PostgreSQL is an error, never a quieter run. ``@pytest.mark.backends("postgresql")``
+keeps a test to the backends it is about.
 
 Each backend gets a fresh database migrated to head once per session; tests isolate themselves by creating
 their own organisations (every row belongs to one), which is also how the product isolates tenants.
@@ -11,11 +15,13 @@ import os
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from alembic import command
 from litestar import Litestar
 from litestar.testing import TestClient
+from sqlalchemy.engine import make_url
 
 from supervise.app import create_app
 from supervise.config import Settings
@@ -23,8 +29,69 @@ from supervise.db import alembic_config
 from tests.support import Api, Org, make_org
 
 POSTGRES_URL = os.environ.get("SUPERVISE_TEST_POSTGRES_URL")
-BACKENDS = ["sqlite", *(["postgresql"] if POSTGRES_URL else [])]
+IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
+BACKENDS = ("sqlite", "postgresql")
 SECRET = "test-secret-key-" * 3
+NOT_CONFIGURED = "PostgreSQL: not configured (set SUPERVISE_TEST_POSTGRES_URL)"
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line("markers", "backends(*names): run only on these database backends")
+    if IN_CI and not POSTGRES_URL:
+        raise pytest.UsageError("CI=true, but SUPERVISE_TEST_POSTGRES_URL is not set: CI runs every test on both")
+
+
+def pytest_report_header(config: pytest.Config) -> str:
+    if not POSTGRES_URL:
+        return NOT_CONFIGURED + ": its tests are skipped"
+    return f"PostgreSQL: {make_url(POSTGRES_URL).render_as_string(hide_password=True)}"
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    if "backend" in metafunc.fixturenames:
+        marker = metafunc.definition.get_closest_marker("backends")
+        names = marker.args if marker else BACKENDS
+        metafunc.parametrize("backend", names, indirect=True, scope="session")
+
+
+ON_POSTGRESQL = pytest.StashKey[set[str]]()
+"""The node ids of the collected tests that run on PostgreSQL."""
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Without PostgreSQL its tests are deselected (one line in the header counts them, rather than a skip line
+    per test); with it, they are remembered for the summary."""
+    on_postgresql = [
+        item
+        for item in items
+        if isinstance(item, pytest.Function)
+        and getattr(item, "callspec", None) is not None
+        and item.callspec.params.get("backend") == "postgresql"
+    ]
+    config.stash[ON_POSTGRESQL] = {item.nodeid for item in on_postgresql}
+    if not POSTGRES_URL and on_postgresql:
+        skipped = set(config.stash[ON_POSTGRESQL])
+        items[:] = [item for item in items if item.nodeid not in skipped]
+        config.hook.pytest_deselected(items=on_postgresql)
+
+
+def pytest_report_collectionfinish(config: pytest.Config, items: list[pytest.Item]) -> str:
+    count = len(config.stash.get(ON_POSTGRESQL, set()))
+    return f"PostgreSQL: {count} tests run on it" if POSTGRES_URL else f"{NOT_CONFIGURED}, {count} tests skipped"
+
+
+def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pytest.Config) -> None:
+    """Say at the end, too, whether PostgreSQL ran: a green run on SQLite alone must not pass for both."""
+    on_postgresql = config.stash.get(ON_POSTGRESQL, set())
+    if not POSTGRES_URL:
+        terminalreporter.write_line(f"{NOT_CONFIGURED}, {len(on_postgresql)} tests skipped")
+        return
+    outcomes = {
+        outcome: sum(1 for report in terminalreporter.stats.get(outcome, []) if report.nodeid in on_postgresql)
+        for outcome in ("passed", "failed", "skipped", "error")
+    }
+    summary = ", ".join(f"{n} {outcome}" for outcome, n in outcomes.items() if n) or "no tests ran"
+    terminalreporter.write_line(f"PostgreSQL: {summary}")
 
 
 async def _admin_sql(sql: str) -> None:
@@ -54,7 +121,7 @@ def fresh_database(kind: str, tmp: Path) -> Iterator[str]:
         asyncio.run(_admin_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
 
 
-@pytest.fixture(scope="session", params=BACKENDS)
+@pytest.fixture(scope="session")
 def backend(request: pytest.FixtureRequest) -> str:
     return str(request.param)
 

@@ -7,13 +7,13 @@ import asyncio
 import datetime as dt
 import math
 import random
-import time
 import uuid
 from collections import defaultdict
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+import time_machine
 from alembic import command
 from click.testing import CliRunner
 from litestar.testing import TestClient
@@ -340,52 +340,57 @@ def test_the_migration_rolls_up_the_scores_already_stored(backend: str, tmp_path
 def test_series_and_team_views_count_a_session_only_while_its_consent_holds(org: Org, settings: Settings) -> None:
     """Withdrawal takes a session's scores out of the rollups in the same transaction; an expiry takes them out
     at its moment (no write happens then: cached views expire with it); renewed consent brings them back."""
-    team = make_team(org)
-    kept = session(team, 10, "2026-05-04")
-    withdrawn = session(team, 11, "2026-05-05")
-    soon = (dt.datetime.now(dt.UTC) + dt.timedelta(seconds=5)).isoformat()
-    made = team.therapist.api.post(
-        "/v1/recordings",
-        json=recording_body(
-            team.case_id,
-            session_number=12,
-            occurred_at="2026-05-06T10:00:00Z",
-            consent={"scope": "supervision", "expires_at": soon},
-        ),
-    )
-    assert made.status_code == 201, made.text
-    expiring = made.json()["id"]
-    for recording, value in ((kept, 2), (withdrawn, 7), (expiring, 5)):
-        review(team.supervisor, recording, dict.fromkeys(ITEMS, value))
-    url = f"/v1/aggregates/therapists/{team.therapist.id}/series"
+    with time_machine.travel(dt.datetime.now(dt.UTC), tick=True) as clock:
+        team = make_team(org)
+        kept = session(team, 10, "2026-05-04")
+        withdrawn = session(team, 11, "2026-05-05")
+        soon = dt.datetime.now(dt.UTC) + dt.timedelta(hours=1)
+        made = team.therapist.api.post(
+            "/v1/recordings",
+            json=recording_body(
+                team.case_id,
+                session_number=12,
+                occurred_at="2026-05-06T10:00:00Z",
+                consent={"scope": "supervision", "expires_at": soon.isoformat()},
+            ),
+        )
+        assert made.status_code == 201, made.text
+        expiring = made.json()["id"]
+        for recording, value in ((kept, 2), (withdrawn, 7), (expiring, 5)):
+            review(team.supervisor, recording, dict.fromkeys(ITEMS, value))
+        url = f"/v1/aggregates/therapists/{team.therapist.id}/series"
 
-    def rapport(person: Person) -> tuple[int, float, float]:
-        answer = person.api.get(url, params={"rubric": RUBRIC, "bucket": "all", "role": "supervisor"})
-        assert answer.status_code == 200, answer.text
-        bucket = next(m for m in answer.json()["measures"] if m["key"] == "rapport")["buckets"][0]
-        return bucket["n"], bucket["min"], bucket["max"]
+        def rapport(person: Person) -> tuple[int, float, float]:
+            answer = person.api.get(url, params={"rubric": RUBRIC, "bucket": "all", "role": "supervisor"})
+            assert answer.status_code == 200, answer.text
+            bucket = next(m for m in answer.json()["measures"] if m["key"] == "rapport")["buckets"][0]
+            return bucket["n"], bucket["min"], bucket["max"]
 
-    def team_n() -> int:
-        view = team.supervisor.api.get("/v1/aggregates/team", params={"rubric": RUBRIC, "role": "supervisor"}).json()
-        (row,) = view["therapists"]
-        return int(next(c for c in row["cells"] if c["key"] == "rapport")["n"])
+        def team_n() -> int:
+            view = team.supervisor.api.get("/v1/aggregates/team", params={"rubric": RUBRIC, "role": "supervisor"})
+            (row,) = view.json()["therapists"]
+            return int(next(c for c in row["cells"] if c["key"] == "rapport")["n"])
 
-    assert rapport(team.supervisor) == (3, 2.0, 7.0) and team_n() == 3
-    version = team.therapist.api.get(f"/v1/recordings/{withdrawn}").headers["etag"]
-    gone = team.therapist.api.patch(
-        f"/v1/recordings/{withdrawn}", json={"withdraw_consent": True}, headers={"If-Match": version}
-    )
-    assert gone.status_code == 200, gone.text
-    # min and max are recomputed, not just the count: the 7s are gone for everyone, the therapist included
-    assert rapport(team.supervisor) == rapport(team.therapist) == (2, 2.0, 5.0) and team_n() == 2
-    time.sleep(max(0.0, dt.datetime.fromisoformat(soon).timestamp() - time.time()) + 0.1)
-    assert rapport(team.supervisor) == (1, 2.0, 2.0) and team_n() == 1
-    assert asyncio.run(_verify_rollups(settings))[1] == []
-    # consent renewed after it lapsed: the session counts again
-    version = team.therapist.api.get(f"/v1/recordings/{expiring}").headers["etag"]
-    renewed = team.therapist.api.patch(
-        f"/v1/recordings/{expiring}", json={"consent_expires_at": "2031-01-01T00:00:00Z"}, headers={"If-Match": version}
-    )
-    assert renewed.status_code == 200, renewed.text
-    assert rapport(team.supervisor) == (2, 2.0, 5.0) and team_n() == 2
-    assert asyncio.run(_verify_rollups(settings))[1] == []
+        assert rapport(team.supervisor) == (3, 2.0, 7.0) and team_n() == 3
+        version = team.therapist.api.get(f"/v1/recordings/{withdrawn}").headers["etag"]
+        gone = team.therapist.api.patch(
+            f"/v1/recordings/{withdrawn}", json={"withdraw_consent": True}, headers={"If-Match": version}
+        )
+        assert gone.status_code == 200, gone.text
+        # min and max are recomputed, not just the count: the 7s are gone for everyone, the therapist included
+        assert rapport(team.supervisor) == rapport(team.therapist) == (2, 2.0, 5.0) and team_n() == 2
+        clock.move_to(soon - dt.timedelta(milliseconds=50))
+        assert rapport(team.supervisor) == (2, 2.0, 5.0) and team_n() == 2  # cached until the expiry
+        clock.move_to(soon)
+        assert rapport(team.supervisor) == (1, 2.0, 2.0) and team_n() == 1
+        assert asyncio.run(_verify_rollups(settings))[1] == []
+        # consent renewed after it lapsed: the session counts again
+        version = team.therapist.api.get(f"/v1/recordings/{expiring}").headers["etag"]
+        renewed = team.therapist.api.patch(
+            f"/v1/recordings/{expiring}",
+            json={"consent_expires_at": "2031-01-01T00:00:00Z"},
+            headers={"If-Match": version},
+        )
+        assert renewed.status_code == 200, renewed.text
+        assert rapport(team.supervisor) == (2, 2.0, 5.0) and team_n() == 2
+        assert asyncio.run(_verify_rollups(settings))[1] == []
