@@ -33,13 +33,29 @@ def test_same_key_other_body_is_422(org: Org) -> None:
     assert problem["errors"][0]["field"] == "Idempotency-Key"
 
 
-def test_keys_are_per_api_key(org: Org) -> None:
+def test_keys_are_per_member(org: Org) -> None:
     other_admin = org.member("admin")
     headers = {"Idempotency-Key": "shared-key"}
     a = org.admin.api.post("/v1/members", json={"name": "A", "email": "a1@c.example"}, headers=headers)
     b = other_admin.api.post("/v1/members", json={"name": "B", "email": "b1@c.example"}, headers=headers)
     assert a.status_code == b.status_code == 201
     assert a.json()["id"] != b.json()["id"]
+
+
+def test_a_members_keys_share_their_retries(org: Org) -> None:
+    """A member's front end and command line hold different API keys: a retry through either is one request."""
+    cli = Api(
+        org.client, org.admin.api.post(f"/v1/members/{org.admin.id}/api-keys", json={"name": "cli"}).json()["secret"]
+    )
+    body = {"name": "Once", "email": "once@c.example"}
+    headers = {"Idempotency-Key": "onboard-once"}
+    first = org.admin.api.post("/v1/members", json=body, headers=headers)
+    again = cli.post("/v1/members", json=body, headers=headers)
+    assert first.status_code == again.status_code == 201
+    assert again.headers["idempotent-replayed"] == "true"
+    assert again.json()["id"] == first.json()["id"]
+    other = assert_problem(cli.post("/v1/members", json={**body, "name": "Twice"}, headers=headers), 422)
+    assert other["errors"][0]["field"] == "Idempotency-Key"
 
 
 def test_a_replay_never_reaches_past_the_key_that_asks(org: Org) -> None:

@@ -8,6 +8,7 @@ from collections.abc import Iterator
 import msgspec
 from litestar import Litestar, get
 from litestar.datastructures import State
+from litestar.exceptions import ImproperlyConfiguredException
 from litestar.openapi import OpenAPIConfig
 from litestar.openapi.plugins import ScalarRenderPlugin
 from litestar.openapi.spec import Components, OpenAPIType, Schema, SecurityScheme, Tag
@@ -16,9 +17,10 @@ from litestar.response import Redirect
 from supervise import __version__
 from supervise.aggregates.api import AggregateController
 from supervise.audit.api import AuditEventController
+from supervise.auth import permissions
 from supervise.auth.api import ApiKeyController, MeController
 from supervise.config import Settings
-from supervise.dependencies import dependencies
+from supervise.dependencies import Authentication, dependencies
 from supervise.health import HealthController
 from supervise.http import add_links, exception_handlers, reject_unknown_query, stamp_response
 from supervise.members.api import MemberController, SupervisionLinkController
@@ -34,7 +36,9 @@ DESCRIPTION = """\
 Clinical supervisors and peers review recorded therapy sessions and score the therapeutic alliance
 with rubrics that come from plugins.
 
-* **Auth**: `Authorization: Bearer <api key>`; create the first key with `supervise orgs create`.
+* **Auth**: `Authorization: Bearer <api key>`; create the first key with `supervise orgs create`. Each operation
+  names the scope (and role) it needs under **Permission**, in `security` and in `x-permission`; a key that
+  lacks it gets 403 before anything else about the request is looked at.
 * **Errors**: RFC 9457 `application/problem+json`; `errors` lists the fields at fault. 400: the request does
   not match this document (types, ranges, unknown fields); 422: it does, but breaks a rule the document cannot
   express (a person without email, a link to an unknown member, a reused Idempotency-Key).
@@ -146,6 +150,7 @@ def create_app(settings: Settings) -> Litestar:
             PluginController,
         ],
         dependencies=dependencies(runtime),
+        middleware=[Authentication(runtime)],
         exception_handlers=exception_handlers,
         before_send=[stamp_response],
         before_request=reject_unknown_query,
@@ -156,6 +161,10 @@ def create_app(settings: Settings) -> Litestar:
         on_shutdown=[dispose],
         debug=False,
     )
+    undeclared = permissions.undeclared(app)
+    if undeclared:
+        raise ImproperlyConfiguredException("every route declares its permission: " + "; ".join(undeclared))
+    permissions.document(app, app.openapi_schema)
     _close_input_schemas(app)
     for schema in (app.openapi_schema.components.schemas or {}).values():
         _numbers_any_of(schema)

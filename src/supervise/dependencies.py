@@ -1,97 +1,121 @@
-"""Per-request dependencies shared by every controller: the runtime, one transaction, the caller."""
+"""A request's life: authenticated, its permission checked, one transaction, then its reads audited.
+
+1. :class:`Authentication` (middleware, after routing) authenticates the caller of every route that declares a
+   permission (a guard, see :mod:`supervise.auth.permissions`) and opens the request's one session. It owns
+   that session: whatever fails later (a guard, an unknown query parameter, a body that is not JSON, the
+   handler), the session is closed and its connection returned before the middleware returns.
+2. The route's guard checks the declared permission against the caller (403 before anything else).
+3. ``tx`` (:func:`provide_tx`) hands the handler that session; the transaction begins at its first statement
+   (a request answered from the caches, :mod:`supervise.cache`, never takes a connection), is committed
+   before the response is sent, and the reads it noted are then audited (group commit, ``audit.ReadLog``),
+   still before the response is sent.
+"""
 
 from __future__ import annotations
 
 import uuid
 from collections.abc import AsyncGenerator
-from typing import Annotated, Any
+from typing import Any
 
 from litestar import Request
+from litestar.connection import ASGIConnection
 from litestar.di import NamedDependency, Provide
-from litestar.params import HeaderParameter
+from litestar.enums import ScopeType
+from litestar.middleware import ASGIMiddleware
+from litestar.types import ASGIApp, Receive, Scope, Send
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from supervise.audit import service as audit
 from supervise.auth import service as auth
 from supervise.auth.principal import Principal
 from supervise.errors import Forbidden
-from supervise.http import request_id
+from supervise.http import scope_request_id
 from supervise.runtime import Runtime
 
-__all__ = ["IdempotencyKey", "IfMatch", "dependencies"]
+__all__ = ["Authentication", "caller_of", "dependencies", "record_refusal"]
 
-IdempotencyKey = Annotated[
-    str | None,
-    HeaderParameter(
-        name="Idempotency-Key",
-        min_length=1,
-        max_length=255,
-        pattern=r"^[\x21-\x7e]+$",
-        description="Repeat a POST safely: the same key and body within 24 hours replays the first response; "
-        "the same key with another body is 422.",
-    ),
-]
-IfMatch = Annotated[
-    str | None,
-    HeaderParameter(
-        name="If-Match",
-        max_length=512,
-        description="The ETag of the version being changed. Missing: 428; stale: 412.",
-    ),
-]
+_CALLER = "caller"
+_SESSION = "session"
+
+
+class Authentication(ASGIMiddleware):
+    """Authenticates the caller of every guarded route (public routes declare no guard) in the request's
+    session, which it closes, whatever happens, before it returns."""
+
+    scopes = (ScopeType.HTTP,)
+
+    def __init__(self, runtime: Runtime) -> None:
+        self.runtime = runtime
+
+    async def handle(self, scope: Scope, receive: Receive, send: Send, next_app: ASGIApp) -> None:
+        if not scope["route_handler"].resolve_guards():
+            await next_app(scope, receive, send)
+            return
+        runtime = self.runtime
+        session = runtime.db.sessions()
+        try:
+            client = scope.get("client")
+            authorization = next((v for k, v in scope["headers"] if k == b"authorization"), None)
+            caller = await auth.authenticate(
+                session,
+                runtime,
+                authorization.decode("latin-1") if authorization is not None else None,
+                request_id=scope_request_id(scope),
+                source_address=client[0] if client else None,
+            )
+            state = scope.setdefault("state", {})
+            state[_CALLER], state[_SESSION] = caller, session
+            await next_app(scope, receive, send)
+        finally:
+            if session.in_transaction():  # a failure: roll back and give the connection back
+                await session.close()
+
+
+def caller_of(connection: ASGIConnection[Any, Any, Any, Any]) -> auth.Caller:
+    """The caller :class:`Authentication` authenticated for this request."""
+    caller: auth.Caller = connection.scope["state"][_CALLER]
+    return caller
+
+
+async def record_refusal(connection: ASGIConnection[Any, Any, Any, Any], principal: Principal) -> None:
+    """A refused request changes nothing, but the attempt itself belongs in the audit log."""
+    session: AsyncSession = connection.scope["state"][_SESSION]
+    await session.rollback()
+    handler = connection.scope.get("route_handler")
+    action = getattr(handler, "operation_id", None) or connection.scope.get("method", "request")
+    resource_id = next((v for v in connection.path_params.values() if isinstance(v, uuid.UUID)), None)
+    async with session.begin():
+        await audit.record(session, principal, str(action), "request", resource_id, outcome="denied")
 
 
 async def provide_tx(
     request: Request[Any, Any, Any], runtime: NamedDependency[Runtime]
 ) -> AsyncGenerator[AsyncSession, None]:
-    """One authenticated transaction per request, committed before the response is sent; then the reads it
-    noted are audited (group commit, ``audit.ReadLog``), still before the response is sent.
-
-    Authentication happens here, before the first ``yield``, and not in a dependency of its own: Litestar
-    does not close generator dependencies already resolved when a later dependency raises, which would leak
-    the connection on every 401. The transaction begins (and takes a connection) at the first statement: a
-    request answered from the caches (``supervise.cache``) never takes one.
-    """
-    session = runtime.db.sessions()
+    """The request's session (see the module's docstring): committed before the response is sent, then the
+    reads it noted are audited. A 403 the handler raises (a rule that depends on the data) is audited too."""
+    session: AsyncSession = request.scope["state"][_SESSION]
     try:
         try:
-            caller = await auth.authenticate(
-                session,
-                runtime,
-                request.headers.get("authorization"),
-                request_id=request_id(request),
-                source_address=request.client.host if request.client else None,
-            )
-            principal = caller.principal
-            request.scope.setdefault("state", {})["caller"] = caller
             yield session
             if session.in_transaction():
                 await session.commit()
         except Forbidden:
-            # The refused request changed nothing, but the attempt itself belongs in the audit log.
-            await session.rollback()
-            handler = request.scope.get("route_handler")
-            action = getattr(handler, "operation_id", None) or request.method
-            resource_id = next((v for v in request.path_params.values() if isinstance(v, uuid.UUID)), None)
-            async with session.begin():
-                await audit.record(session, principal, str(action), "request", resource_id, outcome="denied")
+            await record_refusal(request, caller_of(request).principal)
             raise
         await runtime.reads.write(session)
     finally:
-        if session.in_transaction():  # a failure: roll back and give the connection back
+        if session.in_transaction():  # a failure: roll back before the error response is sent
             await session.close()
 
 
 def provide_caller(request: Request[Any, Any, Any], tx: NamedDependency[AsyncSession]) -> auth.Caller:
-    """The caller, authenticated by ``provide_tx`` (which it depends on, so it runs after it)."""
-    caller: auth.Caller = request.scope["state"]["caller"]
-    return caller
+    """The caller (after ``tx``, so that the transaction is committed whatever the handler asks for)."""
+    return caller_of(request)
 
 
 def provide_principal(request: Request[Any, Any, Any], tx: NamedDependency[AsyncSession]) -> Principal:
-    """The caller's principal, straight from ``provide_tx`` (one dependency fewer to resolve per request)."""
-    caller: auth.Caller = request.scope["state"]["caller"]
-    return caller.principal
+    """The caller's principal (after ``tx``, as :func:`provide_caller`)."""
+    return caller_of(request).principal
 
 
 def dependencies(runtime: Runtime) -> dict[str, Provide]:

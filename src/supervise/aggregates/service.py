@@ -50,7 +50,7 @@ from supervise.aggregates.schemas import (
 from supervise.aggregates.stats import Summary, icc_a1, krippendorff_alpha, summarise
 from supervise.aggregates.tables import ReferenceReview, ReviewFlag, ReviewScore, RollupMonth, RollupWeek
 from supervise.audit import service as audit
-from supervise.auth.principal import Principal, Scope
+from supervise.auth.principal import Principal
 from supervise.db import new_id, utcnow
 from supervise.errors import Conflict, FieldError, Forbidden, NotFound, Unprocessable
 from supervise.members import repository as members
@@ -319,7 +319,6 @@ async def therapist_series(
     date_from: dt.date | None,
     date_to: dt.date | None,
 ) -> View[TherapistSeries]:
-    principal.require_scope(Scope.REVIEWS_READ)
     _check_range(date_from, date_to)
     asked = ("series", principal.member_id, therapist_id, rubric_key, version, bucket, role, date_from, date_to)
     view: View[TherapistSeries] | None = _cached(tx, runtime, principal, asked)
@@ -461,7 +460,6 @@ async def team_view(
     date_to: dt.date | None,
 ) -> View[TeamView]:
     """Per therapist of a team (or of the organisation, for admins), every measure side by side."""
-    principal.require_scope(Scope.REVIEWS_READ)
     _check_range(date_from, date_to)
     asked = ("team", principal.member_id, supervisor_id, rubric_key, version, role, date_from, date_to)
     view: View[TeamView] | None = _cached(tx, runtime, principal, asked)
@@ -556,7 +554,6 @@ async def self_vs_observer(
 ) -> SelfVsObserver:
     """Per measure, over recordings the therapist rated and at least one observer rated: the therapist's
     rating minus the observers' mean on that recording (read from the therapist's own scores)."""
-    principal.require_scope(Scope.REVIEWS_READ)
     await _visible_therapist(tx, principal, therapist_id)
     _check_range(date_from, date_to)
     definition = await _definition(tx, runtime, rubric_key, version)
@@ -628,7 +625,6 @@ async def case_trajectory(
 ) -> CaseTrajectory:
     """Per session of a case: the measure's mean per rater role, its change since the role's previous rated
     session, and a rupture signal when it fell by more than the drop threshold."""
-    principal.require_scope(Scope.REVIEWS_READ)
     case = await recordings.get_case(tx, principal.org_id, case_id)
     if case is None or not await recording_rules.may_see_therapist(tx, principal, case.therapist_id):
         raise NotFound("case")
@@ -682,7 +678,6 @@ async def case_trajectory(
 async def usefulness(tx: AsyncSession, principal: Principal, *, reviewer_id: uuid.UUID | None) -> Usefulness:
     """How useful therapists found each reviewer's feedback: your own; admins any reviewer's, or everyone's.
     Every rating behind a figure is already readable by its viewer (on the reviews), so nothing is withheld."""
-    principal.require_scope(Scope.REVIEWS_READ)
     if reviewer_id is None and not principal.is_admin:
         reviewer_id = principal.member_id
     if reviewer_id is not None and reviewer_id != principal.member_id and not principal.is_admin:
@@ -737,7 +732,6 @@ async def reliability(
     """Agreement between observers who rated the same recordings with the same rubric version, from the
     reviews the caller may read: Krippendorff's alpha per measure (it takes any number of raters and missing
     ratings)."""
-    principal.require_scope(Scope.REVIEWS_READ)
     _check_range(date_from, date_to)
     if therapist_id is not None:
         await _visible_therapist(tx, principal, therapist_id)
@@ -791,7 +785,6 @@ async def reliability(
 
 
 async def _reference_target(tx: AsyncSession, principal: Principal, review_id: uuid.UUID) -> Review:
-    principal.require_scope(Scope.REVIEWS_WRITE)
     review = await reviews.get_review(
         tx,
         reviews.Viewer(principal.org_id, principal.member_id, is_admin=principal.is_admin, now=utcnow()),
@@ -800,7 +793,6 @@ async def _reference_target(tx: AsyncSession, principal: Principal, review_id: u
     )
     if review is None:
         raise NotFound("review")
-    principal.require_admin("mark reference reviews")
     return review
 
 
@@ -880,7 +872,6 @@ async def calibration(
 ) -> Calibration:
     """Each rater's agreement with the reference reviews of training recordings: mean absolute deviation and
     share within 1 point, overall, per item, and per month (drift). Yours; admins see every rater's."""
-    principal.require_scope(Scope.REVIEWS_READ)
     if reviewer_id is None and not principal.is_admin:
         reviewer_id = principal.member_id
     if reviewer_id is not None and reviewer_id != principal.member_id and not principal.is_admin:
@@ -928,7 +919,6 @@ async def list_flags(
     severity: str,
 ) -> Page[ReviewFlag]:
     """Flags raised by submitted reviews you may see, newest first; ``severity`` is the least severe shown."""
-    principal.require_scope(Scope.REVIEWS_READ)
     shown = SEVERITIES[SEVERITIES.index(severity) :]
     stmt = repository.select_flags(principal.org_id, _visible(principal), therapist_id=therapist_id, severities=shown)
     result = await fetch_page(tx, stmt, ReviewFlag.created_at, ReviewFlag.id, page, runtime.cursors, descending=True)

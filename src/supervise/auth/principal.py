@@ -6,8 +6,6 @@ import enum
 import uuid
 from dataclasses import dataclass
 
-from supervise.errors import Forbidden
-
 __all__ = ["Principal", "Role", "Scope"]
 
 
@@ -46,11 +44,3 @@ class Principal:
     @property
     def is_admin(self) -> bool:
         return Role.ADMIN in self.roles
-
-    def require_scope(self, scope: Scope) -> None:
-        if self.scopes is not None and scope not in self.scopes:
-            raise Forbidden(f"This API key lacks the scope '{scope}'.")
-
-    def require_admin(self, action: str) -> None:
-        if not self.is_admin:
-            raise Forbidden(f"Only an admin may {action}.")

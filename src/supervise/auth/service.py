@@ -182,7 +182,6 @@ async def _member_whose_keys(tx: AsyncSession, principal: Principal, member_id: 
 async def create_key(
     tx: AsyncSession, runtime: Runtime, principal: Principal, member_id: uuid.UUID, data: ApiKeyCreate
 ) -> IssuedKey:
-    principal.require_scope(Scope.API_KEYS_WRITE)
     member = await _member_whose_keys(tx, principal, member_id, "create")
     errors = []
     if not member.active:
@@ -211,7 +210,6 @@ async def create_key(
 async def list_keys(
     tx: AsyncSession, runtime: Runtime, principal: Principal, member_id: uuid.UUID, page: PageRequest
 ) -> Page[ApiKey]:
-    principal.require_scope(Scope.API_KEYS_READ)
     member = await _member_whose_keys(tx, principal, member_id, "list")
     stmt = repository.select_member_keys(principal.org_id, member.id)
     result = await fetch_page(tx, stmt, ApiKey.created_at, ApiKey.id, page, runtime.cursors)
@@ -229,7 +227,6 @@ async def _visible_key(tx: AsyncSession, principal: Principal, key_id: uuid.UUID
 
 
 async def get_key(tx: AsyncSession, principal: Principal, key_id: uuid.UUID) -> ApiKey:
-    principal.require_scope(Scope.API_KEYS_READ)
     key = await _visible_key(tx, principal, key_id)
     if key.member_id != principal.member_id:
         audit.record_read(tx, principal, "api_key.read", "api_key", key.id)
@@ -237,7 +234,6 @@ async def get_key(tx: AsyncSession, principal: Principal, key_id: uuid.UUID) -> 
 
 
 async def revoke_key(tx: AsyncSession, principal: Principal, key_id: uuid.UUID) -> None:
-    principal.require_scope(Scope.API_KEYS_WRITE)
     key = await _visible_key(tx, principal, key_id)
     if key.revoked_at is None:
         key.revoked_at = utcnow()

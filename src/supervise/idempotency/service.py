@@ -1,7 +1,7 @@
 """Replaying POST responses for a repeated ``Idempotency-Key``.
 
 Same key and same request: the first response, replayed (``Idempotent-Replayed: true``). Same key and a
-different request: 422. Keys are remembered per API key for ``idempotency_window_hours`` (24 h by default). A duplicate
+different request: 422. Keys are remembered per member for ``idempotency_window_hours`` (24 h by default). A duplicate
 sent while the first is still running waits for it (a per-key lock) and then gets its response.
 """
 
@@ -40,7 +40,7 @@ def fingerprint(method: str, path: str, body: bytes) -> str:
 
 async def _lock(tx: AsyncSession, principal: Principal, key: str) -> None:
     if tx.get_bind().dialect.name == "postgresql":
-        digest = hashlib.sha256(b"idem" + principal.org_id.bytes + principal.api_key_id.bytes + key.encode())
+        digest = hashlib.sha256(b"idem" + principal.org_id.bytes + principal.member_id.bytes + key.encode())
         await tx.execute(
             text("SELECT pg_advisory_xact_lock(:k)"), {"k": int.from_bytes(digest.digest()[:8], "big", signed=True)}
         )
@@ -61,7 +61,7 @@ async def run_once(
     record = await tx.scalar(
         select(IdempotencyRecord).where(
             IdempotencyRecord.org_id == principal.org_id,
-            IdempotencyRecord.api_key_id == principal.api_key_id,
+            IdempotencyRecord.member_id == principal.member_id,
             IdempotencyRecord.key == key,
             IdempotencyRecord.created_at > now - window,
         )
@@ -79,14 +79,15 @@ async def run_once(
         delete(IdempotencyRecord).where(
             IdempotencyRecord.org_id == principal.org_id,
             (IdempotencyRecord.created_at <= now - window)
-            | ((IdempotencyRecord.api_key_id == principal.api_key_id) & (IdempotencyRecord.key == key)),
+            | ((IdempotencyRecord.member_id == principal.member_id) & (IdempotencyRecord.key == key)),
         )
     )
     tx.add(
         IdempotencyRecord(
             org_id=principal.org_id,
-            api_key_id=principal.api_key_id,
+            member_id=principal.member_id,
             key=key,
+            api_key_id=principal.api_key_id,
             request_hash=request_hash,
             status_code=response.status_code,
             body=response.remembered_body if response.remembered_body is not None else response.body,

@@ -18,9 +18,12 @@ class IdempotencyRecord(Base):
     __table_args__ = (Index("ix_idempotency_records_org_created", "org_id", "created_at"),)
 
     org_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("organisations.id"), primary_key=True)
-    api_key_id: Mapped[uuid.UUID] = mapped_column(primary_key=True)
-    """Keys are remembered per API key: a replay never reaches past the credential that made the request."""
+    member_id: Mapped[uuid.UUID] = mapped_column(primary_key=True)
+    """Keys are remembered per member: a member's front end and command line (two API keys) share retries. A
+    replay never reaches past what the asking key may do: its permission is checked before the replay."""
     key: Mapped[str] = mapped_column(String(255), primary_key=True)
+    api_key_id: Mapped[uuid.UUID]
+    """The key that made the first request."""
     request_hash: Mapped[str] = mapped_column(String(64))
     status_code: Mapped[int] = mapped_column(Integer)
     body: Mapped[bytes] = mapped_column(LargeBinary)

@@ -7,13 +7,12 @@ from typing import Annotated, Any
 
 import msgspec
 from litestar import Controller, Request, Response, delete, get, patch, post
-from litestar.datastructures import ResponseHeader
 from litestar.di import NamedDependency
 from litestar.params import FromPath, JSONBody, QueryParameter
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from supervise.auth import permissions
 from supervise.auth.principal import Principal, Role
-from supervise.dependencies import IdempotencyKey, IfMatch
 from supervise.http import create_once, problem_responses
 from supervise.idempotency.service import StoredResponse
 from supervise.members import service
@@ -27,19 +26,12 @@ from supervise.members.schemas import (
     SupervisionLinkPage,
 )
 from supervise.members.tables import Member, SupervisionLink
-from supervise.pagination import DEFAULT_LIMIT, MAX_LIMIT, PageRequest
+from supervise.pagination import DEFAULT_LIMIT, PageRequest
+from supervise.parameters import ETAG, LOCATION, Cursor, IdempotencyKey, IfMatch, Limit
 from supervise.preconditions import etag
 from supervise.runtime import Runtime
 
 __all__ = ["MemberController", "SupervisionLinkController", "member_out"]
-
-Limit = Annotated[int, QueryParameter(ge=1, le=MAX_LIMIT, description="Items per page (1 to 200).")]
-Cursor = Annotated[
-    str | None,
-    QueryParameter(min_length=1, max_length=512, description="``next_cursor`` of the previous page, unchanged."),
-]
-LOCATION = ResponseHeader(name="Location", description="URL of the created resource.", documentation_only=True)
-ETAG = ResponseHeader(name="ETag", description="Version of the resource, for If-Match.", documentation_only=True)
 
 
 def member_out(member: Member) -> MemberOut:
@@ -73,6 +65,7 @@ class MemberController(Controller):
     @post(
         "/",
         operation_id="createMember",
+        guards=[permissions.MembersAdmin],
         summary="Add a member (admin)",
         description="Adds a person or an integration (a clinic system's service account) to the organisation.",
         status_code=201,
@@ -96,6 +89,7 @@ class MemberController(Controller):
     @get(
         "/",
         operation_id="listMembers",
+        guards=[permissions.MembersRead],
         summary="List members",
         description="Every member of the organisation, oldest first. Reading it is audited.",
         responses=problem_responses(400, 401, 403),
@@ -119,6 +113,7 @@ class MemberController(Controller):
     @get(
         "/{member_id:uuid}",
         operation_id="getMember",
+        guards=[permissions.MembersRead],
         summary="Get a member",
         response_headers=[ETAG],
         responses=problem_responses(400, 401, 403, 404),
@@ -135,6 +130,7 @@ class MemberController(Controller):
     @patch(
         "/{member_id:uuid}",
         operation_id="updateMember",
+        guards=[permissions.MembersWrite],
         summary="Change a member",
         description="Members may change their own name and email; admins may also change roles and "
         "deactivate (members are never deleted). Needs If-Match.",
@@ -160,6 +156,7 @@ class SupervisionLinkController(Controller):
     @post(
         "/",
         operation_id="createSupervisionLink",
+        guards=[permissions.SupervisionAdmin],
         summary="Link a supervisor and a supervisee (admin)",
         status_code=201,
         response_headers=[LOCATION],
@@ -182,6 +179,7 @@ class SupervisionLinkController(Controller):
     @get(
         "/",
         operation_id="listSupervisionLinks",
+        guards=[permissions.SupervisionRead],
         summary="List supervision links",
         description="Admins see every link; other members see the links they are part of.",
         responses=problem_responses(400, 401, 403),
@@ -210,6 +208,7 @@ class SupervisionLinkController(Controller):
     @delete(
         "/{link_id:uuid}",
         operation_id="deleteSupervisionLink",
+        guards=[permissions.SupervisionAdmin],
         summary="Remove a supervision link (admin)",
         responses=problem_responses(400, 401, 403, 404),
     )

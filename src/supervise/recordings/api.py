@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import datetime as dt
 import uuid
 from typing import Annotated, Any
 
@@ -14,14 +13,13 @@ from litestar.params import FromPath, JSONBody, QueryParameter
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from supervise.aggregates import service as aggregates
+from supervise.auth import permissions
 from supervise.auth.principal import Principal
 from supervise.db import utcnow
-from supervise.dependencies import IdempotencyKey, IfMatch
-from supervise.errors import FieldError, Unprocessable
 from supervise.http import create_once, problem_responses
 from supervise.idempotency.service import StoredResponse
-from supervise.members.api import ETAG, LOCATION, Cursor, Limit
 from supervise.pagination import DEFAULT_LIMIT, PageRequest
+from supervise.parameters import ETAG, LOCATION, Cursor, IdempotencyKey, IfMatch, Instant, Limit, instant
 from supervise.preconditions import etag
 from supervise.recordings import service
 from supervise.recordings.schemas import (
@@ -39,25 +37,6 @@ from supervise.recordings.tables import Case, Recording
 from supervise.runtime import Runtime
 
 __all__ = ["CaseController", "RecordingController"]
-
-
-# Query timestamps are RFC 3339 with an offset. Declared as patterned strings: a datetime parameter would
-# also take a bare number as a Unix time, which the document does not promise.
-_RFC3339 = r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,6})?(Z|[+-]\d{2}:\d{2})$"
-
-
-def Instant(description: str) -> QueryParameter:
-    return QueryParameter(pattern=_RFC3339, max_length=40, description=f"{description} RFC 3339, with an offset.")
-
-
-def instant(value: str | None, field: str) -> dt.datetime | None:
-    if value is None:
-        return None
-    try:
-        return dt.datetime.fromisoformat(value)
-    except ValueError:
-        # It matches the pattern but names no real instant (month 13): the document cannot say that, so 422.
-        raise Unprocessable(f"{field} is not a valid time.", errors=[FieldError(field, "not a valid time")]) from None
 
 
 def case_out(case: Case) -> CaseOut:
@@ -96,6 +75,7 @@ class CaseController(Controller):
     @post(
         "/",
         operation_id="createCase",
+        guards=[permissions.RecordingsWrite],
         summary="Add a case (a pseudonymous therapist-client dyad)",
         description="By the therapist or an admin. `external_ref` is the clinic's pseudonymous client "
         "reference (no spaces, so no names); the recordings of one case form its alliance trajectory.",
@@ -120,6 +100,7 @@ class CaseController(Controller):
     @get(
         "/",
         operation_id="listCases",
+        guards=[permissions.RecordingsRead],
         summary="List cases",
         description="Your own cases and your supervisees'; admins see all. Audited.",
         responses=problem_responses(400, 401, 403),
@@ -142,6 +123,7 @@ class CaseController(Controller):
     @get(
         "/{case_id:uuid}",
         operation_id="getCase",
+        guards=[permissions.RecordingsRead],
         summary="Get a case",
         responses=problem_responses(400, 401, 403, 404),
     )
@@ -158,6 +140,7 @@ class RecordingController(Controller):
     @post(
         "/",
         operation_id="createRecording",
+        guards=[permissions.RecordingsWrite],
         summary="Register a recorded session (a reference, never the media)",
         description="By the therapist or an admin (clinic systems: an integration key with recordings:write). "
         "With an `external_id`, pushing the same recording again answers 200 with the existing resource; "
@@ -187,6 +170,7 @@ class RecordingController(Controller):
     @get(
         "/",
         operation_id="listRecordings",
+        guards=[permissions.RecordingsRead],
         summary="List recordings",
         description="Your own recordings and your supervisees'; admins see all. Audited.",
         responses=problem_responses(400, 401, 403, 422),
@@ -222,6 +206,7 @@ class RecordingController(Controller):
     @get(
         "/{recording_id:uuid}",
         operation_id="getRecording",
+        guards=[permissions.RecordingsRead],
         summary="Get a recording",
         response_headers=[ETAG],
         responses=problem_responses(400, 401, 403, 404),
@@ -238,6 +223,7 @@ class RecordingController(Controller):
     @patch(
         "/{recording_id:uuid}",
         operation_id="updateRecordingConsent",
+        guards=[permissions.RecordingsWrite],
         summary="Change or withdraw consent",
         description="By the therapist or an admin. Withdrawal is final. Needs If-Match. Series and team views "
         "count a session only while its consent holds.",

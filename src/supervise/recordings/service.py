@@ -14,7 +14,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from supervise.audit import service as audit
-from supervise.auth.principal import Principal, Scope
+from supervise.auth.principal import Principal
 from supervise.db import new_id, utcnow
 from supervise.errors import Conflict, FieldError, Forbidden, NotFound, PreconditionFailed, Unprocessable
 from supervise.members import repository as members
@@ -75,7 +75,6 @@ def _aware(value: dt.datetime | None, field: str) -> list[FieldError]:
 
 
 async def create_case(tx: AsyncSession, principal: Principal, data: CaseCreate) -> Case:
-    principal.require_scope(Scope.RECORDINGS_WRITE)
     therapist = await members.get_member(tx, principal.org_id, data.therapist_id)
     if therapist is None or not await may_see_therapist(tx, principal, therapist.id):
         raise Unprocessable("The case is not valid.", errors=[FieldError("therapist_id", "no member with this id")])
@@ -109,7 +108,6 @@ async def create_case(tx: AsyncSession, principal: Principal, data: CaseCreate) 
 
 
 async def get_case(tx: AsyncSession, principal: Principal, case_id: uuid.UUID) -> Case:
-    principal.require_scope(Scope.RECORDINGS_READ)
     case = await repository.get_case(tx, principal.org_id, case_id)
     if case is None or not await may_see_therapist(tx, principal, case.therapist_id):
         raise NotFound("case")
@@ -120,7 +118,6 @@ async def get_case(tx: AsyncSession, principal: Principal, case_id: uuid.UUID) -
 async def list_cases(
     tx: AsyncSession, runtime: Runtime, principal: Principal, page: PageRequest, *, therapist_id: uuid.UUID | None
 ) -> Page[Case]:
-    principal.require_scope(Scope.RECORDINGS_READ)
     viewer = None if principal.is_admin else principal.member_id
     stmt = repository.select_cases(principal.org_id, viewer=viewer, therapist_id=therapist_id)
     result = await fetch_page(tx, stmt, Case.created_at, Case.id, page, runtime.cursors)
@@ -142,7 +139,6 @@ def _same(recording: Recording, data: RecordingCreate) -> bool:
 
 async def create_recording(tx: AsyncSession, principal: Principal, data: RecordingCreate) -> tuple[Recording, bool]:
     """The recording, and whether it was created now (False: the same ``external_id`` was pushed before)."""
-    principal.require_scope(Scope.RECORDINGS_WRITE)
     errors = _aware(data.occurred_at, "occurred_at") + _aware(data.consent.expires_at, "consent.expires_at")
     if errors:
         raise Unprocessable("The recording is not valid.", errors=errors)
@@ -193,7 +189,6 @@ async def create_recording(tx: AsyncSession, principal: Principal, data: Recordi
 
 
 async def get_recording(tx: AsyncSession, principal: Principal, recording_id: uuid.UUID) -> Recording:
-    principal.require_scope(Scope.RECORDINGS_READ)
     recording = await visible_recording(tx, principal, recording_id)
     if recording is None:
         raise NotFound("recording")
@@ -213,7 +208,6 @@ async def list_recordings(
     occurred_to: dt.datetime | None,
     updated_since: dt.datetime | None,
 ) -> Page[Recording]:
-    principal.require_scope(Scope.RECORDINGS_READ)
     # The API layer only passes RFC 3339 instants with an offset (see recordings/api.py).
     stmt = repository.select_recordings(
         principal.org_id,
@@ -233,7 +227,6 @@ async def list_recordings(
 async def update_recording(
     tx: AsyncSession, principal: Principal, recording_id: uuid.UUID, data: RecordingUpdate, if_match: str | None
 ) -> Recording:
-    principal.require_scope(Scope.RECORDINGS_WRITE)
     recording = await visible_recording(tx, principal, recording_id)
     if recording is None:
         raise NotFound("recording")

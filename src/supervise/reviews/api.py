@@ -13,12 +13,12 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from supervise.aggregates import service as aggregates
 from supervise.aggregates.schemas import ReferenceOut
+from supervise.auth import permissions
 from supervise.auth.principal import Principal
-from supervise.dependencies import IdempotencyKey, IfMatch
 from supervise.http import create_once, problem_responses
 from supervise.idempotency.service import StoredResponse
-from supervise.members.api import ETAG, LOCATION, Cursor, Limit
 from supervise.pagination import DEFAULT_LIMIT, PageRequest
+from supervise.parameters import ETAG, LOCATION, Cursor, IdempotencyKey, IfMatch, Limit, MemberRef, member
 from supervise.preconditions import etag
 from supervise.reviews import service
 from supervise.reviews.schemas import (
@@ -85,20 +85,9 @@ LINKS: dict[tuple[str, str], dict[str, tuple[str, dict[str, str], dict[str, str]
 """How the review workflow's operations feed each other, as OpenAPI links (clients and stateful tests follow
 them from creation to use)."""
 
-_UUID = r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}"
-MemberRef = Annotated[
-    str | None,
-    QueryParameter(pattern=rf"^(me|{_UUID})$", description="A member id, or `me` for the caller."),
-]
 RubricFilter = Annotated[
     str | None, QueryParameter(pattern=r"^[a-z0-9][a-z0-9.-]{0,63}$", description="Only this rubric (key).")
 ]
-
-
-def _member(value: str | None, principal: Principal) -> uuid.UUID | None:
-    if value is None:
-        return None
-    return principal.member_id if value == "me" else uuid.UUID(value)
 
 
 def request_out(request: ReviewRequest, review_id: uuid.UUID | None) -> ReviewRequestOut:
@@ -179,6 +168,7 @@ class ReviewRequestController(Controller):
     @post(
         "/",
         operation_id="createReviewRequest",
+        guards=[permissions.ReviewsWrite],
         summary="Assign a recording for review",
         description="By a supervisor of the therapist or an admin; a therapist may ask for peer review (or a "
         "self-rating) of their own sessions. The reviewer must fit the role (`supervisor`: a supervisor of the "
@@ -208,6 +198,7 @@ class ReviewRequestController(Controller):
     @get(
         "/",
         operation_id="listReviewRequests",
+        guards=[permissions.ReviewsRead],
         summary="List review requests",
         description="Requests you may see: yours to do, those you assigned, those on your sessions, your "
         "supervisees'; admins see all. `reviewer=me&state=open` is your to-do list. Audited.",
@@ -226,7 +217,7 @@ class ReviewRequestController(Controller):
         limit: Limit = DEFAULT_LIMIT,
         cursor: Cursor = None,
     ) -> ReviewRequestPage:
-        reviewer_id = _member(reviewer, principal)
+        reviewer_id = member(reviewer, principal)
         scope = f"review-requests?r={reviewer_id}&rec={recording_id}&s={state_filter}"
         page_request = PageRequest(org_id=principal.org_id, scope=scope, cursor=cursor, limit=limit)
         page = await service.list_requests(
@@ -240,6 +231,7 @@ class ReviewRequestController(Controller):
     @get(
         "/{request_id:uuid}",
         operation_id="getReviewRequest",
+        guards=[permissions.ReviewsRead],
         summary="Get a review request",
         response_headers=[ETAG],
         responses=problem_responses(400, 401, 403, 404),
@@ -257,6 +249,7 @@ class ReviewRequestController(Controller):
     @post(
         "/{request_id:uuid}/cancel",
         operation_id="cancelReviewRequest",
+        guards=[permissions.ReviewsWrite],
         summary="Cancel (or, as its reviewer, decline) a review request",
         description="While it is open or in progress; by whoever assigned it, its reviewer, a supervisor of "
         "the therapist or an admin. A draft started from it is discarded with it. `If-Match` is "
@@ -288,6 +281,7 @@ class ReviewController(Controller):
     @post(
         "/",
         operation_id="createReview",
+        guards=[permissions.ReviewsWrite],
         summary="Start a review (a draft)",
         description="From a request (`request_id`, by its reviewer), or directly (`recording_id` and "
         "`rubric_key`): a supervisor of the therapist reviews as `supervisor`, the therapist rates their own "
@@ -314,6 +308,7 @@ class ReviewController(Controller):
     @get(
         "/",
         operation_id="listReviews",
+        guards=[permissions.ReviewsRead],
         summary="List reviews",
         description="Current revisions you may see: your own; submitted reviews of your sessions, of your "
         "supervisees' sessions, and of sessions you reviewed yourself; admins see every review, drafts "
@@ -336,7 +331,7 @@ class ReviewController(Controller):
         limit: Limit = DEFAULT_LIMIT,
         cursor: Cursor = None,
     ) -> ReviewPage:
-        reviewer_id, therapist_id = _member(reviewer, principal), _member(therapist, principal)
+        reviewer_id, therapist_id = member(reviewer, principal), member(therapist, principal)
         scope = f"reviews?r={reviewer_id}&t={therapist_id}&s={state_filter}&k={rubric}&o={role}"
         page_request = PageRequest(org_id=principal.org_id, scope=scope, cursor=cursor, limit=limit)
         page = await service.list_reviews(
@@ -355,6 +350,7 @@ class ReviewController(Controller):
     @get(
         "/{review_id:uuid}",
         operation_id="getReview",
+        guards=[permissions.ReviewsRead],
         summary="Get a review (any revision)",
         response_headers=[ETAG],
         responses=problem_responses(400, 401, 403, 404),
@@ -370,6 +366,7 @@ class ReviewController(Controller):
     @patch(
         "/{review_id:uuid}",
         operation_id="updateReview",
+        guards=[permissions.ReviewsWrite],
         summary="Save a draft",
         description="By its reviewer, under `If-Match`. `responses` replaces the saved responses and is "
         "validated against the rubric on every save (an unknown item or an out-of-range value is a 422 "
@@ -391,6 +388,7 @@ class ReviewController(Controller):
     @delete(
         "/{review_id:uuid}",
         operation_id="discardReview",
+        guards=[permissions.ReviewsWrite],
         summary="Discard a draft",
         description="By its reviewer; submitted reviews are never deleted. A request it was started from is "
         "open again.",
@@ -408,6 +406,7 @@ class ReviewController(Controller):
     @post(
         "/{review_id:uuid}/submit",
         operation_id="submitReview",
+        guards=[permissions.ReviewsWrite],
         summary="Submit a draft: score it and make it immutable",
         description="Runs the rubric's scoring and stores the scores and flags. An incomplete draft is a 422 "
         "listing every missing item (`responses.items.<key>`). Not once consent for the recording has ended "
@@ -435,6 +434,7 @@ class ReviewController(Controller):
     @post(
         "/{review_id:uuid}/amend",
         operation_id="amendReview",
+        guards=[permissions.ReviewsWrite],
         summary="Correct a submitted review: a new draft revision",
         description="By its reviewer, with a reason. The new revision starts with the earlier responses, "
         "comment and annotations and replaces the earlier one when submitted; the earlier revision stays "
@@ -461,6 +461,7 @@ class ReviewController(Controller):
     @post(
         "/{review_id:uuid}/acknowledge",
         operation_id="acknowledgeReview",
+        guards=[permissions.ReviewsWrite],
         summary="Acknowledge feedback on your session, and answer it",
         description="By the therapist whose session was reviewed: how useful the feedback was (1-5) and an "
         "optional response. Self-ratings are not acknowledged.",
@@ -486,6 +487,7 @@ class ReviewController(Controller):
     @post(
         "/{review_id:uuid}/reference",
         operation_id="markReferenceReview",
+        guards=[permissions.ReferencesAdmin],
         summary="Make a review the reference for calibrating raters (admins)",
         description="A submitted, current review of a recording consented for training "
         '(`supervision_and_training`) becomes the reference ("gold") for that recording and rubric version; '
@@ -519,6 +521,7 @@ class ReviewController(Controller):
     @delete(
         "/{review_id:uuid}/reference",
         operation_id="unmarkReferenceReview",
+        guards=[permissions.ReferencesAdmin],
         summary="Stop using a review as a reference (admins)",
         responses=problem_responses(400, 401, 403, 404),
     )
@@ -533,6 +536,7 @@ class ReviewController(Controller):
     @post(
         "/{review_id:uuid}/annotations",
         operation_id="createAnnotation",
+        guards=[permissions.ReviewsWrite],
         summary="Pin a comment to a moment of the recording",
         description="On a draft, by its reviewer. `start_ms` (and `end_ms`) must lie within the recording; "
         "`item_key`, when given, names the rubric item the annotation is evidence for.",
@@ -560,6 +564,7 @@ class ReviewController(Controller):
     @get(
         "/{review_id:uuid}/annotations",
         operation_id="listAnnotations",
+        guards=[permissions.ReviewsRead],
         summary="List a review's annotations in time order",
         description=f"All of them (a review holds at most {service.MAX_ANNOTATIONS}), by start then end.",
         responses=problem_responses(400, 401, 403, 404),
@@ -576,6 +581,7 @@ class ReviewController(Controller):
     @delete(
         "/{review_id:uuid}/annotations/{annotation_id:uuid}",
         operation_id="deleteAnnotation",
+        guards=[permissions.ReviewsWrite],
         summary="Remove an annotation from a draft",
         responses=problem_responses(400, 401, 403, 404, 409),
     )
@@ -592,6 +598,7 @@ class ReviewController(Controller):
 @get(
     "/v1/recordings/{recording_id:uuid}/reviews",
     operation_id="listRecordingReviews",
+    guards=[permissions.ReviewsRead],
     summary="List the reviews of a recording",
     description="The current revisions you may see, by the rules of `GET /v1/reviews`. Audited.",
     tags=["Reviews"],

@@ -27,7 +27,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from supervise.aggregates import service as aggregates
 from supervise.audit import service as audit
-from supervise.auth.principal import Principal, Scope
+from supervise.auth.principal import Principal
 from supervise.db import new_id, utcnow
 from supervise.errors import Conflict, FieldError, Forbidden, NotFound, PreconditionFailed, Unprocessable
 from supervise.members import repository as members
@@ -136,7 +136,6 @@ async def _supervises(
 async def create_request(
     tx: AsyncSession, runtime: Runtime, principal: Principal, data: ReviewRequestCreate
 ) -> ReviewRequest:
-    principal.require_scope(Scope.REVIEWS_WRITE)
     recording = await _reviewable(tx, principal, data.recording_id, "recording_id")
     therapist_id = recording.therapist_id
     is_therapist = principal.member_id == therapist_id
@@ -214,7 +213,6 @@ async def _existing_review(
 
 
 async def get_request(tx: AsyncSession, principal: Principal, request_id: uuid.UUID) -> ReviewRequest:
-    principal.require_scope(Scope.REVIEWS_READ)
     request = await repository.get_request(tx, _viewer(principal), request_id)
     if request is None:
         raise NotFound("review request")
@@ -232,7 +230,6 @@ async def list_requests(
     recording_id: uuid.UUID | None,
     state: str | None,
 ) -> Page[ReviewRequest]:
-    principal.require_scope(Scope.REVIEWS_READ)
     stmt = repository.select_requests(
         _viewer(principal), reviewer_id=reviewer_id, recording_id=recording_id, state=state
     )
@@ -272,7 +269,6 @@ async def cancel_request(
     """By whoever assigned it, the reviewer (declining), a supervisor of the therapist, or an admin; while it
     is open or in progress. A draft started from it is discarded with it: an assignment that no longer
     exists leaves no half-done review behind (submitted reviews are never touched)."""
-    principal.require_scope(Scope.REVIEWS_WRITE)
     request = await repository.get_request(tx, _viewer(principal), request_id)
     if request is None:
         raise NotFound("review request")
@@ -300,7 +296,6 @@ async def cancel_request(
 
 
 async def create_review(tx: AsyncSession, runtime: Runtime, principal: Principal, data: ReviewCreate) -> Review:
-    principal.require_scope(Scope.REVIEWS_WRITE)
     request: ReviewRequest | None = None
     if data.request_id is not None:
         extra = [f for f in ("recording_id", "rubric_key", "rubric_version") if getattr(data, f) is not None]
@@ -386,7 +381,6 @@ async def _visible_review(
 
 
 async def _own_draft(tx: AsyncSession, principal: Principal, review_id: uuid.UUID, action: str) -> Review:
-    principal.require_scope(Scope.REVIEWS_WRITE)
     review = await _visible_review(tx, principal, review_id, for_update=True)
     if review.reviewer_id != principal.member_id:
         raise Forbidden(f"Only the reviewer may {action} this review.")
@@ -405,7 +399,6 @@ async def _require_consent(tx: AsyncSession, review: Review) -> None:
 
 
 async def get_review(tx: AsyncSession, principal: Principal, review_id: uuid.UUID) -> Review:
-    principal.require_scope(Scope.REVIEWS_READ)
     review = await _visible_review(tx, principal, review_id)
     audit.record_read(tx, principal, "review.read", "review", review.id)
     return review
@@ -424,7 +417,6 @@ async def list_reviews(
     rubric_key: str | None = None,
     role: str | None = None,
 ) -> Page[Review]:
-    principal.require_scope(Scope.REVIEWS_READ)
     if recording_id is not None and await recordings.visible_recording(tx, principal, recording_id) is None:
         raise NotFound("recording")
     stmt = repository.select_reviews(
@@ -550,7 +542,6 @@ async def submit(
 async def amend(tx: AsyncSession, principal: Principal, review_id: uuid.UUID, data: AmendIn) -> Review:
     """A new draft revision of a submitted review, with the earlier responses, comment and annotations; it
     replaces the earlier revision once submitted. The earlier revision stays readable by its id."""
-    principal.require_scope(Scope.REVIEWS_WRITE)
     earlier = await _visible_review(tx, principal, review_id, for_update=True)
     if earlier.reviewer_id != principal.member_id:
         raise Forbidden("Only the reviewer may amend this review.")
@@ -607,7 +598,6 @@ async def amend(tx: AsyncSession, principal: Principal, review_id: uuid.UUID, da
 async def acknowledge(
     tx: AsyncSession, principal: Principal, review_id: uuid.UUID, data: AcknowledgeIn, if_match: str | None
 ) -> Review:
-    principal.require_scope(Scope.REVIEWS_WRITE)
     review = await _visible_review(tx, principal, review_id, for_update=True)
     if review.therapist_id != principal.member_id:
         raise Forbidden("Only the therapist whose session was reviewed may acknowledge the review.")
@@ -697,7 +687,6 @@ async def create_annotation(
 
 
 async def list_annotations(tx: AsyncSession, principal: Principal, review_id: uuid.UUID) -> list[Annotation]:
-    principal.require_scope(Scope.REVIEWS_READ)
     review = await _visible_review(tx, principal, review_id)
     annotations = await repository.annotations_of(tx, review.org_id, review.id)
     audit.record_read(tx, principal, "annotation.list", "review", review.id)

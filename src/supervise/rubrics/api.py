@@ -10,6 +10,7 @@ from litestar.di import NamedDependency
 from litestar.params import JSONBody, PathParameter, QueryParameter
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from supervise.auth import permissions
 from supervise.auth.principal import Principal
 from supervise.http import problem_responses
 from supervise.rubrics import service
@@ -41,6 +42,7 @@ class RubricController(Controller):
     @get(
         "/",
         operation_id="listRubrics",
+        guards=[permissions.Authenticated],
         summary="List installed rubrics",
         description="The latest installed version of every rubric, with full definitions and response schemas.",
         responses=problem_responses(400, 401),
@@ -56,6 +58,7 @@ class RubricController(Controller):
     @get(
         "/{key:str}",
         operation_id="getRubric",
+        guards=[permissions.Authenticated],
         summary="Get the latest installed version of a rubric",
         responses=problem_responses(400, 401, 404),
     )
@@ -71,6 +74,7 @@ class RubricController(Controller):
     @get(
         "/{key:str}/versions/{version:str}",
         operation_id="getRubricVersion",
+        guards=[permissions.Authenticated],
         summary="Get one version of a rubric",
         description="Installed, or no longer installed but used by reviews (served from its snapshot).",
         responses=problem_responses(400, 401, 404),
@@ -88,6 +92,7 @@ class RubricController(Controller):
     @post(
         "/{key:str}/versions/{version:str}/score",
         operation_id="scoreRubricResponses",
+        guards=[permissions.Authenticated],
         summary="Score responses without storing them",
         description="Validates responses against an installed rubric version and returns what its scoring "
         "computes: scores and flags. Nothing is stored: front ends use it to preview a draft "
@@ -114,6 +119,7 @@ class PluginController(Controller):
     @get(
         "/",
         operation_id="listPlugins",
+        guards=[permissions.Authenticated],
         summary="List installed plugins",
         description="Plugin distributions loaded by this server, their versions, hooks and rubrics.",
         responses=problem_responses(400, 401),

@@ -1,0 +1,166 @@
+"""What each operation needs, declared where its handler is declared: ``guards=[permissions.MembersRead]``.
+
+A permission is a scope the API key must hold (a key without scopes holds every scope its member's roles allow)
+and, for a few operations, a role. It is checked before anything else about the request (its query, its body,
+the ids it names), so a key that lacks it learns nothing about the data. Rules that depend on the data
+(supervision, blind review, consent, whose key or review it is) stay in the services.
+
+Every route but the public ones (health, the OpenAPI document) declares exactly one permission:
+:func:`undeclared` lists those that do not, and the application refuses to start with any
+(``supervise.app.create_app``); ``tests/auth/test_permissions.py`` calls every route with a key that lacks
+what it declares. The OpenAPI document shows each operation's permission (:func:`document`).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+from typing import Any
+
+from litestar import Litestar
+from litestar.connection import ASGIConnection
+from litestar.handlers import BaseRouteHandler, HTTPRouteHandler
+from litestar.openapi.spec import OpenAPI, Operation
+
+from supervise.auth.principal import Principal, Role, Scope
+from supervise.dependencies import caller_of, record_refusal
+from supervise.errors import Forbidden
+
+__all__ = [
+    "ApiKeysRead",
+    "ApiKeysWrite",
+    "AuditAdmin",
+    "Authenticated",
+    "MembersAdmin",
+    "MembersRead",
+    "MembersWrite",
+    "RecordingsRead",
+    "RecordingsWrite",
+    "ReferencesAdmin",
+    "Requires",
+    "ReviewsRead",
+    "ReviewsWrite",
+    "SupervisionAdmin",
+    "SupervisionRead",
+    "document",
+    "is_public",
+    "permission_of",
+    "undeclared",
+]
+
+
+@dataclass(frozen=True, slots=True)
+class Requires:
+    """A Litestar guard: the caller's key must hold ``scope`` (``None``: any valid key) and the member ``role``."""
+
+    scope: Scope | None
+    role: Role | None = None
+
+    def refusal(self, principal: Principal) -> str | None:
+        """Why ``principal`` may not do this, or ``None`` when it may."""
+        if self.scope is not None and principal.scopes is not None and self.scope not in principal.scopes:
+            return f"This API key lacks the scope '{self.scope}'."
+        if self.role is not None and self.role not in principal.roles:
+            return f"Only a member with the {self.role} role may do this."
+        return None
+
+    async def __call__(self, connection: ASGIConnection[Any, Any, Any, Any], handler: BaseRouteHandler) -> None:
+        principal = caller_of(connection).principal
+        reason = self.refusal(principal)
+        if reason is not None:
+            await record_refusal(connection, principal)
+            raise Forbidden(reason)
+
+    def describe(self) -> str:
+        if self.scope is None:
+            return "any valid API key."
+        needs = f"the `{self.scope}` scope"
+        return needs + (f" and the `{self.role}` role." if self.role else ".")
+
+
+Authenticated = Requires(None)
+MembersRead = Requires(Scope.MEMBERS_READ)
+MembersWrite = Requires(Scope.MEMBERS_WRITE)
+MembersAdmin = Requires(Scope.MEMBERS_WRITE, Role.ADMIN)
+SupervisionRead = Requires(Scope.SUPERVISION_READ)
+SupervisionAdmin = Requires(Scope.SUPERVISION_WRITE, Role.ADMIN)
+ApiKeysRead = Requires(Scope.API_KEYS_READ)
+ApiKeysWrite = Requires(Scope.API_KEYS_WRITE)
+AuditAdmin = Requires(Scope.AUDIT_READ, Role.ADMIN)
+RecordingsRead = Requires(Scope.RECORDINGS_READ)
+RecordingsWrite = Requires(Scope.RECORDINGS_WRITE)
+ReviewsRead = Requires(Scope.REVIEWS_READ)
+ReviewsWrite = Requires(Scope.REVIEWS_WRITE)
+ReferencesAdmin = Requires(Scope.REVIEWS_WRITE, Role.ADMIN)
+
+
+def permission_of(handler: BaseRouteHandler) -> Requires | None:
+    """The permission a handler declares; ``None`` for a public one. More than one is a mistake."""
+    declared = [guard for guard in handler.resolve_guards() if isinstance(guard, Requires)]
+    if len(declared) > 1:
+        raise ValueError(f"{handler} declares {len(declared)} permissions; declare one")
+    return declared[0] if declared else None
+
+
+PUBLIC = frozenset({"/healthz", "/readyz", "/docs"})
+"""Paths served without an API key, besides the OpenAPI document under ``/schema`` and the ``OPTIONS``
+answers Litestar makes for every path (they list the methods, and disclose nothing)."""
+
+
+def _routed(app: Litestar) -> list[tuple[str, HTTPRouteHandler]]:
+    """``(path, handler)`` of every HTTP route handler the application serves."""
+    return [
+        (route.path, handler)
+        for route in app.routes
+        for handler in getattr(route, "route_handlers", ())
+        if isinstance(handler, HTTPRouteHandler)
+    ]
+
+
+def is_public(path: str, handler: HTTPRouteHandler) -> bool:
+    return path in PUBLIC or path.startswith("/schema") or set(handler.http_methods) == {"OPTIONS"}
+
+
+def undeclared(app: Litestar) -> list[str]:
+    """Routes that are not public yet declare no permission (or take no transaction, which would leave what
+    the authentication wrote uncommitted)."""
+    faults = []
+    for path, handler in _routed(app):
+        methods = ", ".join(sorted(handler.http_methods))
+        if is_public(path, handler):
+            continue
+        if permission_of(handler) is None:
+            faults.append(f"{methods} {path}: declares no permission")
+        elif not {"tx", "caller", "principal"} & set(handler.parsed_fn_signature.parameters):
+            faults.append(f"{methods} {path}: takes no tx, caller or principal")
+    return faults
+
+
+@dataclass
+class _Operation(Operation):
+    """An operation with the permission it needs as an ``x-permission`` extension."""
+
+    x_permission: dict[str, str | None] | None = field(default=None, metadata={"alias": "x-permission"})
+
+
+def document(app: Litestar, schema: OpenAPI) -> None:
+    """Show every operation's permission: as the API key's scope in ``security`` (OpenAPI 3.1 lets a bearer
+    scheme list them), in the description, and as ``x-permission`` (scope and role)."""
+    permissions = {
+        handler.operation_id: permission
+        for _, handler in _routed(app)
+        if isinstance(handler.operation_id, str) and (permission := permission_of(handler)) is not None
+    }
+    for item in (schema.paths or {}).values():
+        for method in ("get", "put", "post", "delete", "patch"):
+            operation = getattr(item, method)
+            if operation is None or operation.operation_id not in permissions:
+                continue
+            permission = permissions[operation.operation_id]
+            fields = {f.name: getattr(operation, f.name) for f in dataclasses.fields(Operation)}
+            fields["security"] = [{"apiKey": [permission.scope.value] if permission.scope else []}]
+            line = f"**Permission**: {permission.describe()}"
+            fields["description"] = f"{operation.description}\n\n{line}" if operation.description else line
+            scope = permission.scope.value if permission.scope else None
+            role = permission.role.value if permission.role else None
+            setattr(item, method, _Operation(**fields, x_permission={"scope": scope, "role": role}))
