@@ -20,7 +20,7 @@ from supervise.audit.api import AuditEventController
 from supervise.auth import permissions
 from supervise.auth.api import ApiKeyController, MeController
 from supervise.config import Settings
-from supervise.dependencies import Authentication, dependencies
+from supervise.dependencies import authentication, dependencies
 from supervise.health import HealthController
 from supervise.http import add_links, exception_handlers, reject_unknown_query, stamp_response
 from supervise.members.api import MemberController, SupervisionLinkController
@@ -150,7 +150,7 @@ def create_app(settings: Settings) -> Litestar:
             PluginController,
         ],
         dependencies=dependencies(runtime),
-        middleware=[Authentication(runtime)],
+        middleware=[authentication(runtime)],
         exception_handlers=exception_handlers,
         before_send=[stamp_response],
         before_request=reject_unknown_query,

@@ -1,11 +1,11 @@
 """A request's life: authenticated, its permission checked, one transaction, then its reads audited.
 
-1. :class:`Authentication` (middleware, after routing) authenticates the caller of every route that declares a
-   permission (a guard, see :mod:`supervise.auth.permissions`) and opens the request's one session. It owns
-   that session: whatever fails later (a guard, an unknown query parameter, a body that is not JSON, the
-   handler), the session is closed and its connection returned before the middleware returns.
-2. The route's guard checks the declared permission against the caller (403 before anything else).
-3. ``tx`` (:func:`provide_tx`) hands the handler that session; the transaction begins at its first statement
+1. :class:`Authentication` (middleware, right after routing) authenticates the caller of every route that
+   declares a permission (:mod:`supervise.auth.permissions`) in the request's one session, and checks that
+   permission (403, audited, before anything else about the request is looked at). It owns that session:
+   whatever fails later (an unknown query parameter, a body that is not JSON, the handler), the session is
+   closed and its connection returned before the middleware returns.
+2. ``tx`` (:func:`provide_tx`) hands the handler that session; the transaction begins at its first statement
    (a request answered from the caches, :mod:`supervise.cache`, never takes a connection), is committed
    before the response is sent, and the reads it noted are then audited (group commit, ``audit.ReadLog``),
    still before the response is sent.
@@ -21,35 +21,41 @@ from litestar import Request
 from litestar.connection import ASGIConnection
 from litestar.di import NamedDependency, Provide
 from litestar.enums import ScopeType
-from litestar.middleware import ASGIMiddleware
+from litestar.middleware import DefineMiddleware
 from litestar.types import ASGIApp, Receive, Scope, Send
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from supervise.audit import service as audit
 from supervise.auth import service as auth
+from supervise.auth.permissions import Requires
 from supervise.auth.principal import Principal
 from supervise.errors import Forbidden
 from supervise.http import scope_request_id
 from supervise.runtime import Runtime
 
-__all__ = ["Authentication", "caller_of", "dependencies", "record_refusal"]
+__all__ = ["Authentication", "authentication", "caller_of", "dependencies"]
 
 _CALLER = "caller"
 _SESSION = "session"
 
 
-class Authentication(ASGIMiddleware):
-    """Authenticates the caller of every guarded route (public routes declare no guard) in the request's
-    session, which it closes, whatever happens, before it returns."""
+class Authentication:
+    """Authenticates the caller of every route that declares a permission (public routes declare none) and
+    checks it, in the request's session, which it closes, whatever happens, before it returns. A plain ASGI
+    middleware: Litestar wraps it around each route, after routing, so the route's handler is known."""
 
-    scopes = (ScopeType.HTTP,)
-
-    def __init__(self, runtime: Runtime) -> None:
+    def __init__(self, app: ASGIApp, runtime: Runtime) -> None:
+        self.app = app
         self.runtime = runtime
 
-    async def handle(self, scope: Scope, receive: Receive, send: Send, next_app: ASGIApp) -> None:
-        if not scope["route_handler"].resolve_guards():
-            await next_app(scope, receive, send)
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != ScopeType.HTTP:
+            await self.app(scope, receive, send)
+            return
+        handler = scope["route_handler"]
+        permission: Requires | None = handler.opt.get("permission")
+        if permission is None:
+            await self.app(scope, receive, send)
             return
         runtime = self.runtime
         session = runtime.db.sessions()
@@ -65,7 +71,11 @@ class Authentication(ASGIMiddleware):
             )
             state = scope.setdefault("state", {})
             state[_CALLER], state[_SESSION] = caller, session
-            await next_app(scope, receive, send)
+            reason = permission.refusal(caller.principal)
+            if reason is not None:
+                await _record_refusal(session, caller.principal, scope)
+                raise Forbidden(reason)
+            await self.app(scope, receive, send)
         finally:
             if session.in_transaction():  # a failure: roll back and give the connection back
                 await session.close()
@@ -77,13 +87,13 @@ def caller_of(connection: ASGIConnection[Any, Any, Any, Any]) -> auth.Caller:
     return caller
 
 
-async def record_refusal(connection: ASGIConnection[Any, Any, Any, Any], principal: Principal) -> None:
+async def _record_refusal(session: AsyncSession, principal: Principal, scope: Scope) -> None:
     """A refused request changes nothing, but the attempt itself belongs in the audit log."""
-    session: AsyncSession = connection.scope["state"][_SESSION]
     await session.rollback()
-    handler = connection.scope.get("route_handler")
-    action = getattr(handler, "operation_id", None) or connection.scope.get("method", "request")
-    resource_id = next((v for v in connection.path_params.values() if isinstance(v, uuid.UUID)), None)
+    handler = scope.get("route_handler")
+    action = getattr(handler, "operation_id", None) or scope.get("method", "request")
+    path_params: dict[str, Any] = scope.get("path_params", {})
+    resource_id = next((v for v in path_params.values() if isinstance(v, uuid.UUID)), None)
     async with session.begin():
         await audit.record(session, principal, str(action), "request", resource_id, outcome="denied")
 
@@ -100,7 +110,7 @@ async def provide_tx(
             if session.in_transaction():
                 await session.commit()
         except Forbidden:
-            await record_refusal(request, caller_of(request).principal)
+            await _record_refusal(session, caller_of(request).principal, request.scope)
             raise
         await runtime.reads.write(session)
     finally:
@@ -116,6 +126,11 @@ def provide_caller(request: Request[Any, Any, Any], tx: NamedDependency[AsyncSes
 def provide_principal(request: Request[Any, Any, Any], tx: NamedDependency[AsyncSession]) -> Principal:
     """The caller's principal (after ``tx``, as :func:`provide_caller`)."""
     return caller_of(request).principal
+
+
+def authentication(runtime: Runtime) -> DefineMiddleware:
+    """The :class:`Authentication` middleware of the application that owns ``runtime``."""
+    return DefineMiddleware(Authentication, runtime=runtime)
 
 
 def dependencies(runtime: Runtime) -> dict[str, Provide]:

@@ -143,7 +143,7 @@ class AggregateController(Controller):
     @get(
         "/therapists/{therapist_id:uuid}/series",
         operation_id="getTherapistSeries",
-        guards=[permissions.ReviewsRead],
+        permission=permissions.ReviewsRead,
         summary="A therapist's alliance over time",
         description="Per item and per score of a rubric version, per week, month, quarter or all time, by "
         "rater role: n, mean, sd, 95% CI, min, max. For the therapist, their supervisors and admins. "
@@ -181,7 +181,7 @@ class AggregateController(Controller):
     @get(
         "/team",
         operation_id="getTeamView",
-        guards=[permissions.ReviewsRead],
+        permission=permissions.ReviewsRead,
         summary="A team side by side",
         description="Per therapist of a supervisor's team (yours by default; admins: any supervisor's, or the "
         f"whole organisation without `supervisor_id`), every measure's statistics. Cells built from fewer than "
@@ -217,7 +217,7 @@ class AggregateController(Controller):
     @get(
         "/therapists/{therapist_id:uuid}/self-vs-observer",
         operation_id="getSelfVsObserver",
-        guards=[permissions.ReviewsRead],
+        permission=permissions.ReviewsRead,
         summary="How a therapist's self-ratings compare with observers'",
         description="Per item and score: over recordings the therapist rated and at least one observer rated, "
         "the mean gap (self minus the observers' mean on that recording) with its n, sd and 95% CI. For the "
@@ -249,7 +249,7 @@ class AggregateController(Controller):
     @get(
         "/cases/{case_id:uuid}/trajectory",
         operation_id="getCaseTrajectory",
-        guards=[permissions.ReviewsRead],
+        permission=permissions.ReviewsRead,
         summary="A case's alliance session by session",
         description="Per session of the case: the measure's mean per rater role, the change since that role's "
         "previous rated session, and `rupture` when it fell by more than `drop_threshold` (15% of the "
@@ -275,7 +275,7 @@ class AggregateController(Controller):
     @get(
         "/usefulness",
         operation_id="getFeedbackUsefulness",
-        guards=[permissions.ReviewsRead],
+        permission=permissions.ReviewsRead,
         summary="How useful therapists found each reviewer's feedback",
         description="The usefulness ratings (1-5) therapists gave when acknowledging reviews, per reviewer: "
         "yours; admins any reviewer's, or everyone's without `reviewer_id`. Audited.",
@@ -292,7 +292,7 @@ class AggregateController(Controller):
     @get(
         "/flags",
         operation_id="listFlags",
-        guards=[permissions.ReviewsRead],
+        permission=permissions.ReviewsRead,
         summary="The flags feed",
         description="Flags that submitted reviews' results raised (below a published cutoff, an unresolved "
         "confrontation, ...), newest first, from the reviews you may see. `severity` is the least severe "
@@ -342,7 +342,7 @@ class AggregateController(Controller):
     @get(
         "/reliability",
         operation_id="getReliability",
-        guards=[permissions.ReviewsRead],
+        permission=permissions.ReviewsRead,
         summary="How well observers agree",
         description="For recordings rated by two or more observers with the same rubric version, "
         "Krippendorff's alpha per item and score (interval for scales and scores, nominal for yes/no "
@@ -375,7 +375,7 @@ class AggregateController(Controller):
     @get(
         "/calibration",
         operation_id="getCalibration",
-        guards=[permissions.ReviewsRead],
+        permission=permissions.ReviewsRead,
         summary="How raters agree with the reference reviews",
         description="For every rater of a recording that has a reference review (see `POST "
         "/v1/reviews/{id}/reference`) with the same rubric version: mean absolute deviation from the "

@@ -48,7 +48,7 @@ class AuditEventController(Controller):
     @get(
         "/",
         operation_id="listAuditEvents",
-        guards=[permissions.AuditAdmin],
+        permission=permissions.AuditAdmin,
         summary="Read the audit log (admin)",
         description="Newest first: every write, every read of another member's data, every refused attempt. "
         "Ids only, never content.",

@@ -47,7 +47,7 @@ class MeController(Controller):
     @get(
         "/",
         operation_id="getMe",
-        guards=[permissions.Authenticated],
+        permission=permissions.Authenticated,
         summary="Who am I",
         description="The calling member, their organisation and the API key in use.",
         responses=problem_responses(401),
@@ -67,7 +67,7 @@ class ApiKeyController(Controller):
     @post(
         "/members/{member_id:uuid}/api-keys",
         operation_id="createApiKey",
-        guards=[permissions.ApiKeysWrite],
+        permission=permissions.ApiKeysWrite,
         summary="Create an API key",
         description="For yourself, or (admin) for any member or integration. The response holds the secret "
         "once; it is stored only as a keyed hash.",
@@ -102,7 +102,7 @@ class ApiKeyController(Controller):
     @get(
         "/members/{member_id:uuid}/api-keys",
         operation_id="listApiKeys",
-        guards=[permissions.ApiKeysRead],
+        permission=permissions.ApiKeysRead,
         summary="List a member's API keys",
         description="Your own keys, or (admin) any member's; revoked and expired keys included. Never the secret.",
         responses=problem_responses(400, 401, 403, 404),
@@ -125,7 +125,7 @@ class ApiKeyController(Controller):
     @get(
         "/api-keys/{key_id:uuid}",
         operation_id="getApiKey",
-        guards=[permissions.ApiKeysRead],
+        permission=permissions.ApiKeysRead,
         summary="Get an API key",
         description="Your own key, or (admin) anyone's. Never the secret.",
         responses=problem_responses(400, 401, 403, 404),
@@ -141,7 +141,7 @@ class ApiKeyController(Controller):
     @delete(
         "/api-keys/{key_id:uuid}",
         operation_id="revokeApiKey",
-        guards=[permissions.ApiKeysWrite],
+        permission=permissions.ApiKeysWrite,
         summary="Revoke an API key",
         description="Your own key, or (admin) anyone's. Revoking twice is harmless.",
         responses=problem_responses(400, 401, 403, 404),

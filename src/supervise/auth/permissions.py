@@ -1,9 +1,13 @@
-"""What each operation needs, declared where its handler is declared: ``guards=[permissions.MembersRead]``.
+"""What each operation needs, declared where its handler is declared: ``@get(..., permission=MembersRead)``.
 
 A permission is a scope the API key must hold (a key without scopes holds every scope its member's roles allow)
 and, for a few operations, a role. It is checked before anything else about the request (its query, its body,
 the ids it names), so a key that lacks it learns nothing about the data. Rules that depend on the data
 (supervision, blind review, consent, whose key or review it is) stay in the services.
+
+Litestar keeps the ``permission`` keyword in the handler's ``opt``; :class:`supervise.dependencies.Authentication`
+authenticates the caller and checks it, right after routing. Not a Litestar guard: Litestar copies the route
+handler for every guard call, which cost 13 µs of the 128 µs ``GET /v1/me`` took in process.
 
 Every route but the public ones (health, the OpenAPI document) declares exactly one permission:
 :func:`undeclared` lists those that do not, and the application refuses to start with any
@@ -15,16 +19,12 @@ from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass, field
-from typing import Any
 
 from litestar import Litestar
-from litestar.connection import ASGIConnection
 from litestar.handlers import BaseRouteHandler, HTTPRouteHandler
 from litestar.openapi.spec import OpenAPI, Operation
 
 from supervise.auth.principal import Principal, Role, Scope
-from supervise.dependencies import caller_of, record_refusal
-from supervise.errors import Forbidden
 
 __all__ = [
     "ApiKeysRead",
@@ -51,7 +51,7 @@ __all__ = [
 
 @dataclass(frozen=True, slots=True)
 class Requires:
-    """A Litestar guard: the caller's key must hold ``scope`` (``None``: any valid key) and the member ``role``."""
+    """The caller's key must hold ``scope`` (``None``: any valid key) and its member the ``role``."""
 
     scope: Scope | None
     role: Role | None = None
@@ -63,13 +63,6 @@ class Requires:
         if self.role is not None and self.role not in principal.roles:
             return f"Only a member with the {self.role} role may do this."
         return None
-
-    async def __call__(self, connection: ASGIConnection[Any, Any, Any, Any], handler: BaseRouteHandler) -> None:
-        principal = caller_of(connection).principal
-        reason = self.refusal(principal)
-        if reason is not None:
-            await record_refusal(connection, principal)
-            raise Forbidden(reason)
 
     def describe(self) -> str:
         if self.scope is None:
@@ -95,11 +88,11 @@ ReferencesAdmin = Requires(Scope.REVIEWS_WRITE, Role.ADMIN)
 
 
 def permission_of(handler: BaseRouteHandler) -> Requires | None:
-    """The permission a handler declares; ``None`` for a public one. More than one is a mistake."""
-    declared = [guard for guard in handler.resolve_guards() if isinstance(guard, Requires)]
-    if len(declared) > 1:
-        raise ValueError(f"{handler} declares {len(declared)} permissions; declare one")
-    return declared[0] if declared else None
+    """The permission a handler declares; ``None`` for a public one."""
+    declared = handler.opt.get("permission")
+    if declared is not None and not isinstance(declared, Requires):
+        raise TypeError(f"{handler}: permission= takes a supervise.auth.permissions.Requires, not {declared!r}")
+    return declared
 
 
 PUBLIC = frozenset({"/healthz", "/readyz", "/docs"})

@@ -65,7 +65,7 @@ class MemberController(Controller):
     @post(
         "/",
         operation_id="createMember",
-        guards=[permissions.MembersAdmin],
+        permission=permissions.MembersAdmin,
         summary="Add a member (admin)",
         description="Adds a person or an integration (a clinic system's service account) to the organisation.",
         status_code=201,
@@ -89,7 +89,7 @@ class MemberController(Controller):
     @get(
         "/",
         operation_id="listMembers",
-        guards=[permissions.MembersRead],
+        permission=permissions.MembersRead,
         summary="List members",
         description="Every member of the organisation, oldest first. Reading it is audited.",
         responses=problem_responses(400, 401, 403),
@@ -113,7 +113,7 @@ class MemberController(Controller):
     @get(
         "/{member_id:uuid}",
         operation_id="getMember",
-        guards=[permissions.MembersRead],
+        permission=permissions.MembersRead,
         summary="Get a member",
         response_headers=[ETAG],
         responses=problem_responses(400, 401, 403, 404),
@@ -130,7 +130,7 @@ class MemberController(Controller):
     @patch(
         "/{member_id:uuid}",
         operation_id="updateMember",
-        guards=[permissions.MembersWrite],
+        permission=permissions.MembersWrite,
         summary="Change a member",
         description="Members may change their own name and email; admins may also change roles and "
         "deactivate (members are never deleted). Needs If-Match.",
@@ -156,7 +156,7 @@ class SupervisionLinkController(Controller):
     @post(
         "/",
         operation_id="createSupervisionLink",
-        guards=[permissions.SupervisionAdmin],
+        permission=permissions.SupervisionAdmin,
         summary="Link a supervisor and a supervisee (admin)",
         status_code=201,
         response_headers=[LOCATION],
@@ -179,7 +179,7 @@ class SupervisionLinkController(Controller):
     @get(
         "/",
         operation_id="listSupervisionLinks",
-        guards=[permissions.SupervisionRead],
+        permission=permissions.SupervisionRead,
         summary="List supervision links",
         description="Admins see every link; other members see the links they are part of.",
         responses=problem_responses(400, 401, 403),
@@ -208,7 +208,7 @@ class SupervisionLinkController(Controller):
     @delete(
         "/{link_id:uuid}",
         operation_id="deleteSupervisionLink",
-        guards=[permissions.SupervisionAdmin],
+        permission=permissions.SupervisionAdmin,
         summary="Remove a supervision link (admin)",
         responses=problem_responses(400, 401, 403, 404),
     )

@@ -75,7 +75,7 @@ class CaseController(Controller):
     @post(
         "/",
         operation_id="createCase",
-        guards=[permissions.RecordingsWrite],
+        permission=permissions.RecordingsWrite,
         summary="Add a case (a pseudonymous therapist-client dyad)",
         description="By the therapist or an admin. `external_ref` is the clinic's pseudonymous client "
         "reference (no spaces, so no names); the recordings of one case form its alliance trajectory.",
@@ -100,7 +100,7 @@ class CaseController(Controller):
     @get(
         "/",
         operation_id="listCases",
-        guards=[permissions.RecordingsRead],
+        permission=permissions.RecordingsRead,
         summary="List cases",
         description="Your own cases and your supervisees'; admins see all. Audited.",
         responses=problem_responses(400, 401, 403),
@@ -123,7 +123,7 @@ class CaseController(Controller):
     @get(
         "/{case_id:uuid}",
         operation_id="getCase",
-        guards=[permissions.RecordingsRead],
+        permission=permissions.RecordingsRead,
         summary="Get a case",
         responses=problem_responses(400, 401, 403, 404),
     )
@@ -140,7 +140,7 @@ class RecordingController(Controller):
     @post(
         "/",
         operation_id="createRecording",
-        guards=[permissions.RecordingsWrite],
+        permission=permissions.RecordingsWrite,
         summary="Register a recorded session (a reference, never the media)",
         description="By the therapist or an admin (clinic systems: an integration key with recordings:write). "
         "With an `external_id`, pushing the same recording again answers 200 with the existing resource; "
@@ -170,7 +170,7 @@ class RecordingController(Controller):
     @get(
         "/",
         operation_id="listRecordings",
-        guards=[permissions.RecordingsRead],
+        permission=permissions.RecordingsRead,
         summary="List recordings",
         description="Your own recordings and your supervisees'; admins see all. Audited.",
         responses=problem_responses(400, 401, 403, 422),
@@ -206,7 +206,7 @@ class RecordingController(Controller):
     @get(
         "/{recording_id:uuid}",
         operation_id="getRecording",
-        guards=[permissions.RecordingsRead],
+        permission=permissions.RecordingsRead,
         summary="Get a recording",
         response_headers=[ETAG],
         responses=problem_responses(400, 401, 403, 404),
@@ -223,7 +223,7 @@ class RecordingController(Controller):
     @patch(
         "/{recording_id:uuid}",
         operation_id="updateRecordingConsent",
-        guards=[permissions.RecordingsWrite],
+        permission=permissions.RecordingsWrite,
         summary="Change or withdraw consent",
         description="By the therapist or an admin. Withdrawal is final. Needs If-Match. Series and team views "
         "count a session only while its consent holds.",

@@ -168,7 +168,7 @@ class ReviewRequestController(Controller):
     @post(
         "/",
         operation_id="createReviewRequest",
-        guards=[permissions.ReviewsWrite],
+        permission=permissions.ReviewsWrite,
         summary="Assign a recording for review",
         description="By a supervisor of the therapist or an admin; a therapist may ask for peer review (or a "
         "self-rating) of their own sessions. The reviewer must fit the role (`supervisor`: a supervisor of the "
@@ -198,7 +198,7 @@ class ReviewRequestController(Controller):
     @get(
         "/",
         operation_id="listReviewRequests",
-        guards=[permissions.ReviewsRead],
+        permission=permissions.ReviewsRead,
         summary="List review requests",
         description="Requests you may see: yours to do, those you assigned, those on your sessions, your "
         "supervisees'; admins see all. `reviewer=me&state=open` is your to-do list. Audited.",
@@ -231,7 +231,7 @@ class ReviewRequestController(Controller):
     @get(
         "/{request_id:uuid}",
         operation_id="getReviewRequest",
-        guards=[permissions.ReviewsRead],
+        permission=permissions.ReviewsRead,
         summary="Get a review request",
         response_headers=[ETAG],
         responses=problem_responses(400, 401, 403, 404),
@@ -249,7 +249,7 @@ class ReviewRequestController(Controller):
     @post(
         "/{request_id:uuid}/cancel",
         operation_id="cancelReviewRequest",
-        guards=[permissions.ReviewsWrite],
+        permission=permissions.ReviewsWrite,
         summary="Cancel (or, as its reviewer, decline) a review request",
         description="While it is open or in progress; by whoever assigned it, its reviewer, a supervisor of "
         "the therapist or an admin. A draft started from it is discarded with it. `If-Match` is "
@@ -281,7 +281,7 @@ class ReviewController(Controller):
     @post(
         "/",
         operation_id="createReview",
-        guards=[permissions.ReviewsWrite],
+        permission=permissions.ReviewsWrite,
         summary="Start a review (a draft)",
         description="From a request (`request_id`, by its reviewer), or directly (`recording_id` and "
         "`rubric_key`): a supervisor of the therapist reviews as `supervisor`, the therapist rates their own "
@@ -308,7 +308,7 @@ class ReviewController(Controller):
     @get(
         "/",
         operation_id="listReviews",
-        guards=[permissions.ReviewsRead],
+        permission=permissions.ReviewsRead,
         summary="List reviews",
         description="Current revisions you may see: your own; submitted reviews of your sessions, of your "
         "supervisees' sessions, and of sessions you reviewed yourself; admins see every review, drafts "
@@ -350,7 +350,7 @@ class ReviewController(Controller):
     @get(
         "/{review_id:uuid}",
         operation_id="getReview",
-        guards=[permissions.ReviewsRead],
+        permission=permissions.ReviewsRead,
         summary="Get a review (any revision)",
         response_headers=[ETAG],
         responses=problem_responses(400, 401, 403, 404),
@@ -366,7 +366,7 @@ class ReviewController(Controller):
     @patch(
         "/{review_id:uuid}",
         operation_id="updateReview",
-        guards=[permissions.ReviewsWrite],
+        permission=permissions.ReviewsWrite,
         summary="Save a draft",
         description="By its reviewer, under `If-Match`. `responses` replaces the saved responses and is "
         "validated against the rubric on every save (an unknown item or an out-of-range value is a 422 "
@@ -388,7 +388,7 @@ class ReviewController(Controller):
     @delete(
         "/{review_id:uuid}",
         operation_id="discardReview",
-        guards=[permissions.ReviewsWrite],
+        permission=permissions.ReviewsWrite,
         summary="Discard a draft",
         description="By its reviewer; submitted reviews are never deleted. A request it was started from is "
         "open again.",
@@ -406,7 +406,7 @@ class ReviewController(Controller):
     @post(
         "/{review_id:uuid}/submit",
         operation_id="submitReview",
-        guards=[permissions.ReviewsWrite],
+        permission=permissions.ReviewsWrite,
         summary="Submit a draft: score it and make it immutable",
         description="Runs the rubric's scoring and stores the scores and flags. An incomplete draft is a 422 "
         "listing every missing item (`responses.items.<key>`). Not once consent for the recording has ended "
@@ -434,7 +434,7 @@ class ReviewController(Controller):
     @post(
         "/{review_id:uuid}/amend",
         operation_id="amendReview",
-        guards=[permissions.ReviewsWrite],
+        permission=permissions.ReviewsWrite,
         summary="Correct a submitted review: a new draft revision",
         description="By its reviewer, with a reason. The new revision starts with the earlier responses, "
         "comment and annotations and replaces the earlier one when submitted; the earlier revision stays "
@@ -461,7 +461,7 @@ class ReviewController(Controller):
     @post(
         "/{review_id:uuid}/acknowledge",
         operation_id="acknowledgeReview",
-        guards=[permissions.ReviewsWrite],
+        permission=permissions.ReviewsWrite,
         summary="Acknowledge feedback on your session, and answer it",
         description="By the therapist whose session was reviewed: how useful the feedback was (1-5) and an "
         "optional response. Self-ratings are not acknowledged.",
@@ -487,7 +487,7 @@ class ReviewController(Controller):
     @post(
         "/{review_id:uuid}/reference",
         operation_id="markReferenceReview",
-        guards=[permissions.ReferencesAdmin],
+        permission=permissions.ReferencesAdmin,
         summary="Make a review the reference for calibrating raters (admins)",
         description="A submitted, current review of a recording consented for training "
         '(`supervision_and_training`) becomes the reference ("gold") for that recording and rubric version; '
@@ -521,7 +521,7 @@ class ReviewController(Controller):
     @delete(
         "/{review_id:uuid}/reference",
         operation_id="unmarkReferenceReview",
-        guards=[permissions.ReferencesAdmin],
+        permission=permissions.ReferencesAdmin,
         summary="Stop using a review as a reference (admins)",
         responses=problem_responses(400, 401, 403, 404),
     )
@@ -536,7 +536,7 @@ class ReviewController(Controller):
     @post(
         "/{review_id:uuid}/annotations",
         operation_id="createAnnotation",
-        guards=[permissions.ReviewsWrite],
+        permission=permissions.ReviewsWrite,
         summary="Pin a comment to a moment of the recording",
         description="On a draft, by its reviewer. `start_ms` (and `end_ms`) must lie within the recording; "
         "`item_key`, when given, names the rubric item the annotation is evidence for.",
@@ -564,7 +564,7 @@ class ReviewController(Controller):
     @get(
         "/{review_id:uuid}/annotations",
         operation_id="listAnnotations",
-        guards=[permissions.ReviewsRead],
+        permission=permissions.ReviewsRead,
         summary="List a review's annotations in time order",
         description=f"All of them (a review holds at most {service.MAX_ANNOTATIONS}), by start then end.",
         responses=problem_responses(400, 401, 403, 404),
@@ -581,7 +581,7 @@ class ReviewController(Controller):
     @delete(
         "/{review_id:uuid}/annotations/{annotation_id:uuid}",
         operation_id="deleteAnnotation",
-        guards=[permissions.ReviewsWrite],
+        permission=permissions.ReviewsWrite,
         summary="Remove an annotation from a draft",
         responses=problem_responses(400, 401, 403, 404, 409),
     )
@@ -598,7 +598,7 @@ class ReviewController(Controller):
 @get(
     "/v1/recordings/{recording_id:uuid}/reviews",
     operation_id="listRecordingReviews",
-    guards=[permissions.ReviewsRead],
+    permission=permissions.ReviewsRead,
     summary="List the reviews of a recording",
     description="The current revisions you may see, by the rules of `GET /v1/reviews`. Audited.",
     tags=["Reviews"],

@@ -42,7 +42,7 @@ class RubricController(Controller):
     @get(
         "/",
         operation_id="listRubrics",
-        guards=[permissions.Authenticated],
+        permission=permissions.Authenticated,
         summary="List installed rubrics",
         description="The latest installed version of every rubric, with full definitions and response schemas.",
         responses=problem_responses(400, 401),
@@ -58,7 +58,7 @@ class RubricController(Controller):
     @get(
         "/{key:str}",
         operation_id="getRubric",
-        guards=[permissions.Authenticated],
+        permission=permissions.Authenticated,
         summary="Get the latest installed version of a rubric",
         responses=problem_responses(400, 401, 404),
     )
@@ -74,7 +74,7 @@ class RubricController(Controller):
     @get(
         "/{key:str}/versions/{version:str}",
         operation_id="getRubricVersion",
-        guards=[permissions.Authenticated],
+        permission=permissions.Authenticated,
         summary="Get one version of a rubric",
         description="Installed, or no longer installed but used by reviews (served from its snapshot).",
         responses=problem_responses(400, 401, 404),
@@ -92,7 +92,7 @@ class RubricController(Controller):
     @post(
         "/{key:str}/versions/{version:str}/score",
         operation_id="scoreRubricResponses",
-        guards=[permissions.Authenticated],
+        permission=permissions.Authenticated,
         summary="Score responses without storing them",
         description="Validates responses against an installed rubric version and returns what its scoring "
         "computes: scores and flags. Nothing is stored: front ends use it to preview a draft "
@@ -119,7 +119,7 @@ class PluginController(Controller):
     @get(
         "/",
         operation_id="listPlugins",
-        guards=[permissions.Authenticated],
+        permission=permissions.Authenticated,
         summary="List installed plugins",
         description="Plugin distributions loaded by this server, their versions, hooks and rubrics.",
         responses=problem_responses(400, 401),
