@@ -42,10 +42,8 @@ from data_layer import SECRET, _pg, free_port, get, measure, prepare, start_serv
 from sqlalchemy import Date, cast, func, insert, select, text  # noqa: E402
 
 from supervise import cache  # noqa: E402
-from supervise.aggregates import repository as rollups  # noqa: E402
-from supervise.aggregates import service  # noqa: E402
+from supervise.aggregates import views  # noqa: E402
 from supervise.aggregates.schemas import TeamView  # noqa: E402
-from supervise.aggregates.tables import ReviewScore, RollupMonth, RollupTotal  # noqa: E402
 from supervise.auth.principal import Principal, Role  # noqa: E402
 from supervise.cli import _create_org  # noqa: E402
 from supervise.config import Settings  # noqa: E402
@@ -53,6 +51,9 @@ from supervise.members.tables import Member, SupervisionLink  # noqa: E402
 from supervise.recordings.tables import Case, Recording  # noqa: E402
 from supervise.reviews.tables import Review  # noqa: E402
 from supervise.runtime import Runtime  # noqa: E402
+from supervise.scores import periods  # noqa: E402
+from supervise.scores import repository as rollups  # noqa: E402
+from supervise.scores.tables import ReviewScore, RollupMonth, RollupTotal  # noqa: E402
 
 ITEMS = ["rapport", "trust", "warmth", "understood", "collaboration", "respect", "empowerment", "flexibility"]
 SUBSCALES = {
@@ -137,8 +138,8 @@ async def generate(runtime: Runtime, org_id: uuid.UUID, scores: int, seed: int =
             await tx.execute(insert(Review), reviews)
             await tx.execute(insert(ReviewScore), values)
     async with runtime.db.transaction() as tx:
-        for table in rollups.ROLLUPS:
-            fresh = await rollups.recompute(tx, table, ReviewScore.org_id == org_id)
+        for table in periods.ROLLUPS:
+            fresh = await rollups.recomputed(tx, table, [org_id])
             keys = ["org_id", "therapist_id", "rubric_key", "rubric_version", "measure_kind", "measure", "role"]
             if table is not RollupTotal:
                 keys.append("day")
@@ -237,7 +238,7 @@ async def check_identical(runtime: Runtime, principal: Principal) -> None:
 
 
 def team(runtime: Runtime, principal: Principal) -> Callable[[Any], Awaitable[Any]]:
-    return lambda tx: service.team_view(
+    return lambda tx: views.team_view(
         tx,
         runtime,
         principal,
@@ -251,7 +252,7 @@ def team(runtime: Runtime, principal: Principal) -> Callable[[Any], Awaitable[An
 
 
 def series(runtime: Runtime, principal: Principal, therapist: uuid.UUID) -> Callable[[Any], Awaitable[Any]]:
-    return lambda tx: service.therapist_series(
+    return lambda tx: views.therapist_series(
         tx,
         runtime,
         principal,

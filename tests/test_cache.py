@@ -18,6 +18,8 @@ from litestar.testing import TestClient
 from sqlalchemy import event, func, select
 
 from supervise.app import create_app
+from supervise.audit import chain, readlog
+from supervise.audit import repository as audit_repository
 from supervise.audit import service as audit
 from supervise.audit.tables import AuditEvent
 from supervise.auth.principal import Principal, Role
@@ -138,17 +140,17 @@ def test_concurrent_reads_share_commits_and_chain_in_order(
     org_id, member_id = uuid.UUID(org.id), uuid.UUID(org.admin.id)
     principal = Principal(org_id, member_id, uuid.uuid4(), frozenset({Role.ADMIN}), None, request_id="r")
     commits = [0]  # transactions of the read log (one per organisation per group)
-    commit = audit.ReadLog._commit
+    commit = readlog.ReadLog._commit
 
-    async def counted(self: audit.ReadLog, *args: Any) -> None:
+    async def counted(self: readlog.ReadLog, *args: Any) -> None:
         commits[0] += 1
         await commit(self, *args)
 
-    monkeypatch.setattr(audit.ReadLog, "_commit", counted)
+    monkeypatch.setattr(readlog.ReadLog, "_commit", counted)
 
     async def run() -> tuple[int, int]:
         database = Database(settings)
-        reads = audit.ReadLog(database)
+        reads = readlog.ReadLog(database)
         try:
 
             async def one(index: int) -> None:
@@ -184,7 +186,7 @@ def test_workers_reading_and_writing_together_keep_one_intact_chain(
     principal = Principal(org_id, member_id, uuid.uuid4(), frozenset({Role.ADMIN}), None, request_id="mix")
 
     appended_after: list[bool] = []  # the one-statement path: True when it appended, False when it declined
-    one_statement = audit._append_after
+    one_statement = audit_repository.append_after
 
     async def counted(*args: Any) -> bool:
         appended_after.append(await one_statement(*args))
@@ -192,7 +194,7 @@ def test_workers_reading_and_writing_together_keep_one_intact_chain(
 
     async def run() -> int:
         database = Database(settings)
-        workers = [audit.ReadLog(database), audit.ReadLog(database)]
+        workers = [readlog.ReadLog(database), readlog.ReadLog(database)]
         try:
 
             async def read(index: int) -> None:
@@ -222,7 +224,7 @@ def test_workers_reading_and_writing_together_keep_one_intact_chain(
                 await worker.close()
             await database.dispose()
 
-    monkeypatch.setattr(audit, "_append_after", counted)
+    monkeypatch.setattr(audit_repository, "append_after", counted)
     written = asyncio.run(run())
     assert written == 8 * 14 + 3 * 7
     assert asyncio.run(_chain_ok(settings, org_id))
@@ -239,7 +241,7 @@ def test_a_read_that_cannot_be_audited_is_not_answered(tmp_path: Any) -> None:
     principal = Principal(uuid.uuid4(), uuid.uuid4(), uuid.uuid4(), frozenset({Role.ADMIN}), None)
 
     async def run() -> list[BaseException | None]:
-        reads = audit.ReadLog(broken)
+        reads = readlog.ReadLog(broken)
         try:
 
             async def one() -> None:
@@ -290,7 +292,7 @@ def test_an_answer_whose_read_cannot_be_audited_is_not_sent(
     def broken(*_: Any) -> None:
         raise OSError("disk full")
 
-    monkeypatch.setattr(audit, "_chain", broken)  # every way of appending chains the events first
+    monkeypatch.setattr(chain, "chain", broken)  # every way of appending chains the events first
     answer = person.get(f"/v1/members/{other.id}")  # another member's data: an audited read
     assert_problem(answer, 503)
     assert answer.headers["retry-after"] == "1"
@@ -373,8 +375,10 @@ def test_the_one_statement_append_takes_the_chain_lock_once_before_any_row(org: 
     async def plan() -> str:
         connection = await asyncpg.connect(settings.url.replace("postgresql+asyncpg://", "postgresql://"))
         try:
-            arrays = [[None]] * len(audit._ARRAYS)
-            rows = await connection.fetch("EXPLAIN (VERBOSE) " + audit._APPEND_AFTER, uuid.UUID(org.id), 1, 1, *arrays)
+            arrays = [[None]] * len(audit_repository.ARRAYS)
+            rows = await connection.fetch(
+                "EXPLAIN (VERBOSE) " + audit_repository.APPEND_AFTER, uuid.UUID(org.id), 1, 1, *arrays
+            )
             return "\n".join(row[0] for row in rows)
         finally:
             await connection.close()

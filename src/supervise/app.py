@@ -25,7 +25,7 @@ from supervise.health import HealthController
 from supervise.http import add_links, exception_handlers, reject_unknown_query, stamp_response
 from supervise.members.api import MemberController, SupervisionLinkController
 from supervise.recordings.api import CaseController, RecordingController
-from supervise.reviews.api import LINKS, ReviewController, ReviewRequestController, list_recording_reviews
+from supervise.reviews.api import ReviewController, ReviewRequestController, list_recording_reviews
 from supervise.rubrics import service as rubrics
 from supervise.rubrics.api import PluginController, RubricController
 from supervise.runtime import Runtime
@@ -46,6 +46,45 @@ with rubrics that come from plugins.
 * **Writes**: `Idempotency-Key` on POST (remembered 24 hours); `If-Match` with the `ETag` on PATCH.
 * **Limits**: request bodies up to 1 MiB (413 beyond).
 """
+
+
+_ID = "$response.body#/id"
+_REVIEW = {"review_id": _ID}
+LINKS: dict[tuple[str, str], dict[str, tuple[str, dict[str, str], dict[str, str] | None]]] = {
+    # (operation, status) -> link name -> (target operation, path parameters, request body fields)
+    ("createCase", "201"): {"record": ("createRecording", {}, {"case_id": _ID})},
+    ("createRecording", "201"): {
+        "assign": ("createReviewRequest", {}, {"recording_id": _ID}),
+        "review": ("createReview", {}, {"recording_id": _ID}),
+        "reviews": ("listRecordingReviews", {"recording_id": _ID}, None),
+    },
+    ("createReviewRequest", "201"): {
+        "start": ("createReview", {}, {"request_id": _ID}),
+        "get": ("getReviewRequest", {"request_id": _ID}, None),
+        "cancel": ("cancelReviewRequest", {"request_id": _ID}, None),
+    },
+    **{
+        (operation, status): {
+            "get": ("getReview", _REVIEW, None),
+            "save": ("updateReview", _REVIEW, None),
+            "annotate": ("createAnnotation", _REVIEW, None),
+            "annotations": ("listAnnotations", _REVIEW, None),
+            "submit": ("submitReview", _REVIEW, None),
+            "discard": ("discardReview", _REVIEW, None),
+        }
+        for operation, status in (("createReview", "201"), ("amendReview", "201"), ("updateReview", "200"))
+    },
+    ("submitReview", "200"): {
+        "get": ("getReview", _REVIEW, None),
+        "acknowledge": ("acknowledgeReview", _REVIEW, None),
+        "amend": ("amendReview", _REVIEW, None),
+    },
+    ("createAnnotation", "201"): {
+        "delete": ("deleteAnnotation", {"review_id": "$request.path.review_id", "annotation_id": _ID}, None),
+    },
+}
+"""How the review workflow's operations feed each other, as OpenAPI links (clients and stateful tests follow
+them from creation to use)."""
 
 
 @get("/docs", include_in_schema=False)

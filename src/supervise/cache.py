@@ -32,7 +32,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 from supervise.config import Settings
 from supervise.db import Base, asyncpg_dsn
 
-__all__ = ["GENERATION", "Generations", "LruCache", "OrgGeneration", "bump", "generation_of"]
+__all__ = ["GENERATION", "Generations", "LruCache", "OrgGeneration", "bump", "generation_of", "note_generation"]
 
 _log = logging.getLogger(__name__)
 
@@ -64,6 +64,11 @@ async def bump(tx: AsyncSession, org_id: uuid.UUID) -> None:
         stmt.on_conflict_do_update(index_elements=["org_id"], set_={"generation": stmt.excluded.generation})
     )
     tx.info[CHANGED] = True
+
+
+def note_generation(tx: AsyncSession, org_id: uuid.UUID, generation: int) -> None:
+    """Remember the counter this request read for ``org_id`` (see :func:`generation_of`)."""
+    tx.info[GENERATION] = (org_id, generation)
 
 
 def generation_of(tx: AsyncSession, org_id: uuid.UUID) -> int | None:
@@ -145,7 +150,7 @@ class Generations:
 
     async def _fetch(self, org_ids: list[uuid.UUID]) -> dict[uuid.UUID, int]:
         if self._connection is None:
-            import asyncpg  # type: ignore[import-untyped]
+            import asyncpg
 
             self._connection = await asyncpg.connect(self._dsn, timeout=_PG_TIMEOUT)
         rows = await self._connection.fetch(_PG_READ, org_ids)

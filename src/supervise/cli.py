@@ -127,7 +127,7 @@ def current() -> None:
 
 
 async def _verify_rollups(settings: Settings) -> tuple[int, list[str]]:
-    from supervise.aggregates.service import score_count, verify
+    from supervise.scores.service import score_count, verify
 
     database = Database(settings)
     try:
@@ -164,7 +164,8 @@ async def _create_org(settings: Settings, name: str, admin_name: str, admin_emai
     try:
         async with database.transaction() as tx:
             made = await create_organisation(tx, name, admin_name, admin_email)
-            issued = await issue_key(tx, ApiKeyHasher(settings.server_secret()), made.admin, "first admin key")
+            hasher = ApiKeyHasher(settings.server_secret())
+            issued = await issue_key(tx, hasher, made.organisation.id, made.admin.id, "first admin key")
             await audit.record(tx, None, "api_key.create", "api_key", issued.key.id, org_id=made.organisation.id)
     finally:
         await database.dispose()

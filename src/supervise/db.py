@@ -10,25 +10,50 @@ from __future__ import annotations
 import datetime as dt
 import sqlite3
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable, Generator
+from collections.abc import AsyncIterator, Awaitable, Callable, Generator, Mapping
 from contextlib import asynccontextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar, TypeVar, cast
 
 import aiosqlite
 import uuid_utils.compat
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy import DateTime, MetaData, event
+from sqlalchemy import CursorResult, DateTime, FromClause, Integer, MetaData, Result, event
 from sqlalchemy.engine import Connection, Dialect, make_url
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
-from sqlalchemy.orm import DeclarativeBase
+from sqlalchemy.orm import DeclarativeBase, Mapped, declared_attr, mapped_column
+from sqlalchemy.orm.exc import StaleDataError
 from sqlalchemy.types import TypeDecorator
 
+from supervise.clock import utcnow
 from supervise.config import Settings
+from supervise.errors import DomainError
 
-__all__ = ["Base", "Database", "InlineSqlite", "UTCDateTime", "alembic_config", "asyncpg_dsn", "new_id", "utcnow"]
+__all__ = [
+    "Base",
+    "Database",
+    "InlineSqlite",
+    "Tx",
+    "UTCDateTime",
+    "Versioned",
+    "affected",
+    "alembic_config",
+    "asyncpg_dsn",
+    "guarded",
+    "insert",
+    "new_id",
+    "save",
+    "update",
+]
+
+Tx = AsyncSession
+"""The transaction a request runs in. Services hold it and hand it to repositories; only repositories (and
+the helpers below) run statements on it."""
+
+T = TypeVar("T")
 
 NAMING_CONVENTION = {
     "ix": "ix_%(column_0_label)s",
@@ -43,13 +68,59 @@ class Base(DeclarativeBase):
     metadata = MetaData(naming_convention=NAMING_CONVENTION)
 
 
+async def insert(tx: Tx, *rows: Base, conflict: DomainError) -> None:
+    """Add ``rows`` and write them now, so that a unique constraint answers ``conflict`` (a 409) in this
+    request, rather than failing the commit after the answer was decided."""
+    tx.add_all(rows)
+    try:
+        await tx.flush()
+    except IntegrityError:
+        raise conflict from None
+
+
+async def save(tx: Tx, *, stale: DomainError | None = None, conflict: DomainError | None = None) -> None:
+    """Write the changes made to loaded rows now. A versioned row (``version_id_col``) that another writer
+    changed since it was read writes nothing and raises ``stale``; a unique constraint raises ``conflict``."""
+    try:
+        await tx.flush()
+    except StaleDataError:
+        if stale is None:
+            raise
+        raise stale from None
+    except IntegrityError:
+        if conflict is None:
+            raise
+        raise conflict from None
+
+
+async def guarded(write: Awaitable[T], *, conflict: DomainError) -> T:
+    """Await ``write``; a unique constraint it breaks (two writers racing for one row) raises ``conflict``."""
+    try:
+        return await write
+    except IntegrityError:
+        raise conflict from None
+
+
+async def update(
+    tx: Tx, row: Versioned, changes: Mapping[str, object], *, stale: DomainError, conflict: DomainError | None = None
+) -> None:
+    """Apply ``changes`` to a versioned row, stamp its ``updated_at``, and write it now (:func:`save`): the
+    UPDATE carries ``WHERE version = <the version read>`` and takes the next version."""
+    for name, value in changes.items():
+        setattr(row, name, value)
+    row.updated_at = utcnow()
+    await save(tx, stale=stale, conflict=conflict)
+
+
+def affected(result: Result[Any]) -> int:
+    """How many rows an UPDATE or DELETE matched (``Result`` has no ``rowcount`` in its types; the cursor
+    result behind it has)."""
+    return cast("CursorResult[Any]", result).rowcount
+
+
 def new_id() -> uuid.UUID:
     """A UUIDv7: time-ordered, so primary-key indexes stay append-mostly."""
     return uuid_utils.compat.uuid7()
-
-
-def utcnow() -> dt.datetime:
-    return dt.datetime.now(dt.UTC)
 
 
 class UTCDateTime(TypeDecorator[dt.datetime]):
@@ -79,6 +150,22 @@ class UTCDateTime(TypeDecorator[dt.datetime]):
         if value is None:
             return None
         return value.replace(tzinfo=dt.UTC) if value.tzinfo is None else value.astimezone(dt.UTC)
+
+
+class Versioned:
+    """A row changed under ``If-Match``: its ``version`` is its ETag, and every UPDATE of it carries ``WHERE
+    version = <the version read>`` and takes the next one (SQLAlchemy's ``version_id_col``), so of two writers
+    holding one ETag exactly one wins (:func:`update`)."""
+
+    __table__: ClassVar[FromClause]
+
+    version: Mapped[int] = mapped_column(Integer, default=1)
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    updated_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+    @declared_attr.directive
+    def __mapper_args__(cls) -> dict[str, Any]:
+        return {"version_id_col": cls.__table__.c.version}
 
 
 def asyncpg_dsn(url: str) -> str:

@@ -30,7 +30,7 @@ from supervise.auth import service as auth
 from supervise.auth.permissions import Requires
 from supervise.auth.principal import Principal
 from supervise.errors import Forbidden
-from supervise.http import scope_request_id
+from supervise.http import provide_once, scope_request_id
 from supervise.runtime import Runtime
 
 __all__ = ["Authentication", "authentication", "caller_of", "dependencies"]
@@ -144,4 +144,5 @@ def dependencies(runtime: Runtime) -> dict[str, Provide]:
         "tx": Provide(provide_tx),
         "caller": Provide(provide_caller, sync_to_thread=False),
         "principal": Provide(provide_principal, sync_to_thread=False),
+        "once": Provide(provide_once, sync_to_thread=False),
     }

@@ -5,7 +5,6 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 
 __all__ = [
-    "BadRequest",
     "Conflict",
     "DomainError",
     "FieldError",
@@ -44,10 +43,6 @@ class DomainError(Exception):
         self.detail = detail
         self.errors = list(errors)
         self.headers = dict(headers or {})
-
-
-class BadRequest(DomainError):
-    pass
 
 
 class Unauthorized(DomainError):

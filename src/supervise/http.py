@@ -5,12 +5,14 @@ from __future__ import annotations
 import logging
 import re
 from collections.abc import Awaitable, Callable, Sequence
-from typing import Any
+from dataclasses import dataclass
+from typing import Any, TypeVar
 
 import msgspec
 import uuid_utils
 from litestar import Request, Response
 from litestar.datastructures import MutableScopeHeaders
+from litestar.di import NamedDependency
 from litestar.exceptions import HTTPException, ValidationException
 from litestar.openapi.datastructures import ResponseSpec
 from litestar.openapi.spec import Example, Link, OpenAPI, OpenAPIResponse
@@ -22,23 +24,29 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from supervise.auth.principal import Principal
 from supervise.errors import DomainError, FieldError
 from supervise.idempotency.service import StoredResponse, fingerprint, run_once
+from supervise.parameters import IdempotencyKey
 from supervise.preconditions import etag
 
 __all__ = [
     "PROBLEM_JSON",
     "FieldErrorOut",
+    "Made",
+    "Once",
     "Problem",
-    "create_once",
-    "created",
+    "With",
     "exception_handlers",
     "problem_responses",
+    "provide_once",
     "reject_unknown_query",
     "request_id",
     "scope_request_id",
     "stamp_response",
+    "to",
 ]
 
 log = logging.getLogger("supervise")
+
+T = TypeVar("T")
 
 PROBLEM_JSON = "application/problem+json"
 PROBLEM_BASE = "https://supervise.dev/problems/"
@@ -78,7 +86,6 @@ _TITLES = {
     415: "Unsupported media type",
     422: "Unprocessable request",
     428: "Precondition required",
-    429: "Too many requests",
     500: "Internal server error",
     503: "Service unavailable",
 }
@@ -133,14 +140,19 @@ def _field_of(error: dict[str, Any]) -> str:
 
 
 def _wire_names(request: Request[Any, Any, Any]) -> dict[str, str]:
-    """Python parameter names to the names clients send (``idempotency_key`` -> ``Idempotency-Key``)."""
+    """Python parameter names to the names clients send (``idempotency_key`` -> ``Idempotency-Key``), of the
+    handler's parameters and of those its dependencies declare."""
     handler = request.scope.get("route_handler")
-    signature = getattr(handler, "parsed_fn_signature", None)
+    signatures = [getattr(handler, "parsed_fn_signature", None)]
+    resolve = getattr(handler, "resolve_dependencies", None)
+    if resolve is not None:
+        signatures += [getattr(provide, "parsed_fn_signature", None) for provide in resolve().values()]
     names: dict[str, str] = {}
-    for name, parameter in getattr(signature, "parameters", {}).items():
-        alias = getattr(parameter.kwarg_definition, "name", None)
-        if isinstance(alias, str) and alias:
-            names[name] = alias
+    for signature in signatures:
+        for name, parameter in getattr(signature, "parameters", {}).items():
+            alias = getattr(parameter.kwarg_definition, "name", None)
+            if isinstance(alias, str) and alias:
+                names[name] = alias
     return names
 
 
@@ -261,32 +273,82 @@ async def stamp_response(message: Message, scope: Scope) -> None:
 # ---------------------------------------------------------------------------------------------- writes
 
 
-async def create_once(
+def to(kind: type[T], row: object) -> T:
+    """A row (or a page of them, or any object with the attributes) as the schema ``kind`` sends."""
+    return msgspec.convert(row, kind, from_attributes=True)
+
+
+class With:
+    """A row read together with attributes it does not have, for :func:`to`:
+    ``to(ReviewRequestOut, With(request, review_id=review.id))``."""
+
+    __slots__ = ("_extra", "_row")
+
+    def __init__(self, row: object, **extra: object) -> None:
+        self._row, self._extra = row, extra
+
+    def __getattr__(self, name: str) -> Any:
+        if name in self._extra:
+            return self._extra[name]
+        return getattr(self._row, name)
+
+
+@dataclass(frozen=True, slots=True)
+class Made:
+    """What a POST made: its answer, and where the made resource lives."""
+
+    body: msgspec.Struct
+    location: str | None = None
+    status: int = 201
+    remembered: msgspec.Struct | None = None
+    """What a replay answers instead of ``body``, when the two must differ (a secret is shown once)."""
+
+
+class Once:
+    """A POST run once per ``Idempotency-Key``: the request's ``once`` dependency, which also declares that
+    header. The same key and body replay the first answer (``Idempotent-Replayed: true``)."""
+
+    __slots__ = ("_key", "_principal", "_request", "_tx")
+
+    def __init__(self, request: Request[Any, Any, Any], tx: AsyncSession, principal: Principal, key: str | None):
+        self._request, self._tx, self._principal, self._key = request, tx, principal, key
+
+    async def __call__(
+        self,
+        data: msgspec.Struct | None,
+        make: Callable[[], Awaitable[Made]],
+        *,
+        etag_version: int | None = None,
+    ) -> Response[Any]:
+        """Answer with what ``make`` made, or with the answer to the first request that carried this key.
+        ``etag_version``: the version every resource this operation makes starts at (sent as its ETag)."""
+        request = self._request
+        request_hash = fingerprint(request.method, request.url.path, msgspec.json.encode(data))
+
+        async def create() -> StoredResponse:
+            made = await make()
+            remembered = msgspec.json.encode(made.remembered) if made.remembered is not None else None
+            return StoredResponse(
+                made.status, msgspec.json.encode(made.body), made.location, remembered_body=remembered
+            )
+
+        window = request.app.state.settings.idempotency_window
+        stored = await run_once(self._tx, self._principal, self._key, request_hash, window, create)
+        headers = {"Location": stored.location} if stored.location else {}
+        if stored.replayed:
+            headers["Idempotent-Replayed"] = "true"
+        if etag_version is not None:
+            headers["ETag"] = etag(etag_version)
+        return Response(stored.body, status_code=stored.status_code, media_type="application/json", headers=headers)
+
+
+def provide_once(
     request: Request[Any, Any, Any],
-    data: msgspec.Struct | None,
-    tx: AsyncSession,
-    principal: Principal,
-    idempotency_key: str | None,
-    create: Callable[[], Awaitable[StoredResponse]],
-    *,
-    etag_version: int | None = None,
-) -> Response[Any]:
-    """Run a POST's ``create`` once per ``Idempotency-Key`` and answer with its (possibly replayed) response."""
-    request_hash = fingerprint(request.method, request.url.path, msgspec.json.encode(data))
-    window = request.app.state.settings.idempotency_window
-    return created(
-        await run_once(tx, principal, idempotency_key, request_hash, window, create), etag_version=etag_version
-    )
-
-
-def created(stored: StoredResponse, *, etag_version: int | None = None) -> Response[Any]:
-    """The response of a POST, fresh or replayed for a repeated ``Idempotency-Key``."""
-    headers = {"Location": stored.location} if stored.location else {}
-    if stored.replayed:
-        headers["Idempotent-Replayed"] = "true"
-    if etag_version is not None:
-        headers["ETag"] = etag(etag_version)
-    return Response(stored.body, status_code=stored.status_code, media_type="application/json", headers=headers)
+    tx: NamedDependency[AsyncSession],
+    principal: NamedDependency[Principal],
+    idempotency_key: IdempotencyKey = None,
+) -> Once:
+    return Once(request, tx, principal, idempotency_key)
 
 
 # ------------------------------------------------------------------------------------------- OpenAPI

@@ -2,9 +2,16 @@
 
 from __future__ import annotations
 
-from supervise.aggregates.tables import (
+from supervise.audit.tables import AuditEvent
+from supervise.auth.tables import ApiKey
+from supervise.cache import OrgGeneration
+from supervise.idempotency.tables import IdempotencyRecord
+from supervise.members.tables import Member, Organisation, SupervisionLink
+from supervise.recordings.tables import Case, Recording
+from supervise.reviews.tables import Annotation, ReferenceReview, Review, ReviewRequest
+from supervise.rubrics.tables import RubricSnapshot
+from supervise.scores.tables import (
     ConsentSweep,
-    ReferenceReview,
     ReviewFlag,
     ReviewScore,
     RollupDay,
@@ -12,14 +19,6 @@ from supervise.aggregates.tables import (
     RollupTotal,
     RollupWeek,
 )
-from supervise.audit.tables import AuditEvent
-from supervise.auth.tables import ApiKey
-from supervise.cache import OrgGeneration
-from supervise.idempotency.tables import IdempotencyRecord
-from supervise.members.tables import Member, Organisation, SupervisionLink
-from supervise.recordings.tables import Case, Recording
-from supervise.reviews.tables import Annotation, Review, ReviewRequest
-from supervise.rubrics.tables import RubricSnapshot
 
 __all__ = [
     "Annotation",

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from supervise.audit.service import ReadLog
+from supervise.audit.readlog import ReadLog
 from supervise.auth.keys import ApiKeyHasher
 from supervise.cache import Generations, LruCache
 from supervise.config import Settings

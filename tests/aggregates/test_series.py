@@ -20,11 +20,11 @@ from litestar.testing import TestClient
 from scipy import stats as scipy_stats
 from sqlalchemy import func, select, table, update
 
-from supervise.aggregates.tables import ReviewScore, RollupMonth, RollupTotal, RollupWeek
 from supervise.app import create_app
 from supervise.cli import _verify_rollups, main
 from supervise.config import Settings
 from supervise.db import Database, alembic_config
+from supervise.scores.tables import ReviewScore, RollupMonth, RollupTotal, RollupWeek
 from tests.conftest import SECRET, fresh_database
 from tests.recordings.test_api import recording_body
 from tests.reviews.support import ITEMS, RUBRIC, Team, complete, make_team

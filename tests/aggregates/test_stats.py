@@ -14,7 +14,8 @@ from scipy import stats as scipy_stats
 
 from supervise.aggregates import repository
 from supervise.aggregates.stats import f_quantile, icc_a1, incomplete_beta, krippendorff_alpha, summarise, t_quantile
-from supervise.aggregates.tables import RollupDay, RollupMonth, RollupWeek
+from supervise.scores import periods
+from supervise.scores.tables import RollupDay, RollupMonth, RollupWeek
 
 
 @given(st.floats(0.5, 0.9999), st.integers(1, 5000))
@@ -163,8 +164,8 @@ def test_range_pieces_cover_every_day_once(grain: str, first: dt.date | None, la
         if kind is RollupDay:
             return low or dt.date.min, high or dt.date.max
         start = low or dt.date.min
-        assert repository.period_start(kind, start) == start
-        end = repository.period_end(kind, high) if high is not None else dt.date.max
+        assert periods.period_start(kind, start) == start
+        end = periods.period_end(kind, high) if high is not None else dt.date.max
         return start, end
 
     spans = sorted(span(*piece) for piece in pieces)

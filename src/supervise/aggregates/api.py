@@ -12,15 +12,13 @@ from litestar.di import NamedDependency
 from litestar.openapi.datastructures import ResponseSpec
 from litestar.openapi.spec import Example
 from litestar.params import FromPath, QueryParameter
-from sqlalchemy.ext.asyncio import AsyncSession
 
-from supervise.aggregates import service
+from supervise.aggregates import calibration, comparisons, flags, views
 from supervise.aggregates.schemas import (
     Bucket,
     BucketSize,
     Calibration,
     CaseTrajectory,
-    FlagOut,
     FlagPage,
     MeasureSeries,
     Reliability,
@@ -32,11 +30,13 @@ from supervise.aggregates.schemas import (
     TherapistSeries,
     Usefulness,
 )
+from supervise.aggregates.shared import MIN_CELL_REVIEWS
 from supervise.auth import permissions
 from supervise.auth.principal import Principal
-from supervise.http import problem_responses
-from supervise.pagination import DEFAULT_LIMIT, PageRequest
-from supervise.parameters import Cursor, Limit
+from supervise.db import Tx
+from supervise.http import problem_responses, to
+from supervise.pagination import DEFAULT_LIMIT
+from supervise.parameters import Cursor, Limit, page
 from supervise.reviews.schemas import RubricPin
 from supervise.runtime import Runtime
 
@@ -93,7 +93,7 @@ _TEAM_EXAMPLE = TeamView(
     role="observers",
     date_from=dt.date(2026, 1, 1),
     date_to=dt.date(2026, 10, 31),
-    min_cell_reviews=service.MIN_CELL_REVIEWS,
+    min_cell_reviews=MIN_CELL_REVIEWS,
     labels={"item:rapport": "Rapport", "score:total": "Alliance (total)"},
     therapists=[
         TeamRow(
@@ -131,7 +131,7 @@ def _answer(container: type, example: Any, summary: str) -> dict[int, ResponseSp
     }
 
 
-def _encoded(view: service.View[T]) -> Response[T]:
+def _encoded(view: views.View[T]) -> Response[T]:
     """The answer as the JSON cached with it (Litestar sends bytes as they are); documented as ``T``."""
     return Response(cast("T", view.json), media_type=MediaType.JSON)
 
@@ -154,7 +154,7 @@ class AggregateController(Controller):
     async def therapist_series(
         self,
         therapist_id: FromPath[uuid.UUID],
-        tx: NamedDependency[AsyncSession],
+        tx: NamedDependency[Tx],
         principal: NamedDependency[Principal],
         runtime: NamedDependency[Runtime],
         rubric: RubricKey,
@@ -164,7 +164,7 @@ class AggregateController(Controller):
         date_from: From = None,
         date_to: To = None,
     ) -> Response[TherapistSeries]:
-        view = await service.therapist_series(
+        view = await views.therapist_series(
             tx,
             runtime,
             principal,
@@ -185,13 +185,13 @@ class AggregateController(Controller):
         summary="A team side by side",
         description="Per therapist of a supervisor's team (yours by default; admins: any supervisor's, or the "
         f"whole organisation without `supervisor_id`), every measure's statistics. Cells built from fewer than "
-        f"{service.MIN_CELL_REVIEWS} reviews are withheld (`suppressed`). Audited.",
+        f"{MIN_CELL_REVIEWS} reviews are withheld (`suppressed`). Audited.",
         responses=_answer(TeamView, _TEAM_EXAMPLE, "Two therapists side by side")
         | problem_responses(400, 401, 403, 422),
     )
     async def team_view(
         self,
-        tx: NamedDependency[AsyncSession],
+        tx: NamedDependency[Tx],
         principal: NamedDependency[Principal],
         runtime: NamedDependency[Runtime],
         rubric: RubricKey,
@@ -201,7 +201,7 @@ class AggregateController(Controller):
         date_from: From = None,
         date_to: To = None,
     ) -> Response[TeamView]:
-        view = await service.team_view(
+        view = await views.team_view(
             tx,
             runtime,
             principal,
@@ -227,7 +227,7 @@ class AggregateController(Controller):
     async def self_vs_observer(
         self,
         therapist_id: FromPath[uuid.UUID],
-        tx: NamedDependency[AsyncSession],
+        tx: NamedDependency[Tx],
         principal: NamedDependency[Principal],
         runtime: NamedDependency[Runtime],
         rubric: RubricKey,
@@ -235,7 +235,7 @@ class AggregateController(Controller):
         date_from: From = None,
         date_to: To = None,
     ) -> SelfVsObserver:
-        return await service.self_vs_observer(
+        return await comparisons.self_vs_observer(
             tx,
             runtime,
             principal,
@@ -259,7 +259,7 @@ class AggregateController(Controller):
     async def case_trajectory(
         self,
         case_id: FromPath[uuid.UUID],
-        tx: NamedDependency[AsyncSession],
+        tx: NamedDependency[Tx],
         principal: NamedDependency[Principal],
         runtime: NamedDependency[Runtime],
         rubric: RubricKey,
@@ -268,7 +268,7 @@ class AggregateController(Controller):
             str, QueryParameter(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$", description="An item or score key.")
         ] = "total",
     ) -> CaseTrajectory:
-        return await service.case_trajectory(
+        return await comparisons.case_trajectory(
             tx, runtime, principal, case_id, rubric_key=rubric, version=version, measure=measure
         )
 
@@ -283,11 +283,11 @@ class AggregateController(Controller):
     )
     async def usefulness(
         self,
-        tx: NamedDependency[AsyncSession],
+        tx: NamedDependency[Tx],
         principal: NamedDependency[Principal],
         reviewer_id: Annotated[uuid.UUID | None, QueryParameter(description="Whose feedback.")] = None,
     ) -> Usefulness:
-        return await service.usefulness(tx, principal, reviewer_id=reviewer_id)
+        return await comparisons.usefulness(tx, principal, reviewer_id=reviewer_id)
 
     @get(
         "/flags",
@@ -301,7 +301,7 @@ class AggregateController(Controller):
     )
     async def list_flags(
         self,
-        tx: NamedDependency[AsyncSession],
+        tx: NamedDependency[Tx],
         principal: NamedDependency[Principal],
         runtime: NamedDependency[Runtime],
         therapist_id: Annotated[uuid.UUID | None, QueryParameter(description="Only this therapist's.")] = None,
@@ -312,32 +312,10 @@ class AggregateController(Controller):
         cursor: Cursor = None,
     ) -> FlagPage:
         scope = f"flags?t={therapist_id}&s={severity}"
-        page = await service.list_flags(
-            tx,
-            runtime,
-            principal,
-            PageRequest(org_id=principal.org_id, scope=scope, cursor=cursor, limit=limit),
-            therapist_id=therapist_id,
-            severity=severity,
+        found = await flags.list_flags(
+            tx, runtime, principal, page(principal, scope, cursor, limit), therapist_id=therapist_id, severity=severity
         )
-        return FlagPage(
-            items=[
-                FlagOut(
-                    id=f.id,
-                    review_id=f.review_id,
-                    recording_id=f.recording_id,
-                    therapist_id=f.therapist_id,
-                    rubric=RubricPin(key=f.rubric_key, version=f.rubric_version),
-                    code=f.code,
-                    severity=f.severity,  # type: ignore[arg-type]
-                    message=f.message,
-                    threshold=f.threshold,
-                    at=f.created_at,
-                )
-                for f in page.items
-            ],
-            next_cursor=page.next_cursor,
-        )
+        return to(FlagPage, found)
 
     @get(
         "/reliability",
@@ -352,7 +330,7 @@ class AggregateController(Controller):
     )
     async def reliability(
         self,
-        tx: NamedDependency[AsyncSession],
+        tx: NamedDependency[Tx],
         principal: NamedDependency[Principal],
         runtime: NamedDependency[Runtime],
         rubric: RubricKey,
@@ -361,7 +339,7 @@ class AggregateController(Controller):
         date_from: From = None,
         date_to: To = None,
     ) -> Reliability:
-        return await service.reliability(
+        return await comparisons.reliability(
             tx,
             runtime,
             principal,
@@ -385,13 +363,13 @@ class AggregateController(Controller):
     )
     async def calibration(
         self,
-        tx: NamedDependency[AsyncSession],
+        tx: NamedDependency[Tx],
         principal: NamedDependency[Principal],
         runtime: NamedDependency[Runtime],
         rubric: RubricKey,
         version: Version = None,
         reviewer_id: Annotated[uuid.UUID | None, QueryParameter(description="Whose calibration.")] = None,
     ) -> Calibration:
-        return await service.calibration(
+        return await calibration.calibration(
             tx, runtime, principal, rubric_key=rubric, version=version, reviewer_id=reviewer_id
         )

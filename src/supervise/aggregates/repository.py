@@ -1,310 +1,128 @@
-"""Named queries over review scores and their rollups: upserts that add, recomputation, and reads."""
+"""Named queries the aggregate views read: rollup sums, and the scores of the reviews a viewer may read."""
 
 from __future__ import annotations
 
 import datetime as dt
 import uuid
-from collections.abc import Iterable, Sequence
-from typing import Any
+from collections.abc import Sequence
+from typing import Any, Literal, NamedTuple
 
-from sqlalchemy import ColumnElement, Date, and_, cast, delete, exists, func, insert, select, tuple_, update
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy import Select, and_, func, null, select
 from sqlalchemy.orm import aliased
 
-from supervise.aggregates.tables import (
-    ConsentSweep,
-    ReferenceReview,
-    ReviewFlag,
-    ReviewScore,
-    RollupDay,
-    RollupMonth,
-    RollupTotal,
-    RollupWeek,
-)
-from supervise.recordings import repository as recordings
+from supervise.db import Tx
+from supervise.pagination import CursorCodec, Page, PageRequest, fetch_page
 from supervise.recordings.tables import Recording
-from supervise.reviews.tables import Review, ReviewRequest
+from supervise.reviews.repository import Viewer
+from supervise.reviews.tables import ReferenceReview, Review
+from supervise.scores.periods import Period, day_after, day_end, day_start, period_end, period_start
+from supervise.scores.tables import ReviewFlag, ReviewScore, RollupDay, RollupMonth, RollupTotal, RollupWeek
 
 __all__ = [
-    "PERIODS",
-    "ROLLUPS",
-    "Cell",
-    "add_to_rollups",
+    "CalibrationPair",
+    "CaseScore",
+    "ObserverValue",
+    "RollupSums",
+    "SelfAndObservers",
+    "UsefulnessSums",
     "calibration_pairs",
     "case_scores",
-    "consent_expired_between",
-    "delete_scores",
-    "insert_scores",
-    "mark_swept",
     "next_consent_expiry",
     "observer_values",
-    "owed_therapists",
-    "period_end",
-    "period_start",
-    "read_periods",
-    "read_total",
-    "recompute",
-    "recount",
-    "replace_rollups",
-    "select_flags",
+    "page_flags",
+    "read_sums",
     "self_and_observers",
-    "stored",
-    "swept_until",
     "usefulness",
 ]
 
-Period = type[RollupDay] | type[RollupWeek] | type[RollupMonth]
-Rollup = Period | type[RollupTotal]
-PERIODS: tuple[Period, ...] = (RollupDay, RollupWeek, RollupMonth)
-ROLLUPS: tuple[Rollup, ...] = (*PERIODS, RollupTotal)
-_KEY = ("org_id", "therapist_id", "rubric_key", "rubric_version", "measure_kind", "measure", "role")
 
-Cell = tuple[Any, ...]
-"""A rollup key: ``_KEY`` (plus ``day``, the first day of the period, for periodic rows)."""
+class RollupSums(NamedTuple):
+    """Rollup rows summed: per therapist and measure, and per period start (``None``: the whole range)."""
 
-
-def _dialect(tx: AsyncSession) -> str:
-    return tx.get_bind().dialect.name
-
-
-def period_start(table: Rollup, day: dt.date) -> dt.date:
-    """The first day of the period of ``table`` that holds ``day``."""
-    if table is RollupWeek:
-        return day - dt.timedelta(days=day.weekday())
-    if table is RollupMonth:
-        return day.replace(day=1)
-    return day
+    therapist_id: uuid.UUID
+    kind: str
+    measure: str
+    start: dt.date | None
+    n: int
+    total: float
+    total_sq: float
+    low: float
+    high: float
 
 
-def period_end(table: Rollup, start: dt.date) -> dt.date:
-    """The last day of the period of ``table`` that starts on ``start`` (cut at the last representable day)."""
-    try:
-        if table is RollupWeek:
-            return start + dt.timedelta(days=6)
-        if table is RollupMonth:
-            following = (
-                start.replace(year=start.year + 1, month=1)
-                if start.month == 12
-                else start.replace(month=start.month + 1)
-            )
-            return following - dt.timedelta(days=1)
-    except (OverflowError, ValueError):
-        return dt.date.max
-    return start
+class SelfAndObservers(NamedTuple):
+    kind: str
+    measure: str
+    own: float
+    """The therapist's rating of a recording."""
+    observed: float
+    """The observers' mean on the same recording."""
 
 
-def _day_after(day: dt.date) -> dt.date | None:
-    return None if day == dt.date.max else day + dt.timedelta(days=1)
+class CaseScore(NamedTuple):
+    session_number: int
+    recording_id: uuid.UUID
+    occurred_at: dt.datetime
+    role: str
+    value: float
 
 
-def _upsert(tx: AsyncSession, table: Rollup, rows: list[dict[str, Any]]) -> Any:
-    """``INSERT ... ON CONFLICT DO UPDATE`` adding the new counts and sums to what is there."""
-    if _dialect(tx) == "postgresql":
-        from sqlalchemy.dialects.postgresql import insert as pg_insert
-
-        stmt: Any = pg_insert(table).values(rows)
-        least: Any = func.least
-        greatest: Any = func.greatest
-    else:
-        from sqlalchemy.dialects.sqlite import insert as sqlite_insert
-
-        stmt = sqlite_insert(table).values(rows)
-        least, greatest = func.min, func.max  # two-argument min/max are scalar in SQLite
-    key = list(_KEY) if table is RollupTotal else [*_KEY, "day"]
-    return stmt.on_conflict_do_update(
-        index_elements=key,
-        set_={
-            "n": table.n + stmt.excluded.n,
-            "total": table.total + stmt.excluded.total,
-            "total_sq": table.total_sq + stmt.excluded.total_sq,
-            "min": least(table.min, stmt.excluded.min),
-            "max": greatest(table.max, stmt.excluded.max),
-        },
-    )
+class UsefulnessSums(NamedTuple):
+    reviewer_id: uuid.UUID
+    n: int
+    total: int
+    total_sq: int
+    low: int
+    high: int
 
 
-def _day(occurred_at: dt.datetime) -> dt.date:
-    return occurred_at.astimezone(dt.UTC).date()
+class ObserverValue(NamedTuple):
+    kind: str
+    measure: str
+    recording_id: uuid.UUID
+    reviewer_id: uuid.UUID
+    value: float
 
 
-async def insert_scores(tx: AsyncSession, scores: Sequence[dict[str, Any]]) -> None:
-    if scores:
-        await tx.execute(insert(ReviewScore), list(scores))
+class CalibrationPair(NamedTuple):
+    reviewer_id: uuid.UUID
+    recording_id: uuid.UUID
+    measure: str
+    value: float
+    reference: float
+    submitted_at: dt.datetime | None
 
 
-async def add_to_rollups(tx: AsyncSession, scores: Sequence[dict[str, Any]]) -> None:
-    """Add one review's scores to the daily, weekly, monthly and all-time rollups (one statement each; rows in
-    key order and tables in one order, so concurrent submissions lock them in the same order)."""
-    if not scores:
-        return
-    entries = sorted(scores, key=lambda score: tuple(str(score[k]) for k in _KEY))
-    totals = [
-        {
-            **{k: score[k] for k in _KEY},
-            "n": 1,
-            "total": score["value"],
-            "total_sq": score["value"] * score["value"],
-            "min": score["value"],
-            "max": score["value"],
-        }
-        for score in entries
-    ]
-    for table in PERIODS:
-        rows = [
-            {**row, "day": period_start(table, _day(score["occurred_at"]))}
-            for row, score in zip(totals, entries, strict=True)
-        ]
-        await tx.execute(_upsert(tx, table, rows))
-    await tx.execute(_upsert(tx, RollupTotal, totals))
-
-
-async def delete_scores(tx: AsyncSession, org_id: uuid.UUID, review_id: uuid.UUID) -> list[ReviewScore]:
-    rows = list(
-        await tx.scalars(select(ReviewScore).where(ReviewScore.org_id == org_id, ReviewScore.review_id == review_id))
-    )
-    await tx.execute(delete(ReviewScore).where(ReviewScore.org_id == org_id, ReviewScore.review_id == review_id))
-    return rows
-
-
-def _period_of_score(tx: AsyncSession, table: Rollup) -> Any:
-    """SQL for the first day (UTC) of the period of ``table`` a score's session falls in. SQLite keeps naive
-    UTC text; PostgreSQL would otherwise convert in the session's time zone."""
-    if _dialect(tx) == "postgresql":
-        utc = func.timezone("UTC", ReviewScore.occurred_at)
-        if table is RollupDay:
-            return cast(utc, Date)
-        return cast(func.date_trunc("week" if table is RollupWeek else "month", utc), Date)
-    if table is RollupWeek:
-        return func.date(ReviewScore.occurred_at, "weekday 0", "-6 days")  # the Monday on or before
-    if table is RollupMonth:
-        return func.date(ReviewScore.occurred_at, "start of month")
-    return func.date(ReviewScore.occurred_at)
-
-
-def _aggregate(tx: AsyncSession, table: Rollup) -> list[Any]:
-    columns: list[Any] = [getattr(ReviewScore, k) for k in _KEY]
-    if table is not RollupTotal:
-        columns.append(_period_of_score(tx, table).label("day"))
-    return columns
-
-
-async def recompute(
-    tx: AsyncSession, table: Rollup, *where: ColumnElement[bool]
-) -> dict[Cell, tuple[int, float, float, float, float]]:
-    """The rollup rows of ``table`` a full GROUP BY over the counted scores gives (optionally restricted)."""
-    keys = _aggregate(tx, table)
-    stmt = select(
-        *keys,
-        func.count(),
-        func.sum(ReviewScore.value),
-        func.sum(ReviewScore.value * ReviewScore.value),
-        func.min(ReviewScore.value),
-        func.max(ReviewScore.value),
-    ).where(*where)
-    result = await tx.execute(stmt.where(ReviewScore.counted.is_(True)).group_by(*keys))
-    width = len(keys)
-    return {
-        tuple(_normal(v) for v in row[:width]): (int(row[width]), *map(float, row[width + 1 :]))  # type: ignore[misc]
-        for row in result
-    }
-
-
-def _normal(value: Any) -> Any:
-    """Key values as both databases and both tables give them (SQLite's date() is a string)."""
-    if isinstance(value, str) and len(value) == 10 and value[4] == "-" and value[7] == "-":
-        return dt.date.fromisoformat(value)
-    return value
-
-
-async def stored(
-    tx: AsyncSession, table: Rollup, *where: ColumnElement[bool]
-) -> dict[Cell, tuple[int, float, float, float, float]]:
-    keys = [getattr(table, k) for k in _KEY] + ([] if table is RollupTotal else [table.__table__.c.day])
-    result = await tx.execute(select(*keys, table.n, table.total, table.total_sq, table.min, table.max).where(*where))
-    width = len(keys)
-    return {tuple(row[:width]): (int(row[width]), *map(float, row[width + 1 :])) for row in result}  # type: ignore[misc]
-
-
-async def replace_rollups(
-    tx: AsyncSession,
+def _summed(
+    table: Any,
     org_id: uuid.UUID,
-    therapist_id: uuid.UUID,
+    therapist_ids: Sequence[uuid.UUID] | None,
     rubric_key: str,
     rubric_version: str,
-    role: str,
-    measures: Iterable[tuple[str, str]],
-    days: Iterable[dt.date],
-) -> None:
-    """Recompute, from the scores, the rollup rows of these measures (in the periods holding these days, and
-    over all time): how an amendment takes the superseded revision's values out exactly (min and max cannot be
-    subtracted)."""
-    measures, days = sorted(set(measures)), sorted(set(days))
-    if not measures:
-        return
-    same = (
-        ReviewScore.org_id == org_id,
-        ReviewScore.therapist_id == therapist_id,
-        ReviewScore.rubric_key == rubric_key,
-        ReviewScore.rubric_version == rubric_version,
-        ReviewScore.role == role,
-        tuple_(ReviewScore.measure_kind, ReviewScore.measure).in_(measures),
-    )
-    for table in ROLLUPS:
-        where = [
-            table.org_id == org_id,
-            table.therapist_id == therapist_id,
-            table.rubric_key == rubric_key,
-            table.rubric_version == rubric_version,
-            table.role == role,
-            tuple_(table.measure_kind, table.measure).in_(measures),
-        ]
-        scope = list(same)
-        starts: list[dt.date] = []
-        if table is not RollupTotal:
-            starts = sorted({period_start(table, day) for day in days})
-            where.append(table.__table__.c.day.in_(starts))
-            scope.append(
-                and_(
-                    ReviewScore.occurred_at >= _start(starts[0]),
-                    ReviewScore.occurred_at < _end(period_end(table, starts[-1])),
-                )
-            )
-        await tx.execute(delete(table).where(*where))
-        fresh = await recompute(tx, table, *scope)
-        rows = [
-            {
-                **dict(zip(list(_KEY) if table is RollupTotal else [*_KEY, "day"], key, strict=True)),
-                "n": n,
-                "total": total,
-                "total_sq": total_sq,
-                "min": low,
-                "max": high,
-            }
-            for key, (n, total, total_sq, low, high) in sorted(fresh.items(), key=lambda item: str(item[0]))
-            if table is RollupTotal or key[-1] in starts
-        ]
-        if rows:
-            await tx.execute(insert(table), rows)
-
-
-def _start(day: dt.date) -> dt.datetime:
-    return dt.datetime.combine(day, dt.time(), tzinfo=dt.UTC)
-
-
-def _end(day: dt.date) -> dt.datetime:
-    if day == dt.date.max:
-        return dt.datetime.max.replace(tzinfo=dt.UTC)
-    return _start(day) + dt.timedelta(days=1)
-
-
-def _sums(table: Rollup) -> list[Any]:
-    return [
+    roles: Sequence[str],
+    *,
+    by_period: bool,
+) -> Select[Any]:
+    """``table``'s rows summed over ``roles``, as :class:`RollupSums` (per period start, or with none)."""
+    keys: list[Any] = [table.therapist_id, table.measure_kind, table.measure]
+    start = table.day if by_period else null()
+    stmt = select(
+        *keys,
+        start,
         func.sum(table.n),
         func.sum(table.total),
         func.sum(table.total_sq),
         func.min(table.min),
         func.max(table.max),
-    ]
+    ).where(
+        table.org_id == org_id,
+        table.rubric_key == rubric_key,
+        table.rubric_version == rubric_version,
+        table.role.in_(roles),
+    )
+    if therapist_ids is not None:
+        stmt = stmt.where(table.therapist_id.in_(therapist_ids))
+    return stmt.group_by(*keys, *([start] if by_period else []))
 
 
 def _pieces(grain: Period, first: dt.date | None, last: dt.date | None) -> list[tuple[Period, Any, Any]]:
@@ -313,7 +131,7 @@ def _pieces(grain: Period, first: dt.date | None, last: dt.date | None) -> list[
     days_only: list[tuple[Period, Any, Any]] = [(RollupDay, first, last)]
     whole_from = first  # the start of the first whole period
     if first is not None and period_start(grain, first) != first:
-        whole_from = _day_after(period_end(grain, period_start(grain, first)))
+        whole_from = day_after(period_end(grain, period_start(grain, first)))
         if whole_from is None:
             return days_only
     whole_to = last  # the start of the last whole period
@@ -329,12 +147,12 @@ def _pieces(grain: Period, first: dt.date | None, last: dt.date | None) -> list[
     if first is not None and whole_from is not None and first < whole_from:
         pieces.append((RollupDay, first, whole_from - dt.timedelta(days=1)))
     if last is not None and whole_to is not None and period_end(grain, whole_to) < last:
-        pieces.append((RollupDay, _day_after(period_end(grain, whole_to)), last))
+        pieces.append((RollupDay, day_after(period_end(grain, whole_to)), last))
     return pieces
 
 
-async def read_periods(
-    tx: AsyncSession,
+async def read_sums(
+    tx: Tx,
     org_id: uuid.UUID,
     therapist_ids: Sequence[uuid.UUID] | None,
     rubric_key: str,
@@ -343,89 +161,29 @@ async def read_periods(
     first: dt.date | None,
     last: dt.date | None,
     *,
-    grain: Period,
+    grain: Literal["week", "month"],
     by_period: bool,
-) -> list[Any]:
-    """Rollups summed over ``roles`` for the days ``first``..``last``: per therapist, measure and period start
-    (``by_period``; a day at a cut edge counts as its own period start), or over the whole range. Reads whole
-    ``grain`` periods and only the cut edges' days, so the cost follows the periods asked for."""
-    rows: list[Any] = []
-    for table, low, high in _pieces(grain, first, last):
-        keys: list[Any] = [table.therapist_id, table.measure_kind, table.measure]
-        if by_period:
-            keys.append(table.day)
-        stmt = select(*keys, *_sums(table)).where(
-            table.org_id == org_id,
-            table.rubric_key == rubric_key,
-            table.rubric_version == rubric_version,
-            table.role.in_(roles),
-        )
-        if therapist_ids is not None:
-            stmt = stmt.where(table.therapist_id.in_(therapist_ids))
+) -> list[RollupSums]:
+    """Rollups summed over ``roles`` for the days ``first``..``last`` (``None``: open): per therapist, measure
+    and period start (``by_period``; a day at a cut edge counts as its own period start), or over the range in
+    pieces to add up (``start`` null; without a range, the all-time rows). Reads whole ``grain`` periods and only
+    the cut edges' days, so the cost follows the periods asked for."""
+    if first is None and last is None and not by_period:
+        stmt = _summed(RollupTotal, org_id, therapist_ids, rubric_key, rubric_version, roles, by_period=False)
+        return list(map(RollupSums._make, await tx.execute(stmt)))
+    rows: list[RollupSums] = []
+    for table, low, high in _pieces(RollupWeek if grain == "week" else RollupMonth, first, last):
+        stmt = _summed(table, org_id, therapist_ids, rubric_key, rubric_version, roles, by_period=by_period)
         if low is not None:
             stmt = stmt.where(table.day >= low)
         if high is not None:
             stmt = stmt.where(table.day <= high)
-        rows += await tx.execute(stmt.group_by(*keys))
+        rows += map(RollupSums._make, await tx.execute(stmt))
     return rows
 
 
-async def read_total(
-    tx: AsyncSession,
-    org_id: uuid.UUID,
-    therapist_ids: Sequence[uuid.UUID] | None,
-    rubric_key: str,
-    rubric_version: str,
-    roles: Sequence[str],
-) -> list[Any]:
-    """All-time rollups summed over ``roles``: per therapist and measure."""
-    keys = [RollupTotal.therapist_id, RollupTotal.measure_kind, RollupTotal.measure]
-    stmt = select(*keys, *_sums(RollupTotal)).where(
-        RollupTotal.org_id == org_id,
-        RollupTotal.rubric_key == rubric_key,
-        RollupTotal.rubric_version == rubric_version,
-        RollupTotal.role.in_(roles),
-    )
-    if therapist_ids is not None:
-        stmt = stmt.where(RollupTotal.therapist_id.in_(therapist_ids))
-    return list(await tx.execute(stmt.group_by(*keys)))
-
-
-async def recount(tx: AsyncSession, org_id: uuid.UUID, recording_id: uuid.UUID, counted: bool) -> list[Any]:
-    """Mark a recording's scores as counted in the rollups or not; the rows that changed, as
-    ``(therapist, rubric key, version, role, kind, measure, occurred_at)``."""
-    result = await tx.execute(
-        update(ReviewScore)
-        .where(
-            ReviewScore.org_id == org_id,
-            ReviewScore.recording_id == recording_id,
-            ReviewScore.counted.is_not(counted),
-        )
-        .values(counted=counted)
-        .returning(
-            ReviewScore.therapist_id,
-            ReviewScore.rubric_key,
-            ReviewScore.rubric_version,
-            ReviewScore.role,
-            ReviewScore.measure_kind,
-            ReviewScore.measure,
-            ReviewScore.occurred_at,
-        )
-    )
-    return list(result)
-
-
-async def consent_expired_between(
-    tx: AsyncSession, org_id: uuid.UUID, after: dt.datetime | None, until: dt.datetime
-) -> list[uuid.UUID]:
-    """Recordings whose consent expired in ``(after, until]`` (an index range: only the newly expired)."""
-    stmt = select(Recording.id).where(Recording.org_id == org_id, Recording.consent_expires_at <= until)
-    if after is not None:
-        stmt = stmt.where(Recording.consent_expires_at > after)
-    return list(await tx.scalars(stmt))
-
-
-async def next_consent_expiry(tx: AsyncSession, org_id: uuid.UUID, now: dt.datetime) -> dt.datetime | None:
+async def next_consent_expiry(tx: Tx, org_id: uuid.UUID, now: dt.datetime) -> dt.datetime | None:
+    """The next moment a consent in the organisation expires: it may take sessions out of the rollups."""
     expiry: dt.datetime | None = await tx.scalar(
         select(func.min(Recording.consent_expires_at)).where(
             Recording.org_id == org_id, Recording.consent_expires_at > now
@@ -434,51 +192,33 @@ async def next_consent_expiry(tx: AsyncSession, org_id: uuid.UUID, now: dt.datet
     return expiry
 
 
-async def swept_until(tx: AsyncSession, org_id: uuid.UUID) -> dt.datetime | None:
-    stamp: dt.datetime | None = await tx.scalar(select(ConsentSweep.swept_until).where(ConsentSweep.org_id == org_id))
-    return stamp
-
-
-async def mark_swept(tx: AsyncSession, org_id: uuid.UUID, until: dt.datetime) -> None:
-    if _dialect(tx) == "postgresql":
-        from sqlalchemy.dialects.postgresql import insert as dialect_insert
-    else:
-        from sqlalchemy.dialects.sqlite import insert as dialect_insert  # type: ignore[assignment]
-    later: Any = func.greatest if _dialect(tx) == "postgresql" else func.max  # max(a, b) is scalar in SQLite
-    stmt = dialect_insert(ConsentSweep).values(org_id=org_id, swept_until=until)
-    await tx.execute(
-        stmt.on_conflict_do_update(
-            index_elements=["org_id"], set_={"swept_until": later(ConsentSweep.swept_until, stmt.excluded.swept_until)}
-        )
-    )
+def _readable(viewer: Viewer) -> list[Any]:
+    """The score's review is one ``viewer`` may read (the reviews' own rule: blind review, drafts, consent)."""
+    return [Review.org_id == ReviewScore.org_id, Review.id == ReviewScore.review_id, viewer.may_see_review()]
 
 
 async def self_and_observers(
-    tx: AsyncSession,
-    org_id: uuid.UUID,
+    tx: Tx,
+    viewer: Viewer,
     therapist_id: uuid.UUID,
     rubric_key: str,
     rubric_version: str,
     observers: Sequence[str],
     first: dt.date | None,
     last: dt.date | None,
-    visible: ColumnElement[bool],
-) -> list[Any]:
-    """``(kind, measure, self value, observers' mean)`` per recording rated by both, counting only reviews
-    ``visible`` (the reviews' own visibility predicate) lets the viewer see."""
+) -> list[SelfAndObservers]:
+    """Per recording rated by the therapist and by observers, counting only reviews the viewer may read."""
     mine = [
-        Review.org_id == ReviewScore.org_id,
-        Review.id == ReviewScore.review_id,
-        visible,
-        ReviewScore.org_id == org_id,
+        *_readable(viewer),
+        ReviewScore.org_id == viewer.org_id,
         ReviewScore.therapist_id == therapist_id,
         ReviewScore.rubric_key == rubric_key,
         ReviewScore.rubric_version == rubric_version,
     ]
     if first is not None:
-        mine.append(ReviewScore.occurred_at >= _start(first))
+        mine.append(ReviewScore.occurred_at >= day_start(first))
     if last is not None:
-        mine.append(ReviewScore.occurred_at < _end(last))
+        mine.append(ReviewScore.occurred_at < day_end(last))
     observed = (
         select(
             ReviewScore.recording_id,
@@ -498,20 +238,14 @@ async def self_and_observers(
             observed.c.measure == ReviewScore.measure,
         ),
     )
-    return list(await tx.execute(stmt.where(*mine, ReviewScore.role == "self")))
+    rows = await tx.execute(stmt.where(*mine, ReviewScore.role == "self"))
+    return [SelfAndObservers(kind, measure, float(own), float(mean)) for kind, measure, own, mean in rows]
 
 
 async def case_scores(
-    tx: AsyncSession,
-    org_id: uuid.UUID,
-    case_id: uuid.UUID,
-    rubric_key: str,
-    rubric_version: str,
-    kind: str,
-    measure: str,
-    visible: ColumnElement[bool],
-) -> list[Any]:
-    """The measure's scores in the case, from the reviews ``visible`` lets the viewer see."""
+    tx: Tx, viewer: Viewer, case_id: uuid.UUID, rubric_key: str, rubric_version: str, kind: str, measure: str
+) -> list[CaseScore]:
+    """The measure's scores in the case, from the reviews the viewer may read."""
     stmt = select(
         ReviewScore.session_number,
         ReviewScore.recording_id,
@@ -519,20 +253,19 @@ async def case_scores(
         ReviewScore.role,
         ReviewScore.value,
     ).where(
-        ReviewScore.org_id == org_id,
+        ReviewScore.org_id == viewer.org_id,
         ReviewScore.case_id == case_id,
         ReviewScore.rubric_key == rubric_key,
         ReviewScore.rubric_version == rubric_version,
         ReviewScore.measure_kind == kind,
         ReviewScore.measure == measure,
-        Review.org_id == ReviewScore.org_id,
-        Review.id == ReviewScore.review_id,
-        visible,
+        *_readable(viewer),
     )
-    return list(await tx.execute(stmt))
+    return list(map(CaseScore._make, await tx.execute(stmt)))
 
 
-async def usefulness(tx: AsyncSession, org_id: uuid.UUID, reviewer_id: uuid.UUID | None) -> list[Any]:
+async def usefulness(tx: Tx, org_id: uuid.UUID, reviewer_id: uuid.UUID | None) -> list[UsefulnessSums]:
+    """Per reviewer, the usefulness ratings therapists gave their reviews."""
     stmt = select(
         Review.reviewer_id,
         func.count(),
@@ -543,59 +276,48 @@ async def usefulness(tx: AsyncSession, org_id: uuid.UUID, reviewer_id: uuid.UUID
     ).where(Review.org_id == org_id, Review.usefulness.is_not(None))
     if reviewer_id is not None:
         stmt = stmt.where(Review.reviewer_id == reviewer_id)
-    return list(await tx.execute(stmt.group_by(Review.reviewer_id).order_by(Review.reviewer_id)))
-
-
-async def owed_therapists(
-    tx: AsyncSession, org_id: uuid.UUID, member_id: uuid.UUID, now: dt.datetime
-) -> set[uuid.UUID]:
-    """Therapists of whose sessions ``member_id`` still owes a first review (a live request or a first
-    draft) that can still be given: blind review keeps their figures from this member until it is submitted.
-    A session whose consent ended can no longer be reviewed, so it no longer blinds anyone."""
-    consented = exists().where(Recording.org_id == org_id, recordings.consent_holds(now))
-    requested = select(ReviewRequest.therapist_id).where(
-        ReviewRequest.org_id == org_id,
-        ReviewRequest.reviewer_id == member_id,
-        ReviewRequest.state.in_(("open", "in_progress")),
-        consented.where(Recording.id == ReviewRequest.recording_id),
+    return list(
+        map(UsefulnessSums._make, await tx.execute(stmt.group_by(Review.reviewer_id).order_by(Review.reviewer_id)))
     )
-    drafting = select(Review.therapist_id).where(
-        Review.org_id == org_id,
-        Review.reviewer_id == member_id,
-        Review.state == "draft",
-        Review.revision == 1,
-        consented.where(Recording.id == Review.recording_id),
-    )
-    return set((await tx.scalars(requested.union(drafting))).all())
 
 
-def select_flags(
-    org_id: uuid.UUID, visible: ColumnElement[bool], *, therapist_id: uuid.UUID | None, severities: Sequence[str]
-) -> Any:
-    """Flags of reviews ``visible`` lets the viewer see."""
+def _flags(viewer: Viewer, therapist_id: uuid.UUID | None, severities: Sequence[str]) -> Select[ReviewFlag]:
     stmt = (
         select(ReviewFlag)
         .join(Review, and_(Review.org_id == ReviewFlag.org_id, Review.id == ReviewFlag.review_id))
-        .where(ReviewFlag.org_id == org_id, ReviewFlag.severity.in_(severities), visible)
+        .where(ReviewFlag.org_id == viewer.org_id, ReviewFlag.severity.in_(severities), viewer.may_see_review())
     )
     if therapist_id is not None:
         stmt = stmt.where(ReviewFlag.therapist_id == therapist_id)
     return stmt
 
 
+async def page_flags(
+    tx: Tx,
+    viewer: Viewer,
+    page: PageRequest,
+    cursors: CursorCodec,
+    *,
+    therapist_id: uuid.UUID | None,
+    severities: Sequence[str],
+) -> Page[ReviewFlag]:
+    """Flags of reviews the viewer may read, newest first."""
+    stmt = _flags(viewer, therapist_id, severities)
+    return await fetch_page(tx, stmt, ReviewFlag.created_at, ReviewFlag.id, page, cursors, descending=True)
+
+
 async def observer_values(
-    tx: AsyncSession,
-    org_id: uuid.UUID,
+    tx: Tx,
+    viewer: Viewer,
     rubric_key: str,
     rubric_version: str,
     observers: Sequence[str],
-    visible: ColumnElement[bool],
     *,
     therapist_id: uuid.UUID | None,
     first: dt.date | None,
     last: dt.date | None,
-) -> list[Any]:
-    """``(kind, measure, recording, reviewer, value)`` of observers' scores the viewer may see."""
+) -> list[ObserverValue]:
+    """Observers' scores of the reviews the viewer may read."""
     stmt = select(
         ReviewScore.measure_kind,
         ReviewScore.measure,
@@ -603,28 +325,26 @@ async def observer_values(
         ReviewScore.reviewer_id,
         ReviewScore.value,
     ).where(
-        ReviewScore.org_id == org_id,
+        ReviewScore.org_id == viewer.org_id,
         ReviewScore.rubric_key == rubric_key,
         ReviewScore.rubric_version == rubric_version,
         ReviewScore.role.in_(observers),
-        Review.org_id == ReviewScore.org_id,
-        Review.id == ReviewScore.review_id,
-        visible,
+        *_readable(viewer),
     )
     if therapist_id is not None:
         stmt = stmt.where(ReviewScore.therapist_id == therapist_id)
     if first is not None:
-        stmt = stmt.where(ReviewScore.occurred_at >= _start(first))
+        stmt = stmt.where(ReviewScore.occurred_at >= day_start(first))
     if last is not None:
-        stmt = stmt.where(ReviewScore.occurred_at < _end(last))
-    return list(await tx.execute(stmt))
+        stmt = stmt.where(ReviewScore.occurred_at < day_end(last))
+    return list(map(ObserverValue._make, await tx.execute(stmt)))
 
 
 async def calibration_pairs(
-    tx: AsyncSession, org_id: uuid.UUID, rubric_key: str, rubric_version: str, reviewer_id: uuid.UUID | None
-) -> list[Any]:
-    """``(reviewer, recording, item, rater value, reference value, submitted_at)`` for every item another
-    reviewer rated on a recording that has a reference review with the same rubric version."""
+    tx: Tx, org_id: uuid.UUID, rubric_key: str, rubric_version: str, reviewer_id: uuid.UUID | None
+) -> list[CalibrationPair]:
+    """Every item another reviewer rated on a recording that has a reference review with the same rubric
+    version, beside the reference's value."""
     reference = aliased(ReviewScore)
     rater_review = aliased(Review)
     stmt = (
@@ -665,4 +385,4 @@ async def calibration_pairs(
     )
     if reviewer_id is not None:
         stmt = stmt.where(ReviewScore.reviewer_id == reviewer_id)
-    return list(await tx.execute(stmt))
+    return list(map(CalibrationPair._make, await tx.execute(stmt)))

@@ -19,7 +19,6 @@ __all__ = [
     "FlagPage",
     "Gap",
     "MeasureSeries",
-    "ReferenceOut",
     "Reliability",
     "ReliabilityRow",
     "RoleFilter",
@@ -207,14 +206,6 @@ class Reliability(msgspec.Struct, kw_only=True):
     date_from: dt.date | None
     date_to: dt.date | None
     measures: list[ReliabilityRow]
-
-
-class ReferenceOut(msgspec.Struct, kw_only=True):
-    review_id: uuid.UUID
-    recording_id: uuid.UUID
-    rubric: RubricPin
-    marked_by_id: uuid.UUID
-    created_at: dt.datetime
 
 
 class Agreement(msgspec.Struct, kw_only=True):

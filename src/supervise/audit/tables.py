@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import uuid
+from typing import Literal
 
 from sqlalchemy import BigInteger, ForeignKey, Index, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
@@ -29,8 +30,12 @@ class AuditEvent(Base):
     action: Mapped[str] = mapped_column(String(64))
     resource_type: Mapped[str] = mapped_column(String(64))
     resource_id: Mapped[uuid.UUID | None]
-    outcome: Mapped[str] = mapped_column(String(16))
+    outcome: Mapped[Literal["success", "denied"]] = mapped_column(String(16))
     request_id: Mapped[str | None] = mapped_column(String(128))
     source_address: Mapped[str | None] = mapped_column(String(64))
     prev_hash: Mapped[str] = mapped_column(String(64))
     hash: Mapped[str] = mapped_column(String(64))
+
+    @property
+    def occurred_at(self) -> dt.datetime:
+        return self.created_at

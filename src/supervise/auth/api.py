@@ -3,41 +3,22 @@
 from __future__ import annotations
 
 import uuid
-from typing import Any
 
-import msgspec
-from litestar import Controller, Request, Response, delete, get, post
+from litestar import Controller, Response, delete, get, post
 from litestar.di import NamedDependency
 from litestar.params import FromPath, JSONBody
-from sqlalchemy.ext.asyncio import AsyncSession
 
 from supervise.auth import permissions, service
-from supervise.auth.keys import display_prefix
-from supervise.auth.principal import Principal, Scope
+from supervise.auth.principal import Principal
 from supervise.auth.schemas import ApiKeyCreate, ApiKeyCreated, ApiKeyOut, ApiKeyPage, Me, OrganisationOut
-from supervise.auth.tables import ApiKey
-from supervise.http import create_once, problem_responses
-from supervise.idempotency.service import StoredResponse
-from supervise.members.api import member_out
-from supervise.pagination import DEFAULT_LIMIT, PageRequest
-from supervise.parameters import LOCATION, Cursor, IdempotencyKey, Limit
+from supervise.db import Tx
+from supervise.http import Made, Once, With, problem_responses, to
+from supervise.members.schemas import MemberOut
+from supervise.pagination import DEFAULT_LIMIT
+from supervise.parameters import LOCATION, Cursor, Limit, page
 from supervise.runtime import Runtime
 
 __all__ = ["ApiKeyController", "MeController"]
-
-
-def key_out(key: ApiKey) -> ApiKeyOut:
-    return ApiKeyOut(
-        id=key.id,
-        member_id=key.member_id,
-        prefix=display_prefix(key.id),
-        name=key.name,
-        scopes=[Scope(s) for s in key.scopes] if key.scopes is not None else None,
-        created_at=key.created_at,
-        last_used_at=key.last_used_at,
-        expires_at=key.expires_at,
-        revoked_at=key.revoked_at,
-    )
 
 
 class MeController(Controller):
@@ -53,10 +34,11 @@ class MeController(Controller):
         responses=problem_responses(401),
     )
     async def get_me(self, caller: NamedDependency[service.Caller]) -> Me:
+        rows = caller.rows
         return Me(
-            member=member_out(caller.member),
-            organisation=OrganisationOut(id=caller.organisation.id, name=caller.organisation.name),
-            api_key=key_out(caller.api_key),
+            member=to(MemberOut, rows.member),
+            organisation=to(OrganisationOut, rows.organisation),
+            api_key=to(ApiKeyOut, rows.api_key),
         )
 
 
@@ -77,27 +59,22 @@ class ApiKeyController(Controller):
     )
     async def create_key(
         self,
-        request: Request[Any, Any, Any],
         member_id: FromPath[uuid.UUID],
         data: JSONBody[ApiKeyCreate],
-        tx: NamedDependency[AsyncSession],
+        tx: NamedDependency[Tx],
         principal: NamedDependency[Principal],
         runtime: NamedDependency[Runtime],
-        idempotency_key: IdempotencyKey = None,
+        once: NamedDependency[Once],
     ) -> Response[ApiKeyCreated]:
-        async def create() -> StoredResponse:
+        async def create() -> Made:
             issued = await service.create_key(tx, runtime, principal, member_id, data)
-            out = key_out(issued.key)
-            fields = msgspec.structs.asdict(out)
-            body = ApiKeyCreated(**fields, secret=issued.secret)
-            return StoredResponse(
-                201,
-                msgspec.json.encode(body),
+            return Made(
+                to(ApiKeyCreated, With(issued.key, secret=issued.secret)),
                 f"/v1/api-keys/{issued.key.id}",
-                remembered_body=msgspec.json.encode(ApiKeyCreated(**fields, secret=None)),
+                remembered=to(ApiKeyCreated, With(issued.key, secret=None)),  # the secret is never stored
             )
 
-        return await create_once(request, data, tx, principal, idempotency_key, create)
+        return await once(data, create)
 
     @get(
         "/members/{member_id:uuid}/api-keys",
@@ -110,17 +87,16 @@ class ApiKeyController(Controller):
     async def list_keys(
         self,
         member_id: FromPath[uuid.UUID],
-        tx: NamedDependency[AsyncSession],
+        tx: NamedDependency[Tx],
         principal: NamedDependency[Principal],
         runtime: NamedDependency[Runtime],
         limit: Limit = DEFAULT_LIMIT,
         cursor: Cursor = None,
     ) -> ApiKeyPage:
-        page_request = PageRequest(
-            org_id=principal.org_id, scope=f"api-keys?member={member_id}", cursor=cursor, limit=limit
+        found = await service.list_keys(
+            tx, runtime, principal, member_id, page(principal, f"api-keys?member={member_id}", cursor, limit)
         )
-        page = await service.list_keys(tx, runtime, principal, member_id, page_request)
-        return ApiKeyPage(items=[key_out(k) for k in page.items], next_cursor=page.next_cursor)
+        return to(ApiKeyPage, found)
 
     @get(
         "/api-keys/{key_id:uuid}",
@@ -133,10 +109,10 @@ class ApiKeyController(Controller):
     async def get_key(
         self,
         key_id: FromPath[uuid.UUID],
-        tx: NamedDependency[AsyncSession],
+        tx: NamedDependency[Tx],
         principal: NamedDependency[Principal],
     ) -> ApiKeyOut:
-        return key_out(await service.get_key(tx, principal, key_id))
+        return to(ApiKeyOut, await service.get_key(tx, principal, key_id))
 
     @delete(
         "/api-keys/{key_id:uuid}",
@@ -149,7 +125,7 @@ class ApiKeyController(Controller):
     async def revoke_key(
         self,
         key_id: FromPath[uuid.UUID],
-        tx: NamedDependency[AsyncSession],
+        tx: NamedDependency[Tx],
         principal: NamedDependency[Principal],
     ) -> None:
         await service.revoke_key(tx, principal, key_id)

@@ -6,22 +6,19 @@ import datetime as dt
 import uuid
 from dataclasses import dataclass, replace
 
-from sqlalchemy import update
-from sqlalchemy.ext.asyncio import AsyncSession
-from sqlalchemy.orm.attributes import set_committed_value
-
-from supervise import cache
+from supervise import cache, db
 from supervise.audit import service as audit
 from supervise.auth import repository
 from supervise.auth.keys import ApiKeyHasher, parse_key
 from supervise.auth.principal import Principal, Role, Scope
+from supervise.auth.repository import KeyOwner
 from supervise.auth.schemas import ApiKeyCreate
 from supervise.auth.tables import ApiKey
-from supervise.db import new_id, utcnow
-from supervise.errors import FieldError, Forbidden, NotFound, Unauthorized, Unprocessable
-from supervise.members import repository as members
-from supervise.members.tables import Member, Organisation
-from supervise.pagination import Page, PageRequest, fetch_page
+from supervise.clock import utcnow
+from supervise.db import Tx, new_id
+from supervise.errors import Conflict, FieldError, Forbidden, NotFound, Unauthorized, Unprocessable
+from supervise.members import service as members
+from supervise.pagination import Page, PageRequest
 from supervise.runtime import Runtime
 
 __all__ = [
@@ -41,16 +38,18 @@ MAX_KEY_LIFETIME = dt.timedelta(days=3653)
 
 @dataclass(frozen=True)
 class Caller:
-    """The rows behind the principal, loaded once while authenticating."""
+    """The principal, and the rows behind it, loaded once while authenticating."""
 
     principal: Principal
-    member: Member
-    organisation: Organisation
-    api_key: ApiKey
+    rows: KeyOwner
+
+    @property
+    def api_key(self) -> ApiKey:
+        return self.rows.api_key
 
 
 async def authenticate(
-    tx: AsyncSession,
+    tx: Tx,
     runtime: Runtime,
     authorization: str | None,
     *,
@@ -77,7 +76,7 @@ async def authenticate(
     if seen is not None:
         generation = await runtime.generations.read(seen[0])
         if generation is not None:
-            tx.info[cache.GENERATION] = (seen[0], generation)
+            cache.note_generation(tx, seen[0], generation)
         known: Caller | None = runtime.callers.get(seen[0], generation, parsed.key_id)
         if (
             known is not None
@@ -90,12 +89,12 @@ async def authenticate(
             ):
                 raise _rejected()
             principal = replace(known.principal, request_id=request_id, source_address=source_address)
-            return Caller(principal, known.member, known.organisation, key)
+            return Caller(principal, known.rows)
     found = await repository.key_with_owner(tx, parsed.key_id)
     if found is None:
         runtime.hasher.hash(parsed.secret)  # same work either way
         raise _rejected()
-    key, member, organisation = found
+    key, member = found.api_key, found.member
     if (
         not runtime.hasher.matches(parsed.secret, key.secret_hash)
         or key.revoked_at is not None
@@ -107,8 +106,7 @@ async def authenticate(
     if key.last_used_at is None or now - key.last_used_at >= resolution:
         # Written now, before anything else this transaction locks: every request takes its key's row first,
         # so two requests with one key cannot lock in opposite orders.
-        await tx.execute(update(ApiKey).where(ApiKey.id == key.id).values(last_used_at=now))
-        set_committed_value(key, "last_used_at", now)
+        await repository.touch(tx, key, now)
     principal = Principal(
         org_id=key.org_id,
         member_id=member.id,
@@ -118,9 +116,8 @@ async def authenticate(
         request_id=request_id,
         source_address=source_address,
     )
-    for row in found:
-        tx.expunge(row)  # the caller outlives this session (a rollback would expire rows still in it)
-    caller = Caller(principal, member, organisation, key)
+    repository.detach(tx, found)  # the caller outlives this session
+    caller = Caller(principal, found)
     # Remembered under the counter read before these rows were (a first sighting only records the
     # organisation, -1 never matches): a change committed in between makes the next request reload.
     runtime.callers.put(key.org_id, generation if generation is not None and seen is not None else -1, key.id, caller)
@@ -147,9 +144,10 @@ class IssuedKey:
 
 
 async def issue_key(
-    tx: AsyncSession,
+    tx: Tx,
     hasher: ApiKeyHasher,
-    member: Member,
+    org_id: uuid.UUID,
+    member_id: uuid.UUID,
     name: str,
     scopes: list[Scope] | None = None,
     expires_at: dt.datetime | None = None,
@@ -157,21 +155,21 @@ async def issue_key(
     secret = hasher.new_secret()
     key = ApiKey(
         id=new_id(),
-        org_id=member.org_id,
-        member_id=member.id,
+        org_id=org_id,
+        member_id=member_id,
         name=name,
         secret_hash=hasher.hash(secret),
         scopes=sorted(scopes) if scopes is not None else None,
         created_at=utcnow(),
         expires_at=expires_at,
     )
-    tx.add(key)
-    await tx.flush()
+    await db.insert(tx, key, conflict=Conflict("An API key with this id exists; retry."))
     return IssuedKey(key, hasher.full_key(key.id, secret))
 
 
-async def _member_whose_keys(tx: AsyncSession, principal: Principal, member_id: uuid.UUID, verb: str) -> Member:
-    member = await members.get_member(tx, principal.org_id, member_id)
+async def _member_whose_keys(tx: Tx, principal: Principal, member_id: uuid.UUID, verb: str) -> members.Member:
+    """The member whose keys these are (404 if none), if ``principal`` may ``verb`` them."""
+    member = await members.find_member(tx, principal.org_id, member_id)
     if member is None:
         raise NotFound("member")
     if member.id != principal.member_id and not principal.is_admin:
@@ -180,7 +178,7 @@ async def _member_whose_keys(tx: AsyncSession, principal: Principal, member_id: 
 
 
 async def create_key(
-    tx: AsyncSession, runtime: Runtime, principal: Principal, member_id: uuid.UUID, data: ApiKeyCreate
+    tx: Tx, runtime: Runtime, principal: Principal, member_id: uuid.UUID, data: ApiKeyCreate
 ) -> IssuedKey:
     member = await _member_whose_keys(tx, principal, member_id, "create")
     errors = []
@@ -202,23 +200,22 @@ async def create_key(
             errors.append(FieldError("expires_at", "must be in the future and within 10 years"))
     if errors:
         raise Unprocessable("The API key cannot be created as asked.", errors=errors)
-    issued = await issue_key(tx, runtime.hasher, member, data.name, scopes, data.expires_at)
+    issued = await issue_key(tx, runtime.hasher, member.org_id, member.id, data.name, scopes, data.expires_at)
     await audit.record(tx, principal, "api_key.create", "api_key", issued.key.id)
     return issued
 
 
 async def list_keys(
-    tx: AsyncSession, runtime: Runtime, principal: Principal, member_id: uuid.UUID, page: PageRequest
+    tx: Tx, runtime: Runtime, principal: Principal, member_id: uuid.UUID, page: PageRequest
 ) -> Page[ApiKey]:
-    member = await _member_whose_keys(tx, principal, member_id, "list")
-    stmt = repository.select_member_keys(principal.org_id, member.id)
-    result = await fetch_page(tx, stmt, ApiKey.created_at, ApiKey.id, page, runtime.cursors)
-    if member.id != principal.member_id:
-        audit.record_read(tx, principal, "api_key.list", "member", member.id)
+    owner = (await _member_whose_keys(tx, principal, member_id, "list")).id
+    result = await repository.page_member_keys(tx, page, runtime.cursors, owner)
+    if owner != principal.member_id:
+        audit.record_read(tx, principal, "api_key.list", "member", owner)
     return result
 
 
-async def _visible_key(tx: AsyncSession, principal: Principal, key_id: uuid.UUID) -> ApiKey:
+async def _visible_key(tx: Tx, principal: Principal, key_id: uuid.UUID) -> ApiKey:
     """Your own keys, or (admin) anyone's; any other key does not exist for you."""
     key = await repository.get_key(tx, principal.org_id, key_id)
     if key is None or (key.member_id != principal.member_id and not principal.is_admin):
@@ -226,16 +223,16 @@ async def _visible_key(tx: AsyncSession, principal: Principal, key_id: uuid.UUID
     return key
 
 
-async def get_key(tx: AsyncSession, principal: Principal, key_id: uuid.UUID) -> ApiKey:
+async def get_key(tx: Tx, principal: Principal, key_id: uuid.UUID) -> ApiKey:
     key = await _visible_key(tx, principal, key_id)
     if key.member_id != principal.member_id:
         audit.record_read(tx, principal, "api_key.read", "api_key", key.id)
     return key
 
 
-async def revoke_key(tx: AsyncSession, principal: Principal, key_id: uuid.UUID) -> None:
+async def revoke_key(tx: Tx, principal: Principal, key_id: uuid.UUID) -> None:
     key = await _visible_key(tx, principal, key_id)
     if key.revoked_at is None:
         key.revoked_at = utcnow()
-        await tx.flush()
+        await db.save(tx)
         await audit.record(tx, principal, "api_key.revoke", "api_key", key.id)

@@ -8,7 +8,9 @@ import uuid
 from sqlalchemy import JSON, ForeignKey, ForeignKeyConstraint, Index, String
 from sqlalchemy.orm import Mapped, mapped_column
 
-from supervise.db import Base, UTCDateTime, new_id, utcnow
+from supervise.auth.keys import display_prefix
+from supervise.clock import utcnow
+from supervise.db import Base, UTCDateTime, new_id
 
 __all__ = ["ApiKey"]
 
@@ -30,3 +32,8 @@ class ApiKey(Base):
     last_used_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
     expires_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
     revoked_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
+
+    @property
+    def prefix(self) -> str:
+        """The public part of the key, enough to recognise it."""
+        return display_prefix(self.id)

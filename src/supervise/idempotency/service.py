@@ -12,13 +12,13 @@ import hashlib
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
-from sqlalchemy import delete, select, text
-from sqlalchemy.ext.asyncio import AsyncSession
-
+from supervise import db
 from supervise.audit import service as audit
 from supervise.auth.principal import Principal
-from supervise.db import utcnow
-from supervise.errors import FieldError, Unprocessable
+from supervise.clock import utcnow
+from supervise.db import Tx
+from supervise.errors import Conflict, FieldError, Unprocessable
+from supervise.idempotency import repository
 from supervise.idempotency.tables import IdempotencyRecord
 
 __all__ = ["StoredResponse", "fingerprint", "run_once"]
@@ -38,16 +38,8 @@ def fingerprint(method: str, path: str, body: bytes) -> str:
     return hashlib.sha256(method.encode() + b"\x00" + path.encode() + b"\x00" + body).hexdigest()
 
 
-async def _lock(tx: AsyncSession, principal: Principal, key: str) -> None:
-    if tx.get_bind().dialect.name == "postgresql":
-        digest = hashlib.sha256(b"idem" + principal.org_id.bytes + principal.member_id.bytes + key.encode())
-        await tx.execute(
-            text("SELECT pg_advisory_xact_lock(:k)"), {"k": int.from_bytes(digest.digest()[:8], "big", signed=True)}
-        )
-
-
 async def run_once(
-    tx: AsyncSession,
+    tx: Tx,
     principal: Principal,
     key: str | None,
     request_hash: str,
@@ -56,16 +48,9 @@ async def run_once(
 ) -> StoredResponse:
     if key is None:
         return await create()
-    await _lock(tx, principal, key)
+    await repository.lock(tx, principal.org_id, principal.member_id, key)
     now = utcnow()
-    record = await tx.scalar(
-        select(IdempotencyRecord).where(
-            IdempotencyRecord.org_id == principal.org_id,
-            IdempotencyRecord.member_id == principal.member_id,
-            IdempotencyRecord.key == key,
-            IdempotencyRecord.created_at > now - window,
-        )
-    )
+    record = await repository.remembered(tx, principal.org_id, principal.member_id, key, now - window)
     if record is not None:
         if record.request_hash != request_hash:
             raise Unprocessable(
@@ -75,25 +60,17 @@ async def run_once(
         audit.record_read(tx, principal, "idempotency.replay", "request", None)
         return StoredResponse(record.status_code, record.body, record.location, replayed=True)
     response = await create()
-    await tx.execute(
-        delete(IdempotencyRecord).where(
-            IdempotencyRecord.org_id == principal.org_id,
-            (IdempotencyRecord.created_at <= now - window)
-            | ((IdempotencyRecord.member_id == principal.member_id) & (IdempotencyRecord.key == key)),
-        )
+    await repository.forget_expired_and(tx, principal.org_id, principal.member_id, key, now - window)
+    remembered = IdempotencyRecord(
+        org_id=principal.org_id,
+        member_id=principal.member_id,
+        key=key,
+        api_key_id=principal.api_key_id,
+        request_hash=request_hash,
+        status_code=response.status_code,
+        body=response.remembered_body if response.remembered_body is not None else response.body,
+        location=response.location,
+        created_at=now,
     )
-    tx.add(
-        IdempotencyRecord(
-            org_id=principal.org_id,
-            member_id=principal.member_id,
-            key=key,
-            api_key_id=principal.api_key_id,
-            request_hash=request_hash,
-            status_code=response.status_code,
-            body=response.remembered_body if response.remembered_body is not None else response.body,
-            location=response.location,
-            created_at=now,
-        )
-    )
-    await tx.flush()
+    await db.insert(tx, remembered, conflict=Conflict("A request with this Idempotency-Key is being made; retry."))
     return response

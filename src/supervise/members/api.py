@@ -3,18 +3,16 @@
 from __future__ import annotations
 
 import uuid
-from typing import Annotated, Any
+from typing import Annotated
 
-import msgspec
-from litestar import Controller, Request, Response, delete, get, patch, post
+from litestar import Controller, Response, delete, get, patch, post
 from litestar.di import NamedDependency
 from litestar.params import FromPath, JSONBody, QueryParameter
-from sqlalchemy.ext.asyncio import AsyncSession
 
 from supervise.auth import permissions
 from supervise.auth.principal import Principal, Role
-from supervise.http import create_once, problem_responses
-from supervise.idempotency.service import StoredResponse
+from supervise.db import Tx
+from supervise.http import Made, Once, problem_responses, to
 from supervise.members import service
 from supervise.members.schemas import (
     MemberCreate,
@@ -25,37 +23,12 @@ from supervise.members.schemas import (
     SupervisionLinkOut,
     SupervisionLinkPage,
 )
-from supervise.members.tables import Member, SupervisionLink
-from supervise.pagination import DEFAULT_LIMIT, PageRequest
-from supervise.parameters import ETAG, LOCATION, Cursor, IdempotencyKey, IfMatch, Limit
+from supervise.pagination import DEFAULT_LIMIT
+from supervise.parameters import ETAG, LOCATION, Cursor, IfMatch, Limit, page
 from supervise.preconditions import etag
 from supervise.runtime import Runtime
 
-__all__ = ["MemberController", "SupervisionLinkController", "member_out"]
-
-
-def member_out(member: Member) -> MemberOut:
-    return MemberOut(
-        id=member.id,
-        kind=member.kind,  # type: ignore[arg-type]
-        name=member.name,
-        email=member.email,
-        roles=[Role(r) for r in member.roles],
-        active=member.active,
-        version=member.version,
-        created_at=member.created_at,
-        updated_at=member.updated_at,
-    )
-
-
-def link_out(link: SupervisionLink) -> SupervisionLinkOut:
-    return SupervisionLinkOut(
-        id=link.id, supervisor_id=link.supervisor_id, supervisee_id=link.supervisee_id, created_at=link.created_at
-    )
-
-
-def _page(principal: Principal, scope: str, cursor: str | None, limit: int) -> PageRequest:
-    return PageRequest(org_id=principal.org_id, scope=scope, cursor=cursor, limit=limit)
+__all__ = ["MemberController", "SupervisionLinkController"]
 
 
 class MemberController(Controller):
@@ -74,17 +47,16 @@ class MemberController(Controller):
     )
     async def create_member(
         self,
-        request: Request[Any, Any, Any],
         data: JSONBody[MemberCreate],
-        tx: NamedDependency[AsyncSession],
+        tx: NamedDependency[Tx],
         principal: NamedDependency[Principal],
-        idempotency_key: IdempotencyKey = None,
+        once: NamedDependency[Once],
     ) -> Response[MemberOut]:
-        async def create() -> StoredResponse:
+        async def create() -> Made:
             member = await service.create_member(tx, principal, data)
-            return StoredResponse(201, msgspec.json.encode(member_out(member)), f"/v1/members/{member.id}")
+            return Made(to(MemberOut, member), f"/v1/members/{member.id}")
 
-        return await create_once(request, data, tx, principal, idempotency_key, create, etag_version=1)
+        return await once(data, create, etag_version=1)
 
     @get(
         "/",
@@ -96,7 +68,7 @@ class MemberController(Controller):
     )
     async def list_members(
         self,
-        tx: NamedDependency[AsyncSession],
+        tx: NamedDependency[Tx],
         principal: NamedDependency[Principal],
         runtime: NamedDependency[Runtime],
         role: Annotated[Role | None, QueryParameter(description="Only members holding this role.")] = None,
@@ -105,10 +77,10 @@ class MemberController(Controller):
         cursor: Cursor = None,
     ) -> MemberPage:
         scope = f"members?role={role}&active={active}"
-        page = await service.list_members(
-            tx, runtime, principal, _page(principal, scope, cursor, limit), role=role, active=active
+        found = await service.list_members(
+            tx, runtime, principal, page(principal, scope, cursor, limit), role=role, active=active
         )
-        return MemberPage(items=[member_out(m) for m in page.items], next_cursor=page.next_cursor)
+        return to(MemberPage, found)
 
     @get(
         "/{member_id:uuid}",
@@ -121,11 +93,11 @@ class MemberController(Controller):
     async def get_member(
         self,
         member_id: FromPath[uuid.UUID],
-        tx: NamedDependency[AsyncSession],
+        tx: NamedDependency[Tx],
         principal: NamedDependency[Principal],
     ) -> Response[MemberOut]:
         member = await service.get_member(tx, principal, member_id)
-        return Response(member_out(member), headers={"ETag": etag(member.version)})
+        return Response(to(MemberOut, member), headers={"ETag": etag(member.version)})
 
     @patch(
         "/{member_id:uuid}",
@@ -141,12 +113,12 @@ class MemberController(Controller):
         self,
         member_id: FromPath[uuid.UUID],
         data: JSONBody[MemberUpdate],
-        tx: NamedDependency[AsyncSession],
+        tx: NamedDependency[Tx],
         principal: NamedDependency[Principal],
         if_match: IfMatch = None,
     ) -> Response[MemberOut]:
         member = await service.update_member(tx, principal, member_id, data, if_match)
-        return Response(member_out(member), headers={"ETag": etag(member.version)})
+        return Response(to(MemberOut, member), headers={"ETag": etag(member.version)})
 
 
 class SupervisionLinkController(Controller):
@@ -164,17 +136,16 @@ class SupervisionLinkController(Controller):
     )
     async def create_link(
         self,
-        request: Request[Any, Any, Any],
         data: JSONBody[SupervisionLinkCreate],
-        tx: NamedDependency[AsyncSession],
+        tx: NamedDependency[Tx],
         principal: NamedDependency[Principal],
-        idempotency_key: IdempotencyKey = None,
+        once: NamedDependency[Once],
     ) -> Response[SupervisionLinkOut]:
-        async def create() -> StoredResponse:
+        async def create() -> Made:
             link = await service.create_link(tx, principal, data)
-            return StoredResponse(201, msgspec.json.encode(link_out(link)), f"/v1/supervision-links/{link.id}")
+            return Made(to(SupervisionLinkOut, link), f"/v1/supervision-links/{link.id}")
 
-        return await create_once(request, data, tx, principal, idempotency_key, create)
+        return await once(data, create)
 
     @get(
         "/",
@@ -186,7 +157,7 @@ class SupervisionLinkController(Controller):
     )
     async def list_links(
         self,
-        tx: NamedDependency[AsyncSession],
+        tx: NamedDependency[Tx],
         principal: NamedDependency[Principal],
         runtime: NamedDependency[Runtime],
         supervisor_id: Annotated[uuid.UUID | None, QueryParameter(description="Only this supervisor's links.")] = None,
@@ -195,15 +166,15 @@ class SupervisionLinkController(Controller):
         cursor: Cursor = None,
     ) -> SupervisionLinkPage:
         scope = f"supervision-links?supervisor={supervisor_id}&supervisee={supervisee_id}"
-        page = await service.list_links(
+        found = await service.list_links(
             tx,
             runtime,
             principal,
-            _page(principal, scope, cursor, limit),
+            page(principal, scope, cursor, limit),
             supervisor_id=supervisor_id,
             supervisee_id=supervisee_id,
         )
-        return SupervisionLinkPage(items=[link_out(link) for link in page.items], next_cursor=page.next_cursor)
+        return to(SupervisionLinkPage, found)
 
     @delete(
         "/{link_id:uuid}",
@@ -215,7 +186,7 @@ class SupervisionLinkController(Controller):
     async def delete_link(
         self,
         link_id: FromPath[uuid.UUID],
-        tx: NamedDependency[AsyncSession],
+        tx: NamedDependency[Tx],
         principal: NamedDependency[Principal],
     ) -> None:
         await service.delete_link(tx, principal, link_id)

@@ -5,34 +5,34 @@ from __future__ import annotations
 import uuid
 
 from sqlalchemy import Select, or_, select
-from sqlalchemy.ext.asyncio import AsyncSession
 
-from supervise.members.tables import Member, Organisation, SupervisionLink
+from supervise.db import Tx
+from supervise.members.tables import Member, SupervisionLink
+from supervise.pagination import CursorCodec, Page, PageRequest, fetch_page
 
 __all__ = [
+    "existing_link",
     "get_link",
     "get_member",
-    "get_organisation",
     "lock_active_admins",
     "member_by_email",
-    "select_links",
-    "select_members",
+    "page_links",
+    "page_members",
+    "remove_link",
+    "supervisees_of",
+    "supervises",
 ]
 
 
-async def get_organisation(tx: AsyncSession, org_id: uuid.UUID) -> Organisation | None:
-    return await tx.get(Organisation, org_id)
-
-
-async def get_member(tx: AsyncSession, org_id: uuid.UUID, member_id: uuid.UUID) -> Member | None:
+async def get_member(tx: Tx, org_id: uuid.UUID, member_id: uuid.UUID) -> Member | None:
     return await tx.scalar(select(Member).where(Member.org_id == org_id, Member.id == member_id))
 
 
-async def member_by_email(tx: AsyncSession, org_id: uuid.UUID, email: str) -> Member | None:
+async def member_by_email(tx: Tx, org_id: uuid.UUID, email: str) -> Member | None:
     return await tx.scalar(select(Member).where(Member.org_id == org_id, Member.email == email))
 
 
-def select_members(org_id: uuid.UUID, *, role: str | None = None, active: bool | None = None) -> Select[Member]:
+def _members(org_id: uuid.UUID, *, role: str | None, active: bool | None) -> Select[Member]:
     stmt = select(Member).where(Member.org_id == org_id)
     if role is not None:
         stmt = stmt.where(getattr(Member, f"is_{role}").is_(True))
@@ -41,25 +41,52 @@ def select_members(org_id: uuid.UUID, *, role: str | None = None, active: bool |
     return stmt
 
 
-async def lock_active_admins(tx: AsyncSession, org_id: uuid.UUID) -> list[uuid.UUID]:
+async def page_members(
+    tx: Tx, page: PageRequest, cursors: CursorCodec, *, role: str | None, active: bool | None
+) -> Page[Member]:
+    stmt = _members(page.org_id, role=role, active=active)
+    return await fetch_page(tx, stmt, Member.created_at, Member.id, page, cursors)
+
+
+async def lock_active_admins(tx: Tx, org_id: uuid.UUID) -> list[uuid.UUID]:
     """Ids of the organisation's active admins, locked until commit (PostgreSQL ``FOR UPDATE``; SQLite's
     write transaction already excludes other writers)."""
     stmt = select(Member.id).where(Member.org_id == org_id, Member.is_admin.is_(True), Member.active.is_(True))
     return list((await tx.scalars(stmt.with_for_update())).all())
 
 
-async def get_link(tx: AsyncSession, org_id: uuid.UUID, link_id: uuid.UUID) -> SupervisionLink | None:
+async def supervises(tx: Tx, org_id: uuid.UUID, supervisor_id: uuid.UUID, supervisee_id: uuid.UUID) -> bool:
+    link = await tx.scalar(
+        select(SupervisionLink.id).where(
+            SupervisionLink.org_id == org_id,
+            SupervisionLink.supervisor_id == supervisor_id,
+            SupervisionLink.supervisee_id == supervisee_id,
+        )
+    )
+    return link is not None
+
+
+async def supervisees_of(tx: Tx, org_id: uuid.UUID, supervisor_id: uuid.UUID) -> list[uuid.UUID]:
+    rows = await tx.scalars(
+        select(SupervisionLink.supervisee_id).where(
+            SupervisionLink.org_id == org_id, SupervisionLink.supervisor_id == supervisor_id
+        )
+    )
+    return sorted(rows.all())
+
+
+async def get_link(tx: Tx, org_id: uuid.UUID, link_id: uuid.UUID) -> SupervisionLink | None:
     return await tx.scalar(
         select(SupervisionLink).where(SupervisionLink.org_id == org_id, SupervisionLink.id == link_id)
     )
 
 
-def select_links(
+def _links(
     org_id: uuid.UUID,
     *,
-    involving: uuid.UUID | None = None,
-    supervisor_id: uuid.UUID | None = None,
-    supervisee_id: uuid.UUID | None = None,
+    involving: uuid.UUID | None,
+    supervisor_id: uuid.UUID | None,
+    supervisee_id: uuid.UUID | None,
 ) -> Select[SupervisionLink]:
     stmt = select(SupervisionLink).where(SupervisionLink.org_id == org_id)
     if involving is not None:
@@ -69,3 +96,28 @@ def select_links(
     if supervisee_id is not None:
         stmt = stmt.where(SupervisionLink.supervisee_id == supervisee_id)
     return stmt
+
+
+async def existing_link(
+    tx: Tx, org_id: uuid.UUID, supervisor_id: uuid.UUID, supervisee_id: uuid.UUID
+) -> SupervisionLink | None:
+    stmt = _links(org_id, involving=None, supervisor_id=supervisor_id, supervisee_id=supervisee_id)
+    return await tx.scalar(stmt)
+
+
+async def page_links(
+    tx: Tx,
+    page: PageRequest,
+    cursors: CursorCodec,
+    *,
+    involving: uuid.UUID | None,
+    supervisor_id: uuid.UUID | None,
+    supervisee_id: uuid.UUID | None,
+) -> Page[SupervisionLink]:
+    stmt = _links(page.org_id, involving=involving, supervisor_id=supervisor_id, supervisee_id=supervisee_id)
+    return await fetch_page(tx, stmt, SupervisionLink.created_at, SupervisionLink.id, page, cursors)
+
+
+async def remove_link(tx: Tx, link: SupervisionLink) -> None:
+    await tx.delete(link)
+    await tx.flush()

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import datetime as dt
 import uuid
+from collections.abc import Iterable
+from typing import Literal
 
 from sqlalchemy import (
     Boolean,
@@ -11,13 +13,13 @@ from sqlalchemy import (
     ForeignKey,
     ForeignKeyConstraint,
     Index,
-    Integer,
     String,
     UniqueConstraint,
 )
 from sqlalchemy.orm import Mapped, mapped_column
 
-from supervise.db import Base, UTCDateTime, new_id, utcnow
+from supervise.clock import utcnow
+from supervise.db import Base, UTCDateTime, Versioned, new_id
 
 __all__ = ["Member", "Organisation", "SupervisionLink"]
 
@@ -30,7 +32,7 @@ class Organisation(Base):
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utcnow)
 
 
-class Member(Base):
+class Member(Versioned, Base):
     __tablename__ = "members"
     __table_args__ = (
         UniqueConstraint("org_id", "id"),
@@ -41,21 +43,27 @@ class Member(Base):
 
     id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=new_id)
     org_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("organisations.id"))
-    kind: Mapped[str] = mapped_column(String(16), default="person")
+    kind: Mapped[Literal["person", "integration"]] = mapped_column(String(16), default="person")
     name: Mapped[str] = mapped_column(String(200))
     email: Mapped[str | None] = mapped_column(String(320))
     is_admin: Mapped[bool] = mapped_column(Boolean, default=False)
     is_supervisor: Mapped[bool] = mapped_column(Boolean, default=False)
     is_clinician: Mapped[bool] = mapped_column(Boolean, default=False)
     active: Mapped[bool] = mapped_column(Boolean, default=True)
-    version: Mapped[int] = mapped_column(Integer, default=1)
-    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utcnow)
-    updated_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utcnow)
 
     @property
     def roles(self) -> list[str]:
         flags = (("admin", self.is_admin), ("supervisor", self.is_supervisor), ("clinician", self.is_clinician))
         return [role for role, held in flags if held]
+
+    @roles.setter
+    def roles(self, roles: Iterable[str]) -> None:
+        held = set(roles)
+        self.is_admin, self.is_supervisor, self.is_clinician = (
+            "admin" in held,
+            "supervisor" in held,
+            "clinician" in held,
+        )
 
 
 class SupervisionLink(Base):

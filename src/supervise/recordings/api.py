@@ -3,69 +3,34 @@
 from __future__ import annotations
 
 import uuid
-from typing import Annotated, Any
+from typing import Annotated
 
-import msgspec
-from litestar import Controller, Request, Response, get, patch, post
+from litestar import Controller, Response, get, patch, post
 from litestar.di import NamedDependency
 from litestar.openapi.datastructures import ResponseSpec
 from litestar.params import FromPath, JSONBody, QueryParameter
-from sqlalchemy.ext.asyncio import AsyncSession
 
-from supervise.aggregates import service as aggregates
 from supervise.auth import permissions
 from supervise.auth.principal import Principal
-from supervise.db import utcnow
-from supervise.http import create_once, problem_responses
-from supervise.idempotency.service import StoredResponse
-from supervise.pagination import DEFAULT_LIMIT, PageRequest
-from supervise.parameters import ETAG, LOCATION, Cursor, IdempotencyKey, IfMatch, Instant, Limit, instant
+from supervise.db import Tx
+from supervise.http import Made, Once, problem_responses, to
+from supervise.pagination import DEFAULT_LIMIT
+from supervise.parameters import ETAG, LOCATION, Cursor, IfMatch, Instant, Limit, instant, page
 from supervise.preconditions import etag
 from supervise.recordings import service
 from supervise.recordings.schemas import (
     CaseCreate,
     CaseOut,
     CasePage,
-    ConsentOut,
-    MediaRef,
     RecordingCreate,
+    RecordingFilter,
     RecordingOut,
     RecordingPage,
     RecordingUpdate,
 )
-from supervise.recordings.tables import Case, Recording
 from supervise.runtime import Runtime
 
 __all__ = ["CaseController", "RecordingController"]
-
-
-def case_out(case: Case) -> CaseOut:
-    return CaseOut(
-        id=case.id, therapist_id=case.therapist_id, external_ref=case.external_ref, created_at=case.created_at
-    )
-
-
-def recording_out(recording: Recording) -> RecordingOut:
-    return RecordingOut(
-        id=recording.id,
-        case_id=recording.case_id,
-        therapist_id=recording.therapist_id,
-        occurred_at=recording.occurred_at,
-        session_number=recording.session_number,
-        duration_ms=recording.duration_ms,
-        medium=recording.medium,  # type: ignore[arg-type]
-        media=MediaRef(uri=recording.media_uri, sha256=recording.media_sha256),
-        consent=ConsentOut(
-            scope=recording.consent_scope,  # type: ignore[arg-type]
-            expires_at=recording.consent_expires_at,
-            withdrawn_at=recording.consent_withdrawn_at,
-            active=service.consent_active(recording),
-        ),
-        external_id=recording.external_id,
-        version=recording.version,
-        created_at=recording.created_at,
-        updated_at=recording.updated_at,
-    )
 
 
 class CaseController(Controller):
@@ -85,17 +50,16 @@ class CaseController(Controller):
     )
     async def create_case(
         self,
-        request: Request[Any, Any, Any],
         data: JSONBody[CaseCreate],
-        tx: NamedDependency[AsyncSession],
+        tx: NamedDependency[Tx],
         principal: NamedDependency[Principal],
-        idempotency_key: IdempotencyKey = None,
+        once: NamedDependency[Once],
     ) -> Response[CaseOut]:
-        async def create() -> StoredResponse:
+        async def create() -> Made:
             case = await service.create_case(tx, principal, data)
-            return StoredResponse(201, msgspec.json.encode(case_out(case)), f"/v1/cases/{case.id}")
+            return Made(to(CaseOut, case), f"/v1/cases/{case.id}")
 
-        return await create_once(request, data, tx, principal, idempotency_key, create)
+        return await once(data, create)
 
     @get(
         "/",
@@ -107,18 +71,18 @@ class CaseController(Controller):
     )
     async def list_cases(
         self,
-        tx: NamedDependency[AsyncSession],
+        tx: NamedDependency[Tx],
         principal: NamedDependency[Principal],
         runtime: NamedDependency[Runtime],
         therapist_id: Annotated[uuid.UUID | None, QueryParameter(description="Only this therapist's cases.")] = None,
         limit: Limit = DEFAULT_LIMIT,
         cursor: Cursor = None,
     ) -> CasePage:
-        page_request = PageRequest(
-            org_id=principal.org_id, scope=f"cases?therapist={therapist_id}", cursor=cursor, limit=limit
+        scope = f"cases?therapist={therapist_id}"
+        found = await service.list_cases(
+            tx, runtime, principal, page(principal, scope, cursor, limit), therapist_id=therapist_id
         )
-        page = await service.list_cases(tx, runtime, principal, page_request, therapist_id=therapist_id)
-        return CasePage(items=[case_out(c) for c in page.items], next_cursor=page.next_cursor)
+        return to(CasePage, found)
 
     @get(
         "/{case_id:uuid}",
@@ -128,9 +92,9 @@ class CaseController(Controller):
         responses=problem_responses(400, 401, 403, 404),
     )
     async def get_case(
-        self, case_id: FromPath[uuid.UUID], tx: NamedDependency[AsyncSession], principal: NamedDependency[Principal]
+        self, case_id: FromPath[uuid.UUID], tx: NamedDependency[Tx], principal: NamedDependency[Principal]
     ) -> CaseOut:
-        return case_out(await service.get_case(tx, principal, case_id))
+        return to(CaseOut, await service.get_case(tx, principal, case_id))
 
 
 class RecordingController(Controller):
@@ -154,18 +118,17 @@ class RecordingController(Controller):
     )
     async def create_recording(
         self,
-        request: Request[Any, Any, Any],
         data: JSONBody[RecordingCreate],
-        tx: NamedDependency[AsyncSession],
+        tx: NamedDependency[Tx],
         principal: NamedDependency[Principal],
-        idempotency_key: IdempotencyKey = None,
+        once: NamedDependency[Once],
     ) -> Response[RecordingOut]:
-        async def create() -> StoredResponse:
-            recording, fresh = await service.create_recording(tx, principal, data)
-            body = msgspec.json.encode(recording_out(recording))
-            return StoredResponse(201 if fresh else 200, body, f"/v1/recordings/{recording.id}")
+        async def create() -> Made:
+            pushed = await service.create_recording(tx, principal, data)
+            location = f"/v1/recordings/{pushed.recording.id}"
+            return Made(to(RecordingOut, pushed.recording), location, status=201 if pushed.created else 200)
 
-        return await create_once(request, data, tx, principal, idempotency_key, create)
+        return await once(data, create)
 
     @get(
         "/",
@@ -177,7 +140,7 @@ class RecordingController(Controller):
     )
     async def list_recordings(
         self,
-        tx: NamedDependency[AsyncSession],
+        tx: NamedDependency[Tx],
         principal: NamedDependency[Principal],
         runtime: NamedDependency[Runtime],
         therapist_id: Annotated[uuid.UUID | None, QueryParameter(description="Only this therapist's.")] = None,
@@ -189,19 +152,15 @@ class RecordingController(Controller):
         cursor: Cursor = None,
     ) -> RecordingPage:
         scope = f"recordings?t={therapist_id}&c={case_id}&f={occurred_from}&to={occurred_to}&u={updated_since}"
-        page_request = PageRequest(org_id=principal.org_id, scope=scope, cursor=cursor, limit=limit)
-        page = await service.list_recordings(
-            tx,
-            runtime,
-            principal,
-            page_request,
+        where = RecordingFilter(
             therapist_id=therapist_id,
             case_id=case_id,
             occurred_from=instant(occurred_from, "occurred_from"),
             occurred_to=instant(occurred_to, "occurred_to"),
             updated_since=instant(updated_since, "updated_since"),
         )
-        return RecordingPage(items=[recording_out(r) for r in page.items], next_cursor=page.next_cursor)
+        found = await service.list_recordings(tx, runtime, principal, page(principal, scope, cursor, limit), where)
+        return to(RecordingPage, found)
 
     @get(
         "/{recording_id:uuid}",
@@ -214,11 +173,11 @@ class RecordingController(Controller):
     async def get_recording(
         self,
         recording_id: FromPath[uuid.UUID],
-        tx: NamedDependency[AsyncSession],
+        tx: NamedDependency[Tx],
         principal: NamedDependency[Principal],
     ) -> Response[RecordingOut]:
         recording = await service.get_recording(tx, principal, recording_id)
-        return Response(recording_out(recording), headers={"ETag": etag(recording.version)})
+        return Response(to(RecordingOut, recording), headers={"ETag": etag(recording.version)})
 
     @patch(
         "/{recording_id:uuid}",
@@ -234,11 +193,9 @@ class RecordingController(Controller):
         self,
         recording_id: FromPath[uuid.UUID],
         data: JSONBody[RecordingUpdate],
-        tx: NamedDependency[AsyncSession],
+        tx: NamedDependency[Tx],
         principal: NamedDependency[Principal],
         if_match: IfMatch = None,
     ) -> Response[RecordingOut]:
         recording = await service.update_recording(tx, principal, recording_id, data, if_match)
-        # Series and team views count a session only while its consent holds: same transaction.
-        await aggregates.recount(tx, recording, utcnow())
-        return Response(recording_out(recording), headers={"ETag": etag(recording.version)})
+        return Response(to(RecordingOut, recording), headers={"ETag": etag(recording.version)})

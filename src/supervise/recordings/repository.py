@@ -6,69 +6,59 @@ import datetime as dt
 import uuid
 
 from sqlalchemy import ColumnElement, Select, and_, exists, or_, select, true
-from sqlalchemy.ext.asyncio import AsyncSession
 
+from supervise.db import Tx
 from supervise.members.tables import SupervisionLink
+from supervise.pagination import CursorCodec, Page, PageRequest, fetch_page
+from supervise.recordings.schemas import RecordingFilter
 from supervise.recordings.tables import Case, Recording
 from supervise.reviews.tables import Review, ReviewRequest
 
 __all__ = [
-    "consent_holds",
+    "case_by_ref",
     "get_case",
     "get_recording",
+    "page_cases",
+    "page_recordings",
     "recording_by_external_id",
-    "select_cases",
-    "select_recordings",
-    "supervises",
-    "visible_recordings",
 ]
 
 
-async def supervises(tx: AsyncSession, org_id: uuid.UUID, supervisor_id: uuid.UUID, supervisee_id: uuid.UUID) -> bool:
-    link = await tx.scalar(
-        select(SupervisionLink.id).where(
-            SupervisionLink.org_id == org_id,
-            SupervisionLink.supervisor_id == supervisor_id,
-            SupervisionLink.supervisee_id == supervisee_id,
-        )
-    )
-    return link is not None
-
-
 def _visible_therapists(org_id: uuid.UUID, viewer: uuid.UUID) -> Select[uuid.UUID]:
-    """The viewer and the viewer's supervisees."""
+    """The viewer's supervisees."""
     return select(SupervisionLink.supervisee_id).where(
         SupervisionLink.org_id == org_id, SupervisionLink.supervisor_id == viewer
     )
 
 
-async def get_case(tx: AsyncSession, org_id: uuid.UUID, case_id: uuid.UUID) -> Case | None:
+async def get_case(tx: Tx, org_id: uuid.UUID, case_id: uuid.UUID) -> Case | None:
     return await tx.scalar(select(Case).where(Case.org_id == org_id, Case.id == case_id))
 
 
-def select_cases(org_id: uuid.UUID, *, viewer: uuid.UUID | None, therapist_id: uuid.UUID | None) -> Select[Case]:
+async def case_by_ref(tx: Tx, org_id: uuid.UUID, therapist_id: uuid.UUID, external_ref: str) -> Case | None:
+    return await tx.scalar(
+        select(Case).where(Case.org_id == org_id, Case.therapist_id == therapist_id, Case.external_ref == external_ref)
+    )
+
+
+async def page_cases(
+    tx: Tx, page: PageRequest, cursors: CursorCodec, *, viewer: uuid.UUID | None, therapist_id: uuid.UUID | None
+) -> Page[Case]:
+    """Cases ``viewer`` may see (``None``: an admin, who sees all): their own and their supervisees'."""
+    org_id = page.org_id
     stmt = select(Case).where(Case.org_id == org_id)
     if viewer is not None:
         stmt = stmt.where(or_(Case.therapist_id == viewer, Case.therapist_id.in_(_visible_therapists(org_id, viewer))))
     if therapist_id is not None:
         stmt = stmt.where(Case.therapist_id == therapist_id)
-    return stmt
+    return await fetch_page(tx, stmt, Case.created_at, Case.id, page, cursors)
 
 
-def consent_holds(now: dt.datetime) -> ColumnElement[bool]:
-    """The recording's consent holds at ``now``: not withdrawn, not expired (the SQL of ``consent_active``)."""
-    return and_(
-        Recording.consent_withdrawn_at.is_(None),
-        or_(Recording.consent_expires_at.is_(None), Recording.consent_expires_at > now),
-    )
-
-
-def visible_recordings(org_id: uuid.UUID, viewer: uuid.UUID | None, now: dt.datetime) -> ColumnElement[bool]:
+def _visible_recordings(org_id: uuid.UUID, viewer: uuid.UUID | None, now: dt.datetime) -> ColumnElement[bool]:
     """Recordings ``viewer`` may see (``None``: an admin, who sees all): their own sessions; and, while consent
     for supervision use lasts, their supervisees' sessions and those they were asked to review or reviewed."""
     if viewer is None:
         return true()
-    consent = consent_holds(now)
     reviewing = or_(
         exists().where(
             ReviewRequest.org_id == org_id,
@@ -80,44 +70,46 @@ def visible_recordings(org_id: uuid.UUID, viewer: uuid.UUID | None, now: dt.date
     )
     return or_(
         Recording.therapist_id == viewer,
-        and_(consent, or_(Recording.therapist_id.in_(_visible_therapists(org_id, viewer)), reviewing)),
+        and_(
+            Recording.consent_holds(now),
+            or_(Recording.therapist_id.in_(_visible_therapists(org_id, viewer)), reviewing),
+        ),
     )
 
 
 async def get_recording(
-    tx: AsyncSession, org_id: uuid.UUID, recording_id: uuid.UUID, *, viewer: uuid.UUID | None, now: dt.datetime
+    tx: Tx, org_id: uuid.UUID, recording_id: uuid.UUID, *, viewer: uuid.UUID | None, now: dt.datetime
 ) -> Recording | None:
     return await tx.scalar(
         select(Recording).where(
-            Recording.org_id == org_id, Recording.id == recording_id, visible_recordings(org_id, viewer, now)
+            Recording.org_id == org_id, Recording.id == recording_id, _visible_recordings(org_id, viewer, now)
         )
     )
 
 
-async def recording_by_external_id(tx: AsyncSession, org_id: uuid.UUID, external_id: str) -> Recording | None:
+async def recording_by_external_id(tx: Tx, org_id: uuid.UUID, external_id: str) -> Recording | None:
     return await tx.scalar(select(Recording).where(Recording.org_id == org_id, Recording.external_id == external_id))
 
 
-def select_recordings(
-    org_id: uuid.UUID,
+async def page_recordings(
+    tx: Tx,
+    page: PageRequest,
+    cursors: CursorCodec,
     *,
     viewer: uuid.UUID | None,
     now: dt.datetime,
-    therapist_id: uuid.UUID | None,
-    case_id: uuid.UUID | None,
-    occurred_from: dt.datetime | None,
-    occurred_to: dt.datetime | None,
-    updated_since: dt.datetime | None,
-) -> Select[Recording]:
-    stmt = select(Recording).where(Recording.org_id == org_id, visible_recordings(org_id, viewer, now))
-    if therapist_id is not None:
-        stmt = stmt.where(Recording.therapist_id == therapist_id)
-    if case_id is not None:
-        stmt = stmt.where(Recording.case_id == case_id)
-    if occurred_from is not None:
-        stmt = stmt.where(Recording.occurred_at >= occurred_from)
-    if occurred_to is not None:
-        stmt = stmt.where(Recording.occurred_at < occurred_to)
-    if updated_since is not None:
-        stmt = stmt.where(Recording.updated_at >= updated_since)
-    return stmt
+    where: RecordingFilter,
+) -> Page[Recording]:
+    org_id = page.org_id
+    stmt = select(Recording).where(Recording.org_id == org_id, _visible_recordings(org_id, viewer, now))
+    if where.therapist_id is not None:
+        stmt = stmt.where(Recording.therapist_id == where.therapist_id)
+    if where.case_id is not None:
+        stmt = stmt.where(Recording.case_id == where.case_id)
+    if where.occurred_from is not None:
+        stmt = stmt.where(Recording.occurred_at >= where.occurred_from)
+    if where.occurred_to is not None:
+        stmt = stmt.where(Recording.occurred_at < where.occurred_to)
+    if where.updated_since is not None:
+        stmt = stmt.where(Recording.updated_at >= where.updated_since)
+    return await fetch_page(tx, stmt, Recording.created_at, Recording.id, page, cursors)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import uuid
+from dataclasses import dataclass
 from typing import Annotated, Literal
 
 import msgspec
@@ -16,6 +17,7 @@ __all__ = [
     "ConsentOut",
     "MediaRef",
     "RecordingCreate",
+    "RecordingFilter",
     "RecordingOut",
     "RecordingPage",
     "RecordingUpdate",
@@ -25,7 +27,6 @@ __all__ = [
 Ref = Annotated[
     str, msgspec.Meta(min_length=1, max_length=128, pattern=r"^[A-Za-z0-9][A-Za-z0-9._:/-]*$", examples=["C-2024-0173"])
 ]
-EXAMPLE_SHA256 = "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08"
 Medium = Literal["video", "audio", "transcript"]
 ConsentScope = Literal["supervision", "supervision_and_training"]
 
@@ -119,3 +120,14 @@ class RecordingOut(msgspec.Struct, kw_only=True):
 class RecordingPage(msgspec.Struct, kw_only=True):
     items: list[RecordingOut]
     next_cursor: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class RecordingFilter:
+    """Which recordings a list shows (besides who may see them); ``None``: any."""
+
+    therapist_id: uuid.UUID | None = None
+    case_id: uuid.UUID | None = None
+    occurred_from: dt.datetime | None = None
+    occurred_to: dt.datetime | None = None
+    updated_since: dt.datetime | None = None

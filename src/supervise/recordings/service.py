@@ -1,7 +1,12 @@
-"""Rules for cases and recordings: who may see a therapist's sessions, consent, idempotent sync.
+r"""Rules for cases and recordings: who may see a therapist's sessions, consent, idempotent sync.
 
 A therapist's cases and recordings are visible to the therapist, to their supervisors (by supervision link)
 and to admins; to anyone else they do not exist (404). Every read is audited: recordings are health data.
+Series and team views count a session only while its consent holds: a change of consent recounts the rollups
+in the same transaction (``supervise.scores``).
+
+Other domains read recordings through :func:`visible_recording`, :func:`recording_of`, :func:`find_case` and
+:func:`may_see_therapist`; the rows they get are :class:`Recording`\ s and :class:`Case`\ s.
 """
 
 from __future__ import annotations
@@ -9,59 +14,67 @@ from __future__ import annotations
 import datetime as dt
 import uuid
 
-from sqlalchemy import update
-from sqlalchemy.exc import IntegrityError
-from sqlalchemy.ext.asyncio import AsyncSession
-
+from supervise import db
 from supervise.audit import service as audit
 from supervise.auth.principal import Principal
-from supervise.db import new_id, utcnow
+from supervise.clock import utcnow
+from supervise.db import Tx, new_id
 from supervise.errors import Conflict, FieldError, Forbidden, NotFound, PreconditionFailed, Unprocessable
-from supervise.members import repository as members
-from supervise.pagination import Page, PageRequest, fetch_page
+from supervise.members import service as members
+from supervise.pagination import Page, PageRequest
 from supervise.preconditions import check_if_match
 from supervise.recordings import repository
-from supervise.recordings.schemas import CaseCreate, RecordingCreate, RecordingUpdate
+from supervise.recordings.schemas import CaseCreate, RecordingCreate, RecordingFilter, RecordingUpdate
 from supervise.recordings.tables import Case, Recording
 from supervise.runtime import Runtime
+from supervise.scores import service as scores
 
 __all__ = [
-    "consent_active",
+    "Case",
+    "Pushed",
+    "Recording",
     "create_case",
     "create_recording",
+    "find_case",
     "get_case",
     "get_recording",
     "list_cases",
     "list_recordings",
     "may_see_therapist",
+    "recording_of",
     "update_recording",
-    "viewer_of",
     "visible_recording",
 ]
 
 
-def consent_active(recording: Recording, now: dt.datetime | None = None) -> bool:
-    now = now or utcnow()
-    expired = recording.consent_expires_at is not None and recording.consent_expires_at <= now
-    return recording.consent_withdrawn_at is None and not expired
-
-
-def viewer_of(principal: Principal) -> uuid.UUID | None:
+def _viewer(principal: Principal) -> uuid.UUID | None:
     return None if principal.is_admin else principal.member_id
 
 
-async def visible_recording(tx: AsyncSession, principal: Principal, recording_id: uuid.UUID) -> Recording | None:
+async def visible_recording(tx: Tx, principal: Principal, recording_id: uuid.UUID) -> Recording | None:
     """The recording, if ``principal`` may see it now (consent decides for everyone but its therapist and
     admins), without auditing the read."""
-    return await repository.get_recording(tx, principal.org_id, recording_id, viewer=viewer_of(principal), now=utcnow())
+    return await repository.get_recording(tx, principal.org_id, recording_id, viewer=_viewer(principal), now=utcnow())
 
 
-async def may_see_therapist(tx: AsyncSession, principal: Principal, therapist_id: uuid.UUID) -> bool:
+async def recording_of(tx: Tx, org_id: uuid.UUID, recording_id: uuid.UUID) -> Recording:
+    """A recording another row refers to (a review's, a request's), whoever may see it, without auditing."""
+    recording = await repository.get_recording(tx, org_id, recording_id, viewer=None, now=utcnow())
+    assert recording is not None  # a foreign key guarantees it
+    return recording
+
+
+async def find_case(tx: Tx, org_id: uuid.UUID, case_id: uuid.UUID) -> Case | None:
+    """A case, whoever may see it, without auditing (the caller decides with :func:`may_see_therapist`)."""
+    return await repository.get_case(tx, org_id, case_id)
+
+
+async def may_see_therapist(tx: Tx, principal: Principal, therapist_id: uuid.UUID) -> bool:
     """The therapist themself, their supervisors and admins see a therapist's cases, sessions and figures."""
     return (
         principal.is_admin
         or principal.member_id == therapist_id
-        or await repository.supervises(tx, principal.org_id, principal.member_id, therapist_id)
+        or await members.supervises(tx, principal.org_id, principal.member_id, therapist_id)
     )
 
 
@@ -74,8 +87,8 @@ def _aware(value: dt.datetime | None, field: str) -> list[FieldError]:
     return [FieldError(field, "needs a timezone offset")] if value is not None and value.tzinfo is None else []
 
 
-async def create_case(tx: AsyncSession, principal: Principal, data: CaseCreate) -> Case:
-    therapist = await members.get_member(tx, principal.org_id, data.therapist_id)
+async def create_case(tx: Tx, principal: Principal, data: CaseCreate) -> Case:
+    therapist = await members.find_member(tx, principal.org_id, data.therapist_id)
     if therapist is None or not await may_see_therapist(tx, principal, therapist.id):
         raise Unprocessable("The case is not valid.", errors=[FieldError("therapist_id", "no member with this id")])
     _may_write_for(principal, therapist.id)
@@ -84,11 +97,7 @@ async def create_case(tx: AsyncSession, principal: Principal, data: CaseCreate) 
             "The case is not valid.",
             errors=[FieldError("therapist_id", "not an active member with the clinician role")],
         )
-    existing = await tx.scalar(
-        repository.select_cases(principal.org_id, viewer=None, therapist_id=therapist.id).where(
-            Case.external_ref == data.external_ref
-        )
-    )
+    existing = await repository.case_by_ref(tx, principal.org_id, therapist.id, data.external_ref)
     if existing is not None:
         raise Conflict(f"This therapist already has a case with this external_ref: {existing.id}.")
     case = Case(
@@ -98,16 +107,12 @@ async def create_case(tx: AsyncSession, principal: Principal, data: CaseCreate) 
         external_ref=data.external_ref,
         created_at=utcnow(),
     )
-    tx.add(case)
-    try:
-        await tx.flush()
-    except IntegrityError:
-        raise Conflict("This therapist already has a case with this external_ref.") from None
+    await db.insert(tx, case, conflict=Conflict("This therapist already has a case with this external_ref."))
     await audit.record(tx, principal, "case.create", "case", case.id)
     return case
 
 
-async def get_case(tx: AsyncSession, principal: Principal, case_id: uuid.UUID) -> Case:
+async def get_case(tx: Tx, principal: Principal, case_id: uuid.UUID) -> Case:
     case = await repository.get_case(tx, principal.org_id, case_id)
     if case is None or not await may_see_therapist(tx, principal, case.therapist_id):
         raise NotFound("case")
@@ -116,11 +121,11 @@ async def get_case(tx: AsyncSession, principal: Principal, case_id: uuid.UUID) -
 
 
 async def list_cases(
-    tx: AsyncSession, runtime: Runtime, principal: Principal, page: PageRequest, *, therapist_id: uuid.UUID | None
+    tx: Tx, runtime: Runtime, principal: Principal, page: PageRequest, *, therapist_id: uuid.UUID | None
 ) -> Page[Case]:
-    viewer = None if principal.is_admin else principal.member_id
-    stmt = repository.select_cases(principal.org_id, viewer=viewer, therapist_id=therapist_id)
-    result = await fetch_page(tx, stmt, Case.created_at, Case.id, page, runtime.cursors)
+    result = await repository.page_cases(
+        tx, page, runtime.cursors, viewer=_viewer(principal), therapist_id=therapist_id
+    )
     audit.record_read(tx, principal, "case.list", "case", None)
     return result
 
@@ -137,8 +142,17 @@ def _same(recording: Recording, data: RecordingCreate) -> bool:
     )
 
 
-async def create_recording(tx: AsyncSession, principal: Principal, data: RecordingCreate) -> tuple[Recording, bool]:
-    """The recording, and whether it was created now (False: the same ``external_id`` was pushed before)."""
+class Pushed:
+    """A recording pushed by a clinic system, and whether this push created it (else: the same
+    ``external_id`` was pushed before)."""
+
+    __slots__ = ("created", "recording")
+
+    def __init__(self, recording: Recording, created: bool) -> None:
+        self.recording, self.created = recording, created
+
+
+async def create_recording(tx: Tx, principal: Principal, data: RecordingCreate) -> Pushed:
     errors = _aware(data.occurred_at, "occurred_at") + _aware(data.consent.expires_at, "consent.expires_at")
     if errors:
         raise Unprocessable("The recording is not valid.", errors=errors)
@@ -158,7 +172,7 @@ async def create_recording(tx: AsyncSession, principal: Principal, data: Recordi
                     errors=[FieldError("external_id", used_by)],
                 )
             audit.record_read(tx, principal, "recording.read", "recording", existing.id)
-            return existing, False
+            return Pushed(existing, created=False)
     now = utcnow()
     recording = Recording(
         id=new_id(),
@@ -179,16 +193,14 @@ async def create_recording(tx: AsyncSession, principal: Principal, data: Recordi
         created_at=now,
         updated_at=now,
     )
-    tx.add(recording)
-    try:
-        await tx.flush()
-    except IntegrityError:
-        raise Conflict("A recording with this external_id was pushed at the same time; retry.") from None
+    await db.insert(
+        tx, recording, conflict=Conflict("A recording with this external_id was pushed at the same time; retry.")
+    )
     await audit.record(tx, principal, "recording.create", "recording", recording.id)
-    return recording, True
+    return Pushed(recording, created=True)
 
 
-async def get_recording(tx: AsyncSession, principal: Principal, recording_id: uuid.UUID) -> Recording:
+async def get_recording(tx: Tx, principal: Principal, recording_id: uuid.UUID) -> Recording:
     recording = await visible_recording(tx, principal, recording_id)
     if recording is None:
         raise NotFound("recording")
@@ -197,36 +209,19 @@ async def get_recording(tx: AsyncSession, principal: Principal, recording_id: uu
 
 
 async def list_recordings(
-    tx: AsyncSession,
-    runtime: Runtime,
-    principal: Principal,
-    page: PageRequest,
-    *,
-    therapist_id: uuid.UUID | None,
-    case_id: uuid.UUID | None,
-    occurred_from: dt.datetime | None,
-    occurred_to: dt.datetime | None,
-    updated_since: dt.datetime | None,
+    tx: Tx, runtime: Runtime, principal: Principal, page: PageRequest, where: RecordingFilter
 ) -> Page[Recording]:
-    # The API layer only passes RFC 3339 instants with an offset (see recordings/api.py).
-    stmt = repository.select_recordings(
-        principal.org_id,
-        viewer=viewer_of(principal),
-        now=utcnow(),
-        therapist_id=therapist_id,
-        case_id=case_id,
-        occurred_from=occurred_from,
-        occurred_to=occurred_to,
-        updated_since=updated_since,
+    result = await repository.page_recordings(
+        tx, page, runtime.cursors, viewer=_viewer(principal), now=utcnow(), where=where
     )
-    result = await fetch_page(tx, stmt, Recording.created_at, Recording.id, page, runtime.cursors)
     audit.record_read(tx, principal, "recording.list", "recording", None)
     return result
 
 
 async def update_recording(
-    tx: AsyncSession, principal: Principal, recording_id: uuid.UUID, data: RecordingUpdate, if_match: str | None
+    tx: Tx, principal: Principal, recording_id: uuid.UUID, data: RecordingUpdate, if_match: str | None
 ) -> Recording:
+    """Change or withdraw consent; the rollups follow in the same transaction."""
     recording = await visible_recording(tx, principal, recording_id)
     if recording is None:
         raise NotFound("recording")
@@ -237,26 +232,16 @@ async def update_recording(
         errors.append(FieldError("consent_scope", "consent was withdrawn; withdrawal is final"))
     if errors:
         raise Unprocessable("The consent cannot be changed as asked.", errors=errors)
-    values: dict[str, object] = {}
+    changes: dict[str, object] = {}
     if data.consent_scope is not None:
-        values["consent_scope"] = data.consent_scope
+        changes["consent_scope"] = data.consent_scope
     if data.consent_expires_at is not None:
-        values["consent_expires_at"] = data.consent_expires_at
+        changes["consent_expires_at"] = data.consent_expires_at.astimezone(dt.UTC)
     if data.withdraw_consent and recording.consent_withdrawn_at is None:
-        values["consent_withdrawn_at"] = utcnow()
-    if values:
-        result = await tx.execute(
-            update(Recording)
-            .where(
-                Recording.org_id == principal.org_id,
-                Recording.id == recording.id,
-                Recording.version == recording.version,
-            )
-            .values(**values, version=recording.version + 1, updated_at=utcnow())
-            .execution_options(synchronize_session=False)
-        )
-        if result.rowcount != 1:  # type: ignore[attr-defined]
-            raise PreconditionFailed("The recording changed while this update ran; read it again and retry.")
-        await tx.refresh(recording)
+        changes["consent_withdrawn_at"] = utcnow()
+    if changes:
+        stale = PreconditionFailed("The recording changed while this update ran; read it again and retry.")
+        await db.update(tx, recording, changes, stale=stale)
         await audit.record(tx, principal, "recording.update", "recording", recording.id)
+    await scores.recount(tx, recording.org_id, recording.id, recording.consent_holds(utcnow()))
     return recording

@@ -4,13 +4,28 @@ from __future__ import annotations
 
 import datetime as dt
 import uuid
+from dataclasses import dataclass
+from typing import Any, Literal
 
-from sqlalchemy import CheckConstraint, ForeignKey, ForeignKeyConstraint, Index, Integer, String, UniqueConstraint
+from sqlalchemy import (
+    CheckConstraint,
+    ColumnElement,
+    ForeignKey,
+    ForeignKeyConstraint,
+    Index,
+    Integer,
+    String,
+    UniqueConstraint,
+    and_,
+    or_,
+)
+from sqlalchemy.ext.hybrid import hybrid_method
 from sqlalchemy.orm import Mapped, mapped_column
 
-from supervise.db import Base, UTCDateTime, new_id, utcnow
+from supervise.clock import utcnow
+from supervise.db import Base, UTCDateTime, Versioned, new_id
 
-__all__ = ["Case", "Recording"]
+__all__ = ["Case", "Consent", "Media", "Recording"]
 
 
 class Case(Base):
@@ -29,7 +44,7 @@ class Case(Base):
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utcnow)
 
 
-class Recording(Base):
+class Recording(Versioned, Base):
     __tablename__ = "recordings"
     __table_args__ = (
         UniqueConstraint("org_id", "id"),
@@ -52,13 +67,51 @@ class Recording(Base):
     occurred_at: Mapped[dt.datetime] = mapped_column(UTCDateTime())
     session_number: Mapped[int] = mapped_column(Integer)
     duration_ms: Mapped[int] = mapped_column(Integer)
-    medium: Mapped[str] = mapped_column(String(16))
+    medium: Mapped[Literal["video", "audio", "transcript"]] = mapped_column(String(16))
     media_uri: Mapped[str] = mapped_column(String(2048))
     media_sha256: Mapped[str] = mapped_column(String(64))
-    consent_scope: Mapped[str] = mapped_column(String(32))
+    consent_scope: Mapped[Literal["supervision", "supervision_and_training"]] = mapped_column(String(32))
     consent_expires_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
     consent_withdrawn_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
     external_id: Mapped[str | None] = mapped_column(String(128))
-    version: Mapped[int] = mapped_column(Integer, default=1)
-    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utcnow)
-    updated_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+    def _consent_holds(self, now: dt.datetime) -> bool:
+        expired = self.consent_expires_at is not None and self.consent_expires_at <= now
+        return self.consent_withdrawn_at is None and not expired
+
+    def _consent_holds_sql(cls: Any, now: dt.datetime) -> ColumnElement[bool]:  # bound to the class
+        return and_(
+            cls.consent_withdrawn_at.is_(None), or_(cls.consent_expires_at.is_(None), cls.consent_expires_at > now)
+        )
+
+    consent_holds = hybrid_method(_consent_holds, _consent_holds_sql)
+    """Consent for supervision use holds at ``now``: not withdrawn, not expired. ``recording.consent_holds(now)``
+    answers for one recording; ``Recording.consent_holds(now)`` is the same rule in SQL, for queries."""
+
+    @property
+    def media(self) -> Media:
+        return Media(self.media_uri, self.media_sha256)
+
+    @property
+    def consent(self) -> Consent:
+        return Consent(
+            self.consent_scope, self.consent_expires_at, self.consent_withdrawn_at, self.consent_holds(utcnow())
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class Media:
+    """Where a recording's media is and what it hashes to (the API's ``media``)."""
+
+    uri: str
+    sha256: str
+
+
+@dataclass(frozen=True, slots=True)
+class Consent:
+    """A recording's consent as it stands now (the API's ``consent``)."""
+
+    scope: str
+    expires_at: dt.datetime | None
+    withdrawn_at: dt.datetime | None
+    active: bool

@@ -3,162 +3,57 @@
 from __future__ import annotations
 
 import uuid
-from typing import Annotated, Any
+from typing import Annotated
 
-import msgspec
-from litestar import Controller, Request, Response, delete, get, patch, post
+from litestar import Controller, Response, delete, get, patch, post
 from litestar.di import NamedDependency
 from litestar.params import FromPath, JSONBody, QueryParameter
-from sqlalchemy.ext.asyncio import AsyncSession
 
-from supervise.aggregates import service as aggregates
-from supervise.aggregates.schemas import ReferenceOut
 from supervise.auth import permissions
 from supervise.auth.principal import Principal
-from supervise.http import create_once, problem_responses
-from supervise.idempotency.service import StoredResponse
-from supervise.pagination import DEFAULT_LIMIT, PageRequest
-from supervise.parameters import ETAG, LOCATION, Cursor, IdempotencyKey, IfMatch, Limit, MemberRef, member
+from supervise.db import Tx
+from supervise.http import Made, Once, With, problem_responses, to
+from supervise.pagination import DEFAULT_LIMIT
+from supervise.parameters import ETAG, LOCATION, Cursor, IfMatch, Limit, MemberRef, member, page
 from supervise.preconditions import etag
-from supervise.reviews import service
+from supervise.reviews import annotations as annotation_service
+from supervise.reviews import references, requests, service
+from supervise.reviews.requests import ReviewRequest
 from supervise.reviews.schemas import (
     AcknowledgeIn,
-    Acknowledgement,
     AmendIn,
     AnnotationCreate,
     AnnotationList,
     AnnotationOut,
+    ReferenceOut,
     RequestState,
     ReviewCreate,
     ReviewerRole,
+    ReviewFilter,
     ReviewOut,
     ReviewPage,
     ReviewRequestCreate,
     ReviewRequestOut,
     ReviewRequestPage,
-    ReviewResult,
     ReviewState,
     ReviewUpdate,
-    RubricPin,
 )
-from supervise.reviews.tables import Annotation, Review, ReviewRequest
-from supervise.rubrics.model import Flag
+from supervise.reviews.service import Review
 from supervise.runtime import Runtime
 
-__all__ = ["LINKS", "ReviewController", "ReviewRequestController", "list_recording_reviews"]
-
-_ID = "$response.body#/id"
-_REVIEW = {"review_id": _ID}
-LINKS: dict[tuple[str, str], dict[str, tuple[str, dict[str, str], dict[str, str] | None]]] = {
-    # (operation, status) -> link name -> (target operation, path parameters, request body fields)
-    ("createCase", "201"): {"record": ("createRecording", {}, {"case_id": _ID})},
-    ("createRecording", "201"): {
-        "assign": ("createReviewRequest", {}, {"recording_id": _ID}),
-        "review": ("createReview", {}, {"recording_id": _ID}),
-        "reviews": ("listRecordingReviews", {"recording_id": _ID}, None),
-    },
-    ("createReviewRequest", "201"): {
-        "start": ("createReview", {}, {"request_id": _ID}),
-        "get": ("getReviewRequest", {"request_id": _ID}, None),
-        "cancel": ("cancelReviewRequest", {"request_id": _ID}, None),
-    },
-    **{
-        (operation, status): {
-            "get": ("getReview", _REVIEW, None),
-            "save": ("updateReview", _REVIEW, None),
-            "annotate": ("createAnnotation", _REVIEW, None),
-            "annotations": ("listAnnotations", _REVIEW, None),
-            "submit": ("submitReview", _REVIEW, None),
-            "discard": ("discardReview", _REVIEW, None),
-        }
-        for operation, status in (("createReview", "201"), ("amendReview", "201"), ("updateReview", "200"))
-    },
-    ("submitReview", "200"): {
-        "get": ("getReview", _REVIEW, None),
-        "acknowledge": ("acknowledgeReview", _REVIEW, None),
-        "amend": ("amendReview", _REVIEW, None),
-    },
-    ("createAnnotation", "201"): {
-        "delete": ("deleteAnnotation", {"review_id": "$request.path.review_id", "annotation_id": _ID}, None),
-    },
-}
-"""How the review workflow's operations feed each other, as OpenAPI links (clients and stateful tests follow
-them from creation to use)."""
+__all__ = ["ReviewController", "ReviewRequestController", "list_recording_reviews"]
 
 RubricFilter = Annotated[
     str | None, QueryParameter(pattern=r"^[a-z0-9][a-z0-9.-]{0,63}$", description="Only this rubric (key).")
 ]
 
 
-def request_out(request: ReviewRequest, review_id: uuid.UUID | None) -> ReviewRequestOut:
-    return ReviewRequestOut(
-        id=request.id,
-        recording_id=request.recording_id,
-        therapist_id=request.therapist_id,
-        reviewer_id=request.reviewer_id,
-        requested_by_id=request.requested_by_id,
-        role=request.role,  # type: ignore[arg-type]
-        rubric=RubricPin(key=request.rubric_key, version=request.rubric_version),
-        due_on=request.due_on,
-        note=request.note,
-        state=request.state,  # type: ignore[arg-type]
-        review_id=review_id,
-        version=request.version,
-        created_at=request.created_at,
-        updated_at=request.updated_at,
-    )
-
-
-def review_out(review: Review) -> ReviewOut:
-    result = None
-    if review.result is not None:
-        result = ReviewResult(
-            scores=review.result["scores"], flags=msgspec.convert(review.result.get("flags", []), list[Flag])
-        )
-    acknowledgement = None
-    if review.acknowledged_at is not None and review.usefulness is not None:
-        acknowledgement = Acknowledgement(
-            at=review.acknowledged_at, usefulness=review.usefulness, response=review.acknowledgement
-        )
-    return ReviewOut(
-        id=review.id,
-        recording_id=review.recording_id,
-        therapist_id=review.therapist_id,
-        reviewer_id=review.reviewer_id,
-        request_id=review.request_id,
-        role=review.role,  # type: ignore[arg-type]
-        rubric=RubricPin(key=review.rubric_key, version=review.rubric_version),
-        state=review.state,  # type: ignore[arg-type]
-        revision=review.revision,
-        amends_id=review.amends_id,
-        amend_reason=review.amend_reason,
-        superseded_by_id=review.superseded_by_id,
-        responses=service.responses_of(review),
-        comment=review.comment,
-        result=result,
-        submitted_at=review.submitted_at,
-        acknowledgement=acknowledgement,
-        version=review.version,
-        created_at=review.created_at,
-        updated_at=review.updated_at,
-    )
-
-
-def annotation_out(annotation: Annotation) -> AnnotationOut:
-    return AnnotationOut(
-        id=annotation.id,
-        review_id=annotation.review_id,
-        start_ms=annotation.start_ms,
-        end_ms=annotation.end_ms,
-        kind=annotation.kind,  # type: ignore[arg-type]
-        text=annotation.text,
-        item_key=annotation.item_key,
-        created_at=annotation.created_at,
-    )
+def _requests_out(requests: list[ReviewRequest], reviews: dict[uuid.UUID, uuid.UUID]) -> list[ReviewRequestOut]:
+    return [to(ReviewRequestOut, With(r, review_id=reviews.get(r.id))) for r in requests]
 
 
 def _with_etag(review: Review) -> Response[ReviewOut]:
-    return Response(review_out(review), headers={"ETag": etag(review.version)})
+    return Response(to(ReviewOut, review), headers={"ETag": etag(review.version)})
 
 
 class ReviewRequestController(Controller):
@@ -181,19 +76,17 @@ class ReviewRequestController(Controller):
     )
     async def create_request(
         self,
-        request: Request[Any, Any, Any],
         data: JSONBody[ReviewRequestCreate],
-        tx: NamedDependency[AsyncSession],
+        tx: NamedDependency[Tx],
         principal: NamedDependency[Principal],
         runtime: NamedDependency[Runtime],
-        idempotency_key: IdempotencyKey = None,
+        once: NamedDependency[Once],
     ) -> Response[ReviewRequestOut]:
-        async def create() -> StoredResponse:
-            made = await service.create_request(tx, runtime, principal, data)
-            body = msgspec.json.encode(request_out(made, None))
-            return StoredResponse(201, body, f"/v1/review-requests/{made.id}")
+        async def create() -> Made:
+            made = await requests.create_request(tx, runtime, principal, data)
+            return Made(to(ReviewRequestOut, With(made, review_id=None)), f"/v1/review-requests/{made.id}")
 
-        return await create_once(request, data, tx, principal, idempotency_key, create)
+        return await once(data, create)
 
     @get(
         "/",
@@ -206,7 +99,7 @@ class ReviewRequestController(Controller):
     )
     async def list_requests(
         self,
-        tx: NamedDependency[AsyncSession],
+        tx: NamedDependency[Tx],
         principal: NamedDependency[Principal],
         runtime: NamedDependency[Runtime],
         reviewer: MemberRef = None,
@@ -219,14 +112,17 @@ class ReviewRequestController(Controller):
     ) -> ReviewRequestPage:
         reviewer_id = member(reviewer, principal)
         scope = f"review-requests?r={reviewer_id}&rec={recording_id}&s={state_filter}"
-        page_request = PageRequest(org_id=principal.org_id, scope=scope, cursor=cursor, limit=limit)
-        page = await service.list_requests(
-            tx, runtime, principal, page_request, reviewer_id=reviewer_id, recording_id=recording_id, state=state_filter
+        found = await requests.list_requests(
+            tx,
+            runtime,
+            principal,
+            page(principal, scope, cursor, limit),
+            reviewer_id=reviewer_id,
+            recording_id=recording_id,
+            state=state_filter,
         )
-        reviews = await service.request_review_ids(tx, principal, page.items)
-        return ReviewRequestPage(
-            items=[request_out(r, reviews.get(r.id)) for r in page.items], next_cursor=page.next_cursor
-        )
+        reviews = await requests.review_ids(tx, principal, found.items)
+        return ReviewRequestPage(items=_requests_out(found.items, reviews), next_cursor=found.next_cursor)
 
     @get(
         "/{request_id:uuid}",
@@ -239,12 +135,12 @@ class ReviewRequestController(Controller):
     async def get_request(
         self,
         request_id: FromPath[uuid.UUID],
-        tx: NamedDependency[AsyncSession],
+        tx: NamedDependency[Tx],
         principal: NamedDependency[Principal],
     ) -> Response[ReviewRequestOut]:
-        found = await service.get_request(tx, principal, request_id)
-        reviews = await service.request_review_ids(tx, principal, [found])
-        return Response(request_out(found, reviews.get(found.id)), headers={"ETag": etag(found.version)})
+        found = await requests.get_request(tx, principal, request_id)
+        (out,) = _requests_out([found], await requests.review_ids(tx, principal, [found]))
+        return Response(out, headers={"ETag": etag(found.version)})
 
     @post(
         "/{request_id:uuid}/cancel",
@@ -259,19 +155,18 @@ class ReviewRequestController(Controller):
     )
     async def cancel_request(
         self,
-        request: Request[Any, Any, Any],
         request_id: FromPath[uuid.UUID],
-        tx: NamedDependency[AsyncSession],
+        tx: NamedDependency[Tx],
         principal: NamedDependency[Principal],
-        idempotency_key: IdempotencyKey = None,
+        once: NamedDependency[Once],
         if_match: IfMatch = None,
     ) -> Response[ReviewRequestOut]:
-        async def cancel() -> StoredResponse:
-            cancelled = await service.cancel_request(tx, principal, request_id, if_match)
-            reviews = await service.request_review_ids(tx, principal, [cancelled])
-            return StoredResponse(200, msgspec.json.encode(request_out(cancelled, reviews.get(cancelled.id))), None)
+        async def cancel() -> Made:
+            cancelled = await requests.cancel_request(tx, principal, request_id, if_match)
+            (out,) = _requests_out([cancelled], await requests.review_ids(tx, principal, [cancelled]))
+            return Made(out, status=200)
 
-        return await create_once(request, None, tx, principal, idempotency_key, cancel)
+        return await once(None, cancel)
 
 
 class ReviewController(Controller):
@@ -292,18 +187,17 @@ class ReviewController(Controller):
     )
     async def create_review(
         self,
-        request: Request[Any, Any, Any],
         data: JSONBody[ReviewCreate],
-        tx: NamedDependency[AsyncSession],
+        tx: NamedDependency[Tx],
         principal: NamedDependency[Principal],
         runtime: NamedDependency[Runtime],
-        idempotency_key: IdempotencyKey = None,
+        once: NamedDependency[Once],
     ) -> Response[ReviewOut]:
-        async def create() -> StoredResponse:
+        async def create() -> Made:
             review = await service.create_review(tx, runtime, principal, data)
-            return StoredResponse(201, msgspec.json.encode(review_out(review)), f"/v1/reviews/{review.id}")
+            return Made(to(ReviewOut, review), f"/v1/reviews/{review.id}")
 
-        return await create_once(request, data, tx, principal, idempotency_key, create)
+        return await once(data, create)
 
     @get(
         "/",
@@ -318,7 +212,7 @@ class ReviewController(Controller):
     )
     async def list_reviews(
         self,
-        tx: NamedDependency[AsyncSession],
+        tx: NamedDependency[Tx],
         principal: NamedDependency[Principal],
         runtime: NamedDependency[Runtime],
         reviewer: MemberRef = None,
@@ -333,19 +227,11 @@ class ReviewController(Controller):
     ) -> ReviewPage:
         reviewer_id, therapist_id = member(reviewer, principal), member(therapist, principal)
         scope = f"reviews?r={reviewer_id}&t={therapist_id}&s={state_filter}&k={rubric}&o={role}"
-        page_request = PageRequest(org_id=principal.org_id, scope=scope, cursor=cursor, limit=limit)
-        page = await service.list_reviews(
-            tx,
-            runtime,
-            principal,
-            page_request,
-            reviewer_id=reviewer_id,
-            therapist_id=therapist_id,
-            state=state_filter,
-            rubric_key=rubric,
-            role=role,
+        where = ReviewFilter(
+            reviewer_id=reviewer_id, therapist_id=therapist_id, state=state_filter, rubric_key=rubric, role=role
         )
-        return ReviewPage(items=[review_out(r) for r in page.items], next_cursor=page.next_cursor)
+        found = await service.list_reviews(tx, runtime, principal, page(principal, scope, cursor, limit), where)
+        return to(ReviewPage, found)
 
     @get(
         "/{review_id:uuid}",
@@ -358,7 +244,7 @@ class ReviewController(Controller):
     async def get_review(
         self,
         review_id: FromPath[uuid.UUID],
-        tx: NamedDependency[AsyncSession],
+        tx: NamedDependency[Tx],
         principal: NamedDependency[Principal],
     ) -> Response[ReviewOut]:
         return _with_etag(await service.get_review(tx, principal, review_id))
@@ -378,7 +264,7 @@ class ReviewController(Controller):
         self,
         review_id: FromPath[uuid.UUID],
         data: JSONBody[ReviewUpdate],
-        tx: NamedDependency[AsyncSession],
+        tx: NamedDependency[Tx],
         principal: NamedDependency[Principal],
         runtime: NamedDependency[Runtime],
         if_match: IfMatch = None,
@@ -397,7 +283,7 @@ class ReviewController(Controller):
     async def discard_review(
         self,
         review_id: FromPath[uuid.UUID],
-        tx: NamedDependency[AsyncSession],
+        tx: NamedDependency[Tx],
         principal: NamedDependency[Principal],
         if_match: IfMatch = None,
     ) -> None:
@@ -417,19 +303,17 @@ class ReviewController(Controller):
     )
     async def submit_review(
         self,
-        request: Request[Any, Any, Any],
         review_id: FromPath[uuid.UUID],
-        tx: NamedDependency[AsyncSession],
+        tx: NamedDependency[Tx],
         principal: NamedDependency[Principal],
         runtime: NamedDependency[Runtime],
-        idempotency_key: IdempotencyKey = None,
+        once: NamedDependency[Once],
         if_match: IfMatch = None,
     ) -> Response[ReviewOut]:
-        async def run() -> StoredResponse:
-            review = await service.submit(tx, runtime, principal, review_id, if_match)
-            return StoredResponse(200, msgspec.json.encode(review_out(review)), None)
+        async def run() -> Made:
+            return Made(to(ReviewOut, await service.submit(tx, runtime, principal, review_id, if_match)), status=200)
 
-        return await create_once(request, None, tx, principal, idempotency_key, run)
+        return await once(None, run)
 
     @post(
         "/{review_id:uuid}/amend",
@@ -445,18 +329,17 @@ class ReviewController(Controller):
     )
     async def amend_review(
         self,
-        request: Request[Any, Any, Any],
         review_id: FromPath[uuid.UUID],
         data: JSONBody[AmendIn],
-        tx: NamedDependency[AsyncSession],
+        tx: NamedDependency[Tx],
         principal: NamedDependency[Principal],
-        idempotency_key: IdempotencyKey = None,
+        once: NamedDependency[Once],
     ) -> Response[ReviewOut]:
-        async def create() -> StoredResponse:
+        async def create() -> Made:
             review = await service.amend(tx, principal, review_id, data)
-            return StoredResponse(201, msgspec.json.encode(review_out(review)), f"/v1/reviews/{review.id}")
+            return Made(to(ReviewOut, review), f"/v1/reviews/{review.id}")
 
-        return await create_once(request, data, tx, principal, idempotency_key, create)
+        return await once(data, create)
 
     @post(
         "/{review_id:uuid}/acknowledge",
@@ -470,19 +353,17 @@ class ReviewController(Controller):
     )
     async def acknowledge_review(
         self,
-        request: Request[Any, Any, Any],
         review_id: FromPath[uuid.UUID],
         data: JSONBody[AcknowledgeIn],
-        tx: NamedDependency[AsyncSession],
+        tx: NamedDependency[Tx],
         principal: NamedDependency[Principal],
-        idempotency_key: IdempotencyKey = None,
+        once: NamedDependency[Once],
         if_match: IfMatch = None,
     ) -> Response[ReviewOut]:
-        async def run() -> StoredResponse:
-            review = await service.acknowledge(tx, principal, review_id, data, if_match)
-            return StoredResponse(200, msgspec.json.encode(review_out(review)), None)
+        async def run() -> Made:
+            return Made(to(ReviewOut, await service.acknowledge(tx, principal, review_id, data, if_match)), status=200)
 
-        return await create_once(request, data, tx, principal, idempotency_key, run)
+        return await once(data, run)
 
     @post(
         "/{review_id:uuid}/reference",
@@ -499,24 +380,16 @@ class ReviewController(Controller):
     )
     async def mark_reference(
         self,
-        request: Request[Any, Any, Any],
         review_id: FromPath[uuid.UUID],
-        tx: NamedDependency[AsyncSession],
+        tx: NamedDependency[Tx],
         principal: NamedDependency[Principal],
-        idempotency_key: IdempotencyKey = None,
+        once: NamedDependency[Once],
     ) -> Response[ReferenceOut]:
-        async def create() -> StoredResponse:
-            made = await aggregates.mark_reference(tx, principal, review_id)
-            body = ReferenceOut(
-                review_id=made.review_id,
-                recording_id=made.recording_id,
-                rubric=RubricPin(key=made.rubric_key, version=made.rubric_version),
-                marked_by_id=made.marked_by_id,
-                created_at=made.created_at,
-            )
-            return StoredResponse(201, msgspec.json.encode(body), f"/v1/reviews/{review_id}/reference")
+        async def create() -> Made:
+            made = await references.mark_reference(tx, principal, review_id)
+            return Made(to(ReferenceOut, made), f"/v1/reviews/{review_id}/reference")
 
-        return await create_once(request, None, tx, principal, idempotency_key, create)
+        return await once(None, create)
 
     @delete(
         "/{review_id:uuid}/reference",
@@ -528,10 +401,10 @@ class ReviewController(Controller):
     async def unmark_reference(
         self,
         review_id: FromPath[uuid.UUID],
-        tx: NamedDependency[AsyncSession],
+        tx: NamedDependency[Tx],
         principal: NamedDependency[Principal],
     ) -> None:
-        await aggregates.unmark_reference(tx, principal, review_id)
+        await references.unmark_reference(tx, principal, review_id)
 
     @post(
         "/{review_id:uuid}/annotations",
@@ -546,37 +419,35 @@ class ReviewController(Controller):
     )
     async def create_annotation(
         self,
-        request: Request[Any, Any, Any],
         review_id: FromPath[uuid.UUID],
         data: JSONBody[AnnotationCreate],
-        tx: NamedDependency[AsyncSession],
+        tx: NamedDependency[Tx],
         principal: NamedDependency[Principal],
         runtime: NamedDependency[Runtime],
-        idempotency_key: IdempotencyKey = None,
+        once: NamedDependency[Once],
     ) -> Response[AnnotationOut]:
-        async def create() -> StoredResponse:
-            made = await service.create_annotation(tx, runtime, principal, review_id, data)
-            location = f"/v1/reviews/{review_id}/annotations/{made.id}"
-            return StoredResponse(201, msgspec.json.encode(annotation_out(made)), location)
+        async def create() -> Made:
+            made = await annotation_service.create_annotation(tx, runtime, principal, review_id, data)
+            return Made(to(AnnotationOut, made), f"/v1/reviews/{review_id}/annotations/{made.id}")
 
-        return await create_once(request, data, tx, principal, idempotency_key, create)
+        return await once(data, create)
 
     @get(
         "/{review_id:uuid}/annotations",
         operation_id="listAnnotations",
         permission=permissions.ReviewsRead,
         summary="List a review's annotations in time order",
-        description=f"All of them (a review holds at most {service.MAX_ANNOTATIONS}), by start then end.",
+        description=f"All of them (a review holds at most {annotation_service.MAX_ANNOTATIONS}), by start then end.",
         responses=problem_responses(400, 401, 403, 404),
     )
     async def list_annotations(
         self,
         review_id: FromPath[uuid.UUID],
-        tx: NamedDependency[AsyncSession],
+        tx: NamedDependency[Tx],
         principal: NamedDependency[Principal],
     ) -> AnnotationList:
-        annotations = await service.list_annotations(tx, principal, review_id)
-        return AnnotationList(items=[annotation_out(a) for a in annotations])
+        found = await annotation_service.list_annotations(tx, principal, review_id)
+        return AnnotationList(items=to(list[AnnotationOut], found))
 
     @delete(
         "/{review_id:uuid}/annotations/{annotation_id:uuid}",
@@ -589,10 +460,10 @@ class ReviewController(Controller):
         self,
         review_id: FromPath[uuid.UUID],
         annotation_id: FromPath[uuid.UUID],
-        tx: NamedDependency[AsyncSession],
+        tx: NamedDependency[Tx],
         principal: NamedDependency[Principal],
     ) -> None:
-        await service.delete_annotation(tx, principal, review_id, annotation_id)
+        await annotation_service.delete_annotation(tx, principal, review_id, annotation_id)
 
 
 @get(
@@ -606,14 +477,13 @@ class ReviewController(Controller):
 )
 async def list_recording_reviews(
     recording_id: FromPath[uuid.UUID],
-    tx: NamedDependency[AsyncSession],
+    tx: NamedDependency[Tx],
     principal: NamedDependency[Principal],
     runtime: NamedDependency[Runtime],
     limit: Limit = DEFAULT_LIMIT,
     cursor: Cursor = None,
 ) -> ReviewPage:
-    page_request = PageRequest(
-        org_id=principal.org_id, scope=f"recording-reviews?{recording_id}", cursor=cursor, limit=limit
-    )
-    page = await service.list_reviews(tx, runtime, principal, page_request, recording_id=recording_id)
-    return ReviewPage(items=[review_out(r) for r in page.items], next_cursor=page.next_cursor)
+    scope = f"recording-reviews?{recording_id}"
+    where = ReviewFilter(recording_id=recording_id)
+    found = await service.list_reviews(tx, runtime, principal, page(principal, scope, cursor, limit), where)
+    return to(ReviewPage, found)

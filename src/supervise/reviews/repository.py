@@ -1,7 +1,9 @@
-"""Named queries over review requests, reviews and annotations, and the visibility rules as SQL.
+"""Named queries over review requests, reviews, annotations and reference reviews, and the visibility rules
+as SQL.
 
 The rules live here once, as predicates, and serve both single reads and lists, so a review is never
-listed to someone who would get 404 reading it (or the other way round).
+listed to someone who would get 404 reading it (or the other way round). Other domains' repositories embed
+them through :class:`Viewer` (``SHARED``).
 """
 
 from __future__ import annotations
@@ -10,29 +12,42 @@ import datetime as dt
 import uuid
 from collections.abc import Sequence
 
-from sqlalchemy import ColumnElement, Select, SQLColumnExpression, and_, exists, func, or_, select, true
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy import ColumnElement, SQLColumnExpression, and_, delete, exists, func, or_, select, true, update
 from sqlalchemy.orm import aliased
 
+from supervise.db import Tx, affected
 from supervise.members.tables import SupervisionLink
-from supervise.recordings import repository as recordings
+from supervise.pagination import CursorCodec, Page, PageRequest, fetch_page
 from supervise.recordings.tables import Recording
-from supervise.reviews.tables import Annotation, Review, ReviewRequest
+from supervise.reviews.schemas import ReviewFilter
+from supervise.reviews.tables import Annotation, ReferenceReview, Review, ReviewRequest
 
 __all__ = [
     "LIVE_REQUEST_STATES",
+    "SHARED",
     "Viewer",
     "annotation_count",
     "annotations_of",
+    "delete_annotation",
+    "delete_draft",
+    "delete_reference",
     "draft_of_request",
+    "existing_review",
     "get_annotation",
     "get_request",
     "get_review",
+    "live_request",
+    "owed_therapists",
+    "page_requests",
+    "page_reviews",
+    "reference_for",
     "request_of",
     "review_ids_for_requests",
-    "select_requests",
-    "select_reviews",
+    "supersede",
 ]
+
+SHARED = ("Viewer",)
+"""What other domains' repositories may embed (``tests/test_architecture.py``)."""
 
 LIVE_REQUEST_STATES = ("open", "in_progress")
 
@@ -60,9 +75,7 @@ class Viewer:
 
     def consent_active(self, recording_id: SQLColumnExpression[uuid.UUID]) -> ColumnElement[bool]:
         return exists().where(
-            Recording.org_id == self.org_id,
-            Recording.id == recording_id,
-            recordings.consent_holds(self.now),
+            Recording.org_id == self.org_id, Recording.id == recording_id, Recording.consent_holds(self.now)
         )
 
     def blinded(self, recording_id: SQLColumnExpression[uuid.UUID]) -> ColumnElement[bool]:
@@ -125,7 +138,10 @@ class Viewer:
         )
 
 
-async def get_request(tx: AsyncSession, viewer: Viewer, request_id: uuid.UUID) -> ReviewRequest | None:
+# ------------------------------------------------------------------------------------------------ requests
+
+
+async def get_request(tx: Tx, viewer: Viewer, request_id: uuid.UUID) -> ReviewRequest | None:
     return await tx.scalar(
         select(ReviewRequest).where(
             ReviewRequest.org_id == viewer.org_id, ReviewRequest.id == request_id, viewer.may_see_request()
@@ -133,7 +149,7 @@ async def get_request(tx: AsyncSession, viewer: Viewer, request_id: uuid.UUID) -
     )
 
 
-async def request_of(tx: AsyncSession, review: Review) -> ReviewRequest | None:
+async def request_of(tx: Tx, review: Review) -> ReviewRequest | None:
     """The request a review was started from (whoever may see the review may act on this link)."""
     if review.request_id is None:
         return None
@@ -142,7 +158,22 @@ async def request_of(tx: AsyncSession, review: Review) -> ReviewRequest | None:
     )
 
 
-async def draft_of_request(tx: AsyncSession, request: ReviewRequest) -> Review | None:
+async def live_request(
+    tx: Tx, org_id: uuid.UUID, reviewer_id: uuid.UUID, recording_id: uuid.UUID, rubric_key: str
+) -> ReviewRequest | None:
+    """The reviewer's open or in-progress request for this recording and rubric, if any."""
+    return await tx.scalar(
+        select(ReviewRequest).where(
+            ReviewRequest.org_id == org_id,
+            ReviewRequest.reviewer_id == reviewer_id,
+            ReviewRequest.recording_id == recording_id,
+            ReviewRequest.rubric_key == rubric_key,
+            ReviewRequest.state.in_(LIVE_REQUEST_STATES),
+        )
+    )
+
+
+async def draft_of_request(tx: Tx, request: ReviewRequest) -> Review | None:
     """The draft started from ``request``, locked (PostgreSQL) before the request is changed: every path that
     changes both takes the review first, then the request, so they cannot deadlock."""
     return await tx.scalar(
@@ -152,13 +183,16 @@ async def draft_of_request(tx: AsyncSession, request: ReviewRequest) -> Review |
     )
 
 
-def select_requests(
+async def page_requests(
+    tx: Tx,
     viewer: Viewer,
+    page: PageRequest,
+    cursors: CursorCodec,
     *,
     reviewer_id: uuid.UUID | None,
     recording_id: uuid.UUID | None,
     state: str | None,
-) -> Select[ReviewRequest]:
+) -> Page[ReviewRequest]:
     stmt = select(ReviewRequest).where(ReviewRequest.org_id == viewer.org_id, viewer.may_see_request())
     if reviewer_id is not None:
         stmt = stmt.where(ReviewRequest.reviewer_id == reviewer_id)
@@ -166,11 +200,11 @@ def select_requests(
         stmt = stmt.where(ReviewRequest.recording_id == recording_id)
     if state is not None:
         stmt = stmt.where(ReviewRequest.state == state)
-    return stmt
+    return await fetch_page(tx, stmt, ReviewRequest.created_at, ReviewRequest.id, page, cursors)
 
 
 async def review_ids_for_requests(
-    tx: AsyncSession, org_id: uuid.UUID, request_ids: Sequence[uuid.UUID]
+    tx: Tx, org_id: uuid.UUID, request_ids: Sequence[uuid.UUID]
 ) -> dict[uuid.UUID, uuid.UUID]:
     if not request_ids:
         return {}
@@ -180,43 +214,101 @@ async def review_ids_for_requests(
     return {request_id: review_id for request_id, review_id in rows if request_id is not None}
 
 
-async def get_review(
-    tx: AsyncSession, viewer: Viewer, review_id: uuid.UUID, *, for_update: bool = False
-) -> Review | None:
+# ------------------------------------------------------------------------------------------------- reviews
+
+
+async def get_review(tx: Tx, viewer: Viewer, review_id: uuid.UUID, *, for_update: bool = False) -> Review | None:
     stmt = select(Review).where(Review.org_id == viewer.org_id, Review.id == review_id, viewer.may_see_review())
     if for_update:
         stmt = stmt.with_for_update(of=Review)
     return await tx.scalar(stmt)
 
 
-def select_reviews(
-    viewer: Viewer,
-    *,
-    recording_id: uuid.UUID | None = None,
-    reviewer_id: uuid.UUID | None = None,
-    therapist_id: uuid.UUID | None = None,
-    state: str | None = None,
-    rubric_key: str | None = None,
-    role: str | None = None,
-) -> Select[Review]:
+async def page_reviews(
+    tx: Tx, viewer: Viewer, page: PageRequest, cursors: CursorCodec, where: ReviewFilter
+) -> Page[Review]:
     """Current revisions only: a superseded revision is read by its id."""
     stmt = select(Review).where(
         Review.org_id == viewer.org_id, Review.superseded_by_id.is_(None), viewer.may_see_review()
     )
     for column, value in (
-        (Review.recording_id, recording_id),
-        (Review.reviewer_id, reviewer_id),
-        (Review.therapist_id, therapist_id),
-        (Review.state, state),
-        (Review.rubric_key, rubric_key),
-        (Review.role, role),
+        (Review.recording_id, where.recording_id),
+        (Review.reviewer_id, where.reviewer_id),
+        (Review.therapist_id, where.therapist_id),
+        (Review.state, where.state),
+        (Review.rubric_key, where.rubric_key),
+        (Review.role, where.role),
     ):
         if value is not None:
             stmt = stmt.where(column == value)
-    return stmt
+    return await fetch_page(tx, stmt, Review.created_at, Review.id, page, cursors)
 
 
-async def annotations_of(tx: AsyncSession, org_id: uuid.UUID, review_id: uuid.UUID) -> list[Annotation]:
+async def existing_review(
+    tx: Tx, org_id: uuid.UUID, recording_id: uuid.UUID, reviewer_id: uuid.UUID, rubric_key: str
+) -> Review | None:
+    """The reviewer's current review of this recording with this rubric, whoever may see it."""
+    return await tx.scalar(
+        select(Review).where(
+            Review.org_id == org_id,
+            Review.superseded_by_id.is_(None),
+            Review.recording_id == recording_id,
+            Review.reviewer_id == reviewer_id,
+            Review.rubric_key == rubric_key,
+        )
+    )
+
+
+async def delete_draft(tx: Tx, review: Review) -> bool:
+    """Delete a draft (locked by the caller) with its annotations; False if it is no longer a draft."""
+    deleted = await tx.execute(
+        delete(Review)
+        .where(Review.org_id == review.org_id, Review.id == review.id, Review.state == "draft")
+        .execution_options(synchronize_session=False)
+    )
+    if affected(deleted) != 1:
+        return False
+    await tx.execute(delete(Annotation).where(Annotation.org_id == review.org_id, Annotation.review_id == review.id))
+    tx.expunge(review)
+    return True
+
+
+async def supersede(tx: Tx, org_id: uuid.UUID, earlier_id: uuid.UUID, by: uuid.UUID, now: dt.datetime) -> bool:
+    """Mark the revision ``earlier_id`` as replaced by ``by``; False if another revision replaced it first."""
+    superseded = await tx.execute(
+        update(Review)
+        .where(Review.org_id == org_id, Review.id == earlier_id, Review.superseded_by_id.is_(None))
+        .values(superseded_by_id=by, updated_at=now, version=Review.version + 1)
+        .execution_options(synchronize_session=False)
+    )
+    return affected(superseded) == 1
+
+
+async def owed_therapists(tx: Tx, org_id: uuid.UUID, member_id: uuid.UUID, now: dt.datetime) -> set[uuid.UUID]:
+    """Therapists of whose sessions ``member_id`` still owes a first review (a live request or a first
+    draft) that can still be given: blind review keeps their figures from this member until it is submitted.
+    A session whose consent ended can no longer be reviewed, so it no longer blinds anyone."""
+    consented = exists().where(Recording.org_id == org_id, Recording.consent_holds(now))
+    requested = select(ReviewRequest.therapist_id).where(
+        ReviewRequest.org_id == org_id,
+        ReviewRequest.reviewer_id == member_id,
+        ReviewRequest.state.in_(LIVE_REQUEST_STATES),
+        consented.where(Recording.id == ReviewRequest.recording_id),
+    )
+    drafting = select(Review.therapist_id).where(
+        Review.org_id == org_id,
+        Review.reviewer_id == member_id,
+        Review.state == "draft",
+        Review.revision == 1,
+        consented.where(Recording.id == Review.recording_id),
+    )
+    return set((await tx.scalars(requested.union(drafting))).all())
+
+
+# --------------------------------------------------------------------------------------------- annotations
+
+
+async def annotations_of(tx: Tx, org_id: uuid.UUID, review_id: uuid.UUID) -> list[Annotation]:
     rows = await tx.scalars(
         select(Annotation)
         .where(Annotation.org_id == org_id, Annotation.review_id == review_id)
@@ -225,16 +317,44 @@ async def annotations_of(tx: AsyncSession, org_id: uuid.UUID, review_id: uuid.UU
     return list(rows.all())
 
 
-async def annotation_count(tx: AsyncSession, org_id: uuid.UUID, review_id: uuid.UUID) -> int:
+async def annotation_count(tx: Tx, org_id: uuid.UUID, review_id: uuid.UUID) -> int:
     count = await tx.scalar(select(func.count()).where(Annotation.org_id == org_id, Annotation.review_id == review_id))
     return int(count or 0)
 
 
 async def get_annotation(
-    tx: AsyncSession, org_id: uuid.UUID, review_id: uuid.UUID, annotation_id: uuid.UUID
+    tx: Tx, org_id: uuid.UUID, review_id: uuid.UUID, annotation_id: uuid.UUID
 ) -> Annotation | None:
     return await tx.scalar(
         select(Annotation).where(
             Annotation.org_id == org_id, Annotation.review_id == review_id, Annotation.id == annotation_id
         )
     )
+
+
+async def delete_annotation(tx: Tx, annotation: Annotation) -> None:
+    await tx.delete(annotation)
+    await tx.flush()
+
+
+# ----------------------------------------------------------------------------------------------- references
+
+
+async def reference_for(
+    tx: Tx, org_id: uuid.UUID, recording_id: uuid.UUID, rubric_key: str, rubric_version: str
+) -> ReferenceReview | None:
+    return await tx.scalar(
+        select(ReferenceReview).where(
+            ReferenceReview.org_id == org_id,
+            ReferenceReview.recording_id == recording_id,
+            ReferenceReview.rubric_key == rubric_key,
+            ReferenceReview.rubric_version == rubric_version,
+        )
+    )
+
+
+async def delete_reference(tx: Tx, org_id: uuid.UUID, review_id: uuid.UUID) -> bool:
+    deleted = await tx.execute(
+        delete(ReferenceReview).where(ReferenceReview.org_id == org_id, ReferenceReview.review_id == review_id)
+    )
+    return affected(deleted) == 1

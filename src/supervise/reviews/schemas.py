@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import datetime as dt
 import uuid
-from typing import Annotated, Literal
+from dataclasses import dataclass
+from typing import Annotated
 
 import msgspec
 
+from supervise.reviews.tables import AnnotationKind, RequestState, ReviewerRole, ReviewState
 from supervise.rubrics.model import Flag, Responses
 
 __all__ = [
@@ -15,23 +17,25 @@ __all__ = [
     "Acknowledgement",
     "AmendIn",
     "AnnotationCreate",
+    "AnnotationKind",
     "AnnotationList",
     "AnnotationOut",
+    "ReferenceOut",
+    "RequestState",
     "ReviewCreate",
+    "ReviewFilter",
     "ReviewOut",
     "ReviewPage",
     "ReviewRequestCreate",
     "ReviewRequestOut",
     "ReviewRequestPage",
     "ReviewResult",
+    "ReviewState",
     "ReviewUpdate",
+    "ReviewerRole",
     "RubricPin",
 ]
 
-ReviewerRole = Literal["supervisor", "peer", "self"]
-RequestState = Literal["open", "in_progress", "done", "cancelled"]
-ReviewState = Literal["draft", "submitted", "acknowledged"]
-AnnotationKind = Literal["strength", "growth", "rupture", "repair", "note"]
 
 # Free text may span lines; no other control characters (PostgreSQL refuses NUL), and something visible.
 _LINE = r"[^\x00-\x08\x0b\x0c\x0e-\x1f\x7f]"
@@ -183,3 +187,23 @@ class AnnotationOut(msgspec.Struct, kw_only=True):
 class AnnotationList(msgspec.Struct, kw_only=True):
     items: list[AnnotationOut]
     """In time order (start, then end)."""
+
+
+class ReferenceOut(msgspec.Struct, kw_only=True):
+    review_id: uuid.UUID
+    recording_id: uuid.UUID
+    rubric: RubricPin
+    marked_by_id: uuid.UUID
+    created_at: dt.datetime
+
+
+@dataclass(frozen=True, slots=True)
+class ReviewFilter:
+    """Which reviews a list shows (besides who may see them); ``None``: any."""
+
+    recording_id: uuid.UUID | None = None
+    reviewer_id: uuid.UUID | None = None
+    therapist_id: uuid.UUID | None = None
+    state: str | None = None
+    rubric_key: str | None = None
+    role: str | None = None

@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import datetime as dt
 import uuid
-from typing import Any
+from dataclasses import dataclass
+from typing import Any, Literal
 
 from sqlalchemy import (
     JSON,
@@ -25,14 +26,31 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, mapped_column
 
-from supervise.db import Base, UTCDateTime, new_id, utcnow
+from supervise.clock import utcnow
+from supervise.db import Base, UTCDateTime, Versioned, new_id
+from supervise.rubrics.tables import UsesRubric
 
-__all__ = ["Annotation", "Review", "ReviewRequest"]
+__all__ = [
+    "Acknowledged",
+    "Annotation",
+    "AnnotationKind",
+    "ReferenceReview",
+    "RequestState",
+    "Review",
+    "ReviewRequest",
+    "ReviewState",
+    "ReviewerRole",
+]
+
+ReviewerRole = Literal["supervisor", "peer", "self"]
+RequestState = Literal["open", "in_progress", "done", "cancelled"]
+ReviewState = Literal["draft", "submitted", "acknowledged"]
+AnnotationKind = Literal["strength", "growth", "rupture", "repair", "note"]
 
 _LIVE = text("state IN ('open', 'in_progress')")
 
 
-class ReviewRequest(Base):
+class ReviewRequest(UsesRubric, Versioned, Base):
     __tablename__ = "review_requests"
     __table_args__ = (
         UniqueConstraint("org_id", "id"),
@@ -64,18 +82,13 @@ class ReviewRequest(Base):
     therapist_id: Mapped[uuid.UUID]
     reviewer_id: Mapped[uuid.UUID]
     requested_by_id: Mapped[uuid.UUID]
-    role: Mapped[str] = mapped_column(String(16))
-    rubric_key: Mapped[str] = mapped_column(String(64))
-    rubric_version: Mapped[str] = mapped_column(String(32))
+    role: Mapped[ReviewerRole] = mapped_column(String(16))
     due_on: Mapped[dt.date | None] = mapped_column(Date)
     note: Mapped[str | None] = mapped_column(Text)
-    state: Mapped[str] = mapped_column(String(16), default="open")
-    version: Mapped[int] = mapped_column(Integer, default=1)
-    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utcnow)
-    updated_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    state: Mapped[RequestState] = mapped_column(String(16), default="open")
 
 
-class Review(Base):
+class Review(UsesRubric, Versioned, Base):
     __tablename__ = "reviews"
     __table_args__ = (
         UniqueConstraint("org_id", "id"),
@@ -103,10 +116,8 @@ class Review(Base):
     therapist_id: Mapped[uuid.UUID]
     reviewer_id: Mapped[uuid.UUID]
     request_id: Mapped[uuid.UUID | None]
-    role: Mapped[str] = mapped_column(String(16))
-    rubric_key: Mapped[str] = mapped_column(String(64))
-    rubric_version: Mapped[str] = mapped_column(String(32))
-    state: Mapped[str] = mapped_column(String(16), default="draft")
+    role: Mapped[ReviewerRole] = mapped_column(String(16))
+    state: Mapped[ReviewState] = mapped_column(String(16), default="draft")
     revision: Mapped[int] = mapped_column(Integer, default=1)
     amends_id: Mapped[uuid.UUID | None]
     amend_reason: Mapped[str | None] = mapped_column(Text)
@@ -116,11 +127,15 @@ class Review(Base):
     result: Mapped[dict[str, Any] | None] = mapped_column(JSON)
     submitted_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
     acknowledged_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
-    acknowledgement: Mapped[str | None] = mapped_column(Text)
+    response: Mapped[str | None] = mapped_column("acknowledgement", Text)
+    """The therapist's answer when acknowledging."""
     usefulness: Mapped[int | None] = mapped_column(Integer)
-    version: Mapped[int] = mapped_column(Integer, default=1)
-    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utcnow)
-    updated_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+    @property
+    def acknowledgement(self) -> Acknowledged | None:
+        if self.acknowledged_at is None or self.usefulness is None:
+            return None
+        return Acknowledged(self.acknowledged_at, self.usefulness, self.response)
 
 
 class Annotation(Base):
@@ -139,6 +154,32 @@ class Annotation(Base):
     start_ms: Mapped[int] = mapped_column(Integer)
     end_ms: Mapped[int | None] = mapped_column(Integer)
     item_key: Mapped[str | None] = mapped_column(String(64))
-    kind: Mapped[str] = mapped_column(String(16))
+    kind: Mapped[AnnotationKind] = mapped_column(String(16))
     text: Mapped[str] = mapped_column(Text)
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+
+@dataclass(frozen=True, slots=True)
+class Acknowledged:
+    """The therapist's acknowledgement of a review (the API's ``acknowledgement``)."""
+
+    at: dt.datetime
+    usefulness: int
+    response: str | None
+
+
+class ReferenceReview(UsesRubric, Base):
+    """A review an admin marked as the reference ("gold") for a training recording: raters of the same
+    recording with the same rubric version are calibrated against it. One per recording and rubric version."""
+
+    __tablename__ = "reference_reviews"
+    __table_args__ = (
+        ForeignKeyConstraint(["org_id", "review_id"], ["reviews.org_id", "reviews.id"], ondelete="CASCADE"),
+        UniqueConstraint("org_id", "recording_id", "rubric_key", "rubric_version"),
+    )
+
+    org_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("organisations.id"), primary_key=True)
+    review_id: Mapped[uuid.UUID] = mapped_column(primary_key=True)
+    recording_id: Mapped[uuid.UUID]
+    marked_by_id: Mapped[uuid.UUID]
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime())

@@ -4,15 +4,14 @@ from __future__ import annotations
 
 from typing import Annotated
 
-import msgspec
 from litestar import Controller, get, post
 from litestar.di import NamedDependency
 from litestar.params import JSONBody, PathParameter, QueryParameter
-from sqlalchemy.ext.asyncio import AsyncSession
 
 from supervise.auth import permissions
 from supervise.auth.principal import Principal
-from supervise.http import problem_responses
+from supervise.db import Tx
+from supervise.http import With, problem_responses, to
 from supervise.rubrics import service
 from supervise.rubrics.model import Responses, Result
 from supervise.rubrics.schemas import PluginOut, RubricOut, RubricRef
@@ -25,14 +24,16 @@ RubricVersion = Annotated[str, PathParameter(max_length=32, pattern=r"^[0-9A-Za-
 
 
 def rubric_out(served: service.Served) -> RubricOut:
-    return RubricOut(
-        **msgspec.structs.asdict(served.definition),
+    """The definition, with what this server knows about it."""
+    known = With(
+        served.definition,
         checksum=served.checksum,
         plugin=served.plugin,
         installed=served.plugin is not None,
         versions=served.versions,
-        responses_schema=dict(served.responses_schema),
+        responses_schema=served.responses_schema,
     )
+    return to(RubricOut, known)
 
 
 class RubricController(Controller):
@@ -49,7 +50,7 @@ class RubricController(Controller):
     )
     async def list_rubrics(
         self,
-        tx: NamedDependency[AsyncSession],
+        tx: NamedDependency[Tx],
         principal: NamedDependency[Principal],
         runtime: NamedDependency[Runtime],
     ) -> list[RubricOut]:
@@ -65,7 +66,7 @@ class RubricController(Controller):
     async def get_rubric(
         self,
         key: RubricKey,
-        tx: NamedDependency[AsyncSession],
+        tx: NamedDependency[Tx],
         principal: NamedDependency[Principal],
         runtime: NamedDependency[Runtime],
     ) -> RubricOut:
@@ -83,7 +84,7 @@ class RubricController(Controller):
         self,
         key: RubricKey,
         version: RubricVersion,
-        tx: NamedDependency[AsyncSession],
+        tx: NamedDependency[Tx],
         principal: NamedDependency[Principal],
         runtime: NamedDependency[Runtime],
     ) -> RubricOut:

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from supervise.rubrics.tables import RubricSnapshot
 
-__all__ = ["all_snapshots", "get_snapshot", "snapshot_versions"]
+__all__ = ["add_snapshot_once", "all_snapshots", "get_snapshot", "snapshot_versions"]
 
 
 async def get_snapshot(tx: AsyncSession, key: str, version: str) -> RubricSnapshot | None:
@@ -20,3 +21,12 @@ async def all_snapshots(tx: AsyncSession) -> list[RubricSnapshot]:
 
 async def snapshot_versions(tx: AsyncSession, key: str) -> list[str]:
     return list((await tx.scalars(select(RubricSnapshot.version).where(RubricSnapshot.key == key))).all())
+
+
+async def add_snapshot_once(tx: AsyncSession, snapshot: RubricSnapshot) -> None:
+    """Store ``snapshot`` unless one of its ``(key, version)`` exists (another request may take it first)."""
+    try:
+        async with tx.begin_nested():
+            tx.add(snapshot)
+    except IntegrityError:
+        pass  # the definition is the same installed one

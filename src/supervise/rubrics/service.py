@@ -6,9 +6,8 @@ import logging
 from dataclasses import dataclass
 
 import msgspec
-from sqlalchemy.exc import IntegrityError
-from sqlalchemy.ext.asyncio import AsyncSession
 
+from supervise.db import Tx
 from supervise.errors import FieldError, NotFound, PluginFailure, Unprocessable
 from supervise.rubrics import repository
 from supervise.rubrics.model import (
@@ -44,12 +43,12 @@ class Served:
     responses_schema: dict[str, object]
 
 
-async def _versions(tx: AsyncSession, registry: Registry, key: str) -> list[str]:
+async def _versions(tx: Tx, registry: Registry, key: str) -> list[str]:
     known = set(registry.versions(key)) | set(await repository.snapshot_versions(tx, key))
     return sorted(known, key=version_key)
 
 
-async def _serve(tx: AsyncSession, registry: Registry, rubric: Rubric) -> Served:
+async def _serve(tx: Tx, registry: Registry, rubric: Rubric) -> Served:
     definition = rubric.definition()
     return Served(
         definition=definition,
@@ -60,18 +59,18 @@ async def _serve(tx: AsyncSession, registry: Registry, rubric: Rubric) -> Served
     )
 
 
-async def list_latest(tx: AsyncSession, registry: Registry) -> list[Served]:
+async def list_latest(tx: Tx, registry: Registry) -> list[Served]:
     return [await _serve(tx, registry, rubric) for rubric in registry.all_latest()]
 
 
-async def get_latest(tx: AsyncSession, registry: Registry, key: str) -> Served:
+async def get_latest(tx: Tx, registry: Registry, key: str) -> Served:
     rubric = registry.latest(key)
     if rubric is None:
         raise NotFound("installed rubric")
     return await _serve(tx, registry, rubric)
 
 
-async def get_version(tx: AsyncSession, registry: Registry, key: str, version: str) -> Served:
+async def get_version(tx: Tx, registry: Registry, key: str, version: str) -> Served:
     """An installed version, or one no longer installed, from the snapshot taken when it was first used."""
     rubric = registry.get(key, version)
     if rubric is not None:
@@ -113,7 +112,7 @@ def score_responses(registry: Registry, key: str, version: str, responses: Respo
     return result
 
 
-async def ensure_snapshot(tx: AsyncSession, registry: Registry, rubric: Rubric) -> None:
+async def ensure_snapshot(tx: Tx, registry: Registry, rubric: Rubric) -> None:
     """Record the definition of ``rubric`` the first time it is used (idempotent, safe under concurrency)."""
     if await repository.get_snapshot(tx, rubric.key, rubric.version) is not None:
         return
@@ -125,14 +124,10 @@ async def ensure_snapshot(tx: AsyncSession, registry: Registry, rubric: Rubric) 
         definition=msgspec.to_builtins(definition),
         plugin=registry.owners[(rubric.key, rubric.version)],
     )
-    try:
-        async with tx.begin_nested():
-            tx.add(snapshot)
-    except IntegrityError:
-        pass  # another request took the snapshot first; the definition is the same installed one
+    await repository.add_snapshot_once(tx, snapshot)
 
 
-async def verify_snapshots(tx: AsyncSession, registry: Registry) -> None:
+async def verify_snapshots(tx: Tx, registry: Registry) -> None:
     """Refuse to run when an installed plugin changed the definition of a ``(key, version)`` already used."""
     changed = []
     for snapshot in await repository.all_snapshots(tx):

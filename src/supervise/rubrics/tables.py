@@ -7,14 +7,35 @@ not any clinic's data, and every organisation's reviews must read the same defin
 from __future__ import annotations
 
 import datetime as dt
+from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import JSON, String
 from sqlalchemy.orm import Mapped, mapped_column
 
-from supervise.db import Base, UTCDateTime, utcnow
+from supervise.clock import utcnow
+from supervise.db import Base, UTCDateTime
 
-__all__ = ["RubricSnapshot"]
+__all__ = ["Pinned", "RubricSnapshot", "UsesRubric"]
+
+
+@dataclass(frozen=True, slots=True)
+class Pinned:
+    """A rubric version as the rows that use one name it (their ``rubric`` in the API)."""
+
+    key: str
+    version: str
+
+
+class UsesRubric:
+    """A row that names the rubric version it was made with."""
+
+    rubric_key: Mapped[str] = mapped_column(String(64))
+    rubric_version: Mapped[str] = mapped_column(String(32))
+
+    @property
+    def rubric(self) -> Pinned:
+        return Pinned(self.rubric_key, self.rubric_version)
 
 
 class RubricSnapshot(Base):

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import datetime as dt
 import uuid
+from typing import Literal
 
 from sqlalchemy import (
     Boolean,
@@ -23,16 +24,16 @@ from sqlalchemy import (
     Integer,
     PrimaryKeyConstraint,
     String,
-    UniqueConstraint,
 )
 from sqlalchemy.orm import Mapped, mapped_column
 from sqlalchemy.sql.expression import true
 
 from supervise.db import Base, UTCDateTime
+from supervise.rubrics.tables import UsesRubric
 
 __all__ = [
     "ConsentSweep",
-    "ReferenceReview",
+    "MeasureKind",
     "ReviewFlag",
     "ReviewScore",
     "RollupDay",
@@ -42,11 +43,15 @@ __all__ = [
 ]
 
 
+MeasureKind = Literal["item", "score"]
+"""``item``: a rubric item's value; ``score``: a subscale, the total or another score the rubric computes."""
+
+
 def _kind() -> CheckConstraint:
     return CheckConstraint("measure_kind IN ('item', 'score')", name="measure_kind")
 
 
-class ReviewScore(Base):
+class ReviewScore(UsesRubric, Base):
     __tablename__ = "review_scores"
     __table_args__ = (
         ForeignKeyConstraint(["org_id", "review_id"], ["reviews.org_id", "reviews.id"], ondelete="CASCADE"),
@@ -70,7 +75,7 @@ class ReviewScore(Base):
 
     org_id: Mapped[uuid.UUID] = mapped_column(primary_key=True)
     review_id: Mapped[uuid.UUID] = mapped_column(primary_key=True)
-    measure_kind: Mapped[str] = mapped_column(String(8), primary_key=True)
+    measure_kind: Mapped[MeasureKind] = mapped_column(String(8), primary_key=True)
     measure: Mapped[str] = mapped_column(String(64), primary_key=True)
     value: Mapped[float] = mapped_column(Float)
     therapist_id: Mapped[uuid.UUID]
@@ -79,15 +84,13 @@ class ReviewScore(Base):
     case_id: Mapped[uuid.UUID]
     session_number: Mapped[int] = mapped_column(Integer)
     role: Mapped[str] = mapped_column(String(16))
-    rubric_key: Mapped[str] = mapped_column(String(64))
-    rubric_version: Mapped[str] = mapped_column(String(32))
     occurred_at: Mapped[dt.datetime] = mapped_column(UTCDateTime())
     counted: Mapped[bool] = mapped_column(Boolean, server_default=true())
-    """Whether the rollups include it: only while the recording's consent holds (``service.recount``)."""
+    """Whether the rollups include it: only while the recording's consent holds (:func:`.service.recount`)."""
 
 
 class ConsentSweep(Base):
-    """Up to when an organisation's consent expiries have been applied to its rollups (``service.sweep``)."""
+    """Up to when an organisation's consent expiries have been applied to its rollups (:func:`.service.sweep`)."""
 
     __tablename__ = "consent_sweeps"
 
@@ -100,7 +103,7 @@ class _Rollup:
     therapist_id: Mapped[uuid.UUID] = mapped_column(primary_key=True)
     rubric_key: Mapped[str] = mapped_column(String(64), primary_key=True)
     rubric_version: Mapped[str] = mapped_column(String(32), primary_key=True)
-    measure_kind: Mapped[str] = mapped_column(String(8), primary_key=True)
+    measure_kind: Mapped[MeasureKind] = mapped_column(String(8), primary_key=True)
     measure: Mapped[str] = mapped_column(String(64), primary_key=True)
     role: Mapped[str] = mapped_column(String(16), primary_key=True)
     n: Mapped[int] = mapped_column(Integer)
@@ -154,7 +157,7 @@ class RollupTotal(_Rollup, Base):
     __table_args__ = (_kind(),)
 
 
-class ReviewFlag(Base):
+class ReviewFlag(UsesRubric, Base):
     """A flag a current submitted review's result raised (below a cutoff, an unresolved confrontation...):
     the flags feed reads these, newest first."""
 
@@ -171,29 +174,13 @@ class ReviewFlag(Base):
     review_id: Mapped[uuid.UUID]
     recording_id: Mapped[uuid.UUID]
     therapist_id: Mapped[uuid.UUID]
-    rubric_key: Mapped[str] = mapped_column(String(64))
-    rubric_version: Mapped[str] = mapped_column(String(32))
     code: Mapped[str] = mapped_column(String(64))
-    severity: Mapped[str] = mapped_column(String(16))
+    severity: Mapped[Literal["info", "warning", "critical"]] = mapped_column(String(16))
     message: Mapped[str] = mapped_column(String(500))
     threshold: Mapped[str | None] = mapped_column(String(64))
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime())
 
-
-class ReferenceReview(Base):
-    """A review an admin marked as the reference ("gold") for a training recording: raters of the same
-    recording with the same rubric version are calibrated against it. One per recording and rubric version."""
-
-    __tablename__ = "reference_reviews"
-    __table_args__ = (
-        ForeignKeyConstraint(["org_id", "review_id"], ["reviews.org_id", "reviews.id"], ondelete="CASCADE"),
-        UniqueConstraint("org_id", "recording_id", "rubric_key", "rubric_version"),
-    )
-
-    org_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("organisations.id"), primary_key=True)
-    review_id: Mapped[uuid.UUID] = mapped_column(primary_key=True)
-    recording_id: Mapped[uuid.UUID]
-    rubric_key: Mapped[str] = mapped_column(String(64))
-    rubric_version: Mapped[str] = mapped_column(String(32))
-    marked_by_id: Mapped[uuid.UUID]
-    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime())
+    @property
+    def at(self) -> dt.datetime:
+        """When the review that raised it was submitted."""
+        return self.created_at

@@ -1,0 +1,277 @@
+"""Comparisons that read single reviews' scores, counting only reviews the caller may read one by one (blind
+review, drafts, consent: the rules of ``GET /v1/reviews``): self vs observer, case trajectories, feedback
+usefulness and inter-rater reliability."""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+from collections import defaultdict
+from typing import Any, Literal
+
+from supervise.aggregates import repository
+from supervise.aggregates.schemas import (
+    CaseTrajectory,
+    Gap,
+    IccOut,
+    Reliability,
+    ReliabilityRow,
+    RoleScore,
+    SelfVsObserver,
+    SessionPoint,
+    Stats,
+    Usefulness,
+    UsefulnessRow,
+)
+from supervise.aggregates.shared import OBSERVERS, check_range, definition, measures, stats, visible_therapist
+from supervise.aggregates.stats import icc_a1, krippendorff_alpha, summarise
+from supervise.audit import service as audit
+from supervise.auth.principal import Principal
+from supervise.db import Tx
+from supervise.errors import FieldError, Forbidden, NotFound, Unprocessable
+from supervise.recordings import service as recordings
+from supervise.reviews import service as reviews
+from supervise.reviews.schemas import RubricPin
+from supervise.rubrics.model import BooleanScale, RubricDefinition
+from supervise.runtime import Runtime
+
+__all__ = ["DEFAULT_DROP", "case_trajectory", "reliability", "self_vs_observer", "usefulness"]
+
+IccBand = Literal["poor", "moderate", "good", "excellent"]
+AlphaBand = Literal["reliable", "tentative", "unreliable"]
+Metric = Literal["interval", "nominal"]
+
+
+async def self_vs_observer(
+    tx: Tx,
+    runtime: Runtime,
+    principal: Principal,
+    therapist_id: uuid.UUID,
+    *,
+    rubric_key: str,
+    version: str | None,
+    date_from: dt.date | None,
+    date_to: dt.date | None,
+) -> SelfVsObserver:
+    """Per measure, over recordings the therapist rated and at least one observer rated: the therapist's
+    rating minus the observers' mean on that recording (read from the therapist's own scores)."""
+    await visible_therapist(tx, principal, therapist_id)
+    check_range(date_from, date_to)
+    asked = await definition(tx, runtime, rubric_key, version)
+    pairs = await repository.self_and_observers(
+        tx, reviews.viewer(principal), therapist_id, asked.key, asked.version, OBSERVERS, date_from, date_to
+    )
+    collected: dict[tuple[str, str], list[tuple[float, float]]] = defaultdict(list)
+    for pair in pairs:
+        collected[(pair.kind, pair.measure)].append((pair.own, pair.observed))
+    gaps_out = []
+    for kind, key, label in measures(asked):
+        values = collected.get((kind, key), [])
+        gaps = [own - observed for own, observed in values]
+        gap = summarise(
+            len(gaps), sum(gaps), sum(g * g for g in gaps), min(gaps, default=None), max(gaps, default=None)
+        )
+        gaps_out.append(
+            Gap(
+                kind=kind,
+                key=key,
+                label=label,
+                n=len(values),
+                mean_self=sum(v[0] for v in values) / len(values) if values else None,
+                mean_observer=sum(v[1] for v in values) / len(values) if values else None,
+                gap=Stats(**stats(gap)),
+            )
+        )
+    audit.record_read(tx, principal, "aggregate.self_vs_observer", "member", therapist_id)
+    return SelfVsObserver(
+        therapist_id=therapist_id,
+        rubric=RubricPin(key=asked.key, version=asked.version),
+        date_from=date_from,
+        date_to=date_to,
+        measures=gaps_out,
+    )
+
+
+DEFAULT_DROP = 0.15
+"""Share of a measure's range a score must fall between consecutive sessions to signal a rupture (no
+instrument here publishes a drop threshold; WAI's manual names a session-to-session drop as the signal)."""
+
+
+def _range(definition: RubricDefinition, kind: str, key: str) -> tuple[float | None, float | None]:
+    if kind == "score":
+        spec = next((s for s in definition.scores if s.key == key), None)
+        return (spec.min, spec.max) if spec else (None, None)
+    item = next((i for i in definition.items if i.key == key), None)
+    scale = item.scale if item else None
+    return (getattr(scale, "min", None), getattr(scale, "max", None))
+
+
+async def case_trajectory(
+    tx: Tx,
+    runtime: Runtime,
+    principal: Principal,
+    case_id: uuid.UUID,
+    *,
+    rubric_key: str,
+    version: str | None,
+    measure: str,
+) -> CaseTrajectory:
+    """Per session of a case: the measure's mean per rater role, its change since the role's previous rated
+    session, and a rupture signal when it fell by more than the drop threshold."""
+    case = await recordings.find_case(tx, principal.org_id, case_id)
+    if case is None or not await recordings.may_see_therapist(tx, principal, case.therapist_id):
+        raise NotFound("case")
+    asked = await definition(tx, runtime, rubric_key, version)
+    kind = next((k for k, key, _ in measures(asked) if key == measure), None)
+    if kind is None:
+        raise Unprocessable(
+            "The rubric has no such measure.",
+            errors=[FieldError("measure", f"{asked.key} {asked.version} has no item or score '{measure}'")],
+        )
+    low, high = _range(asked, kind, measure)
+    threshold = round(DEFAULT_DROP * (high - low), 9) if low is not None and high is not None else 1.0
+    rows = await repository.case_scores(tx, reviews.viewer(principal), case_id, asked.key, asked.version, kind, measure)
+    by_session: dict[tuple[int, uuid.UUID, dt.datetime], dict[str, list[float]]] = defaultdict(
+        lambda: defaultdict(list)
+    )
+    for score in rows:
+        by_session[(score.session_number, score.recording_id, score.occurred_at)][score.role].append(float(score.value))
+    previous: dict[str, float] = {}
+    sessions = []
+    for (number, recording_id, occurred_at), by_role in sorted(by_session.items(), key=lambda kv: (kv[0][0], kv[0][2])):
+        points, rupture = [], False
+        for role in sorted(by_role):
+            values = by_role[role]
+            mean = sum(values) / len(values)
+            change = mean - previous[role] if role in previous else None
+            rupture = rupture or (change is not None and -change > threshold + 1e-12)
+            points.append(RoleScore(role=role, n=len(values), mean=mean, change=change))
+            previous[role] = mean
+        sessions.append(
+            SessionPoint(
+                session_number=number,
+                recording_id=recording_id,
+                occurred_at=occurred_at,
+                roles=points,
+                rupture=rupture,
+            )
+        )
+    audit.record_read(tx, principal, "aggregate.trajectory", "case", case_id)
+    return CaseTrajectory(
+        case_id=case_id,
+        rubric=RubricPin(key=asked.key, version=asked.version),
+        measure=measure,
+        drop_threshold=threshold,
+        sessions=sessions,
+    )
+
+
+async def usefulness(tx: Tx, principal: Principal, *, reviewer_id: uuid.UUID | None) -> Usefulness:
+    """How useful therapists found each reviewer's feedback: your own; admins any reviewer's, or everyone's.
+    Every rating behind a figure is already readable by its viewer (on the reviews), so nothing is withheld."""
+    if reviewer_id is None and not principal.is_admin:
+        reviewer_id = principal.member_id
+    if reviewer_id is not None and reviewer_id != principal.member_id and not principal.is_admin:
+        raise Forbidden("You see how useful your own feedback was; admins see everyone's.")
+    rows = await repository.usefulness(tx, principal.org_id, reviewer_id)
+    audit.record_read(tx, principal, "aggregate.usefulness", "member", reviewer_id)
+    return Usefulness(
+        reviewers=[
+            UsefulnessRow(
+                reviewer_id=r.reviewer_id,
+                **stats(summarise(int(r.n), float(r.total), float(r.total_sq), r.low, r.high)),
+            )
+            for r in rows
+        ]
+    )
+
+
+def _icc(units: dict[Any, dict[Any, float]]) -> IccOut | None:
+    """ICC(2,1) over the largest set of recordings rated by one and the same group of two or more raters."""
+    groups: dict[frozenset[Any], list[dict[Any, float]]] = defaultdict(list)
+    for ratings in units.values():
+        if len(ratings) >= 2:
+            groups[frozenset(ratings)].append(ratings)
+    if not groups:
+        return None
+    raters, rows = max(groups.items(), key=lambda kv: (len(kv[1]), len(kv[0])))
+    order = sorted(raters, key=str)
+    icc = icc_a1([[row[r] for r in order] for row in rows])
+    if icc is None:
+        return None
+    band: IccBand = (
+        "excellent" if icc.value > 0.9 else "good" if icc.value >= 0.75 else "moderate" if icc.value >= 0.5 else "poor"
+    )
+    ci = (icc.ci_low, icc.ci_high) if icc.ci_low is not None and icc.ci_high is not None else None
+    return IccOut(value=icc.value, ci95=ci, band=band, targets=icc.targets, raters=icc.raters)
+
+
+def _band(alpha: float | None) -> AlphaBand | None:
+    if alpha is None:
+        return None
+    return "reliable" if alpha >= 0.8 else "tentative" if alpha >= 0.667 else "unreliable"
+
+
+async def reliability(
+    tx: Tx,
+    runtime: Runtime,
+    principal: Principal,
+    *,
+    rubric_key: str,
+    version: str | None,
+    therapist_id: uuid.UUID | None,
+    date_from: dt.date | None,
+    date_to: dt.date | None,
+) -> Reliability:
+    """Agreement between observers who rated the same recordings with the same rubric version, from the
+    reviews the caller may read: Krippendorff's alpha per measure (it takes any number of raters and missing
+    ratings)."""
+    check_range(date_from, date_to)
+    if therapist_id is not None:
+        await visible_therapist(tx, principal, therapist_id)
+    asked = await definition(tx, runtime, rubric_key, version)
+    rows = await repository.observer_values(
+        tx,
+        reviews.viewer(principal),
+        asked.key,
+        asked.version,
+        OBSERVERS,
+        therapist_id=therapist_id,
+        first=date_from,
+        last=date_to,
+    )
+    units: dict[tuple[str, str], dict[Any, dict[Any, float]]] = defaultdict(lambda: defaultdict(dict))
+    raters: dict[tuple[str, str], set[Any]] = defaultdict(set)
+    for row in rows:
+        units[(row.kind, row.measure)][row.recording_id][row.reviewer_id] = float(row.value)
+        raters[(row.kind, row.measure)].add(row.reviewer_id)
+    nominal = {item.key for item in asked.items if isinstance(item.scale, BooleanScale)}
+    rows_out = []
+    for kind, key, label in measures(asked):
+        metric: Metric = "nominal" if kind == "item" and key in nominal else "interval"
+        rated = units.get((kind, key), {})
+        by_unit = [list(ratings.values()) for ratings in rated.values()]
+        alpha = krippendorff_alpha(by_unit, metric)
+        paired = [u for u in by_unit if len(u) >= 2]
+        rows_out.append(
+            ReliabilityRow(
+                kind=kind,
+                key=key,
+                label=label,
+                metric=metric,
+                alpha=alpha,
+                band=_band(alpha),
+                icc=_icc(rated) if metric == "interval" else None,
+                units=len(paired),
+                raters=len(raters.get((kind, key), set())),
+                values=sum(len(u) for u in paired),
+            )
+        )
+    audit.record_read(tx, principal, "aggregate.reliability", "member", therapist_id)
+    return Reliability(
+        rubric=RubricPin(key=asked.key, version=asked.version),
+        therapist_id=therapist_id,
+        date_from=date_from,
+        date_to=date_to,
+        measures=rows_out,
+    )

@@ -1,0 +1,118 @@
+"""What every aggregate view shares: who may see a therapist's figures, the rubric version asked about and
+its measures, and statistics as the API sends them.
+
+Who sees an aggregate: a therapist's own figures, a supervisor's supervisees', an admin's whole organisation;
+another therapist is 404. Views that pool several therapists withhold any cell built from fewer than
+:data:`MIN_CELL_REVIEWS` reviews. Every read is audited.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+from typing import Any
+
+from supervise.aggregates.schemas import MeasureKind, RoleFilter
+from supervise.aggregates.stats import Summary, summarise
+from supervise.auth.principal import Principal
+from supervise.db import Tx
+from supervise.errors import Conflict, FieldError, NotFound, Unprocessable
+from supervise.members import service as members
+from supervise.recordings import service as recordings
+from supervise.reviews import service as reviews
+from supervise.rubrics import service as rubrics
+from supervise.rubrics.model import RubricDefinition
+from supervise.runtime import Runtime
+
+__all__ = [
+    "MIN_CELL_REVIEWS",
+    "OBSERVERS",
+    "Sums",
+    "check_range",
+    "definition",
+    "measures",
+    "not_blinded",
+    "roles",
+    "stats",
+    "visible_therapist",
+]
+
+MIN_CELL_REVIEWS = 5
+"""A pooled view shows a therapist's figure only when at least this many reviews make it."""
+
+OBSERVERS = ("supervisor", "peer", "client")
+
+
+async def visible_therapist(tx: Tx, principal: Principal, therapist_id: uuid.UUID) -> None:
+    """404 unless the therapist exists in the caller's organisation and the caller may see their figures."""
+    therapist = await members.find_member(tx, principal.org_id, therapist_id)
+    if therapist is None or not await recordings.may_see_therapist(tx, principal, therapist_id):
+        raise NotFound("therapist")
+
+
+async def definition(tx: Tx, runtime: Runtime, key: str, version: str | None) -> RubricDefinition:
+    """The rubric version asked about: the latest installed, or any version used (from its snapshot)."""
+    if version is None:
+        latest = runtime.registry.latest(key)
+        if latest is None:
+            raise Unprocessable("No such rubric here.", errors=[FieldError("rubric", f"no installed rubric '{key}'")])
+        return latest.definition()
+    try:
+        return (await rubrics.get_version(tx, runtime.registry, key, version)).definition
+    except NotFound:
+        raise Unprocessable(
+            "No such rubric version here.", errors=[FieldError("version", f"{key} has no version {version}")]
+        ) from None
+
+
+async def not_blinded(tx: Tx, principal: Principal, therapist_id: uuid.UUID) -> None:
+    if therapist_id in await reviews.owed_therapists(tx, principal):
+        raise Conflict(
+            "You still owe a first review of one of this therapist's sessions: their figures stay hidden from "
+            "you until it is submitted (blind review)."
+        )
+
+
+def measures(definition: RubricDefinition) -> list[tuple[MeasureKind, str, str]]:
+    """``(kind, key, label)`` in the rubric's order: session-level items, then its scores."""
+    items: list[tuple[MeasureKind, str, str]] = [
+        ("item", item.key, item.label) for item in definition.items if item.level == "session"
+    ]
+    scores: list[tuple[MeasureKind, str, str]] = [("score", spec.key, spec.label) for spec in definition.scores]
+    return items + scores
+
+
+def roles(role: RoleFilter) -> tuple[str, ...]:
+    return OBSERVERS if role == "observers" else (role,)
+
+
+class Sums:
+    """Rollup pieces added up, for one figure."""
+
+    __slots__ = ("high", "low", "n", "total", "total_sq")
+
+    def __init__(self) -> None:
+        self.n, self.total, self.total_sq = 0, 0.0, 0.0
+        self.low: float | None = None
+        self.high: float | None = None
+
+    def add(self, n: int, total: float, total_sq: float, low: float, high: float) -> None:
+        self.n += n
+        self.total += total
+        self.total_sq += total_sq
+        self.low = low if self.low is None else min(self.low, low)
+        self.high = high if self.high is None else max(self.high, high)
+
+    def summary(self) -> Summary:
+        return summarise(self.n, self.total, self.total_sq, self.low, self.high)
+
+
+def stats(summary: Summary) -> dict[str, Any]:
+    """A summary as the fields of ``Stats``."""
+    ci = (summary.ci_low, summary.ci_high) if summary.ci_low is not None and summary.ci_high is not None else None
+    return {"n": summary.n, "mean": summary.mean, "sd": summary.sd, "ci95": ci, "min": summary.min, "max": summary.max}
+
+
+def check_range(date_from: dt.date | None, date_to: dt.date | None) -> None:
+    if date_from is not None and date_to is not None and date_from > date_to:
+        raise Unprocessable("The date range is empty.", errors=[FieldError("from", "after 'to'")])

@@ -1,0 +1,250 @@
+"""Series and team views: answered from the rollups, and kept per worker until the organisation changes.
+
+A view is computed from the rollups (``supervise.scores``) and kept as its JSON under the organisation's
+change counter (``supervise.cache``) and until the next consent expiry, so a repeated question costs one
+counter read. Only these views are kept: those that read single reviews apply the consent rule per viewer, at
+every read.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+from collections import defaultdict
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any, Generic, TypeVar
+
+import msgspec
+
+from supervise import cache
+from supervise.aggregates import repository
+from supervise.aggregates.schemas import (
+    Bucket,
+    BucketSize,
+    MeasureSeries,
+    RoleFilter,
+    TeamCell,
+    TeamRow,
+    TeamView,
+    TherapistSeries,
+)
+from supervise.aggregates.shared import (
+    MIN_CELL_REVIEWS,
+    Sums,
+    check_range,
+    definition,
+    measures,
+    not_blinded,
+    roles,
+    stats,
+    visible_therapist,
+)
+from supervise.audit import service as audit
+from supervise.auth.principal import Principal
+from supervise.clock import utcnow
+from supervise.db import Tx
+from supervise.errors import FieldError, Forbidden, Unprocessable
+from supervise.members import service as members
+from supervise.reviews import service as reviews
+from supervise.reviews.schemas import RubricPin
+from supervise.runtime import Runtime
+from supervise.scores import service as scores
+
+__all__ = ["View", "team_view", "therapist_series"]
+
+T = TypeVar("T")
+
+
+@dataclass(frozen=True, slots=True)
+class View(Generic[T]):
+    """An answer, kept as its JSON (a repeated question is neither recomputed nor re-encoded, and the cache
+    holds bytes, not object trees); ``T`` is the schema it encodes."""
+
+    json: bytes
+    valid_until: dt.datetime | None
+    """The next consent expiry in the organisation: it may take sessions out of the answer."""
+
+
+async def _answer(
+    tx: Tx,
+    runtime: Runtime,
+    principal: Principal,
+    asked: tuple[Any, ...],
+    compute: Callable[[dt.datetime], Awaitable[T]],
+) -> View[T]:
+    """The view computed for this same question by this same viewer, if nothing in the organisation has changed
+    since and no consent has expired since; else ``compute``'s answer, kept."""
+    generation = cache.generation_of(tx, principal.org_id)
+    view: View[T] | None = runtime.views.get(principal.org_id, generation, asked)
+    now = utcnow()
+    if view is not None and (view.valid_until is None or now < view.valid_until):
+        return view
+    answer = await compute(now)
+    kept: View[T] = View(msgspec.json.encode(answer), await repository.next_consent_expiry(tx, principal.org_id, now))
+    generation = cache.generation_of(tx, principal.org_id)
+    if generation is not None:
+        runtime.views.put(principal.org_id, generation, asked, kept)
+    return kept
+
+
+def _bucket(day: dt.date, size: BucketSize) -> dt.date | None:
+    if size == "week":
+        return day - dt.timedelta(days=day.weekday())
+    if size == "month":
+        return day.replace(day=1)
+    if size == "quarter":
+        return dt.date(day.year, (day.month - 1) // 3 * 3 + 1, 1)
+    return None
+
+
+async def therapist_series(
+    tx: Tx,
+    runtime: Runtime,
+    principal: Principal,
+    therapist_id: uuid.UUID,
+    *,
+    rubric_key: str,
+    version: str | None,
+    bucket: BucketSize,
+    role: RoleFilter,
+    date_from: dt.date | None,
+    date_to: dt.date | None,
+) -> View[TherapistSeries]:
+    check_range(date_from, date_to)
+    asked = ("series", principal.member_id, therapist_id, rubric_key, version, bucket, role, date_from, date_to)
+
+    async def compute(now: dt.datetime) -> TherapistSeries:
+        await visible_therapist(tx, principal, therapist_id)
+        await not_blinded(tx, principal, therapist_id)
+        rubric = await definition(tx, runtime, rubric_key, version)
+        await scores.sweep(tx, principal.org_id, now)  # once the question is known to be valid: it may write
+        rows = await repository.read_sums(
+            tx,
+            principal.org_id,
+            [therapist_id],
+            rubric.key,
+            rubric.version,
+            roles(role),
+            date_from,
+            date_to,
+            grain="week" if bucket == "week" else "month",
+            by_period=bucket != "all",
+        )
+        sums: dict[tuple[str, str], dict[dt.date | None, Sums]] = defaultdict(lambda: defaultdict(Sums))
+        for row in rows:
+            start = None if row.start is None else _bucket(row.start, bucket)
+            sums[(row.kind, row.measure)][start].add(row.n, row.total, row.total_sq, row.low, row.high)
+        series = [
+            MeasureSeries(
+                kind=kind,
+                key=key,
+                label=label,
+                buckets=[
+                    Bucket(start=start, **stats(s.summary()))
+                    for start, s in sorted(sums[(kind, key)].items(), key=lambda kv: kv[0] or dt.date.min)
+                ],
+            )
+            for kind, key, label in measures(rubric)
+        ]
+        return TherapistSeries(
+            therapist_id=therapist_id,
+            rubric=RubricPin(key=rubric.key, version=rubric.version),
+            role=role,
+            bucket=bucket,
+            date_from=date_from,
+            date_to=date_to,
+            measures=series,
+        )
+
+    view = await _answer(tx, runtime, principal, asked, compute)
+    audit.record_read(tx, principal, "aggregate.series", "member", therapist_id)
+    return view
+
+
+async def _team(tx: Tx, principal: Principal, supervisor_id: uuid.UUID | None) -> list[uuid.UUID] | None:
+    """The therapists of the view (``None``: the whole organisation)."""
+    if supervisor_id is None:
+        if principal.is_admin:
+            return None
+        supervisor_id = principal.member_id
+    if not principal.is_admin and supervisor_id != principal.member_id:
+        raise Forbidden("A supervisor sees their own team; admins see any.")
+    if await members.find_member(tx, principal.org_id, supervisor_id) is None:
+        raise Unprocessable("No such supervisor.", errors=[FieldError("supervisor_id", "no member with this id")])
+    return await members.supervisees(tx, principal.org_id, supervisor_id)
+
+
+async def team_view(
+    tx: Tx,
+    runtime: Runtime,
+    principal: Principal,
+    *,
+    supervisor_id: uuid.UUID | None,
+    rubric_key: str,
+    version: str | None,
+    role: RoleFilter,
+    date_from: dt.date | None,
+    date_to: dt.date | None,
+) -> View[TeamView]:
+    """Per therapist of a team (or of the organisation, for admins), every measure side by side."""
+    check_range(date_from, date_to)
+    asked = ("team", principal.member_id, supervisor_id, rubric_key, version, role, date_from, date_to)
+
+    async def compute(now: dt.datetime) -> TeamView:
+        therapists = await _team(tx, principal, supervisor_id)
+        rubric = await definition(tx, runtime, rubric_key, version)
+        await scores.sweep(tx, principal.org_id, now)  # once the question is known to be valid: it may write
+        # The database sums the roles (and the days of a range): one row per therapist and measure comes back.
+        rows = []
+        if therapists != []:
+            rows = await repository.read_sums(
+                tx,
+                principal.org_id,
+                therapists,
+                rubric.key,
+                rubric.version,
+                roles(role),
+                date_from,
+                date_to,
+                grain="month",
+                by_period=False,
+            )
+        # A ranged view comes back in pieces (whole months, and the days at cut edges) to add up.
+        pieces: dict[Any, dict[tuple[str, str], Sums]] = defaultdict(lambda: defaultdict(Sums))
+        for row in rows:
+            pieces[row.therapist_id][(row.kind, row.measure)].add(
+                int(row.n), float(row.total), float(row.total_sq), row.low, row.high
+            )
+        sums = {therapist: {cell: s.summary() for cell, s in cells.items()} for therapist, cells in pieces.items()}
+        listed = measures(rubric)
+        owed = await reviews.owed_therapists(tx, principal)
+        team = []
+        for therapist in sorted(sums):
+            cells = []
+            for kind, key, _label in listed:
+                summary = sums[therapist].get((kind, key))
+                if summary is None:
+                    continue
+                # Too few reviews to pool, or the caller still owes a first review of this therapist's sessions.
+                hidden = summary.n < MIN_CELL_REVIEWS or therapist in owed
+                figures = (
+                    stats(summary)
+                    if not hidden
+                    else {**dict.fromkeys(("mean", "sd", "ci95", "min", "max")), "n": summary.n}
+                )
+                cells.append(TeamCell(kind=kind, key=key, suppressed=hidden, **figures))
+            team.append(TeamRow(therapist_id=therapist, cells=cells))
+        return TeamView(
+            rubric=RubricPin(key=rubric.key, version=rubric.version),
+            role=role,
+            date_from=date_from,
+            date_to=date_to,
+            min_cell_reviews=MIN_CELL_REVIEWS,
+            labels={f"{kind}:{key}": label for kind, key, label in listed},
+            therapists=team,
+        )
+
+    view = await _answer(tx, runtime, principal, asked, compute)
+    audit.record_read(tx, principal, "aggregate.team", "member", supervisor_id)
+    return view

@@ -1,0 +1,97 @@
+"""The hash chain: what an event's hash covers, and how a group of new events is chained onto a head.
+
+Pure: every way of appending (``repository.append``, ``append_after`` and ``append_sqlite``) chains with
+:func:`chain`, and :func:`supervise.audit.service.verify_chain` recomputes :func:`event_hash` from the rows.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import uuid
+from dataclasses import dataclass
+
+import msgspec
+
+from supervise.audit.tables import AuditEvent
+from supervise.auth.principal import Principal
+from supervise.db import new_id
+
+__all__ = ["COLUMNS", "GENESIS_HASH", "NewEvent", "chain", "event_hash", "new_event"]
+
+GENESIS_HASH = "0" * 64
+COLUMNS = [c.key for c in AuditEvent.__table__.columns]
+"""The audit table's columns, in its order: every append writes all of them."""
+
+
+@dataclass(slots=True)
+class NewEvent:
+    """An event not yet chained: ``seq``, ``prev_hash`` and ``hash`` are set when it is appended."""
+
+    id: uuid.UUID
+    org_id: uuid.UUID
+    created_at: dt.datetime
+    actor_member_id: uuid.UUID | None
+    api_key_id: uuid.UUID | None
+    action: str
+    resource_type: str
+    resource_id: uuid.UUID | None
+    outcome: str
+    request_id: str | None
+    source_address: str | None
+    seq: int = 0
+    prev_hash: str = ""
+    hash: str = ""
+
+
+def new_event(
+    principal: Principal | None,
+    org: uuid.UUID,
+    action: str,
+    resource_type: str,
+    resource_id: uuid.UUID | None,
+    outcome: str,
+    at: dt.datetime,
+) -> NewEvent:
+    return NewEvent(
+        id=new_id(),
+        org_id=org,
+        created_at=at,
+        actor_member_id=principal.member_id if principal else None,
+        api_key_id=principal.api_key_id if principal else None,
+        action=action,
+        resource_type=resource_type,
+        resource_id=resource_id,
+        outcome=outcome,
+        request_id=principal.request_id if principal else None,
+        source_address=principal.source_address if principal else None,
+    )
+
+
+def event_hash(event: AuditEvent | NewEvent) -> str:
+    canonical = msgspec.json.encode(
+        [
+            str(event.org_id),
+            event.seq,
+            event.created_at.isoformat(),
+            str(event.actor_member_id) if event.actor_member_id else None,
+            str(event.api_key_id) if event.api_key_id else None,
+            event.action,
+            event.resource_type,
+            str(event.resource_id) if event.resource_id else None,
+            event.outcome,
+            event.request_id,
+            event.source_address,
+            event.prev_hash,
+        ]
+    )
+    return hashlib.sha256(canonical).hexdigest()
+
+
+def chain(events: list[NewEvent], head: tuple[int, str] | None) -> None:
+    """Number and hash ``events`` (all of one organisation) in order, after ``head`` (``None``: the first)."""
+    seq, prev_hash = (head[0] + 1, head[1]) if head else (1, GENESIS_HASH)
+    for event in events:
+        event.seq, event.prev_hash = seq, prev_hash
+        event.hash = event_hash(event)
+        seq, prev_hash = seq + 1, event.hash

@@ -1,0 +1,1 @@
+"""Scores of submitted reviews, their flags, and the rollups over them."""

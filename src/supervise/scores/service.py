@@ -1,0 +1,203 @@
+"""Keeping each submission's scores, its flags and the rollups over them current, in the submitting transaction.
+
+Submitting a review stores its scores (one per session-level item and per score the rubric computed) and
+adds them to the daily, weekly, monthly and all-time rollups; an amendment replaces the scores of the revision
+it amends and recomputes the rollup rows they touch. The rollups count a session only while its consent
+holds: a withdrawal, a changed expiry (:func:`recount`) or an expiry passing (:func:`sweep`) take it out or put
+it back. The aggregate views read the rollups (``supervise.aggregates``); :func:`verify` checks them.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+from collections import defaultdict
+from collections.abc import Iterable
+from typing import Any, Protocol
+
+from supervise.audit import service as audit
+from supervise.clock import utcnow
+from supervise.db import Tx, new_id
+from supervise.rubrics.model import Responses, Result, Rubric
+from supervise.scores import repository
+from supervise.scores.periods import ROLLUPS
+from supervise.scores.repository import Changed, Sums
+from supervise.scores.tables import ReviewFlag
+
+__all__ = ["Mismatch", "ReviewFlag", "Submission", "record_submission", "recount", "score_count", "sweep", "verify"]
+
+
+class Submission(Protocol):
+    """A review just submitted: what its scores are filed under."""
+
+    @property
+    def org_id(self) -> uuid.UUID: ...
+    @property
+    def id(self) -> uuid.UUID: ...
+    @property
+    def therapist_id(self) -> uuid.UUID: ...
+    @property
+    def reviewer_id(self) -> uuid.UUID: ...
+    @property
+    def recording_id(self) -> uuid.UUID: ...
+    @property
+    def role(self) -> str: ...
+    @property
+    def rubric_key(self) -> str: ...
+    @property
+    def rubric_version(self) -> str: ...
+    @property
+    def amends_id(self) -> uuid.UUID | None:
+        """The revision this one replaces."""
+
+    @property
+    def submitted_at(self) -> dt.datetime | None: ...
+    @property
+    def updated_at(self) -> dt.datetime: ...
+
+
+def _values(rubric: Rubric, responses: Responses, result: Result) -> list[tuple[str, str, float]]:
+    """``(kind, key, value)`` for every session-level item answered and every score the rubric computed."""
+    values: list[tuple[str, str, float]] = []
+    for item in rubric.items:
+        value = responses.items.get(item.key)
+        if item.level == "session" and value is not None:
+            values.append(("item", item.key, float(value)))
+    values += [("score", key, float(score)) for key, score in result.scores.items() if score is not None]
+    return values
+
+
+async def record_submission(tx: Tx, review: Submission, rubric: Rubric, responses: Responses, result: Result) -> None:
+    """Store a just-submitted review's scores and flags and bring the rollups up to date, in the caller's
+    transaction. An amendment replaces the scores of the revision it amends (the rollup rows it touches are
+    recomputed).
+
+    Rollups change under the organisation's audit-chain lock (as in :func:`recount` and :func:`sweep`), and the
+    scores count only if the recording's consent still holds once that lock is held: a sweep of expiries
+    either ran before (and this sees the expiry) or runs after (and sees these scores)."""
+    await audit.serialise(tx, review.org_id)
+    recording = await repository.recording(tx, review.org_id, review.recording_id)
+    assert recording is not None  # a foreign key guarantees it
+    counted = recording.consent_holds(utcnow())
+    base = {
+        "org_id": review.org_id,
+        "review_id": review.id,
+        "therapist_id": review.therapist_id,
+        "reviewer_id": review.reviewer_id,
+        "recording_id": recording.id,
+        "case_id": recording.case_id,
+        "session_number": recording.session_number,
+        "role": review.role,
+        "rubric_key": review.rubric_key,
+        "rubric_version": review.rubric_version,
+        "occurred_at": recording.occurred_at,
+        "counted": counted,
+    }
+    scores = [
+        {**base, "measure_kind": kind, "measure": key, "value": value}
+        for kind, key, value in _values(rubric, responses, result)
+    ]
+    flags = [
+        ReviewFlag(
+            id=new_id(),
+            org_id=review.org_id,
+            review_id=review.id,
+            recording_id=recording.id,
+            therapist_id=review.therapist_id,
+            rubric_key=review.rubric_key,
+            rubric_version=review.rubric_version,
+            code=flag.code,
+            severity=flag.severity,
+            message=flag.message[:500],
+            threshold=flag.threshold,
+            created_at=review.submitted_at or review.updated_at,
+        )
+        for flag in result.flags
+    ]
+    await repository.replace_flags(tx, review.org_id, review.amends_id, flags)
+    if review.amends_id is None:
+        await repository.insert_scores(tx, scores)
+        if counted:
+            await repository.add_to_rollups(tx, scores)
+        return
+    earlier = await repository.delete_scores(tx, review.org_id, review.amends_id)
+    await repository.insert_scores(tx, scores)
+    await repository.replace_rollups(
+        tx,
+        review.org_id,
+        review.therapist_id,
+        review.rubric_key,
+        review.rubric_version,
+        review.role,
+        [(str(s["measure_kind"]), str(s["measure"])) for s in scores] + [(m.kind, m.key) for m in earlier],
+        [recording.occurred_at.astimezone(dt.UTC).date()],
+    )
+
+
+async def recount(tx: Tx, org_id: uuid.UUID, recording_id: uuid.UUID, counted: bool) -> None:
+    """Take a recording's scores out of the rollups (``counted`` false) or put them back, in the caller's
+    transaction: series and team views count a session only while its client's consent holds. Called when
+    consent is withdrawn or its expiry changed (``recordings.service``) and by :func:`sweep`."""
+    await audit.serialise(tx, org_id)
+    await _replace_changed(tx, org_id, await repository.recount(tx, org_id, recording_id, counted))
+
+
+async def _replace_changed(tx: Tx, org_id: uuid.UUID, changed: list[Changed]) -> None:
+    touched: dict[tuple[Any, ...], tuple[set[tuple[str, str]], set[dt.date]]] = defaultdict(lambda: (set(), set()))
+    for score in changed:
+        measures, days = touched[(score.therapist_id, score.rubric_key, score.rubric_version, score.role)]
+        measures.add((score.measure_kind, score.measure))
+        days.add(score.occurred_at.astimezone(dt.UTC).date())
+    for (therapist, key, version, role), (measures, days) in sorted(touched.items(), key=lambda kv: str(kv[0])):
+        await repository.replace_rollups(tx, org_id, therapist, key, version, role, measures, days)
+
+
+async def sweep(tx: Tx, org_id: uuid.UUID, now: dt.datetime) -> None:
+    """Apply the consent expiries that passed since the last sweep to the rollups (an expiry is a moment, not
+    a write). Run before a view is computed from rollups; cached views expire at the next expiry. Everything
+    is read once the organisation's chain lock is held, so a renewal or a submission committed meanwhile is
+    seen (see :func:`record_submission`)."""
+    last = await repository.swept_until(tx, org_id)
+    if not await repository.consent_expired_between(tx, org_id, last, now):
+        return  # the common case, without taking any lock
+    await audit.serialise(tx, org_id)
+    last = await repository.swept_until(tx, org_id)
+    for recording in await repository.consent_expired_between(tx, org_id, last, now):
+        await recount(tx, org_id, recording.id, recording.consent_holds(now))
+    await repository.mark_swept(tx, org_id, now)
+    await audit.record(tx, None, "rollups.consent_expired", "organisation", org_id, org_id=org_id)
+
+
+# ------------------------------------------------------------------------------------------- verification
+
+
+class Mismatch:
+    def __init__(self, table: str, key: tuple[Any, ...], stored: Sums | None, expected: Sums | None) -> None:
+        self.table, self.key, self.stored, self.expected = table, key, stored, expected
+
+    def __str__(self) -> str:
+        return f"{self.table} {self.key}: stored {self.stored}, recomputed {self.expected}"
+
+
+def _same(a: Sums | None, b: Sums | None) -> bool:
+    if a is None or b is None:
+        return a is b
+    close = all(abs(x - y) <= 1e-9 * max(1.0, abs(y)) for x, y in ((a.total, b.total), (a.total_sq, b.total_sq)))
+    return a.n == b.n and (a.min, a.max) == (b.min, b.max) and close
+
+
+async def verify(tx: Tx, org_ids: Iterable[uuid.UUID] | None = None) -> list[Mismatch]:
+    """Every rollup row against a full recomputation from the scores (``org_ids``: only these)."""
+    mismatches = []
+    orgs = None if org_ids is None else list(org_ids)
+    for table in ROLLUPS:
+        expected = await repository.recomputed(tx, table, orgs)
+        stored = await repository.stored(tx, table, orgs)
+        for key in sorted(set(expected) | set(stored), key=str):
+            if not _same(stored.get(key), expected.get(key)):
+                mismatches.append(Mismatch(table.__tablename__, key, stored.get(key), expected.get(key)))
+    return mismatches
+
+
+async def score_count(tx: Tx) -> int:
+    return await repository.score_count(tx)
