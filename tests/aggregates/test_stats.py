@@ -139,6 +139,14 @@ def test_icc_2_1_matches_pingouin(table: list[list[int]]) -> None:
         assert got.ci_high is not None and abs(got.ci_high - want["CI95"][1]) <= 0.005 + 1e-9
 
 
+def test_icc_without_degrees_of_freedom_for_its_interval_has_no_interval() -> None:
+    """Raters who disagree on every target but in no consistent direction: the Satterthwaite degrees of freedom
+    of the interval are 0, so there is an ICC and no interval (it raised, so the reliability view answered 500)."""
+    got = icc_a1([[1.0, 2.0], [1.0, 2.0], [2.0, 1.0], [1.0, 2.0]])
+    assert got is not None and got.ci_low is None and got.ci_high is None
+    assert math.isclose(got.value, -1.0, rel_tol=1e-12)  # msr = 0, msc = mse = 0.5: a * msc + b * mse = 0
+
+
 def test_icc_shrout_fleiss_example() -> None:
     # Shrout & Fleiss (1979), 6 targets rated by 4 judges: ICC(2,1) = 0.29.
     table = [[9, 2, 5, 8], [6, 1, 3, 2], [8, 4, 6, 8], [7, 1, 2, 6], [10, 5, 6, 9], [6, 2, 4, 7]]

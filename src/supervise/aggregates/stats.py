@@ -145,6 +145,8 @@ def icc_a1(table: list[list[float]]) -> Icc | None:
     if v_denominator <= 0:
         return Icc(icc, None, None, n, k)
     v = (a * msc + b * mse) ** 2 / v_denominator
+    if not v > 0:  # nothing to estimate the interval's spread from (a * msc + b * mse is 0)
+        return Icc(icc, None, None, n, k)
     f_low = f_quantile(0.975, n - 1, v)
     f_high = f_quantile(0.975, v, n - 1)
     if not (math.isfinite(f_low) and math.isfinite(f_high)):
