@@ -12,7 +12,7 @@ from sqlalchemy.pool import NullPool
 
 import supervise.models  # noqa: F401  (registers every table on the metadata)
 from supervise.config import Settings
-from supervise.db import Base, UTCDateTime
+from supervise.db import Base, UTCDateTime, create_private, sqlite_file
 
 config = context.config
 target_metadata = Base.metadata
@@ -54,7 +54,10 @@ def _run_sync(connection: Connection) -> None:
 
 
 async def run_online() -> None:
-    engine = create_async_engine(_url(), poolclass=NullPool)
+    url = _url()
+    if (database := sqlite_file(url)) is not None:
+        create_private(database)
+    engine = create_async_engine(url, poolclass=NullPool)
     async with engine.connect() as connection:
         await connection.run_sync(_run_sync)
         await connection.commit()

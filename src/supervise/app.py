@@ -11,7 +11,7 @@ from litestar.datastructures import State
 from litestar.exceptions import ImproperlyConfiguredException
 from litestar.openapi import OpenAPIConfig
 from litestar.openapi.plugins import ScalarRenderPlugin
-from litestar.openapi.spec import Components, OpenAPIType, Schema, SecurityScheme, Tag
+from litestar.openapi.spec import Components, OpenAPIFormat, OpenAPIType, Schema, SecurityScheme, Tag
 from litestar.response import Redirect
 
 from supervise import __version__
@@ -19,10 +19,11 @@ from supervise.aggregates.api import AggregateController
 from supervise.audit.api import AuditEventController
 from supervise.auth import permissions
 from supervise.auth.api import ApiKeyController, MeController
+from supervise.bodies import YEAR_PATTERN, JsonRequest
 from supervise.config import Settings
 from supervise.dependencies import authentication, dependencies
 from supervise.health import HealthController
-from supervise.http import add_links, exception_handlers, reject_unknown_query, stamp_response
+from supervise.http import add_body_problems, add_links, exception_handlers, reject_unknown_query, stamp_response
 from supervise.members.api import MemberController, SupervisionLinkController
 from supervise.recordings.api import CaseController, RecordingController
 from supervise.reviews.api import ReviewController, ReviewRequestController, list_recording_reviews
@@ -44,6 +45,10 @@ with rubrics that come from plugins.
   express (a person without email, a link to an unknown member, a reused Idempotency-Key).
 * **Lists**: `?limit=&cursor=`; pass `next_cursor` back unchanged.
 * **Writes**: `Idempotency-Key` on POST (remembered 24 hours); `If-Match` with the `ETag` on PATCH.
+* **Bodies**: JSON only (`application/json` or a `+json` type; 415 otherwise), decoded strictly against this
+  document: a number sent as a string, an unknown field or a key given twice is a 400 naming the field.
+  Every instant, in a body or a query, is RFC 3339 written with a year from 1900 to 2199 (400 otherwise);
+  an expiry that never comes is `null`.
 * **Limits**: request bodies up to 1 MiB (413 beyond).
 """
 
@@ -160,6 +165,24 @@ def _numbers_any_of(schema: object) -> None:
         _numbers_any_of(child)
 
 
+def _instants_patterned(schema: object) -> None:
+    """Every ``date-time`` is written with a year from 1900 to 2199 (``supervise.bodies``): the document says so
+    as a pattern, so a client (and a generator of test data) knows before sending."""
+    if not isinstance(schema, Schema):
+        return
+    if schema.format == OpenAPIFormat.DATE_TIME and schema.pattern is None:
+        schema.pattern = f"^{YEAR_PATTERN}-"
+    for child in (
+        *(schema.properties or {}).values(),
+        schema.additional_properties,
+        schema.items,
+        *(schema.one_of or ()),
+        *(schema.any_of or ()),
+        *(schema.all_of or ()),
+    ):
+        _instants_patterned(child)
+
+
 def create_app(settings: Settings) -> Litestar:
     runtime = Runtime.build(settings)
 
@@ -194,6 +217,7 @@ def create_app(settings: Settings) -> Litestar:
         before_send=[stamp_response],
         before_request=reject_unknown_query,
         state=State({"runtime": runtime, "settings": settings}),
+        request_class=JsonRequest,
         request_max_body_size=settings.max_body_bytes,
         openapi_config=openapi_config(),
         on_startup=[verify_rubrics],
@@ -207,7 +231,9 @@ def create_app(settings: Settings) -> Litestar:
     _close_input_schemas(app)
     for schema in (app.openapi_schema.components.schemas or {}).values():
         _numbers_any_of(schema)
+        _instants_patterned(schema)
     add_links(app.openapi_schema, LINKS)
+    add_body_problems(app.openapi_schema)
     return app
 
 

@@ -24,6 +24,7 @@ def _settings() -> Settings:
     try:
         settings = Settings.from_env()
         settings.server_secret()
+        settings.proxies  # noqa: B018  (checked here, so a typo fails every command, not a request)
     except ConfigError as exc:
         raise click.ClickException(str(exc)) from None
     return settings
@@ -85,6 +86,12 @@ def serve(host: str, port: int, workers: int, reload: bool) -> None:
     import uvicorn
 
     settings = _settings()
+    if settings.is_sqlite and workers > 1 and not reload:
+        raise click.ClickException(
+            "SQLite serves one worker: each worker would run its statements on its own event loop and wait there "
+            "for the others' write lock. Serve one worker on SQLite, or use PostgreSQL (SUPERVISE_DATABASE_URL) "
+            "for several."
+        )
     ensure_schema(settings)
     _check_rubrics(settings)
     uvicorn.run(
@@ -94,7 +101,8 @@ def serve(host: str, port: int, workers: int, reload: bool) -> None:
         port=port,
         workers=None if reload else workers,
         reload=reload,
-        proxy_headers=True,
+        proxy_headers=bool(settings.proxies),  # X-Forwarded-For only from SUPERVISE_TRUSTED_PROXIES
+        forwarded_allow_ips=settings.proxies,
         server_header=False,
     )
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import ipaddress
 import os
 import secrets
 from collections.abc import Mapping
@@ -40,6 +41,10 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     """How long an ``Idempotency-Key`` is remembered."""
     key_last_used_resolution_seconds: int = 60
     """``last_used_at`` of an API key is refreshed at most this often, so reads stay reads."""
+    trusted_proxies: str = ""
+    """Comma-separated addresses or networks (``10.0.0.0/8``) of the reverse proxies in front of the API. Only
+    from these is ``X-Forwarded-For`` believed, for the client's address in the audit log; empty (the default)
+    believes no one, so no client can write an address of its choosing into the log."""
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
@@ -66,6 +71,17 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     def plugin_allow_list(self) -> frozenset[str] | None:
         names = frozenset(name.strip() for name in self.plugins.split(",") if name.strip())
         return names or None
+
+    @property
+    def proxies(self) -> list[str]:
+        """:attr:`trusted_proxies` as a list, each one checked (a typo must not silently trust no one)."""
+        proxies = [entry.strip() for entry in self.trusted_proxies.split(",") if entry.strip()]
+        for entry in proxies:
+            try:
+                ipaddress.ip_network(entry, strict=False)
+            except ValueError:
+                raise ConfigError(f"SUPERVISE_TRUSTED_PROXIES: {entry!r} is not an IP address or network") from None
+        return proxies
 
     @property
     def url(self) -> str:

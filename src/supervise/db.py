@@ -7,7 +7,9 @@ throughput as a larger pool and no writer fighting for the lock). PostgreSQL use
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
+import os
 import sqlite3
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Generator, Mapping
@@ -173,6 +175,23 @@ def asyncpg_dsn(url: str) -> str:
     return make_url(url).set(drivername="postgresql").render_as_string(hide_password=False)
 
 
+def sqlite_file(url: str) -> str | None:
+    """The file of a SQLite URL (``None``: another database, or SQLite in memory)."""
+    parsed = make_url(url)
+    database = parsed.database if parsed.get_backend_name() == "sqlite" else None
+    return database if database and database != ":memory:" else None
+
+
+def create_private(path: str) -> None:
+    """Create the SQLite database file, if it does not exist, readable by its owner only (0600, like its
+    secret): it holds health data. SQLite gives its ``-wal`` and ``-shm`` files the same permissions. An
+    existing file keeps the permissions its operator gave it. Whatever opens the database first (the
+    migrations, or the application) calls this before connecting."""
+    Path(path).parent.mkdir(parents=True, exist_ok=True)
+    with contextlib.suppress(FileExistsError):
+        os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
+
+
 def _migrations_dir() -> Path:
     packaged = Path(__file__).parent / "migrations"
     if packaged.is_dir():
@@ -254,9 +273,9 @@ class Database:
         self.settings = settings
         url = settings.url
         if settings.is_sqlite:
-            database = make_url(url).database
-            if database and database != ":memory:":
-                Path(database).parent.mkdir(parents=True, exist_ok=True)
+            database = sqlite_file(url)
+            if database is not None:
+                create_private(database)
                 pool_size = settings.database_pool_size or 1
                 self.engine = create_async_engine(
                     url,

@@ -13,8 +13,10 @@
 
 from __future__ import annotations
 
+import ipaddress
 import uuid
 from collections.abc import AsyncGenerator
+from functools import lru_cache
 from typing import Any
 
 from litestar import Request
@@ -67,7 +69,7 @@ class Authentication:
                 runtime,
                 authorization.decode("latin-1") if authorization is not None else None,
                 request_id=scope_request_id(scope),
-                source_address=client[0] if client else None,
+                source_address=client_address(client[0]) if client else None,
             )
             state = scope.setdefault("state", {})
             state[_CALLER], state[_SESSION] = caller, session
@@ -79,6 +81,16 @@ class Authentication:
         finally:
             if session.in_transaction():  # a failure: roll back and give the connection back
                 await session.close()
+
+
+@lru_cache(maxsize=4096)
+def client_address(host: str) -> str | None:
+    """The client's address as the audit log keeps it: an IP address in its normal form, else nothing (the
+    server's own host name for a test client, or whatever a misconfigured proxy forwarded)."""
+    try:
+        return str(ipaddress.ip_address(host))
+    except ValueError:
+        return None
 
 
 def caller_of(connection: ASGIConnection[Any, Any, Any, Any]) -> auth.Caller:

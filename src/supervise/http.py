@@ -15,7 +15,7 @@ from litestar.datastructures import MutableScopeHeaders
 from litestar.di import NamedDependency
 from litestar.exceptions import HTTPException, ValidationException
 from litestar.openapi.datastructures import ResponseSpec
-from litestar.openapi.spec import Example, Link, OpenAPI, OpenAPIResponse
+from litestar.openapi.spec import Example, Link, OpenAPI, OpenAPIMediaType, OpenAPIResponse, Reference
 from litestar.params import QueryParameter
 from litestar.types import ExceptionHandlersMap, Message, Scope
 from sqlalchemy.exc import DataError
@@ -34,6 +34,7 @@ __all__ = [
     "Once",
     "Problem",
     "With",
+    "add_body_problems",
     "exception_handlers",
     "problem_responses",
     "provide_once",
@@ -362,6 +363,7 @@ _PROBLEM_EXAMPLES = {
     409: ("Conflict", "This supervision link already exists."),
     412: ("Stale ETag", 'The resource changed since you read it; its current ETag is "3".'),
     413: ("Body too large", "The request body exceeds the limit of 1048576 bytes."),
+    415: ("Body not JSON", "The request body must be application/json, not text/plain."),
     422: ("Valid JSON, but not a valid request", "A person needs an email address."),
     428: ("If-Match missing", "This update needs an If-Match header carrying the ETag of the version you read."),
 }
@@ -406,3 +408,32 @@ def problem_responses(*statuses: int) -> dict[int, ResponseSpec]:
             examples=[Example(summary=summary, value=msgspec.to_builtins(example))],
         )
     return specs
+
+
+def add_body_problems(schema: OpenAPI) -> None:
+    """Every operation that takes a body can answer 413 (too large) and 415 (not JSON): say so in each."""
+    for item in (schema.paths or {}).values():
+        for operation in (item.post, item.patch, item.put):
+            if operation is None or operation.request_body is None:
+                continue
+            responses = operation.responses if operation.responses is not None else {}
+            for status in (413, 415):
+                summary, detail = _PROBLEM_EXAMPLES[status]
+                example = Problem(
+                    type=PROBLEM_BASE + _SLUGS[status], title=_TITLES[status], status=status, detail=detail
+                )
+                responses.setdefault(
+                    str(status),
+                    OpenAPIResponse(
+                        description=summary,
+                        content={
+                            PROBLEM_JSON: OpenAPIMediaType(
+                                schema=Reference(ref="#/components/schemas/Problem"),
+                                examples={
+                                    "problem-example-1": Example(summary=summary, value=msgspec.to_builtins(example))
+                                },
+                            )
+                        },
+                    ),
+                )
+            operation.responses = dict(sorted(responses.items()))

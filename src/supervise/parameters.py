@@ -10,6 +10,7 @@ from litestar.datastructures import ResponseHeader
 from litestar.params import HeaderParameter, QueryParameter
 
 from supervise.auth.principal import Principal
+from supervise.bodies import YEAR_PATTERN
 from supervise.errors import FieldError, Unprocessable
 from supervise.pagination import MAX_LIMIT, PageRequest
 
@@ -77,11 +78,15 @@ def page(principal: Principal, scope: str, cursor: str | None, limit: int) -> Pa
 
 # Query timestamps are RFC 3339 with an offset. Declared as patterned strings: a datetime parameter would
 # also take a bare number as a Unix time, which the document does not promise.
-_RFC3339 = r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,6})?(Z|[+-]\d{2}:\d{2})$"
+_RFC3339 = "^" + YEAR_PATTERN + r"-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,6})?(Z|[+-]\d{2}:\d{2})$"
 
 
 def Instant(description: str) -> QueryParameter:
-    return QueryParameter(pattern=_RFC3339, max_length=40, description=f"{description} RFC 3339, with an offset.")
+    return QueryParameter(
+        pattern=_RFC3339,
+        max_length=40,
+        description=f"{description} RFC 3339, with an offset; a year from 1900 to 2199.",
+    )
 
 
 def instant(value: str | None, field: str) -> dt.datetime | None:
@@ -89,7 +94,8 @@ def instant(value: str | None, field: str) -> dt.datetime | None:
     if value is None:
         return None
     try:
-        return dt.datetime.fromisoformat(value)
+        parsed = dt.datetime.fromisoformat(value)
     except ValueError:
         # It matches the pattern but names no real instant (month 13): the document cannot say that, so 422.
         raise Unprocessable(f"{field} is not a valid time.", errors=[FieldError(field, "not a valid time")]) from None
+    return parsed

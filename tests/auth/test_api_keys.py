@@ -6,8 +6,10 @@ import asyncio
 import datetime as dt
 import hashlib
 import uuid
+from typing import Any
 
-from sqlalchemy import select, update
+from litestar import Litestar
+from sqlalchemy import event, select, update
 
 from supervise.auth.keys import ApiKeyHasher
 from supervise.auth.tables import ApiKey
@@ -105,8 +107,11 @@ def test_revoked_and_expired_keys_stop_working(org: Org, settings: Settings) -> 
 def test_expiry_must_be_in_the_future_and_bounded(org: Org) -> None:
     url = f"/v1/members/{org.admin.id}/api-keys"
     past = (dt.datetime.now(dt.UTC) - dt.timedelta(minutes=1)).isoformat()
-    for when in (past, "2990-01-01T00:00:00Z", "9999-12-31T23:59:59-23:59"):
+    for when in (past, "2100-01-01T00:00:00Z"):  # the rule of keys: in the future, within 10 years
         problem = assert_problem(org.admin.api.post(url, json={"name": "k", "expires_at": when}), 422)
+        assert problem["errors"][0]["field"] == "expires_at"
+    for when in ("2990-01-01T00:00:00Z", "9999-12-31T23:59:59-23:59"):  # no instant of the API (tests/test_bodies.py)
+        problem = assert_problem(org.admin.api.post(url, json={"name": "k", "expires_at": when}), 400)
         assert problem["errors"][0]["field"] == "expires_at"
 
 
@@ -148,3 +153,41 @@ def test_person_key_limited_by_scopes(org: Org) -> None:
     assert reader.get(f"/v1/members/{org.admin.id}").status_code == 200
     assert_problem(reader.post("/v1/members", json={"name": "X", "email": "x@y.example"}), 403)
     assert_problem(reader.post(f"/v1/members/{org.admin.id}/api-keys", json={"name": "unscoped"}), 403)
+
+
+def test_a_wrong_secret_does_the_work_of_an_unknown_key_id(org: Org, app: Litestar) -> None:
+    """Before: a known key id with a wrong secret was refused from memory, in half the time of an unknown id
+    (1.0 vs 2.1 ms, p < 1e-4), which told a prober which key ids exist. Now both run the same statements and
+    the same hashing; and the refusal does not make the key's owner lose what is remembered for them."""
+    runtime = app.state.runtime
+    assert org.admin.api.key is not None
+    _, key_hex, secret = org.admin.api.key.split("_", 2)
+    prefix = f"svk_{key_hex}"
+    for _ in range(2):  # seen once, then remembered under the organisation's counter
+        assert org.admin.api.get("/v1/me").status_code == 200
+    unknown_prefix = "svk_" + uuid.uuid4().hex  # a well-formed id no key has
+    assert prefix != unknown_prefix
+
+    statements: list[str] = []
+    hashed: list[str] = []
+
+    def record(conn: Any, cursor: Any, statement: str, *args: Any) -> None:
+        statements.append(statement)
+
+    original_hash = runtime.hasher.hash
+    event.listen(runtime.db.engine.sync_engine, "before_cursor_execute", record)
+    runtime.hasher.hash = lambda value: hashed.append(value) or original_hash(value)
+    try:
+        work = []
+        for token in (f"{unknown_prefix}_{secret}", f"{prefix}_{'x' * len(secret)}"):
+            statements.clear()
+            hashed.clear()
+            assert_problem(Api(org.client, token).get("/v1/me"), 401)
+            work.append((list(statements), len(hashed)))
+    finally:
+        event.remove(runtime.db.engine.sync_engine, "before_cursor_execute", record)
+        del runtime.hasher.hash
+    (unknown_statements, unknown_hashes), (wrong_statements, wrong_hashes) = work
+    assert unknown_statements == wrong_statements
+    assert unknown_hashes == wrong_hashes == 1
+    assert runtime.callers.peek(uuid.UUID(key_hex)) is not None

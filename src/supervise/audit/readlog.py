@@ -95,10 +95,16 @@ class ReadLog:
                     else:  # an in-memory database (tests): the statements through the engine
                         async with connection.begin():
                             await repository.append(connection, org, chained)
-        except Exception:  # these waiters fail with their commit; the next ones get their own try
-            _log.exception("a group commit of %d read events failed", sum(len(events) for events, _ in waiters))
-            for _, done in waiters:
-                _fail(done)
+        except Exception:
+            if len(waiters) > 1:
+                # One request's events must not fail another's read: each request again, on its own (nothing of
+                # the failed group was stored, and the events are chained anew after the current head).
+                _log.warning("a group commit of %d requests' reads failed; committing each alone", len(waiters))
+                for waiter in waiters:
+                    await self._commit(org, [waiter])
+                return
+            _log.exception("the audit of a request's %d read events failed", len(waiters[0][0]))
+            _fail(waiters[0][1])
         else:
             for _, done in waiters:
                 if not done.done():

@@ -49,6 +49,3 @@ class ApiKeyHasher:
 
     def hash(self, secret: str) -> str:
         return hmac.new(self._pepper, secret.encode(), hashlib.sha256).hexdigest()
-
-    def matches(self, secret: str, stored_hash: str) -> bool:
-        return hmac.compare_digest(self.hash(secret), stored_hash)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import hmac
 import uuid
 from dataclasses import dataclass, replace
 
@@ -71,7 +72,13 @@ async def authenticate(
         raise Unauthorized("The Authorization header does not carry a well-formed API key.")
     now = utcnow()
     resolution = dt.timedelta(seconds=runtime.settings.key_last_used_resolution_seconds)
+    presented = runtime.hasher.hash(parsed.secret)  # once, whichever path follows
     seen = runtime.callers.peek(parsed.key_id)
+    # A remembered key answers from memory only for its own secret. A wrong secret takes the path of a key id
+    # never seen (the same statement and the same hashing), so the time of a refusal tells nothing of which key
+    # ids exist; nor does it make the key's owner lose what is remembered for them.
+    if seen is not None and not hmac.compare_digest(presented, seen[2].api_key.secret_hash):
+        seen = None
     generation = None
     if seen is not None:
         generation = await runtime.generations.read(seen[0])
@@ -84,23 +91,15 @@ async def authenticate(
             and now - known.api_key.last_used_at < resolution
         ):
             key = known.api_key
-            if not runtime.hasher.matches(parsed.secret, key.secret_hash) or (
-                key.expires_at is not None and key.expires_at <= now
-            ):
+            if key.expires_at is not None and key.expires_at <= now:
                 raise _rejected()
             principal = replace(known.principal, request_id=request_id, source_address=source_address)
             return Caller(principal, known.rows)
     found = await repository.key_with_owner(tx, parsed.key_id)
-    if found is None:
-        runtime.hasher.hash(parsed.secret)  # same work either way
+    if found is None or not hmac.compare_digest(presented, found.api_key.secret_hash):
         raise _rejected()
     key, member = found.api_key, found.member
-    if (
-        not runtime.hasher.matches(parsed.secret, key.secret_hash)
-        or key.revoked_at is not None
-        or (key.expires_at is not None and key.expires_at <= now)
-        or not member.active
-    ):
+    if key.revoked_at is not None or (key.expires_at is not None and key.expires_at <= now) or not member.active:
         runtime.callers.discard(parsed.key_id)
         raise _rejected()
     if key.last_used_at is None or now - key.last_used_at >= resolution:

@@ -1,0 +1,197 @@
+"""``supervise serve`` as operators run it: a real server on a loopback port (issue 15's defects 1, 7 and 8)."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import stat
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import pytest
+from alembic import command
+
+from supervise.audit.chain import new_event
+from supervise.audit.readlog import ReadLog
+from supervise.clock import utcnow
+from supervise.config import Settings
+from supervise.db import Database, alembic_config
+from supervise.errors import ServiceUnavailable
+from supervise.members.tables import Organisation
+from tests.conftest import SECRET
+from tests.rubrics.test_template_install import free_port
+
+SUPERVISE = str(Path(sys.executable).parent / "supervise")
+
+
+def environment(database_url: str, **extra: str) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("SUPERVISE_", "FORWARDED_ALLOW_IPS"))}
+    return {**env, "SUPERVISE_DATABASE_URL": database_url, "SUPERVISE_SECRET_KEY": SECRET, **extra}
+
+
+def call(port: int, method: str, path: str, key: str, body: Any = None, **headers: str) -> tuple[int, Any]:
+    data = json.dumps(body).encode() if body is not None else None
+    request = urllib.request.Request(
+        f"http://127.0.0.1:{port}{path}",
+        data=data,
+        method=method,
+        headers={"Authorization": f"Bearer {key}", "Content-Type": "application/json", **headers},
+    )
+    try:
+        with urllib.request.urlopen(request, timeout=10) as response:
+            return response.status, json.load(response)
+    except urllib.error.HTTPError as error:
+        return error.code, json.load(error)
+
+
+@contextmanager
+def serving(env: dict[str, str]) -> Iterator[int]:
+    port = free_port()
+    server = subprocess.Popen(
+        [SUPERVISE, "serve", "--port", str(port)], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
+    )
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{port}/readyz", timeout=5):
+                    break
+            except OSError:
+                assert server.poll() is None, server.stderr.read().decode() if server.stderr else "server exited"
+                assert time.monotonic() < deadline, "the server did not start"
+                time.sleep(0.2)
+        yield port
+    finally:
+        server.terminate()
+        server.wait(20)
+
+
+def new_org(env: dict[str, str]) -> str:
+    made = subprocess.run(
+        [SUPERVISE, "orgs", "create", "Proxy clinic", "--admin-name", "A", "--admin-email", "a@p.example", "--json"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+    )
+    return str(json.loads(made.stdout)["api_key"])
+
+
+def created_from(port: int, key: str, forwarded: str) -> str | None:
+    """Create a member, claiming to come from ``forwarded``; the address the audit log kept for it."""
+    email = f"{uuid.uuid4().hex[:8]}@p.example"
+    status, made = call(
+        port, "POST", "/v1/members", key, {"name": "N", "email": email}, **{"X-Forwarded-For": forwarded}
+    )
+    assert status == 201, made
+    status, logged = call(port, "GET", f"/v1/audit-events?resource_id={made['id']}&action=member.create", key)
+    assert status == 200, logged
+    [event] = logged["items"]
+    return event["source_address"]  # type: ignore[no-any-return]
+
+
+def test_forwarded_addresses_are_believed_only_from_trusted_proxies(database_url: str) -> None:
+    """Before: uvicorn believed X-Forwarded-For from localhost by default, so any client could write an address
+    of its choosing into the audit log; on PostgreSQL one over 64 characters made the write a 500."""
+    env = environment(database_url)
+    key = new_org(env)
+    with serving(env) as port:
+        assert created_from(port, key, "203.0.113.9") == "127.0.0.1"
+    with serving({**env, "SUPERVISE_TRUSTED_PROXIES": "127.0.0.1, ::1"}) as port:
+        assert created_from(port, key, "203.0.113.9") == "203.0.113.9"
+        assert created_from(port, key, "2001:0db8:0000::0001") == "2001:db8::1"
+        assert created_from(port, key, "x" * 100) is None  # bounded: what is not an address is not kept
+        assert created_from(port, key, "not an address, 198.51.100.7") == "198.51.100.7"
+
+
+def test_a_misspelt_trusted_proxy_stops_the_server(tmp_path: Path) -> None:
+    env = environment(f"sqlite:///{tmp_path / 'supervise.db'}", SUPERVISE_TRUSTED_PROXIES="10.0.0.0/8, 10.0.0.300")
+    done = subprocess.run([SUPERVISE, "serve"], env=env, capture_output=True, text=True, timeout=60, check=False)
+    assert done.returncode != 0
+    assert "'10.0.0.300' is not an IP address or network" in done.stderr
+
+
+def test_several_workers_on_sqlite_are_refused(tmp_path: Path) -> None:
+    """Before: each worker ran its statements on its own event loop and froze it waiting for another's lock."""
+    env = environment(f"sqlite:///{tmp_path / 'supervise.db'}")
+    done = subprocess.run(
+        [SUPERVISE, "serve", "--workers", "2", "--port", str(free_port())],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert done.returncode != 0
+    assert "SQLite serves one worker" in done.stderr
+    assert "PostgreSQL" in done.stderr
+
+
+def _mode(path: Path) -> int:
+    return stat.S_IMODE(path.stat().st_mode)
+
+
+def test_the_sqlite_database_is_private_to_its_owner(tmp_path: Path) -> None:
+    """Before: created 0644, readable by every local user, while its secret beside it was 0600."""
+    previous = os.umask(0o022)
+    try:
+        migrated = tmp_path / "migrated" / "supervise.db"  # created by the migrations (what serve runs first)
+        command.upgrade(alembic_config(Settings(database_url=f"sqlite:///{migrated}")), "head")
+        opened = tmp_path / "opened" / "supervise.db"  # created by the application
+
+        async def write() -> None:
+            database = Database(Settings(database_url=f"sqlite:///{opened}", secret_key=SECRET))
+            try:
+                async with database.engine.begin() as connection:
+                    await connection.exec_driver_sql("CREATE TABLE t (x)")
+                    await connection.exec_driver_sql("INSERT INTO t VALUES (1)")
+                assert (opened.parent / "supervise.db-wal").exists()
+                assert _mode(opened.parent / "supervise.db-wal") == 0o600
+            finally:
+                await database.dispose()
+
+        asyncio.run(write())
+    finally:
+        os.umask(previous)
+    assert _mode(migrated) == 0o600
+    assert _mode(opened) == 0o600
+
+
+@pytest.mark.backends("postgresql")
+def test_one_requests_bad_audit_event_fails_no_other_read(database_url: str) -> None:
+    """Before: one event the database refused (an address over 64 characters) failed the whole group commit,
+    so other users' concurrent reads answered 503 too (16 of 150 in the attack)."""
+
+    async def run() -> list[BaseException | None]:
+        database = Database(Settings(database_url=database_url, secret_key=SECRET))
+        log = ReadLog(database)
+        org = uuid.uuid4()
+        try:
+            async with database.transaction() as tx:
+                tx.add(Organisation(id=org, name="group", created_at=utcnow()))
+
+            class Tx:  # what ReadLog.write takes from a request's transaction: its noted reads
+                def __init__(self, address: str) -> None:
+                    event = new_event(None, org, "recording.read", "recording", uuid.uuid4(), "success", utcnow())
+                    event.source_address = address
+                    self.info: dict[str, Any] = {"supervise.audit.reads": [event]}
+
+            txs = [Tx("192.0.2.1"), Tx("x" * 100), Tx("192.0.2.3")]
+            return await asyncio.gather(*(log.write(tx) for tx in txs), return_exceptions=True)  # type: ignore[arg-type]
+        finally:
+            await log.close()
+            await database.dispose()
+
+    good, bad, other = asyncio.run(run())
+    assert good is None and other is None
+    assert isinstance(bad, ServiceUnavailable)
