@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from concurrent.futures import ThreadPoolExecutor
 
-from tests.support import Org, Person
+from tests.support import Api, Org, Person
 from tests.test_http import assert_problem
 
 
@@ -106,6 +106,24 @@ def test_deactivated_member_is_kept_and_locked_out(org: Org) -> None:
     assert [m["id"] for m in inactive] == [member.id]
     # deletion does not exist
     assert_problem(org.admin.api.delete(f"/v1/members/{member.id}"), 405)
+
+
+def test_reactivating_a_member_revives_none_of_their_old_keys(org: Org) -> None:
+    """Before: the keys of a deactivated member worked again the moment they were reactivated."""
+    member = org.member("clinician")
+    second = org.admin.api.post(f"/v1/members/{member.id}/api-keys", json={"name": "laptop"}).json()
+    url = f"/v1/members/{member.id}"
+    assert org.admin.api.patch(url, json={"active": False}, headers={"If-Match": '"1"'}).status_code == 200
+    assert org.admin.api.patch(url, json={"active": True}, headers={"If-Match": '"2"'}).status_code == 200
+    assert_problem(member.api.get("/v1/me"), 401)
+    assert_problem(Api(org.client, second["secret"]).get("/v1/me"), 401)
+    listed = org.admin.api.get(f"/v1/members/{member.id}/api-keys").json()["items"]
+    assert len(listed) == 2 and all(key["revoked_at"] is not None for key in listed)
+    revoked = org.admin.api.get("/v1/audit-events", params={"action": "api_key.revoke", "limit": 200}).json()
+    assert {e["resource_id"] for e in revoked["items"]} >= {key["id"] for key in listed}
+    # a new key, made for them anew, works
+    fresh = org.admin.api.post(f"/v1/members/{member.id}/api-keys", json={"name": "new"}).json()
+    assert Api(org.client, fresh["secret"]).get("/v1/me").status_code == 200
 
 
 def test_admin_cannot_lock_themselves_out(org: Org) -> None:

@@ -50,6 +50,12 @@ def detach(tx: Tx, owner: KeyOwner) -> None:
         tx.expunge(row)
 
 
+async def live_keys(tx: Tx, org_id: uuid.UUID, member_id: uuid.UUID) -> list[ApiKey]:
+    """The member's keys not yet revoked (expired ones included: revoking them too costs nothing)."""
+    query = select(ApiKey).where(ApiKey.org_id == org_id, ApiKey.member_id == member_id, ApiKey.revoked_at.is_(None))
+    return list(await tx.scalars(query.order_by(ApiKey.id)))
+
+
 async def get_key(tx: Tx, org_id: uuid.UUID, key_id: uuid.UUID) -> ApiKey | None:
     return await tx.scalar(select(ApiKey).where(ApiKey.org_id == org_id, ApiKey.id == key_id))
 

@@ -235,3 +235,16 @@ async def revoke_key(tx: Tx, principal: Principal, key_id: uuid.UUID) -> None:
         key.revoked_at = utcnow()
         await db.save(tx)
         await audit.record(tx, principal, "api_key.revoke", "api_key", key.id)
+
+
+async def revoke_keys_of(tx: Tx, principal: Principal, member_id: uuid.UUID) -> None:
+    """A deactivated member's keys are all revoked (each audited), so reactivating the member revives none:
+    they get new keys, made for them anew."""
+    now = utcnow()
+    keys = await repository.live_keys(tx, principal.org_id, member_id)
+    for key in keys:
+        key.revoked_at = now
+    if keys:
+        await db.save(tx)
+    for key in keys:
+        await audit.record(tx, principal, "api_key.revoke", "api_key", key.id)

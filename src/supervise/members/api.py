@@ -10,6 +10,7 @@ from litestar.di import NamedDependency
 from litestar.params import FromPath, JSONBody, QueryParameter
 
 from supervise.auth import permissions
+from supervise.auth import service as keys
 from supervise.auth.principal import Principal, Role
 from supervise.db import Tx
 from supervise.http import Made, Once, problem_responses, to
@@ -105,7 +106,8 @@ class MemberController(Controller):
         permission=permissions.MembersWrite,
         summary="Change a member",
         description="Members may change their own name and email; admins may also change roles and "
-        "deactivate (members are never deleted). Needs If-Match.",
+        "deactivate (members are never deleted). Deactivating revokes every key the member holds: reactivating "
+        "them revives none. Needs If-Match.",
         response_headers=[ETAG],
         responses=problem_responses(400, 401, 403, 404, 409, 412, 422, 428),
     )
@@ -118,6 +120,8 @@ class MemberController(Controller):
         if_match: IfMatch = None,
     ) -> Response[MemberOut]:
         member = await service.update_member(tx, principal, member_id, data, if_match)
+        if data.active is False:
+            await keys.revoke_keys_of(tx, principal, member.id)
         return Response(to(MemberOut, member), headers={"ETag": etag(member.version)})
 
 
