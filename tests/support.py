@@ -66,6 +66,8 @@ class Org:
         assert made.status_code == 201, made.text
         member_id = made.json()["id"]
         key_body: dict[str, Any] = {"name": "test key"}
+        if "admin" in roles and kind == "person":
+            key_body["on_behalf"] = True  # the admin makes another admin's key, and says so
         if scopes is not None:
             key_body["scopes"] = scopes
         key = self.admin.api.post(f"/v1/members/{member_id}/api-keys", json=key_body)

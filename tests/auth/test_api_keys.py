@@ -191,3 +191,43 @@ def test_a_wrong_secret_does_the_work_of_an_unknown_key_id(org: Org, app: Litest
     assert unknown_statements == wrong_statements
     assert unknown_hashes == wrong_hashes == 1
     assert runtime.callers.peek(uuid.UUID(key_hex)) is not None
+
+
+def test_a_key_made_for_another_is_recorded_with_its_maker(org: Org) -> None:
+    """Before: a key an admin made for someone else looked like the owner's own, and so did everything done
+    with it: impersonation was invisible."""
+    clinician = org.member("clinician")  # its key made by the admin (tests/support.py)
+    own = clinician.api.post(f"/v1/members/{clinician.id}/api-keys", json={"name": "own"}).json()
+    keys = {k["name"]: k for k in org.admin.api.get(f"/v1/members/{clinician.id}/api-keys").json()["items"]}
+    assert keys["test key"]["created_by"] == org.admin.id
+    assert keys["own"]["created_by"] == clinician.id
+    first = org.admin.api.get("/v1/me").json()["api_key"]  # the command line's key for the first admin
+    assert first["created_by"] is None
+
+    made_with_admins = clinician.api.post("/v1/cases", json={"therapist_id": clinician.id, "external_ref": "K-1"})
+    made_with_own = Api(org.client, own["secret"]).post(
+        "/v1/cases", json={"therapist_id": clinician.id, "external_ref": "K-2"}
+    )
+    assert made_with_admins.status_code == made_with_own.status_code == 201
+    events = org.admin.api.get("/v1/audit-events", params={"action": "case.create", "limit": 200}).json()["items"]
+    by_case = {e["resource_id"]: e for e in events}
+    assert by_case[made_with_admins.json()["id"]]["actor_member_id"] == clinician.id
+    assert by_case[made_with_admins.json()["id"]]["key_made_by"] == org.admin.id
+    assert by_case[made_with_own.json()["id"]]["key_made_by"] is None
+
+
+def test_a_key_for_another_admin_takes_saying_so(org: Org) -> None:
+    """Minting a key for another admin person lets its maker act with that admin's authority: refused unless
+    the request says ``on_behalf: true`` (an admin's first key, before they can sign in, is made this way)."""
+    other = org.admin.api.post("/v1/members", json={"name": "B", "email": "b@clinic.example", "roles": ["admin"]})
+    url = f"/v1/members/{other.json()['id']}/api-keys"
+    problem = assert_problem(org.admin.api.post(url, json={"name": "k"}), 422)
+    assert problem["errors"] == [{"field": "on_behalf", "message": "a key for another admin needs on_behalf: true"}]
+    assert org.admin.api.get(url).json()["items"] == []
+    made = org.admin.api.post(url, json={"name": "k", "on_behalf": True})
+    assert made.status_code == 201 and made.json()["created_by"] == org.admin.id
+    # integrations' keys are always made by someone, admins' own keys by themselves: no flag
+    ehr = org.admin.api.post("/v1/members", json={"name": "EHR", "kind": "integration", "roles": ["admin"]}).json()
+    integration_key = {"name": "sync", "scopes": ["recordings:write"]}
+    assert org.admin.api.post(f"/v1/members/{ehr['id']}/api-keys", json=integration_key).status_code == 201
+    assert org.admin.api.post(f"/v1/members/{org.admin.id}/api-keys", json={"name": "mine"}).status_code == 201

@@ -10,11 +10,11 @@ from litestar.di import NamedDependency
 from litestar.params import QueryParameter
 
 from supervise.audit import service
-from supervise.audit.schemas import AuditEventPage
+from supervise.audit.schemas import AuditEventOut, AuditEventPage
 from supervise.auth import permissions
 from supervise.auth.principal import Principal
 from supervise.db import Tx
-from supervise.http import problem_responses, to
+from supervise.http import With, problem_responses, to
 from supervise.pagination import DEFAULT_LIMIT
 from supervise.parameters import Cursor, Limit, page
 from supervise.runtime import Runtime
@@ -54,7 +54,7 @@ class AuditEventController(Controller):
         cursor: Cursor = None,
     ) -> AuditEventPage:
         scope = f"audit-events?action={action}&resource={resource_id}"
-        found = await service.list_events(
+        found, makers = await service.list_events(
             tx,
             runtime.cursors,
             principal,
@@ -62,4 +62,8 @@ class AuditEventController(Controller):
             action=action,
             resource_id=resource_id,
         )
-        return to(AuditEventPage, found)
+        items = [
+            to(AuditEventOut, With(event, key_made_by=makers.get(event.api_key_id) if event.api_key_id else None))
+            for event in found.items
+        ]
+        return AuditEventPage(items=items, next_cursor=found.next_cursor)

@@ -26,6 +26,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 from supervise.audit import chain as chaining
 from supervise.audit.chain import COLUMNS, NewEvent
 from supervise.audit.tables import AuditEvent
+from supervise.auth.tables import ApiKey
 from supervise.pagination import CursorCodec, Page, PageRequest, fetch_page
 
 __all__ = [
@@ -193,3 +194,18 @@ async def page_events(
     if resource_id is not None:
         stmt = stmt.where(AuditEvent.resource_id == resource_id)
     return await fetch_page(tx, stmt, AuditEvent.created_at, AuditEvent.id, page, cursors, descending=True)
+
+
+async def key_makers(tx: AsyncSession, org_id: uuid.UUID, key_ids: set[uuid.UUID]) -> dict[uuid.UUID, uuid.UUID]:
+    """Of these API keys, those made by someone other than their owner: key id -> its maker."""
+    if not key_ids:
+        return {}
+    rows = await tx.execute(
+        select(ApiKey.id, ApiKey.created_by).where(
+            ApiKey.org_id == org_id,
+            ApiKey.id.in_(key_ids),
+            ApiKey.created_by.is_not(None),
+            ApiKey.created_by != ApiKey.member_id,
+        )
+    )
+    return {key_id: maker for key_id, maker in rows if maker is not None}

@@ -19,6 +19,9 @@ class AuditEventOut(msgspec.Struct, kw_only=True):
     actor_member_id: uuid.UUID | None
     """Null for operator actions from the command line."""
     api_key_id: uuid.UUID | None
+    key_made_by: uuid.UUID | None
+    """Who made the API key this event was made with, when that is not the actor: an admin made the key for
+    the actor, and could have been the one using it. Null when actors use keys they made themselves."""
     action: str
     resource_type: str
     resource_id: uuid.UUID | None

@@ -83,8 +83,11 @@ async def list_events(
     *,
     action: str | None,
     resource_id: uuid.UUID | None,
-) -> Page[AuditEvent]:
-    """Newest first. Reading the audit log is itself audited."""
+) -> tuple[Page[AuditEvent], dict[uuid.UUID, uuid.UUID]]:
+    """Newest first, and who made the keys of the page's events that were made for their owner by someone
+    else (key id -> maker). Reading the audit log is itself audited."""
     result = await repository.page_events(tx, page, cursors, action=action, resource_id=resource_id)
+    keys = {event.api_key_id for event in result.items if event.api_key_id is not None}
+    makers = await repository.key_makers(tx, page.org_id, keys)
     record_read(tx, principal, "audit_event.list", "audit_event", None)
-    return result
+    return result, makers

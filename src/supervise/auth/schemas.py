@@ -21,6 +21,10 @@ class ApiKeyCreate(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
     Keys of an integration must name their scopes. A scoped key can only create keys within its scopes."""
     expires_at: dt.datetime | None = None
     """When the key stops working (an aware timestamp in the future); null for no expiry."""
+    on_behalf: bool = False
+    """Needed (true) to make a key for another member who is an admin person: its maker could then act with
+    that admin's authority. The key records its maker (``created_by``) and every audit event made with it
+    names them (``key_made_by``)."""
 
 
 class ApiKeyOut(msgspec.Struct, kw_only=True):
@@ -35,6 +39,8 @@ class ApiKeyOut(msgspec.Struct, kw_only=True):
     """Refreshed at most once a minute."""
     expires_at: dt.datetime | None
     revoked_at: dt.datetime | None
+    created_by: uuid.UUID | None
+    """The member who made the key: its owner, an admin who made it for them, or null (the command line)."""
 
 
 class ApiKeyCreated(ApiKeyOut, kw_only=True):

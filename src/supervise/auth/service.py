@@ -150,6 +150,7 @@ async def issue_key(
     name: str,
     scopes: list[Scope] | None = None,
     expires_at: dt.datetime | None = None,
+    created_by: uuid.UUID | None = None,
 ) -> IssuedKey:
     secret = hasher.new_secret()
     key = ApiKey(
@@ -161,6 +162,7 @@ async def issue_key(
         scopes=sorted(scopes) if scopes is not None else None,
         created_at=utcnow(),
         expires_at=expires_at,
+        created_by=created_by,
     )
     await db.insert(tx, key, conflict=Conflict("An API key with this id exists; retry."))
     return IssuedKey(key, hasher.full_key(key.id, secret))
@@ -186,6 +188,10 @@ async def create_key(
     scopes = data.scopes
     if scopes is not None and len(set(scopes)) != len(scopes):
         errors.append(FieldError("scopes", "each scope may be given once"))
+    if member.id != principal.member_id and member.is_admin and member.kind == "person" and not data.on_behalf:
+        # A key made for another admin lets its maker act with all that admin's authority, in that admin's name:
+        # it takes saying so. (An admin's first key, before they can sign in, is made this way.)
+        errors.append(FieldError("on_behalf", "a key for another admin needs on_behalf: true"))
     if member.kind == "integration" and not scopes:
         errors.append(FieldError("scopes", "an integration's key must name its scopes"))
     if principal.scopes is not None:
@@ -199,7 +205,9 @@ async def create_key(
             errors.append(FieldError("expires_at", "must be in the future and within 10 years"))
     if errors:
         raise Unprocessable("The API key cannot be created as asked.", errors=errors)
-    issued = await issue_key(tx, runtime.hasher, member.org_id, member.id, data.name, scopes, data.expires_at)
+    issued = await issue_key(
+        tx, runtime.hasher, member.org_id, member.id, data.name, scopes, data.expires_at, principal.member_id
+    )
     await audit.record(tx, principal, "api_key.create", "api_key", issued.key.id)
     return issued
 

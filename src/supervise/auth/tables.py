@@ -19,6 +19,7 @@ class ApiKey(Base):
     __tablename__ = "api_keys"
     __table_args__ = (
         ForeignKeyConstraint(["org_id", "member_id"], ["members.org_id", "members.id"]),
+        ForeignKeyConstraint(["org_id", "created_by"], ["members.org_id", "members.id"]),
         Index("ix_api_keys_member_created", "org_id", "member_id", "created_at", "id"),
     )
 
@@ -32,6 +33,8 @@ class ApiKey(Base):
     last_used_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
     expires_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
     revoked_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
+    created_by: Mapped[uuid.UUID | None]
+    """The member who made the key (null: the command line); not its owner when an admin made it for them."""
 
     @property
     def prefix(self) -> str:
