@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
+import uuid
 from pathlib import Path
 
 import click
@@ -10,9 +12,13 @@ import pytest
 from click.testing import CliRunner
 from litestar import Litestar
 from litestar.testing import TestClient
+from sqlalchemy import text, update
 
+from supervise.app import create_app
+from supervise.audit.tables import AuditEvent
 from supervise.cli import ensure_schema, main
 from supervise.config import Settings
+from supervise.db import Database
 from tests.conftest import SECRET, fresh_database
 from tests.support import Api
 
@@ -72,3 +78,60 @@ def test_schema_on_start(backend: str, tmp_path: Path) -> None:
                 ensure_schema(settings)
             run(["db", "upgrade"], url)
             ensure_schema(settings)
+
+
+def test_audit_verify_reports_each_chain_and_finds_a_rewritten_one(backend: str, tmp_path: Path) -> None:
+    """``supervise audit verify``: every chain's events counted; a row rewritten by someone who disabled the
+    append-only trigger is found, with its position, and the command fails."""
+    for url in fresh_database(backend, tmp_path):
+        run(["db", "upgrade"], url)
+        made = [
+            json.loads(
+                run(["orgs", "create", name, "--admin-name", "A", "--admin-email", "a@c.example", "--json"], url)
+            )
+            for name in ("First clinic", "Second clinic")
+        ]
+        with TestClient(create_app(Settings(database_url=url, secret_key=SECRET))) as client:
+            for org in made:  # three more events in each chain, after the 3 of its creation
+                api = Api(client, org["api_key"])
+                for i in range(3):
+                    assert (
+                        api.post("/v1/members", json={"name": f"M{i}", "email": f"m{i}@c.example"}).status_code == 201
+                    )
+        out = run(["audit", "verify"], url)
+        assert f"{made[0]['org_id']}: 6 events, intact" in out
+        assert out.strip().endswith("2 chains intact, 12 events checked")
+        assert (
+            run(["audit", "verify", "--org", made[1]["org_id"]], url)
+            .strip()
+            .endswith("1 chain intact, 6 events checked")
+        )
+
+        asyncio.run(_rewrite(url, made[1]["org_id"], seq=3))
+        result = CliRunner().invoke(
+            main, ["audit", "verify"], env={"SUPERVISE_DATABASE_URL": url, "SUPERVISE_SECRET_KEY": SECRET}
+        )
+        assert result.exit_code == 1
+        assert f"{made[0]['org_id']}: 6 events, intact" in result.output
+        assert f"{made[1]['org_id']}: broken at seq 3: event content does not match its hash (2 events intact" in (
+            result.output
+        )
+        assert "1 of 2 chains broken (8 events checked)" in result.output
+
+
+async def _rewrite(url: str, org_id: str, *, seq: int) -> None:
+    """What a superuser could do: switch the append-only trigger off and change an event."""
+    database = Database(Settings(database_url=url, secret_key=SECRET))
+    try:
+        async with database.transaction() as tx:
+            if tx.get_bind().dialect.name == "postgresql":
+                await tx.execute(text("ALTER TABLE audit_events DISABLE TRIGGER audit_events_append_only"))
+            else:
+                await tx.execute(text("DROP TRIGGER audit_events_no_update"))
+            await tx.execute(
+                update(AuditEvent)
+                .where(AuditEvent.org_id == uuid.UUID(org_id), AuditEvent.seq == seq)
+                .values(action="forged")
+            )
+    finally:
+        await database.dispose()

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 import sys
+import uuid
 from pathlib import Path
 from typing import Any
 
@@ -155,6 +156,46 @@ def verify_rollups() -> None:
     if mismatches:
         raise click.ClickException(f"{len(mismatches)} rollup rows differ from a recomputation over {scores} scores.")
     click.echo(f"rollups match a recomputation over {scores} scores")
+
+
+@main.group()
+def audit() -> None:
+    """The audit log."""
+
+
+async def _verify_chains(settings: Settings, org: uuid.UUID | None) -> list[tuple[uuid.UUID, int, Any]]:
+    from supervise.audit import service as audit_log
+
+    database = Database(settings)
+    try:
+        async with database.transaction() as tx:
+            orgs = await audit_log.organisations(tx)
+            if org is not None:
+                if org not in orgs:
+                    raise click.ClickException(f"no organisation {org}")
+                orgs = [org]
+            return [(org_id, *(await audit_log.check_chain(tx, org_id))) for org_id in orgs]
+    finally:
+        await database.dispose()
+
+
+@audit.command("verify")
+@click.option("--org", "org", type=click.UUID, default=None, help="One organisation (default: every one).")
+def verify_audit(org: uuid.UUID | None) -> None:
+    """Recompute every organisation's hash chain; report each chain's events checked and its first broken
+    link (exit 1 if any chain is broken)."""
+    results = asyncio.run(_verify_chains(_settings(), org))
+    broken = 0
+    for org_id, checked, found in results:
+        if found is None:
+            click.echo(f"{org_id}: {checked} events, intact")
+        else:
+            broken += 1
+            click.echo(f"{org_id}: broken at seq {found.seq}: {found.reason} ({checked} events intact before it)")
+    total = sum(checked for _, checked, _ in results)
+    if broken:
+        raise click.ClickException(f"{broken} of {len(results)} chains broken ({total} events checked)")
+    click.echo(f"{len(results)} chain{'' if len(results) == 1 else 's'} intact, {total} events checked")
 
 
 @main.group()

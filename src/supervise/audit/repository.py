@@ -27,6 +27,7 @@ from supervise.audit import chain as chaining
 from supervise.audit.chain import COLUMNS, NewEvent
 from supervise.audit.tables import AuditEvent
 from supervise.auth.tables import ApiKey
+from supervise.members.tables import Organisation
 from supervise.pagination import CursorCodec, Page, PageRequest, fetch_page
 
 __all__ = [
@@ -209,3 +210,7 @@ async def key_makers(tx: AsyncSession, org_id: uuid.UUID, key_ids: set[uuid.UUID
         )
     )
     return {key_id: maker for key_id, maker in rows if maker is not None}
+
+
+async def organisation_ids(tx: AsyncSession) -> list[uuid.UUID]:
+    return list(await tx.scalars(select(Organisation.id).order_by(Organisation.created_at, Organisation.id)))

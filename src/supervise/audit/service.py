@@ -63,16 +63,27 @@ class ChainBreak:
 
 async def verify_chain(tx: Tx, org_id: uuid.UUID) -> ChainBreak | None:
     """Recompute the chain of one organisation; the first broken link, or None when intact."""
+    return (await check_chain(tx, org_id))[1]
+
+
+async def check_chain(tx: Tx, org_id: uuid.UUID) -> tuple[int, ChainBreak | None]:
+    """Recompute the chain of one organisation: how many events were found intact, and the first broken link
+    (``None`` when there is none)."""
     expected_prev, expected_seq = GENESIS_HASH, 1
     async for event in repository.stream_chain(tx, org_id):
         if event.seq != expected_seq:
-            return ChainBreak(expected_seq, "event missing")
+            return expected_seq - 1, ChainBreak(expected_seq, "event missing")
         if event.prev_hash != expected_prev:
-            return ChainBreak(event.seq, "prev_hash does not match the previous event")
+            return expected_seq - 1, ChainBreak(event.seq, "prev_hash does not match the previous event")
         if event_hash(event) != event.hash:
-            return ChainBreak(event.seq, "event content does not match its hash")
+            return expected_seq - 1, ChainBreak(event.seq, "event content does not match its hash")
         expected_prev, expected_seq = event.hash, event.seq + 1
-    return None
+    return expected_seq - 1, None
+
+
+async def organisations(tx: Tx) -> list[uuid.UUID]:
+    """Every organisation's id, oldest first: the chains there are to verify."""
+    return await repository.organisation_ids(tx)
 
 
 async def list_events(
