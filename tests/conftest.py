@@ -37,6 +37,7 @@ NOT_CONFIGURED = "PostgreSQL: not configured (set SUPERVISE_TEST_POSTGRES_URL)"
 
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("markers", "backends(*names): run only on these database backends")
+    config.addinivalue_line("markers", "slow: starts real servers; a quick loop skips them with -m 'not slow'")
     if IN_CI and not POSTGRES_URL:
         raise pytest.UsageError("CI=true, but SUPERVISE_TEST_POSTGRES_URL is not set: CI runs every test on both")
 
@@ -135,7 +136,9 @@ def database_url(backend: str, tmp_path_factory: pytest.TempPathFactory) -> Iter
 
 @pytest.fixture(scope="session")
 def settings(database_url: str) -> Settings:
-    return Settings(database_url=database_url, secret_key=SECRET)
+    # Every in-process request of the session comes from one unknown address; the per-address limit is tested
+    # on its own (tests/test_throttle.py), not by the whole suite's anonymous and 401 requests together.
+    return Settings(database_url=database_url, secret_key=SECRET, rate_limit_per_address="1000000/minute")
 
 
 @pytest.fixture(scope="session")

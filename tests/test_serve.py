@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import os
 import stat
@@ -54,11 +55,16 @@ def call(port: int, method: str, path: str, key: str, body: Any = None, **header
 
 
 @contextmanager
-def serving(env: dict[str, str]) -> Iterator[int]:
+def serving(env: dict[str, str], *command: str, logs: Path | None = None) -> Iterator[int]:
+    """A server on a free loopback port, started by ``command`` (``supervise serve`` by default), until ready;
+    everything it writes goes to ``logs`` if given."""
     port = free_port()
-    server = subprocess.Popen(
-        [SUPERVISE, "serve", "--port", str(port)], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
-    )
+    argv = [*(command or (SUPERVISE, "serve")), "--port", str(port)]
+    if logs is not None:
+        with logs.open("wb") as written:
+            server = subprocess.Popen(argv, env=env, stdout=written, stderr=subprocess.STDOUT)
+    else:
+        server = subprocess.Popen(argv, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     try:
         deadline = time.monotonic() + 60
         while True:
@@ -195,3 +201,132 @@ def test_one_requests_bad_audit_event_fails_no_other_read(database_url: str) -> 
     good, bad, other = asyncio.run(run())
     assert good is None and other is None
     assert isinstance(bad, ServiceUnavailable)
+
+
+def _redis_url() -> str:
+    """The test Redis (``.ci/run`` starts one); without one, outside CI, the test is skipped."""
+    url = os.environ.get("SUPERVISE_TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
+    import redis
+
+    try:
+        redis.Redis.from_url(url, socket_connect_timeout=1).ping()
+    except redis.RedisError:
+        if os.environ.get("CI"):
+            raise
+        pytest.skip(f"no Redis at {url}")
+    return url
+
+
+def _statuses(port: int, key: str, count: int) -> list[int]:
+    """``count`` requests with ``key``, eight at a time, each on a connection of its own (so that the kernel
+    hands them to either worker)."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    def one(_: int) -> int:
+        request = urllib.request.Request(f"http://127.0.0.1:{port}/v1/me", headers={"Authorization": f"Bearer {key}"})
+        try:
+            with urllib.request.urlopen(request, timeout=10) as response:
+                return int(response.status)
+        except urllib.error.HTTPError as error:
+            return int(error.code)
+
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        return list(pool.map(one, range(count)))
+
+
+def workers_serving(port: int, metrics: Path) -> set[str]:
+    """Wait (up to 30 s) until both workers answer: each writes its metrics file (prometheus-client's
+    multiprocess mode, under ``metrics``) once it has served a request. The ids of the processes that did."""
+    deadline = time.monotonic() + 30
+    while True:
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=5):
+            pass
+        writers = {path.stem.rpartition("_")[2] for path in metrics.glob("counter_*.db")}
+        if len(writers) >= 2 or time.monotonic() > deadline:
+            return writers
+        time.sleep(0.05)
+
+
+@pytest.mark.slow
+@pytest.mark.backends("postgresql")
+def test_rate_limits_hold_across_two_workers_with_redis(database_url: str, tmp_path: Path) -> None:
+    """Counted in each worker, two workers let a key through about twice its limit (the control, run by uvicorn
+    directly, since ``supervise serve`` refuses it); counted in Redis, exactly its limit."""
+    env = environment(
+        database_url, SUPERVISE_RATE_LIMIT_PER_KEY="20/hour", SUPERVISE_RATE_LIMIT_PER_ADDRESS="100000/minute"
+    )
+    key = new_org(env)
+    uvicorn = (sys.executable, "-m", "uvicorn", "supervise.app:create_app_from_env", "--factory", "--workers", "2")
+    (tmp_path / "control").mkdir()
+    (tmp_path / "redis").mkdir()
+    with serving({**env, "PROMETHEUS_MULTIPROC_DIR": str(tmp_path / "control")}, *uvicorn) as port:
+        assert len(workers_serving(port, tmp_path / "control")) == 2
+        statuses = _statuses(port, key, 80)
+    assert statuses.count(200) > 20, "counted in each worker, the limit would not hold"
+    key = new_org(env)
+    redis_env = {**env, "SUPERVISE_REDIS_URL": _redis_url(), "PROMETHEUS_MULTIPROC_DIR": str(tmp_path / "redis")}
+    with serving(redis_env, SUPERVISE, "serve", "--workers", "2") as port:
+        assert len(workers_serving(port, tmp_path / "redis")) == 2
+        statuses = _statuses(port, key, 80)
+    assert statuses.count(200) == 20
+    assert statuses.count(429) == 60
+
+
+@pytest.mark.backends("postgresql")
+def test_several_workers_without_redis_are_refused(database_url: str) -> None:
+    done = subprocess.run(
+        [SUPERVISE, "serve", "--workers", "2", "--port", str(free_port())],
+        env=environment(database_url),
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert done.returncode != 0
+    assert "Several workers need SUPERVISE_REDIS_URL" in done.stderr
+
+
+def _raw(port: int, head: bytes, body: bytes = b"") -> bytes:
+    """Send ``head`` and ``body`` as they are; what the server answers before it closes or within 10 s."""
+    import socket
+
+    with socket.create_connection(("127.0.0.1", port), timeout=10) as sock:
+        with contextlib.suppress(OSError):  # the server may answer and close while the head is still being sent
+            sock.sendall(head + body)
+        answer = b""
+        try:
+            while chunk := sock.recv(65536):
+                answer += chunk
+                if b"\r\n\r\n" in answer and b"connection: close" not in answer.lower():
+                    break
+        except OSError:
+            pass
+    return answer
+
+
+@pytest.mark.slow
+def test_request_heads_are_bounded(tmp_path: Path) -> None:
+    """Before: a 200 KB header line and 500 header fields were accepted."""
+    env = environment(f"sqlite:///{tmp_path / 'supervise.db'}")
+    key = new_org(env)
+    with serving(env) as port:
+        huge = _raw(port, b"GET /v1/me HTTP/1.1\r\nHost: x\r\nX-Big: " + b"a" * 200_000 + b"\r\n\r\n")
+        assert huge.startswith(b"HTTP/1.1 431 "), huge[:200]
+        assert json.loads(huge.split(b"\r\n\r\n", 1)[1])["status"] == 431
+        many = b"".join(b"X-H%d: v\r\n" % i for i in range(500))
+        answer = _raw(port, b"GET /v1/me HTTP/1.1\r\nHost: x\r\nConnection: close\r\n" + many + b"\r\n")
+        assert answer.startswith(b"HTTP/1.1 431 "), answer[:200]
+        problem = json.loads(answer.split(b"\r\n\r\n", 1)[1])
+        assert problem["detail"] == "A request may carry at most 100 header fields."
+        # heads within the bounds, and bodies of any size up to the body limit, are served
+        status, _ = call(port, "GET", "/v1/me", key, **{"X-Fine": "b" * 16_000})
+        assert status == 200
+        note = "n" * 900_000
+        status, made = call(port, "POST", "/v1/members", key, {"name": note[:200], "email": "big@p.example"})
+        assert status == 201, made
+        body = json.dumps({"name": "N", "email": "bigger@p.example", "padding": note}).encode()
+        head = (
+            b"POST /v1/members HTTP/1.1\r\nHost: x\r\nConnection: close\r\nContent-Type: application/json\r\n"
+            b"Authorization: Bearer " + key.encode() + b"\r\nContent-Length: %d\r\n\r\n" % len(body)
+        )
+        assert _raw(port, head, body).startswith(b"HTTP/1.1 400 ")  # the unknown field, not the head's size

@@ -14,7 +14,7 @@ from litestar.openapi.plugins import ScalarRenderPlugin
 from litestar.openapi.spec import Components, OpenAPIFormat, OpenAPIType, Schema, SecurityScheme, Tag
 from litestar.response import Redirect
 
-from supervise import __version__
+from supervise import __version__, logs, metrics
 from supervise.aggregates.api import AggregateController
 from supervise.audit.api import AuditEventController
 from supervise.auth import permissions
@@ -23,7 +23,7 @@ from supervise.bodies import YEAR_PATTERN, JsonRequest
 from supervise.config import Settings
 from supervise.dependencies import authentication, dependencies
 from supervise.health import HealthController
-from supervise.http import add_body_problems, add_links, exception_handlers, reject_unknown_query, stamp_response
+from supervise.http import add_links, add_transport_problems, exception_handlers, reject_unknown_query, stamp_response
 from supervise.members.api import MemberController, SupervisionLinkController
 from supervise.recordings.api import CaseController, RecordingController
 from supervise.reviews.api import ReviewController, ReviewRequestController, list_recording_reviews
@@ -49,7 +49,10 @@ with rubrics that come from plugins.
   document: a number sent as a string, an unknown field or a key given twice is a 400 naming the field.
   Every instant, in a body or a query, is RFC 3339 written with a year from 1900 to 2199 (400 otherwise);
   an expiry that never comes is `null`.
-* **Limits**: request bodies up to 1 MiB (413 beyond).
+* **Limits**: request bodies up to 1 MiB (413 beyond); request heads up to 32 KiB and 100 header fields (431).
+* **Rate limits**: per API key, per organisation, and per source address for requests without a valid key: 429
+  with `Retry-After` past one. Answers carry `RateLimit-Policy` and `RateLimit` for the limit nearer to running
+  out.
 """
 
 
@@ -210,9 +213,10 @@ def create_app(settings: Settings) -> Litestar:
             AggregateController,
             RubricController,
             PluginController,
+            metrics.MetricsController,
         ],
         dependencies=dependencies(runtime),
-        middleware=[authentication(runtime)],
+        middleware=[metrics.middleware(), authentication(runtime)],
         exception_handlers=exception_handlers,
         before_send=[stamp_response],
         before_request=reject_unknown_query,
@@ -220,6 +224,7 @@ def create_app(settings: Settings) -> Litestar:
         request_class=JsonRequest,
         request_max_body_size=settings.max_body_bytes,
         openapi_config=openapi_config(),
+        logging_config=logs.app_logging(),
         on_startup=[verify_rubrics],
         on_shutdown=[dispose],
         debug=False,
@@ -233,7 +238,7 @@ def create_app(settings: Settings) -> Litestar:
         _numbers_any_of(schema)
         _instants_patterned(schema)
     add_links(app.openapi_schema, LINKS)
-    add_body_problems(app.openapi_schema)
+    add_transport_problems(app.openapi_schema)
     return app
 
 

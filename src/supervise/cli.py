@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 import sys
 import uuid
 from pathlib import Path
@@ -15,6 +16,7 @@ from alembic import command
 
 from supervise.config import ConfigError, Settings
 from supervise.db import Database, alembic_config
+from supervise.logs import server_logging
 from supervise.rubrics.registry import Registry, RubricError, load_registry, version_key
 from supervise.rubrics.service import verify_snapshots
 
@@ -93,8 +95,15 @@ def serve(host: str, port: int, workers: int, reload: bool) -> None:
             "for the others' write lock. Serve one worker on SQLite, or use PostgreSQL (SUPERVISE_DATABASE_URL) "
             "for several."
         )
+    if workers > 1 and not reload and not settings.redis_url:
+        raise click.ClickException(
+            "Several workers need SUPERVISE_REDIS_URL: the rate limits are counted in Redis so that all workers "
+            "count against the same limit. Set it (for example redis://127.0.0.1:6379/0), or serve one worker."
+        )
     ensure_schema(settings)
     _check_rubrics(settings)
+    if workers > 1 and not reload:
+        _share_metrics()
     uvicorn.run(
         "supervise.app:create_app_from_env",
         factory=True,
@@ -105,7 +114,24 @@ def serve(host: str, port: int, workers: int, reload: bool) -> None:
         proxy_headers=bool(settings.proxies),  # X-Forwarded-For only from SUPERVISE_TRUSTED_PROXIES
         forwarded_allow_ips=settings.proxies,
         server_header=False,
+        http="supervise.server:BoundedHttpToolsProtocol",  # request heads bounded (431)
+        log_config=server_logging(),  # JSON lines, like the application's
     )
+
+
+def _share_metrics() -> None:
+    """Several workers write their metrics to one directory, and the worker that answers a scrape sums them
+    (prometheus-client's multiprocess mode): ``PROMETHEUS_MULTIPROC_DIR`` if set (emptied now, as
+    prometheus-client requires at each start), else a fresh temporary directory."""
+    import shutil
+    import tempfile
+
+    directory = os.environ.get("PROMETHEUS_MULTIPROC_DIR")
+    if directory:
+        shutil.rmtree(directory, ignore_errors=True)
+        os.makedirs(directory, mode=0o700)
+    else:
+        os.environ["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(prefix="supervise-metrics-")
 
 
 @main.group()

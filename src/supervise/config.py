@@ -46,6 +46,17 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     from these is ``X-Forwarded-For`` believed, for the client's address in the audit log; empty (the default)
     believes no one, so no client can write an address of its choosing into the log."""
 
+    redis_url: str = ""
+    """``redis://`` (or ``rediss://``, ``unix://``) URL of the Redis that holds the rate-limit counters, shared by
+    every worker process; required for ``supervise serve --workers`` > 1. Empty counts in the process."""
+    rate_limit_per_key: str = "6000/minute"
+    """Requests one API key may make per window (``N/second``, ``N/minute``, ``N/hour``, ``N/day``)."""
+    rate_limit_per_organisation: str = "30000/minute"
+    """Requests all of one organisation's keys together may make per window."""
+    rate_limit_per_address: str = "300/minute"
+    """Requests without a valid key (public routes, failed authentication) one source address may make per
+    window. Behind a proxy, set ``SUPERVISE_TRUSTED_PROXIES`` so that the address is the client's."""
+
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
         env = os.environ if environ is None else environ

@@ -30,6 +30,7 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, declared_attr, mapped_column
 from sqlalchemy.orm.exc import StaleDataError
 from sqlalchemy.types import TypeDecorator
 
+from supervise import metrics
 from supervise.clock import utcnow
 from supervise.config import Settings
 from supervise.errors import DomainError
@@ -266,6 +267,14 @@ def _configure_sqlite(engine: AsyncEngine) -> None:
         connection.exec_driver_sql("BEGIN IMMEDIATE")
 
 
+def _checked_out(*_: object) -> None:
+    metrics.connections_in_use.inc()
+
+
+def _checked_in(*_: object) -> None:
+    metrics.connections_in_use.dec()
+
+
 class Database:
     """The engine and a session factory; one per application."""
 
@@ -291,6 +300,8 @@ class Database:
             pool_size = settings.database_pool_size or 10
             self.engine = create_async_engine(url, pool_size=pool_size, max_overflow=0, pool_timeout=30)
         self.sessions = async_sessionmaker(self.engine, expire_on_commit=False, autoflush=False)
+        event.listen(self.engine.sync_engine.pool, "checkout", _checked_out)
+        event.listen(self.engine.sync_engine.pool, "checkin", _checked_in)
 
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[AsyncSession]:

@@ -1,8 +1,11 @@
 """A request's life: authenticated, its permission checked, one transaction, then its reads audited.
 
-1. :class:`Authentication` (middleware, right after routing) authenticates the caller of every route that
-   declares a permission (:mod:`supervise.auth.permissions`) in the request's one session, and checks that
-   permission (403, audited, before anything else about the request is looked at). It owns that session:
+1. :class:`Authentication` (middleware, right after routing, inside the metrics' middleware) refuses a request
+   with more than ``MAX_HEADERS`` header fields (431), authenticates the caller of every route that declares a
+   permission (:mod:`supervise.auth.permissions`) in the request's one session, counts the request against its
+   rate limits (:mod:`supervise.throttle`; 429), and checks that permission (403, audited, before anything else
+   about the request is looked at). It answers what it refuses itself, so the metrics see each status. It owns
+   that session:
    whatever fails later (an unknown query parameter, a body that is not JSON, the handler), the session is
    closed and its connection returned before the middleware returns.
 2. ``tx`` (:func:`provide_tx`) hands the handler that session; the transaction begins at its first statement
@@ -24,16 +27,19 @@ from litestar.connection import ASGIConnection
 from litestar.di import NamedDependency, Provide
 from litestar.enums import ScopeType
 from litestar.middleware import DefineMiddleware
-from litestar.types import ASGIApp, Receive, Scope, Send
+from litestar.types import ASGIApp, Message, Receive, Scope, Send
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from supervise.audit import service as audit
 from supervise.auth import service as auth
 from supervise.auth.permissions import Requires
 from supervise.auth.principal import Principal
-from supervise.errors import Forbidden
-from supervise.http import provide_once, scope_request_id
+from supervise.errors import DomainError, Forbidden, Unauthorized
+from supervise.http import problem, provide_once, scope_request_id
+from supervise.logs import REQUEST_ID
 from supervise.runtime import Runtime
+from supervise.server import MAX_HEADERS
+from supervise.throttle import Limited
 
 __all__ = ["Authentication", "authentication", "caller_of", "dependencies"]
 
@@ -54,33 +60,75 @@ class Authentication:
         if scope["type"] != ScopeType.HTTP:
             await self.app(scope, receive, send)
             return
+        REQUEST_ID.set(scope_request_id(scope))  # for every line logged while serving it (supervise.logs)
+        try:
+            await self._serve(scope, receive, send)
+        except DomainError as exc:  # answered here, not left to Litestar: the metrics outside see its status
+            request: Request[Any, Any, Any] = Request(scope, receive)
+            await problem(request, exc).to_asgi_response(app=None, request=request)(scope, receive, send)
+
+    async def _serve(self, scope: Scope, receive: Receive, send: Send) -> None:
+        headers = scope["headers"]
+        if (len(headers) if isinstance(headers, list) else sum(1 for _ in headers)) > MAX_HEADERS:
+            raise HeadersTooLarge(f"A request may carry at most {MAX_HEADERS} header fields.")
         handler = scope["route_handler"]
         permission: Requires | None = handler.opt.get("permission")
-        if permission is None:
-            await self.app(scope, receive, send)
-            return
         runtime = self.runtime
+        client = scope.get("client")
+        address = client_address(client[0]) if client else None
+        if permission is None:
+            limited = await runtime.throttle.anonymous(address)
+            await self.app(scope, receive, _with_headers(send, limited))
+            return
         session = runtime.db.sessions()
+        limited = None
         try:
-            client = scope.get("client")
-            authorization = next((v for k, v in scope["headers"] if k == b"authorization"), None)
-            caller = await auth.authenticate(
-                session,
-                runtime,
-                authorization.decode("latin-1") if authorization is not None else None,
-                request_id=scope_request_id(scope),
-                source_address=client_address(client[0]) if client else None,
-            )
+            authorization = next((v for k, v in headers if k == b"authorization"), None)
+            try:
+                caller = await auth.authenticate(
+                    session,
+                    runtime,
+                    authorization.decode("latin-1") if authorization is not None else None,
+                    request_id=scope_request_id(scope),
+                    source_address=address,
+                )
+            except Unauthorized as exc:
+                limited = await runtime.throttle.anonymous(address)  # 429 instead, past the address's limit
+                if limited is not None:
+                    exc.headers.update(limited.headers())
+                raise
+            principal = caller.principal
+            limited = await runtime.throttle.caller(principal.api_key_id, principal.org_id)
             state = scope.setdefault("state", {})
             state[_CALLER], state[_SESSION] = caller, session
-            reason = permission.refusal(caller.principal)
+            reason = permission.refusal(principal)
             if reason is not None:
-                await _record_refusal(session, caller.principal, scope)
-                raise Forbidden(reason)
-            await self.app(scope, receive, send)
+                await _record_refusal(session, principal, scope)
+                raise Forbidden(reason, headers=limited.headers() if limited is not None else None)
+            await self.app(scope, receive, _with_headers(send, limited))
         finally:
             if session.in_transaction():  # a failure: roll back and give the connection back
                 await session.close()
+
+
+def _with_headers(send: Send, limited: Limited | None) -> Send:
+    """``send``, adding the RateLimit header fields of ``limited`` to the response."""
+    if limited is None:
+        return send
+    fields = [(name.lower().encode(), value.encode()) for name, value in limited.headers().items()]
+
+    async def stamped(message: Message) -> None:
+        if message["type"] == "http.response.start":
+            message["headers"] = [*message.get("headers", ()), *fields]
+        await send(message)
+
+    return stamped
+
+
+class HeadersTooLarge(DomainError):
+    status = 431
+    title = "Request header fields too large"
+    type_slug = "request-header-fields-too-large"
 
 
 @lru_cache(maxsize=4096)

@@ -15,7 +15,17 @@ from litestar.datastructures import MutableScopeHeaders
 from litestar.di import NamedDependency
 from litestar.exceptions import HTTPException, ValidationException
 from litestar.openapi.datastructures import ResponseSpec
-from litestar.openapi.spec import Example, Link, OpenAPI, OpenAPIMediaType, OpenAPIResponse, Reference
+from litestar.openapi.spec import (
+    Example,
+    Link,
+    OpenAPI,
+    OpenAPIHeader,
+    OpenAPIMediaType,
+    OpenAPIResponse,
+    OpenAPIType,
+    Reference,
+    Schema,
+)
 from litestar.params import QueryParameter
 from litestar.types import ExceptionHandlersMap, Message, Scope
 from sqlalchemy.exc import DataError
@@ -34,8 +44,9 @@ __all__ = [
     "Once",
     "Problem",
     "With",
-    "add_body_problems",
+    "add_transport_problems",
     "exception_handlers",
+    "problem",
     "problem_responses",
     "provide_once",
     "reject_unknown_query",
@@ -87,6 +98,8 @@ _TITLES = {
     415: "Unsupported media type",
     422: "Unprocessable request",
     428: "Precondition required",
+    429: "Too many requests",
+    431: "Request header fields too large",
     500: "Internal server error",
     503: "Service unavailable",
 }
@@ -122,7 +135,8 @@ def _problem(
     )
 
 
-def _domain_error(request: Request[Any, Any, Any], exc: DomainError) -> Response[bytes]:
+def problem(request: Request[Any, Any, Any], exc: DomainError) -> Response[bytes]:
+    """The problem+json response for a domain error."""
     return _problem(
         request, exc.status, exc.detail, errors=exc.errors, headers=exc.headers, title=exc.title, slug=exc.type_slug
     )
@@ -204,7 +218,7 @@ def _data_error(request: Request[Any, Any, Any], exc: DataError) -> Response[byt
 
 exception_handlers: ExceptionHandlersMap = {
     DataError: _data_error,
-    DomainError: _domain_error,
+    DomainError: problem,
     ValidationException: _validation_error,
     HTTPException: _http_error,
     Exception: _unexpected_error,
@@ -366,6 +380,17 @@ _PROBLEM_EXAMPLES = {
     415: ("Body not JSON", "The request body must be application/json, not text/plain."),
     422: ("Valid JSON, but not a valid request", "A person needs an email address."),
     428: ("If-Match missing", "This update needs an If-Match header carrying the ETag of the version you read."),
+    429: ("Rate limit reached", "Too many requests for this API key: 6000 per 60 s. Retry after 17 s."),
+    431: ("Request head too large", "A request may carry at most 100 header fields."),
+}
+
+_LIMIT_HEADERS = {
+    "Retry-After": ("Seconds until the limit's window closes.", "17"),
+    "RateLimit-Policy": (
+        'The limit reached: `"key"`, `"organisation"` or `"address"`, its quota and window.',
+        '"key";q=6000;w=60',
+    ),
+    "RateLimit": ("Requests remaining in the window, and seconds until it closes.", '"key";r=0;t=17'),
 }
 
 
@@ -410,30 +435,42 @@ def problem_responses(*statuses: int) -> dict[int, ResponseSpec]:
     return specs
 
 
-def add_body_problems(schema: OpenAPI) -> None:
-    """Every operation that takes a body can answer 413 (too large) and 415 (not JSON): say so in each."""
+def _problem_response(status: int, headers: dict[str, OpenAPIHeader | Reference] | None = None) -> OpenAPIResponse:
+    summary, detail = _PROBLEM_EXAMPLES[status]
+    example = Problem(type=PROBLEM_BASE + _SLUGS[status], title=_TITLES[status], status=status, detail=detail)
+    return OpenAPIResponse(
+        description=summary,
+        headers=headers,
+        content={
+            PROBLEM_JSON: OpenAPIMediaType(
+                schema=Reference(ref="#/components/schemas/Problem"),
+                examples={"problem-example-1": Example(summary=summary, value=msgspec.to_builtins(example))},
+            )
+        },
+    )
+
+
+def add_transport_problems(schema: OpenAPI) -> None:
+    """Every operation can answer 429 (a rate limit, ``supervise.throttle``) and 431 (a request head over its
+    bounds, ``supervise.server``); every one that takes a body, 413
+    (too large) and 415 (not JSON): say so in each."""
+    limit_headers: dict[str, OpenAPIHeader | Reference] = {
+        name: OpenAPIHeader(description=description, schema=Schema(type=OpenAPIType.STRING), example=example)
+        for name, (description, example) in _LIMIT_HEADERS.items()
+    }
+    shared = {"429": ("TooManyRequests", limit_headers), "431": ("HeaderFieldsTooLarge", None)}
+    components = schema.components.responses if schema.components.responses is not None else {}
+    for code, (name, headers) in shared.items():  # declared once, referred to by every operation
+        components[name] = _problem_response(int(code), headers)
+    schema.components.responses = components
     for item in (schema.paths or {}).values():
-        for operation in (item.post, item.patch, item.put):
-            if operation is None or operation.request_body is None:
+        for operation in (item.get, item.post, item.patch, item.put, item.delete):
+            if operation is None:
                 continue
             responses = operation.responses if operation.responses is not None else {}
-            for status in (413, 415):
-                summary, detail = _PROBLEM_EXAMPLES[status]
-                example = Problem(
-                    type=PROBLEM_BASE + _SLUGS[status], title=_TITLES[status], status=status, detail=detail
-                )
-                responses.setdefault(
-                    str(status),
-                    OpenAPIResponse(
-                        description=summary,
-                        content={
-                            PROBLEM_JSON: OpenAPIMediaType(
-                                schema=Reference(ref="#/components/schemas/Problem"),
-                                examples={
-                                    "problem-example-1": Example(summary=summary, value=msgspec.to_builtins(example))
-                                },
-                            )
-                        },
-                    ),
-                )
+            for code, (name, _) in shared.items():
+                responses.setdefault(code, Reference(ref=f"#/components/responses/{name}"))
+            if operation.request_body is not None:
+                for status in (413, 415):
+                    responses.setdefault(str(status), _problem_response(status))
             operation.responses = dict(sorted(responses.items()))

@@ -15,6 +15,7 @@ from supervise.config import Settings
 from supervise.db import Database
 from supervise.pagination import CursorCodec
 from supervise.rubrics.registry import Registry, load_registry
+from supervise.throttle import Throttle
 
 __all__ = ["Runtime"]
 
@@ -34,6 +35,8 @@ class Runtime:
     views: LruCache
     """Computed aggregate views, by what was asked and by whom."""
     reads: ReadLog
+    throttle: Throttle
+    """The rate limits (``supervise.throttle``)."""
 
     @classmethod
     def build(cls, settings: Settings) -> Runtime:
@@ -50,6 +53,7 @@ class Runtime:
             callers=LruCache(10_000),
             views=LruCache(256),  # a team view of 100 therapists is about 200 kB of JSON
             reads=ReadLog(db),
+            throttle=Throttle(settings),
         )
 
     @asynccontextmanager
@@ -62,4 +66,5 @@ class Runtime:
     async def close(self) -> None:
         await self.reads.close()
         await self.generations.close()
+        await self.throttle.close()
         await self.db.dispose()

@@ -7,6 +7,7 @@ import logging
 import uuid
 from typing import Any
 
+from supervise import metrics
 from supervise.audit import repository
 from supervise.audit.chain import NewEvent
 from supervise.db import Database, InlineSqlite, Tx, asyncpg_dsn
@@ -79,6 +80,7 @@ class ReadLog:
 
     async def _commit(self, org: uuid.UUID, waiters: list[tuple[list[NewEvent], asyncio.Future[None]]]) -> None:
         chained = [event for events, _ in waiters for event in events]
+        metrics.read_group_size.observe(len(waiters))
         head = self._heads.pop(org, None)
         try:
             if self._db.engine.dialect.name == "postgresql":

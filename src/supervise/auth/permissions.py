@@ -95,7 +95,7 @@ def permission_of(handler: BaseRouteHandler) -> Requires | None:
     return declared
 
 
-PUBLIC = frozenset({"/healthz", "/readyz", "/docs"})
+PUBLIC = frozenset({"/healthz", "/readyz", "/docs", "/metrics"})
 """Paths served without an API key, besides the OpenAPI document under ``/schema`` and the ``OPTIONS``
 answers Litestar makes for every path (they list the methods, and disclose nothing)."""
 
