@@ -12,9 +12,10 @@ import pytest
 from click.testing import CliRunner
 from litestar import Litestar
 from litestar.testing import TestClient
-from sqlalchemy import text, update
+from sqlalchemy import delete, select, text, update
 
 from supervise.app import create_app
+from supervise.audit.chain import event_hash
 from supervise.audit.tables import AuditEvent
 from supervise.cli import ensure_schema, main
 from supervise.config import Settings
@@ -135,3 +136,75 @@ async def _rewrite(url: str, org_id: str, *, seq: int) -> None:
             )
     finally:
         await database.dispose()
+
+
+async def _rewrite_and_rehash(url: str, org_id: str, *, seq: int, drop_after: int | None = None) -> None:
+    """What a superuser who knows the hash scheme could do: switch the triggers off, change an event, and
+    recompute every later hash so that the chain alone verifies again; or cut the chain short after a seq."""
+    database = Database(Settings(database_url=url, secret_key=SECRET))
+    try:
+        async with database.transaction() as tx:
+            if tx.get_bind().dialect.name == "postgresql":
+                await tx.execute(text("ALTER TABLE audit_events DISABLE TRIGGER audit_events_append_only"))
+            else:
+                await tx.execute(text("DROP TRIGGER IF EXISTS audit_events_no_update"))
+                await tx.execute(text("DROP TRIGGER IF EXISTS audit_events_no_delete"))
+            events = list(
+                await tx.scalars(
+                    select(AuditEvent).where(AuditEvent.org_id == uuid.UUID(org_id)).order_by(AuditEvent.seq)
+                )
+            )
+            if drop_after is not None:
+                await tx.execute(
+                    delete(AuditEvent).where(AuditEvent.org_id == uuid.UUID(org_id), AuditEvent.seq > drop_after)
+                )
+                return
+            previous = events[seq - 2].hash
+            for event in events[seq - 1 :]:
+                if event.seq == seq:
+                    event.action = "forged"
+                event.prev_hash = previous
+                event.hash = previous = event_hash(event)
+            await tx.flush()
+    finally:
+        await database.dispose()
+
+
+def _verify(url: str, secret: str = SECRET) -> tuple[int, str]:
+    result = CliRunner().invoke(
+        main, ["audit", "verify"], env={"SUPERVISE_DATABASE_URL": url, "SUPERVISE_SECRET_KEY": secret}
+    )
+    return result.exit_code, result.output
+
+
+def test_signed_heads_catch_a_chain_rewritten_with_its_hashes_recomputed(backend: str, tmp_path: Path) -> None:
+    """``supervise audit checkpoint`` signs each head with the server secret. Rewriting an event and every later
+    hash passes the chain alone, but not the signed head after it; nor does cutting the chain short; nor does a
+    head signed with another secret."""
+    for url in fresh_database(backend, tmp_path):
+        run(["db", "upgrade"], url)
+        made = [
+            json.loads(
+                run(["orgs", "create", name, "--admin-name", "A", "--admin-email", "a@c.example", "--json"], url)
+            )
+            for name in ("First clinic", "Second clinic")
+        ]
+        with TestClient(create_app(Settings(database_url=url, secret_key=SECRET))) as client:
+            api = Api(client, made[0]["api_key"])
+            for i in range(3):
+                assert api.post("/v1/members", json={"name": f"M{i}", "email": f"m{i}@c.example"}).status_code == 201
+        signed = [json.loads(line) for line in run(["audit", "checkpoint"], url).splitlines()]
+        assert [(line["org_id"], line["seq"]) for line in signed] == [(made[0]["org_id"], 6), (made[1]["org_id"], 3)]
+        assert run(["audit", "checkpoint"], url).splitlines()[0] == json.dumps(signed[0])  # the same head, once
+        assert _verify(url)[0] == 0
+        assert _verify(url, "another-secret-of-32-characters-or-more")[1].count("signature is not the server") == 2
+
+        asyncio.run(_rewrite_and_rehash(url, made[0]["org_id"], seq=4))
+        code, output = _verify(url)
+        assert code == 1
+        assert f"{made[0]['org_id']}: broken at seq 6: the chain does not reach the head signed at this seq" in output
+        assert f"{made[1]['org_id']}: 3 events, intact" in output
+
+        asyncio.run(_rewrite_and_rehash(url, made[1]["org_id"], seq=0, drop_after=2))
+        code, output = _verify(url)
+        assert f"{made[1]['org_id']}: broken at seq 3: events missing: a head was signed at seq 3" in output

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from supervise.audit.tables import AuditEvent
+from supervise.audit.tables import AuditCheckpoint, AuditEvent
 from supervise.auth.tables import ApiKey
 from supervise.cache import OrgGeneration
 from supervise.idempotency.tables import IdempotencyRecord
@@ -23,6 +23,7 @@ from supervise.scores.tables import (
 __all__ = [
     "Annotation",
     "ApiKey",
+    "AuditCheckpoint",
     "AuditEvent",
     "Case",
     "ConsentSweep",

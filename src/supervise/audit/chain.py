@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import hmac
 import uuid
 from dataclasses import dataclass
 
@@ -17,7 +18,7 @@ from supervise.audit.tables import AuditEvent
 from supervise.auth.principal import Principal
 from supervise.db import new_id
 
-__all__ = ["COLUMNS", "GENESIS_HASH", "NewEvent", "chain", "event_hash", "new_event"]
+__all__ = ["COLUMNS", "GENESIS_HASH", "NewEvent", "chain", "checkpoint_mac", "event_hash", "new_event"]
 
 GENESIS_HASH = "0" * 64
 COLUMNS = [c.key for c in AuditEvent.__table__.columns]
@@ -86,6 +87,14 @@ def event_hash(event: AuditEvent | NewEvent) -> str:
         ]
     )
     return hashlib.sha256(canonical).hexdigest()
+
+
+def checkpoint_mac(secret: bytes, org_id: uuid.UUID, seq: int, hash: str) -> str:
+    """The signature of a chain's head: lowercase hex HMAC-SHA256, under the server secret, of
+    ``supervise-audit-checkpoint:<org id>:<seq>:<hash>`` (the prefix keeps it apart from the secret's other
+    uses)."""
+    message = f"supervise-audit-checkpoint:{org_id}:{seq}:{hash}".encode()
+    return hmac.new(secret, message, hashlib.sha256).hexdigest()
 
 
 def chain(events: list[NewEvent], head: tuple[int, str] | None) -> None:

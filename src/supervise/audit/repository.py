@@ -25,7 +25,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 from supervise.audit import chain as chaining
 from supervise.audit.chain import COLUMNS, NewEvent
-from supervise.audit.tables import AuditEvent
+from supervise.audit.tables import AuditCheckpoint, AuditEvent
 from supervise.auth.tables import ApiKey
 from supervise.members.tables import Organisation
 from supervise.pagination import CursorCodec, Page, PageRequest, fetch_page
@@ -34,11 +34,13 @@ __all__ = [
     "APPEND_AFTER",
     "ARRAYS",
     "Executor",
+    "add_checkpoint",
     "append",
     "append_after",
     "append_sqlite",
     "chain_head",
     "chain_lock_key",
+    "checkpoints",
     "lock_chain",
     "page_events",
     "stream_chain",
@@ -214,3 +216,20 @@ async def key_makers(tx: AsyncSession, org_id: uuid.UUID, key_ids: set[uuid.UUID
 
 async def organisation_ids(tx: AsyncSession) -> list[uuid.UUID]:
     return list(await tx.scalars(select(Organisation.id).order_by(Organisation.created_at, Organisation.id)))
+
+
+async def checkpoints(tx: AsyncSession, org_id: uuid.UUID) -> list[AuditCheckpoint]:
+    """An organisation's signed heads, oldest first."""
+    return list(
+        await tx.scalars(select(AuditCheckpoint).where(AuditCheckpoint.org_id == org_id).order_by(AuditCheckpoint.seq))
+    )
+
+
+async def add_checkpoint(tx: AsyncSession, checkpoint: AuditCheckpoint) -> AuditCheckpoint:
+    """Store a signed head; the one stored before if this head was signed before."""
+    stored = await tx.get(AuditCheckpoint, (checkpoint.org_id, checkpoint.seq))
+    if stored is not None:
+        return stored
+    tx.add(checkpoint)
+    await tx.flush()
+    return checkpoint

@@ -4,19 +4,29 @@ transaction has committed and before its answer is sent."""
 
 from __future__ import annotations
 
+import hmac
 import uuid
 from dataclasses import dataclass
 
 from supervise import cache
 from supervise.audit import readlog, repository
-from supervise.audit.chain import GENESIS_HASH, event_hash, new_event
-from supervise.audit.tables import AuditEvent
+from supervise.audit.chain import GENESIS_HASH, checkpoint_mac, event_hash, new_event
+from supervise.audit.tables import AuditCheckpoint, AuditEvent
 from supervise.auth.principal import Principal
 from supervise.clock import utcnow
 from supervise.db import Tx
 from supervise.pagination import CursorCodec, Page, PageRequest
 
-__all__ = ["ChainBreak", "list_events", "record", "record_read", "serialise", "verify_chain"]
+__all__ = [
+    "ChainBreak",
+    "check_chain",
+    "list_events",
+    "organisations",
+    "record",
+    "record_read",
+    "serialise",
+    "sign_head",
+]
 
 
 async def record(
@@ -62,13 +72,20 @@ class ChainBreak:
 
 
 async def verify_chain(tx: Tx, org_id: uuid.UUID) -> ChainBreak | None:
-    """Recompute the chain of one organisation; the first broken link, or None when intact."""
+    """Recompute the chain of one organisation (not its signed heads); the first broken link, or None."""
     return (await check_chain(tx, org_id))[1]
 
 
-async def check_chain(tx: Tx, org_id: uuid.UUID) -> tuple[int, ChainBreak | None]:
-    """Recompute the chain of one organisation: how many events were found intact, and the first broken link
-    (``None`` when there is none)."""
+async def check_chain(tx: Tx, org_id: uuid.UUID, secret: bytes | None = None) -> tuple[int, ChainBreak | None]:
+    """Recompute the chain of one organisation and, given the server secret, check it against its signed heads
+    too: how many events were found intact, and the first broken link (``None`` when there is none). A chain
+    rewritten with every later hash recomputed still breaks at its next signed head, and one cut short before
+    its last signed head breaks there too."""
+    signed = {c.seq: c for c in await repository.checkpoints(tx, org_id)} if secret is not None else {}
+    for seq, stored in signed.items():
+        assert secret is not None
+        if not hmac.compare_digest(stored.mac, checkpoint_mac(secret, org_id, seq, stored.hash)):
+            return 0, ChainBreak(seq, "the checkpoint's signature is not the server secret's")
     expected_prev, expected_seq = GENESIS_HASH, 1
     async for event in repository.stream_chain(tx, org_id):
         if event.seq != expected_seq:
@@ -77,8 +94,27 @@ async def check_chain(tx: Tx, org_id: uuid.UUID) -> tuple[int, ChainBreak | None
             return expected_seq - 1, ChainBreak(event.seq, "prev_hash does not match the previous event")
         if event_hash(event) != event.hash:
             return expected_seq - 1, ChainBreak(event.seq, "event content does not match its hash")
+        signature = signed.get(event.seq)
+        if signature is not None and signature.hash != event.hash:
+            return expected_seq - 1, ChainBreak(event.seq, "the chain does not reach the head signed at this seq")
         expected_prev, expected_seq = event.hash, event.seq + 1
+    beyond = [seq for seq in signed if seq >= expected_seq]
+    if beyond:
+        return expected_seq - 1, ChainBreak(expected_seq, f"events missing: a head was signed at seq {max(beyond)}")
     return expected_seq - 1, None
+
+
+async def sign_head(tx: Tx, org_id: uuid.UUID, secret: bytes) -> AuditCheckpoint | None:
+    """Sign the organisation's chain head now (``supervise audit checkpoint``); ``None`` if its chain is empty.
+    Signing a head signed before stores nothing new and returns the same checkpoint."""
+    head = await repository.chain_head(tx, org_id)
+    if head is None:
+        return None
+    seq, hash_ = head
+    checkpoint = AuditCheckpoint(
+        org_id=org_id, seq=seq, hash=hash_, mac=checkpoint_mac(secret, org_id, seq, hash_), created_at=utcnow()
+    )
+    return await repository.add_checkpoint(tx, checkpoint)
 
 
 async def organisations(tx: Tx) -> list[uuid.UUID]:

@@ -11,7 +11,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from supervise.db import Base, UTCDateTime, new_id
 
-__all__ = ["AuditEvent"]
+__all__ = ["AuditCheckpoint", "AuditEvent"]
 
 
 class AuditEvent(Base):
@@ -39,3 +39,17 @@ class AuditEvent(Base):
     @property
     def occurred_at(self) -> dt.datetime:
         return self.created_at
+
+
+class AuditCheckpoint(Base):
+    """A chain's head signed with the server secret (``supervise audit checkpoint``): whoever rewrites the events
+    before it, even with the triggers off and every later hash recomputed, cannot sign the new head without the
+    secret. Append-only, like the events."""
+
+    __tablename__ = "audit_checkpoints"
+
+    org_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("organisations.id"), primary_key=True)
+    seq: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    hash: Mapped[str] = mapped_column(String(64))
+    mac: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime())
