@@ -189,17 +189,25 @@ def audit() -> None:
     """The audit log."""
 
 
+async def _chosen(tx: Any, org: uuid.UUID | None) -> list[uuid.UUID]:
+    """Every organisation's id, or only ``org`` (which must exist): the chains an audit command works on."""
+    from supervise.audit import service as audit_log
+
+    orgs = await audit_log.organisations(tx)
+    if org is None:
+        return orgs
+    if org not in orgs:
+        raise click.ClickException(f"no organisation {org}")
+    return [org]
+
+
 async def _verify_chains(settings: Settings, org: uuid.UUID | None) -> list[tuple[uuid.UUID, int, Any]]:
     from supervise.audit import service as audit_log
 
     database = Database(settings)
     try:
         async with database.transaction() as tx:
-            orgs = await audit_log.organisations(tx)
-            if org is not None:
-                if org not in orgs:
-                    raise click.ClickException(f"no organisation {org}")
-                orgs = [org]
+            orgs = await _chosen(tx, org)
             secret = settings.server_secret()
             return [(org_id, *(await audit_log.check_chain(tx, org_id, secret))) for org_id in orgs]
     finally:
@@ -231,11 +239,7 @@ async def _sign_heads(settings: Settings, org: uuid.UUID | None) -> list[dict[st
     database = Database(settings)
     try:
         async with database.transaction() as tx:
-            orgs = await audit_log.organisations(tx)
-            if org is not None:
-                if org not in orgs:
-                    raise click.ClickException(f"no organisation {org}")
-                orgs = [org]
+            orgs = await _chosen(tx, org)
             secret = settings.server_secret()
             signed = [await audit_log.sign_head(tx, org_id, secret) for org_id in orgs]
             return [
