@@ -8,6 +8,7 @@ import datetime as dt
 import hashlib
 import hmac
 import uuid
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
 
@@ -85,7 +86,9 @@ async def fetch_page(
     cursors: CursorCodec,
     *,
     descending: bool = False,
+    params: Mapping[str, Any] | None = None,
 ) -> Page[T]:
+    """One page of ``stmt`` in ``(created_at, row_id)`` order; ``params`` for a statement with bound parameters."""
     if page.cursor:
         after_at, after_id = cursors.decode(page.cursor, page.org_id, page.scope)
         if descending:
@@ -93,7 +96,7 @@ async def fetch_page(
         else:
             stmt = stmt.where(or_(created_at > after_at, and_(created_at == after_at, row_id > after_id)))
     order: tuple[Any, ...] = (created_at.desc(), row_id.desc()) if descending else (created_at, row_id)
-    rows = list((await tx.scalars(stmt.order_by(*order).limit(page.limit + 1))).all())
+    rows = list((await tx.scalars(stmt.order_by(*order).limit(page.limit + 1), params)).all())
     next_cursor = None
     if len(rows) > page.limit:
         rows = rows[: page.limit]

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import datetime as dt
 import uuid
+from typing import Any, cast
 
-from sqlalchemy import ColumnElement, Select, and_, exists, or_, select, true
+from sqlalchemy import BindParameter, ColumnElement, Select, and_, bindparam, exists, or_, select
 
 from supervise.db import Tx
 from supervise.members.tables import SupervisionLink
@@ -54,11 +55,12 @@ async def page_cases(
     return await fetch_page(tx, stmt, Case.created_at, Case.id, page, cursors)
 
 
-def _visible_recordings(org_id: uuid.UUID, viewer: uuid.UUID | None, now: dt.datetime) -> ColumnElement[bool]:
-    """Recordings ``viewer`` may see (``None``: an admin, who sees all): their own sessions; and, while consent
-    for supervision use lasts, their supervisees' sessions and those they were asked to review or reviewed."""
-    if viewer is None:
-        return true()
+def _visible_recordings() -> ColumnElement[bool]:
+    """Recordings the member ``:viewer`` may see at ``:now``: their own sessions; and, while consent for
+    supervision use lasts, their supervisees' sessions and those they were asked to review or reviewed. (Built
+    once, with bound parameters: built per request, the predicate cost more than running it.)"""
+    org_id: BindParameter[uuid.UUID] = bindparam("org_id")
+    viewer: BindParameter[uuid.UUID] = bindparam("viewer")
     reviewing = or_(
         exists().where(
             ReviewRequest.org_id == org_id,
@@ -68,23 +70,36 @@ def _visible_recordings(org_id: uuid.UUID, viewer: uuid.UUID | None, now: dt.dat
         ),
         exists().where(Review.org_id == org_id, Review.recording_id == Recording.id, Review.reviewer_id == viewer),
     )
+    supervisees = select(SupervisionLink.supervisee_id).where(
+        SupervisionLink.org_id == org_id, SupervisionLink.supervisor_id == viewer
+    )
     return or_(
         Recording.therapist_id == viewer,
         and_(
-            Recording.consent_holds(now),
-            or_(Recording.therapist_id.in_(_visible_therapists(org_id, viewer)), reviewing),
+            Recording.consent_holds(cast("dt.datetime", bindparam("now"))),
+            or_(Recording.therapist_id.in_(supervisees), reviewing),
         ),
     )
+
+
+# By whether a viewer is given (``None``: an admin, or a row another row refers to, which all may see).
+_RECORDINGS = {
+    False: select(Recording).where(Recording.org_id == bindparam("org_id")),
+    True: select(Recording).where(Recording.org_id == bindparam("org_id"), _visible_recordings()),
+}
+_RECORDING_BY_ID = {seen: stmt.where(Recording.id == bindparam("recording_id")) for seen, stmt in _RECORDINGS.items()}
+
+
+def _params(org_id: uuid.UUID, viewer: uuid.UUID | None, now: dt.datetime) -> dict[str, Any]:
+    return {"org_id": org_id, "viewer": viewer, "now": now}
 
 
 async def get_recording(
     tx: Tx, org_id: uuid.UUID, recording_id: uuid.UUID, *, viewer: uuid.UUID | None, now: dt.datetime
 ) -> Recording | None:
-    return await tx.scalar(
-        select(Recording).where(
-            Recording.org_id == org_id, Recording.id == recording_id, _visible_recordings(org_id, viewer, now)
-        )
-    )
+    stmt = _RECORDING_BY_ID[viewer is not None]
+    recording: Recording | None = await tx.scalar(stmt, {**_params(org_id, viewer, now), "recording_id": recording_id})
+    return recording
 
 
 async def recording_by_external_id(tx: Tx, org_id: uuid.UUID, external_id: str) -> Recording | None:
@@ -100,8 +115,7 @@ async def page_recordings(
     now: dt.datetime,
     where: RecordingFilter,
 ) -> Page[Recording]:
-    org_id = page.org_id
-    stmt = select(Recording).where(Recording.org_id == org_id, _visible_recordings(org_id, viewer, now))
+    stmt = _RECORDINGS[viewer is not None]
     if where.therapist_id is not None:
         stmt = stmt.where(Recording.therapist_id == where.therapist_id)
     if where.case_id is not None:
@@ -112,4 +126,5 @@ async def page_recordings(
         stmt = stmt.where(Recording.occurred_at < where.occurred_to)
     if where.updated_since is not None:
         stmt = stmt.where(Recording.updated_at >= where.updated_since)
-    return await fetch_page(tx, stmt, Recording.created_at, Recording.id, page, cursors)
+    params = _params(page.org_id, viewer, now)
+    return await fetch_page(tx, stmt, Recording.created_at, Recording.id, page, cursors, params=params)

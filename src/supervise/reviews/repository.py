@@ -11,8 +11,23 @@ from __future__ import annotations
 import datetime as dt
 import uuid
 from collections.abc import Sequence
+from typing import Any, cast
 
-from sqlalchemy import ColumnElement, SQLColumnExpression, and_, delete, exists, func, or_, select, true, update
+from sqlalchemy import (
+    BindParameter,
+    ColumnElement,
+    Select,
+    SQLColumnExpression,
+    and_,
+    bindparam,
+    delete,
+    exists,
+    func,
+    or_,
+    select,
+    true,
+    update,
+)
 from sqlalchemy.orm import aliased
 
 from supervise.db import Tx, affected
@@ -58,13 +73,36 @@ _own_review = aliased(Review, name="own_review")
 
 
 class Viewer:
-    """Who is looking: visibility predicates for one member at one moment."""
+    """Who is looking: visibility predicates for one member at one moment.
 
-    def __init__(self, org_id: uuid.UUID, member_id: uuid.UUID, *, is_admin: bool, now: dt.datetime) -> None:
+    The predicates are large (blinding alone is two correlated subqueries), and SQLAlchemy builds and cache-keys
+    an expression in time proportional to its size: built per request, that was a third of a review's read. So
+    the statements that embed them are built once, from :meth:`parametrised` viewers whose organisation, member
+    and moment are bound parameters, and run with :attr:`params`.
+    """
+
+    def __init__(
+        self,
+        org_id: uuid.UUID | BindParameter[uuid.UUID],
+        member_id: uuid.UUID | BindParameter[uuid.UUID],
+        *,
+        is_admin: bool,
+        now: dt.datetime | BindParameter[dt.datetime],
+    ) -> None:
         self.org_id = org_id
         self.member_id = member_id
         self.is_admin = is_admin
         self.now = now
+
+    @classmethod
+    def parametrised(cls, *, is_admin: bool) -> Viewer:
+        """A viewer whose predicates take the organisation, member and moment from :attr:`params`."""
+        return cls(bindparam("viewer_org"), bindparam("viewer_member"), is_admin=is_admin, now=bindparam("viewer_now"))
+
+    @property
+    def params(self) -> dict[str, Any]:
+        """The values for a statement built from :meth:`parametrised`."""
+        return {"viewer_org": self.org_id, "viewer_member": self.member_id, "viewer_now": self.now}
 
     def supervises(self, therapist_id: SQLColumnExpression[uuid.UUID]) -> ColumnElement[bool]:
         return exists().where(
@@ -75,7 +113,9 @@ class Viewer:
 
     def consent_active(self, recording_id: SQLColumnExpression[uuid.UUID]) -> ColumnElement[bool]:
         return exists().where(
-            Recording.org_id == self.org_id, Recording.id == recording_id, Recording.consent_holds(self.now)
+            Recording.org_id == self.org_id,
+            Recording.id == recording_id,
+            Recording.consent_holds(cast("dt.datetime", self.now)),  # the SQL rule takes a bound moment as well
         )
 
     def blinded(self, recording_id: SQLColumnExpression[uuid.UUID]) -> ColumnElement[bool]:
@@ -217,20 +257,36 @@ async def review_ids_for_requests(
 # ------------------------------------------------------------------------------------------------- reviews
 
 
+def _review_by_id(*, is_admin: bool, for_update: bool) -> Select[Review]:
+    viewer = Viewer.parametrised(is_admin=is_admin)
+    stmt = select(Review).where(
+        Review.org_id == viewer.org_id, Review.id == bindparam("review_id"), viewer.may_see_review()
+    )
+    return stmt.with_for_update(of=Review) if for_update else stmt
+
+
+_REVIEW_BY_ID = {(a, u): _review_by_id(is_admin=a, for_update=u) for a in (False, True) for u in (False, True)}
+_CURRENT_REVIEWS = {
+    is_admin: select(Review).where(
+        Review.org_id == bindparam("viewer_org"),
+        Review.superseded_by_id.is_(None),
+        Viewer.parametrised(is_admin=is_admin).may_see_review(),
+    )
+    for is_admin in (False, True)
+}
+
+
 async def get_review(tx: Tx, viewer: Viewer, review_id: uuid.UUID, *, for_update: bool = False) -> Review | None:
-    stmt = select(Review).where(Review.org_id == viewer.org_id, Review.id == review_id, viewer.may_see_review())
-    if for_update:
-        stmt = stmt.with_for_update(of=Review)
-    return await tx.scalar(stmt)
+    stmt = _REVIEW_BY_ID[(viewer.is_admin, for_update)]
+    review: Review | None = await tx.scalar(stmt, {**viewer.params, "review_id": review_id})
+    return review
 
 
 async def page_reviews(
     tx: Tx, viewer: Viewer, page: PageRequest, cursors: CursorCodec, where: ReviewFilter
 ) -> Page[Review]:
     """Current revisions only: a superseded revision is read by its id."""
-    stmt = select(Review).where(
-        Review.org_id == viewer.org_id, Review.superseded_by_id.is_(None), viewer.may_see_review()
-    )
+    stmt = _CURRENT_REVIEWS[viewer.is_admin]
     for column, value in (
         (Review.recording_id, where.recording_id),
         (Review.reviewer_id, where.reviewer_id),
@@ -241,7 +297,7 @@ async def page_reviews(
     ):
         if value is not None:
             stmt = stmt.where(column == value)
-    return await fetch_page(tx, stmt, Review.created_at, Review.id, page, cursors)
+    return await fetch_page(tx, stmt, Review.created_at, Review.id, page, cursors, params=viewer.params)
 
 
 async def existing_review(

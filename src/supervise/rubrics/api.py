@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, cast
 
+import msgspec
 from litestar import Controller, get, post
 from litestar.di import NamedDependency
 from litestar.params import JSONBody, PathParameter, QueryParameter
@@ -14,6 +15,7 @@ from supervise.db import Tx
 from supervise.http import With, problem_responses, to
 from supervise.rubrics import service
 from supervise.rubrics.model import Responses, Result
+from supervise.rubrics.registry import Registry
 from supervise.rubrics.schemas import PluginOut, RubricOut, RubricRef
 from supervise.runtime import Runtime
 
@@ -36,6 +38,16 @@ def rubric_out(served: service.Served) -> RubricOut:
     return to(RubricOut, known)
 
 
+def encoded(registry: Registry, served: service.Served) -> RubricOut:
+    """The answer for an installed version, encoded once: its definition, checksum and versions do not change
+    while the process runs. (Typed as what it encodes, for the schema; msgspec writes ``Raw`` as it is.)"""
+    at = (served.definition.key, served.definition.version)
+    raw = registry.answers.get(at)
+    if raw is None:
+        raw = registry.answers[at] = msgspec.json.encode(rubric_out(served))
+    return cast("RubricOut", msgspec.Raw(raw))
+
+
 class RubricController(Controller):
     path = "/v1/rubrics"
     tags = ["Rubrics"]
@@ -49,12 +61,9 @@ class RubricController(Controller):
         responses=problem_responses(400, 401),
     )
     async def list_rubrics(
-        self,
-        tx: NamedDependency[Tx],
-        principal: NamedDependency[Principal],
-        runtime: NamedDependency[Runtime],
+        self, principal: NamedDependency[Principal], runtime: NamedDependency[Runtime]
     ) -> list[RubricOut]:
-        return [rubric_out(s) for s in await service.list_latest(tx, runtime.registry)]
+        return [encoded(runtime.registry, s) for s in service.list_latest(runtime.registry)]
 
     @get(
         "/{key:str}",
@@ -64,13 +73,9 @@ class RubricController(Controller):
         responses=problem_responses(400, 401, 404),
     )
     async def get_rubric(
-        self,
-        key: RubricKey,
-        tx: NamedDependency[Tx],
-        principal: NamedDependency[Principal],
-        runtime: NamedDependency[Runtime],
+        self, key: RubricKey, principal: NamedDependency[Principal], runtime: NamedDependency[Runtime]
     ) -> RubricOut:
-        return rubric_out(await service.get_latest(tx, runtime.registry, key))
+        return encoded(runtime.registry, service.get_latest(runtime.registry, key))
 
     @get(
         "/{key:str}/versions/{version:str}",
@@ -88,7 +93,8 @@ class RubricController(Controller):
         principal: NamedDependency[Principal],
         runtime: NamedDependency[Runtime],
     ) -> RubricOut:
-        return rubric_out(await service.get_version(tx, runtime.registry, key, version))
+        served = await service.get_version(tx, runtime.registry, key, version)
+        return rubric_out(served) if served.plugin is None else encoded(runtime.registry, served)
 
     @post(
         "/{key:str}/versions/{version:str}/score",

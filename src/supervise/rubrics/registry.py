@@ -70,6 +70,12 @@ class Registry:
     rubrics: dict[tuple[str, str], Rubric] = field(default_factory=dict)
     owners: dict[tuple[str, str], str] = field(default_factory=dict)
     plugins: list[PluginInfo] = field(default_factory=list)
+    retired: dict[str, set[str]] = field(default_factory=dict)
+    """Versions no longer installed that reviews used, by key: read from the database's snapshots when the
+    server starts (``rubrics.service.verify_snapshots``). Only a process that has a version installed can
+    snapshot it, so between deployments this does not change."""
+    answers: dict[tuple[str, str], bytes] = field(default_factory=dict)
+    """Encoded definitions as ``/v1/rubrics`` serves them: the same bytes for as long as the process runs."""
 
     def get(self, key: str, version: str) -> Rubric | None:
         return self.rubrics.get((key, version))
@@ -83,6 +89,10 @@ class Registry:
 
     def versions(self, key: str) -> list[str]:
         return sorted((v for k, v in self.rubrics if k == key), key=version_key)
+
+    def known_versions(self, key: str) -> list[str]:
+        """Installed, or used by reviews and no longer installed."""
+        return sorted({*self.versions(key), *self.retired.get(key, ())}, key=version_key)
 
 
 def _entry_points(allow: frozenset[str] | None) -> Iterable[tuple[str, str, str, ModuleType]]:

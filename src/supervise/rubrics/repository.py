@@ -8,7 +8,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from supervise.rubrics.tables import RubricSnapshot
 
-__all__ = ["add_snapshot_once", "all_snapshots", "get_snapshot", "snapshot_versions"]
+__all__ = ["add_snapshot_once", "all_snapshots", "get_snapshot"]
 
 
 async def get_snapshot(tx: AsyncSession, key: str, version: str) -> RubricSnapshot | None:
@@ -17,10 +17,6 @@ async def get_snapshot(tx: AsyncSession, key: str, version: str) -> RubricSnapsh
 
 async def all_snapshots(tx: AsyncSession) -> list[RubricSnapshot]:
     return list((await tx.scalars(select(RubricSnapshot))).all())
-
-
-async def snapshot_versions(tx: AsyncSession, key: str) -> list[str]:
-    return list((await tx.scalars(select(RubricSnapshot.version).where(RubricSnapshot.key == key))).all())
 
 
 async def add_snapshot_once(tx: AsyncSession, snapshot: RubricSnapshot) -> None:

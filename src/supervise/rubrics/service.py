@@ -18,7 +18,7 @@ from supervise.rubrics.model import (
     definition_checksum,
     responses_schema,
 )
-from supervise.rubrics.registry import Registry, RubricError, check_result, version_key
+from supervise.rubrics.registry import Registry, RubricError, check_result
 from supervise.rubrics.tables import RubricSnapshot
 
 __all__ = [
@@ -43,38 +43,33 @@ class Served:
     responses_schema: dict[str, object]
 
 
-async def _versions(tx: Tx, registry: Registry, key: str) -> list[str]:
-    known = set(registry.versions(key)) | set(await repository.snapshot_versions(tx, key))
-    return sorted(known, key=version_key)
-
-
-async def _serve(tx: Tx, registry: Registry, rubric: Rubric) -> Served:
+def _serve(registry: Registry, rubric: Rubric) -> Served:
     definition = rubric.definition()
     return Served(
         definition=definition,
         checksum=definition_checksum(definition),
         plugin=registry.owners[(rubric.key, rubric.version)],
-        versions=await _versions(tx, registry, rubric.key),
+        versions=registry.known_versions(rubric.key),
         responses_schema=rubric.responses_schema(),
     )
 
 
-async def list_latest(tx: Tx, registry: Registry) -> list[Served]:
-    return [await _serve(tx, registry, rubric) for rubric in registry.all_latest()]
+def list_latest(registry: Registry) -> list[Served]:
+    return [_serve(registry, rubric) for rubric in registry.all_latest()]
 
 
-async def get_latest(tx: Tx, registry: Registry, key: str) -> Served:
+def get_latest(registry: Registry, key: str) -> Served:
     rubric = registry.latest(key)
     if rubric is None:
         raise NotFound("installed rubric")
-    return await _serve(tx, registry, rubric)
+    return _serve(registry, rubric)
 
 
 async def get_version(tx: Tx, registry: Registry, key: str, version: str) -> Served:
     """An installed version, or one no longer installed, from the snapshot taken when it was first used."""
     rubric = registry.get(key, version)
     if rubric is not None:
-        return await _serve(tx, registry, rubric)
+        return _serve(registry, rubric)
     snapshot = await repository.get_snapshot(tx, key, version)
     if snapshot is None:
         raise NotFound("rubric version")
@@ -83,7 +78,7 @@ async def get_version(tx: Tx, registry: Registry, key: str, version: str) -> Ser
         definition=definition,
         checksum=snapshot.checksum,
         plugin=None,
-        versions=await _versions(tx, registry, key),
+        versions=registry.known_versions(key),
         responses_schema=responses_schema(definition.unit, definition.items),
     )
 
@@ -128,11 +123,14 @@ async def ensure_snapshot(tx: Tx, registry: Registry, rubric: Rubric) -> None:
 
 
 async def verify_snapshots(tx: Tx, registry: Registry) -> None:
-    """Refuse to run when an installed plugin changed the definition of a ``(key, version)`` already used."""
+    """Refuse to run when an installed plugin changed the definition of a ``(key, version)`` already used;
+    note the versions used and no longer installed in ``registry.retired``."""
     changed = []
     for snapshot in await repository.all_snapshots(tx):
         rubric = registry.get(snapshot.key, snapshot.version)
-        if rubric is not None and rubric.checksum() != snapshot.checksum:
+        if rubric is None:
+            registry.retired.setdefault(snapshot.key, set()).add(snapshot.version)
+        elif rubric.checksum() != snapshot.checksum:
             owner = registry.owners[(rubric.key, rubric.version)]
             changed.append(f"{snapshot.key} {snapshot.version} (plugin '{owner}')")
     if changed:
