@@ -30,6 +30,24 @@ def test_wrong_method_is_405_with_allow(org: Org) -> None:
     assert "GET" in response.headers["allow"] and "POST" in response.headers["allow"]
 
 
+def test_options_and_405_list_every_routed_method(org: Org) -> None:
+    """Before: Litestar 2 answered OPTIONS with the methods of the first handler registered for the path
+    (``OPTIONS /v1/members`` said ``OPTIONS, POST``; found by schemathesis against a live server)."""
+    review = "/v1/reviews/01a24b97-aa67-7162-967f-f4e2337dcceb"
+    for path, methods in (
+        ("/v1/members", "GET, OPTIONS, POST"),
+        (review, "DELETE, GET, OPTIONS, PATCH"),
+        (f"{review}/reference", "DELETE, OPTIONS, POST"),
+        ("/v1/me", "GET, OPTIONS"),
+    ):
+        options = org.admin.api.request("OPTIONS", path)
+        assert options.status_code == 204, path
+        assert options.headers["allow"] == methods, path
+        refused = org.admin.api.request("PUT", path)
+        assert_problem(refused, 405)
+        assert set(refused.headers["allow"].split(", ")) == set(methods.split(", ")), path
+
+
 def test_request_id_is_echoed_when_valid_and_replaced_when_not(anonymous: Api) -> None:
     echoed = anonymous.get("/healthz", headers={"X-Request-ID": "clinic-sync.42"})
     assert echoed.headers["x-request-id"] == "clinic-sync.42"

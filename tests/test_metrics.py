@@ -15,7 +15,7 @@ from supervise.app import create_app
 from supervise.config import Settings
 from tests.conftest import SECRET
 from tests.support import Api, make_org
-from tests.test_serve import SUPERVISE, _redis_url, _statuses, environment, new_org, serving, workers_serving
+from tests.test_serve import SUPERVISE, _statuses, environment, new_org, redis_url, serving, workers_serving
 
 
 def samples(text: str) -> dict[tuple[str, frozenset[tuple[str, str]]], float]:
@@ -78,7 +78,7 @@ def test_two_workers_metrics_are_summed(database_url: str, tmp_path: Path) -> No
     shared = tmp_path / "metrics"
     shared.mkdir()
     (shared / "counter_1.db").write_bytes(b"a previous run's")  # emptied at start, as prometheus-client requires
-    env = environment(database_url, SUPERVISE_REDIS_URL=_redis_url(), PROMETHEUS_MULTIPROC_DIR=str(shared))
+    env = environment(database_url, SUPERVISE_REDIS_URL=redis_url(), PROMETHEUS_MULTIPROC_DIR=str(shared))
     key = new_org(env)
     with serving(env, SUPERVISE, "serve", "--workers", "2") as port:
         writers = workers_serving(port, shared)

@@ -203,7 +203,7 @@ def test_one_requests_bad_audit_event_fails_no_other_read(database_url: str) -> 
     assert isinstance(bad, ServiceUnavailable)
 
 
-def _redis_url() -> str:
+def redis_url() -> str:
     """The test Redis (``.ci/run`` starts one); without one, outside CI, the test is skipped."""
     url = os.environ.get("SUPERVISE_TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
     import redis
@@ -264,7 +264,7 @@ def test_rate_limits_hold_across_two_workers_with_redis(database_url: str, tmp_p
         statuses = _statuses(port, key, 80)
     assert statuses.count(200) > 20, "counted in each worker, the limit would not hold"
     key = new_org(env)
-    redis_env = {**env, "SUPERVISE_REDIS_URL": _redis_url(), "PROMETHEUS_MULTIPROC_DIR": str(tmp_path / "redis")}
+    redis_env = {**env, "SUPERVISE_REDIS_URL": redis_url(), "PROMETHEUS_MULTIPROC_DIR": str(tmp_path / "redis")}
     with serving(redis_env, SUPERVISE, "serve", "--workers", "2") as port:
         assert len(workers_serving(port, tmp_path / "redis")) == 2
         statuses = _statuses(port, key, 80)

@@ -22,8 +22,9 @@ from supervise.auth.api import ApiKeyController, MeController
 from supervise.bodies import YEAR_PATTERN, JsonRequest
 from supervise.config import Settings
 from supervise.dependencies import authentication, dependencies
+from supervise.document import add_links, add_transport_problems, require_if_match_on_patch
 from supervise.health import HealthController
-from supervise.http import add_links, add_transport_problems, exception_handlers, reject_unknown_query, stamp_response
+from supervise.http import before_request, exception_handlers, record_routed_methods, stamp_response
 from supervise.members.api import MemberController, SupervisionLinkController
 from supervise.recordings.api import CaseController, RecordingController
 from supervise.reviews.api import ReviewController, ReviewRequestController, list_recording_reviews
@@ -219,7 +220,7 @@ def create_app(settings: Settings) -> Litestar:
         middleware=[metrics.middleware(), authentication(runtime)],
         exception_handlers=exception_handlers,
         before_send=[stamp_response],
-        before_request=reject_unknown_query,
+        before_request=before_request,
         state=State({"runtime": runtime, "settings": settings}),
         request_class=JsonRequest,
         request_max_body_size=settings.max_body_bytes,
@@ -229,6 +230,7 @@ def create_app(settings: Settings) -> Litestar:
         on_shutdown=[dispose],
         debug=False,
     )
+    record_routed_methods(app)
     undeclared = permissions.undeclared(app)
     if undeclared:
         raise ImproperlyConfiguredException("every route declares its permission: " + "; ".join(undeclared))
@@ -239,6 +241,7 @@ def create_app(settings: Settings) -> Litestar:
         _instants_patterned(schema)
     add_links(app.openapi_schema, LINKS)
     add_transport_problems(app.openapi_schema)
+    require_if_match_on_patch(app.openapi_schema)
     return app
 
 

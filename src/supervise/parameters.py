@@ -51,6 +51,7 @@ IfMatch = Annotated[
     str | None,
     HeaderParameter(
         name="If-Match",
+        min_length=1,
         max_length=512,
         description="The ETag of the version being changed. Missing: 428; stale: 412.",
     ),
