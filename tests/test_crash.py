@@ -28,7 +28,7 @@ from typing import Any
 import pytest
 
 from tests.rubrics.test_template_install import free_port
-from tests.test_serve import SUPERVISE, call, environment, new_org, redis_url, serving
+from tests.test_serve import SUPERVISE, call, environment, new_org, redis_url, serving, wait_ready
 
 ITEMS = ["rapport", "trust", "warmth", "understood", "collaboration", "respect", "empowerment", "flexibility"]
 LOAD_SECONDS = 3.0
@@ -48,15 +48,7 @@ def killable(env: dict[str, str], *argv: str) -> Iterator[tuple[int, subprocess.
         process_group=0,
     )
     try:
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                with urllib.request.urlopen(f"http://127.0.0.1:{port}/readyz", timeout=5):
-                    break
-            except OSError:
-                assert server.poll() is None, "the server exited"
-                assert time.monotonic() < deadline, "the server did not start"
-                time.sleep(0.2)
+        wait_ready(port, server)
         yield port, server
     finally:
         kill_all(server)

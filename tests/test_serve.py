@@ -54,6 +54,19 @@ def call(port: int, method: str, path: str, key: str, body: Any = None, **header
         return error.code, json.load(error)
 
 
+def wait_ready(port: int, server: subprocess.Popen[bytes]) -> None:
+    """Until ``server`` answers ``/readyz`` on ``port`` (at most 60 s; fails at once if it exits)."""
+    deadline = time.monotonic() + 60
+    while True:
+        try:
+            with urllib.request.urlopen(f"http://127.0.0.1:{port}/readyz", timeout=5):
+                return
+        except OSError:
+            assert server.poll() is None, server.stderr.read().decode() if server.stderr else "server exited"
+            assert time.monotonic() < deadline, "the server did not start"
+            time.sleep(0.2)
+
+
 @contextmanager
 def serving(env: dict[str, str], *command: str, logs: Path | None = None) -> Iterator[int]:
     """A server on a free loopback port, started by ``command`` (``supervise serve`` by default), until ready;
@@ -66,15 +79,7 @@ def serving(env: dict[str, str], *command: str, logs: Path | None = None) -> Ite
     else:
         server = subprocess.Popen(argv, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     try:
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                with urllib.request.urlopen(f"http://127.0.0.1:{port}/readyz", timeout=5):
-                    break
-            except OSError:
-                assert server.poll() is None, server.stderr.read().decode() if server.stderr else "server exited"
-                assert time.monotonic() < deadline, "the server did not start"
-                time.sleep(0.2)
+        wait_ready(port, server)
         yield port
     finally:
         server.terminate()
