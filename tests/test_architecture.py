@@ -34,6 +34,7 @@ ROLES = {
     "aggregates.views": SERVICE,
     "audit.chain": SUPPORT,
     "audit.readlog": REPOSITORY,  # how read events are persisted: the group commit over the repository's appends
+    "audit.denials": REPOSITORY,  # how refused attempts are persisted: counted, then appended once per window
     "auth.keys": SUPPORT,
     "auth.permissions": API,  # declared on handlers, checked by the HTTP layer
     "auth.principal": SUPPORT,

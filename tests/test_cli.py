@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
+import hashlib
+import hmac
 import json
 import uuid
 from pathlib import Path
 
 import click
 import pytest
+import time_machine
 from click.testing import CliRunner
 from litestar import Litestar
 from litestar.testing import TestClient
@@ -18,6 +22,7 @@ from supervise.app import create_app
 from supervise.audit.chain import event_hash
 from supervise.audit.tables import AuditEvent
 from supervise.cli import ensure_schema, main
+from supervise.clock import utcnow
 from supervise.config import Settings
 from supervise.db import Database
 from tests.conftest import SECRET, fresh_database
@@ -145,7 +150,7 @@ async def _rewrite_and_rehash(url: str, org_id: str, *, seq: int, drop_after: in
     try:
         async with database.transaction() as tx:
             if tx.get_bind().dialect.name == "postgresql":
-                await tx.execute(text("ALTER TABLE audit_events DISABLE TRIGGER audit_events_append_only"))
+                await tx.execute(text("ALTER TABLE audit_events DISABLE TRIGGER USER"))
             else:
                 await tx.execute(text("DROP TRIGGER IF EXISTS audit_events_no_update"))
                 await tx.execute(text("DROP TRIGGER IF EXISTS audit_events_no_delete"))
@@ -208,3 +213,86 @@ def test_signed_heads_catch_a_chain_rewritten_with_its_hashes_recomputed(backend
         asyncio.run(_rewrite_and_rehash(url, made[1]["org_id"], seq=0, drop_after=2))
         code, output = _verify(url)
         assert f"{made[1]['org_id']}: broken at seq 3: events missing: a head was signed at seq 3" in output
+
+
+def test_archiving_moves_old_events_out_and_what_remains_verifies(backend: str, tmp_path: Path) -> None:
+    """``supervise audit archive``: a chain's events older than the cut-off go to a file that verifies by the
+    README's scheme alone, ending in the signed head; the database lets exactly those go; the chain that
+    remains verifies from that head and goes on growing; and without a signed head a cut start is broken."""
+    for url in fresh_database(backend, tmp_path):
+        run(["db", "upgrade"], url)
+        made = [
+            json.loads(
+                run(["orgs", "create", name, "--admin-name", "A", "--admin-email", "a@c.example", "--json"], url)
+            )
+            for name in ("First clinic", "Second clinic")
+        ]
+        app = create_app(Settings(database_url=url, secret_key=SECRET))
+        with TestClient(app) as client:  # 3 more events in the first chain: seq 4 to 6
+            api = Api(client, made[0]["api_key"])
+            for i in range(3):
+                assert api.post("/v1/members", json={"name": f"M{i}", "email": f"m{i}@c.example"}).status_code == 201
+        # nothing but a signed, archived prefix may be deleted: the whole chain, head included, may not
+        run(["audit", "checkpoint", "--org", made[0]["org_id"]], url)
+        with pytest.raises(Exception, match="append-only"):
+            asyncio.run(_delete_events(url, made[0]["org_id"], through=6))
+        with time_machine.travel(utcnow() + dt.timedelta(days=31), tick=True):
+            with TestClient(create_app(Settings(database_url=url, secret_key=SECRET))) as client:
+                api = Api(client, made[0]["api_key"])
+                assert api.post("/v1/members", json={"name": "New", "email": "new@c.example"}).status_code == 201
+            out = run(["audit", "archive", "--older-than", "30", "--output", str(tmp_path / "archive")], url)
+        first, second = (
+            tmp_path / "archive" / f"audit-{m['org_id']}-1-{n}.jsonl" for m, n in zip(made, (6, 2), strict=True)
+        )
+        assert f"{made[0]['org_id']}: events 1 to 6 (6) archived to {first}" in out
+        assert f"{made[1]['org_id']}: events 1 to 2 (2) archived to {second}" in out  # its newest event stays
+        for path, org in ((first, made[0]), (second, made[1])):
+            _verify_archive(path, org["org_id"])
+
+        verified = run(["audit", "verify"], url)
+        assert f"{made[0]['org_id']}: 1 events, intact (events 1 to 6 archived)" in verified
+        assert f"{made[1]['org_id']}: 1 events, intact (events 1 to 2 archived)" in verified
+        with TestClient(create_app(Settings(database_url=url, secret_key=SECRET))) as client:  # the chain goes on
+            api = Api(client, made[0]["api_key"])
+            assert api.post("/v1/members", json={"name": "Next", "email": "next@c.example"}).status_code == 201
+            seqs = [e["seq"] for e in api.get("/v1/audit-events").json()["items"]]
+            assert min(seqs) == 7 and max(seqs) == len(seqs) + 6
+        assert "2 chains intact" in run(["audit", "verify"], url)
+        assert "nothing older" in run(["audit", "archive", "--older-than", "30", "--output", str(tmp_path)], url)
+
+        # the remaining chain's start is trusted only through the signed head: rewritten, it is found
+        asyncio.run(_rewrite(url, made[0]["org_id"], seq=7))
+        code, output = _verify(url)
+        assert (code, f"{made[0]['org_id']}: broken at seq 7: event content does not match its hash") == (
+            1,
+            output.splitlines()[0].split(" (")[0],
+        )
+
+
+def _verify_archive(path: Path, org_id: str) -> None:
+    """The archive file as an outside tool would check it: the README's hash scheme, then the signed head."""
+    *lines, last = [json.loads(line) for line in path.read_text().splitlines()]
+    previous = "0" * 64
+    for event in lines:
+        at = dt.datetime.fromisoformat(event["occurred_at"].replace("Z", "+00:00")).isoformat()
+        fields = ["actor_member_id", "api_key_id", "action", "resource_type", "resource_id", "outcome"]
+        canonical = [org_id, event["seq"], at, *(event[f] for f in fields), event["request_id"]]
+        canonical += [event["source_address"], event["prev_hash"]] + ([event["count"]] if event["count"] != 1 else [])
+        assert event["org_id"] == org_id and event["prev_hash"] == previous
+        assert hashlib.sha256(json.dumps(canonical, separators=(",", ":")).encode()).hexdigest() == event["hash"]
+        previous = event["hash"]
+    head = last["checkpoint"]
+    assert (head["seq"], head["hash"]) == (lines[-1]["seq"], previous)
+    message = f"supervise-audit-checkpoint:{org_id}:{head['seq']}:{head['hash']}".encode()
+    assert hmac.new(SECRET.encode(), message, hashlib.sha256).hexdigest() == head["mac"]
+
+
+async def _delete_events(url: str, org_id: str, *, through: int) -> None:
+    database = Database(Settings(database_url=url, secret_key=SECRET))
+    try:
+        async with database.transaction() as tx:
+            await tx.execute(
+                delete(AuditEvent).where(AuditEvent.org_id == uuid.UUID(org_id), AuditEvent.seq <= through)
+            )
+    finally:
+        await database.dispose()

@@ -3,14 +3,21 @@
 from __future__ import annotations
 
 import asyncio
+import uuid
 from pathlib import Path
 
+import pytest
 from alembic import command
 from alembic.script import ScriptDirectory
 
+from supervise.audit import repository
+from supervise.audit.chain import new_event
+from supervise.audit.service import verify_chain
+from supervise.cli import _create_org
+from supervise.clock import utcnow
 from supervise.config import Settings
 from supervise.db import Database, alembic_config
-from tests.conftest import fresh_database
+from tests.conftest import SECRET, fresh_database
 
 
 def test_upgrade_downgrade_upgrade_without_drift(backend: str, tmp_path: Path) -> None:
@@ -37,5 +44,40 @@ async def _revision(settings: Settings) -> str | None:
     database = Database(settings)
     try:
         return await database.schema_revision()
+    finally:
+        await database.dispose()
+
+
+def test_counts_are_not_downgraded_away_once_an_event_needs_one(backend: str, tmp_path: Path) -> None:
+    """0015's downgrade drops ``audit_events.count``: refused once an event's hash covers a count (> 1), as
+    that chain could then never verify again; without such an event it goes ahead."""
+    for url in fresh_database(backend, tmp_path):
+        settings = Settings(database_url=url, secret_key=SECRET)
+        cfg = alembic_config(settings)
+        command.upgrade(cfg, "head")
+        made = asyncio.run(_create_org(settings, "Clinic", "Admin", "admin@clinic.example"))
+        asyncio.run(_coalesce(settings, uuid.UUID(made["org_id"])))
+        with pytest.raises(RuntimeError, match="1 audit events stand for repeated refusals"):
+            command.downgrade(cfg, "0014")
+        assert asyncio.run(_revision(settings)) == "0015"
+        assert asyncio.run(_verified(settings, uuid.UUID(made["org_id"])))
+
+
+async def _coalesce(settings: Settings, org: uuid.UUID) -> None:
+    event = new_event(None, org, "createMember", "request", None, "denied", utcnow())
+    event.count = 2
+    database = Database(settings)
+    try:
+        async with database.engine.begin() as connection:
+            await repository.append(connection, org, [event])
+    finally:
+        await database.dispose()
+
+
+async def _verified(settings: Settings, org: uuid.UUID) -> bool:
+    database = Database(settings)
+    try:
+        async with database.transaction() as tx:
+            return await verify_chain(tx, org) is None
     finally:
         await database.dispose()

@@ -194,6 +194,9 @@ def create_app(settings: Settings) -> Litestar:
         async with runtime.db.transaction() as tx:
             await rubrics.verify_snapshots(tx, runtime.registry)
 
+    async def coalesce_denials(_: Litestar) -> None:
+        runtime.denials.start()
+
     async def dispose(_: Litestar) -> None:
         await runtime.close()
 
@@ -226,7 +229,7 @@ def create_app(settings: Settings) -> Litestar:
         request_max_body_size=settings.max_body_bytes,
         openapi_config=openapi_config(),
         logging_config=logs.app_logging(),
-        on_startup=[verify_rubrics],
+        on_startup=[verify_rubrics, coalesce_denials],
         on_shutdown=[dispose],
         debug=False,
     )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
 import json
 import os
 import sys
@@ -14,6 +15,7 @@ import click
 import msgspec
 from alembic import command
 
+from supervise.clock import utcnow
 from supervise.config import ConfigError, Settings
 from supervise.db import Database, alembic_config
 from supervise.logs import server_logging
@@ -201,7 +203,7 @@ async def _chosen(tx: Any, org: uuid.UUID | None) -> list[uuid.UUID]:
     return [org]
 
 
-async def _verify_chains(settings: Settings, org: uuid.UUID | None) -> list[tuple[uuid.UUID, int, Any]]:
+async def _verify_chains(settings: Settings, org: uuid.UUID | None) -> list[tuple[uuid.UUID, Any]]:
     from supervise.audit import service as audit_log
 
     database = Database(settings)
@@ -209,7 +211,7 @@ async def _verify_chains(settings: Settings, org: uuid.UUID | None) -> list[tupl
         async with database.transaction() as tx:
             orgs = await _chosen(tx, org)
             secret = settings.server_secret()
-            return [(org_id, *(await audit_log.check_chain(tx, org_id, secret))) for org_id in orgs]
+            return [(org_id, await audit_log.check_chain(tx, org_id, secret)) for org_id in orgs]
     finally:
         await database.dispose()
 
@@ -221,16 +223,81 @@ def verify_audit(org: uuid.UUID | None) -> None:
     link (exit 1 if any chain is broken)."""
     results = asyncio.run(_verify_chains(_settings(), org))
     broken = 0
-    for org_id, checked, found in results:
-        if found is None:
-            click.echo(f"{org_id}: {checked} events, intact")
+    for org_id, check in results:
+        archived = f" (events 1 to {check.archived} archived)" if check.archived else ""
+        if check.broken is None:
+            click.echo(f"{org_id}: {check.checked} events, intact{archived}")
         else:
             broken += 1
-            click.echo(f"{org_id}: broken at seq {found.seq}: {found.reason} ({checked} events intact before it)")
-    total = sum(checked for _, checked, _ in results)
+            click.echo(
+                f"{org_id}: broken at seq {check.broken.seq}: {check.broken.reason} "
+                f"({check.checked} events intact before it){archived}"
+            )
+    total = sum(check.checked for _, check in results)
     if broken:
         raise click.ClickException(f"{broken} of {len(results)} chains broken ({total} events checked)")
     click.echo(f"{len(results)} chain{'' if len(results) == 1 else 's'} intact, {total} events checked")
+
+
+async def _archive(settings: Settings, org: uuid.UUID | None, before: dt.datetime, output: Path) -> list[str]:
+    from supervise.audit import service as audit_log
+
+    database = Database(settings)
+    secret = settings.server_secret()
+    done: list[str] = []
+    try:
+        async with database.transaction() as tx:
+            orgs = await _chosen(tx, org)
+        for org_id in orgs:
+            async with database.transaction() as tx:  # nothing is archived from a chain that does not verify
+                check = await audit_log.check_chain(tx, org_id, secret)
+                if check.broken is not None:
+                    raise click.ClickException(
+                        f"{org_id}: not archived, its chain is broken at seq {check.broken.seq}: {check.broken.reason}"
+                    )
+                found = await audit_log.sign_archivable(tx, org_id, before, secret)
+            if found is None:
+                done.append(f"{org_id}: nothing older than {before.isoformat()} to archive")
+                continue
+            signed = found.checkpoint
+            path = output / f"audit-{org_id}-{found.first}-{signed.seq}.jsonl"
+            async with database.transaction() as tx:  # deleted only once the file is on disk
+                with path.open("wb") as file:
+                    async for line in audit_log.export_lines(tx, org_id, signed):
+                        file.write(line)
+                    file.flush()
+                    os.fsync(file.fileno())
+                deleted = await audit_log.delete_archived(tx, org_id, signed)
+            done.append(f"{org_id}: events {found.first} to {signed.seq} ({deleted}) archived to {path}")
+    finally:
+        await database.dispose()
+    return done
+
+
+@audit.command("archive")
+@click.option(
+    "--older-than",
+    "days",
+    type=click.IntRange(min=1),
+    required=True,
+    help="Archive the events older than this many days.",
+)
+@click.option(
+    "--output",
+    type=click.Path(file_okay=False, writable=True, path_type=Path),
+    required=True,
+    help="Directory for the archive files (one per chain).",
+)
+@click.option("--org", "org", type=click.UUID, default=None, help="One organisation (default: every one).")
+def archive_audit(days: int, output: Path, org: uuid.UUID | None) -> None:
+    """Move each chain's events older than --older-than days out of the database: verify the chain, sign it at
+    its newest such event, write the events and that signed head to audit-<org>-<first>-<last>.jsonl in
+    --output (fsynced), then delete them. The chain's newest event always stays. What remains verifies from the
+    signed head; the file verifies by the README's hash scheme."""
+    output.mkdir(parents=True, exist_ok=True)
+    before = utcnow() - dt.timedelta(days=days)
+    for line in asyncio.run(_archive(_settings(), org, before, output)):
+        click.echo(line)
 
 
 async def _sign_heads(settings: Settings, org: uuid.UUID | None) -> list[dict[str, Any]]:

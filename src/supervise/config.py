@@ -45,6 +45,9 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     """Comma-separated addresses or networks (``10.0.0.0/8``) of the reverse proxies in front of the API. Only
     from these is ``X-Forwarded-For`` believed, for the client's address in the audit log; empty (the default)
     believes no one, so no client can write an address of its choosing into the log."""
+    audit_denial_window_seconds: int = 60
+    """Refusals repeated within this window (the same key, action, resource and address) are one audit event
+    with their count (``supervise.audit.denials``)."""
 
     redis_url: str = ""
     """``redis://`` (or ``rediss://``, ``unix://``) URL of the Redis that holds the rate-limit counters, shared by

@@ -103,7 +103,7 @@ class Authentication:
             state[_CALLER], state[_SESSION] = caller, session
             reason = permission.refusal(principal)
             if reason is not None:
-                await _record_refusal(session, principal, scope)
+                await _record_refusal(session, runtime, principal, scope)
                 raise Forbidden(reason, headers=limited.headers() if limited is not None else None)
             await self.app(scope, receive, _with_headers(send, limited))
         finally:
@@ -147,15 +147,16 @@ def caller_of(connection: ASGIConnection[Any, Any, Any, Any]) -> auth.Caller:
     return caller
 
 
-async def _record_refusal(session: AsyncSession, principal: Principal, scope: Scope) -> None:
-    """A refused request changes nothing, but the attempt itself belongs in the audit log."""
+async def _record_refusal(session: AsyncSession, runtime: Runtime, principal: Principal, scope: Scope) -> None:
+    """A refused request changes nothing, but the attempt itself belongs in the audit log (coalesced with its
+    repeats: ``audit.record_denial``)."""
     await session.rollback()
     handler = scope.get("route_handler")
     action = getattr(handler, "operation_id", None) or scope.get("method", "request")
     path_params: dict[str, Any] = scope.get("path_params", {})
     resource_id = next((v for v in path_params.values() if isinstance(v, uuid.UUID)), None)
-    async with session.begin():
-        await audit.record(session, principal, str(action), "request", resource_id, outcome="denied")
+    async with session.begin():  # takes a connection only if the refusal is written now
+        await audit.record_denial(session, runtime.denials, principal, str(action), resource_id)
 
 
 async def provide_tx(
@@ -170,7 +171,7 @@ async def provide_tx(
             if session.in_transaction():
                 await session.commit()
         except Forbidden:
-            await _record_refusal(session, caller_of(request).principal, request.scope)
+            await _record_refusal(session, runtime, caller_of(request).principal, request.scope)
             raise
         await runtime.reads.write(session)
     finally:

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from supervise.audit.denials import Denials
 from supervise.audit.readlog import ReadLog
 from supervise.auth.keys import ApiKeyHasher
 from supervise.cache import Generations, LruCache
@@ -35,6 +36,8 @@ class Runtime:
     views: LruCache
     """Computed aggregate views, by what was asked and by whom."""
     reads: ReadLog
+    denials: Denials
+    """Refused attempts, coalesced (``supervise.audit.denials``)."""
     throttle: Throttle
     """The rate limits (``supervise.throttle``)."""
 
@@ -53,6 +56,7 @@ class Runtime:
             callers=LruCache(10_000),
             views=LruCache(256),  # a team view of 100 therapists is about 200 kB of JSON
             reads=ReadLog(db),
+            denials=Denials(db, settings.audit_denial_window_seconds),
             throttle=Throttle(settings),
         )
 
@@ -64,6 +68,7 @@ class Runtime:
         await self.reads.write(tx)
 
     async def close(self) -> None:
+        await self.denials.close()
         await self.reads.close()
         await self.generations.close()
         await self.throttle.close()

@@ -46,6 +46,7 @@ def events(draw: st.DrawFn) -> NewEvent:
         outcome=draw(st.sampled_from(["success", "denied"])),
         request_id=draw(st.none() | _text),
         source_address=draw(st.none() | st.sampled_from(["127.0.0.1", "::1", "203.0.113.9"])),
+        count=draw(st.integers(min_value=1, max_value=2**31 - 1)),
     )
 
 

@@ -17,6 +17,7 @@ from supervise.audit.service import verify_chain
 from supervise.audit.tables import AuditEvent
 from supervise.config import Settings
 from supervise.db import Database
+from supervise.runtime import Runtime
 from tests.support import Org
 from tests.test_http import assert_problem
 
@@ -148,15 +149,21 @@ def test_tampering_is_detected_by_the_chain(org: Org, settings: Settings) -> Non
 def test_an_export_verifies_by_the_readmes_description_alone(org: Org) -> None:
     """The hash scheme as the README states it, written again here with the standard library only: an outside
     tool verifying an export of the log gets the same hashes."""
-    org.member("clinician")
+    clinician = org.member("clinician")
+    for _ in range(3):  # a refusal and its repeats: an event with a count
+        assert_problem(clinician.api.post("/v1/members", json={"name": "X", "email": "x@c.example"}), 403)
+    runtime: Runtime = org.client.app.state["runtime"]
+    org.client.blocking_portal.call(runtime.denials.flush)
     exported = sorted(events(org), key=lambda event: event["seq"])
     assert [event["seq"] for event in exported] == list(range(1, len(exported) + 1))
+    assert [event["count"] for event in exported if event["count"] != 1] == [2]
     previous = "0" * 64
     for event in exported:
         fields = ["actor_member_id", "api_key_id", "action", "resource_type", "resource_id", "outcome"]
         at = dt.datetime.fromisoformat(event["occurred_at"].replace("Z", "+00:00")).isoformat()
         canonical = [org.id, event["seq"], at, *(event[f] for f in fields), event["request_id"]]
         canonical += [event["source_address"], event["prev_hash"]]
+        canonical += [event["count"]] if event["count"] != 1 else []
         encoded = json.dumps(canonical, separators=(",", ":"), ensure_ascii=False).encode()
         assert event["prev_hash"] == previous
         assert hashlib.sha256(encoded).hexdigest() == event["hash"]

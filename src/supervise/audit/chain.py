@@ -40,6 +40,7 @@ class NewEvent:
     outcome: str
     request_id: str | None
     source_address: str | None
+    count: int = 1
     seq: int = 0
     prev_hash: str = ""
     hash: str = ""
@@ -70,23 +71,25 @@ def new_event(
 
 
 def event_hash(event: AuditEvent | NewEvent) -> str:
-    canonical = msgspec.json.encode(
-        [
-            str(event.org_id),
-            event.seq,
-            event.created_at.isoformat(),
-            str(event.actor_member_id) if event.actor_member_id else None,
-            str(event.api_key_id) if event.api_key_id else None,
-            event.action,
-            event.resource_type,
-            str(event.resource_id) if event.resource_id else None,
-            event.outcome,
-            event.request_id,
-            event.source_address,
-            event.prev_hash,
-        ]
-    )
-    return hashlib.sha256(canonical).hexdigest()
+    """SHA-256 of the event's fields, as the README describes it. ``count`` is hashed, last, only when it is
+    not 1: every event written before it existed had 1, and their hashes stay what they were."""
+    fields: list[object] = [
+        str(event.org_id),
+        event.seq,
+        event.created_at.isoformat(),
+        str(event.actor_member_id) if event.actor_member_id else None,
+        str(event.api_key_id) if event.api_key_id else None,
+        event.action,
+        event.resource_type,
+        str(event.resource_id) if event.resource_id else None,
+        event.outcome,
+        event.request_id,
+        event.source_address,
+        event.prev_hash,
+    ]
+    if event.count != 1:
+        fields.append(event.count)
+    return hashlib.sha256(msgspec.json.encode(fields)).hexdigest()
 
 
 def checkpoint_mac(secret: bytes, org_id: uuid.UUID, seq: int, hash: str) -> str:

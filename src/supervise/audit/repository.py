@@ -11,6 +11,7 @@ All three chain with :func:`supervise.audit.chain.chain` and write every column 
 
 from __future__ import annotations
 
+import datetime as dt
 import functools
 import hashlib
 import logging
@@ -19,7 +20,7 @@ import uuid
 from collections.abc import AsyncIterator, Callable
 from typing import Any, cast
 
-from sqlalchemy import Table, Uuid, bindparam, insert, select, text
+from sqlalchemy import Table, Uuid, bindparam, delete, func, insert, select, text
 from sqlalchemy.dialects.sqlite import dialect as sqlite_dialect
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
@@ -38,9 +39,11 @@ __all__ = [
     "append",
     "append_after",
     "append_sqlite",
+    "archivable",
     "chain_head",
     "chain_lock_key",
     "checkpoints",
+    "delete_through",
     "lock_chain",
     "page_events",
     "stream_chain",
@@ -94,7 +97,13 @@ async def append(tx: Executor, org: uuid.UUID, events: list[NewEvent]) -> None:
 
 
 ARRAYS = [name for name in COLUMNS if name != "org_id"]
-_PG_ARRAY_TYPES = {"Uuid": "uuid[]", "BigInteger": "bigint[]", "UTCDateTime": "timestamptz[]", "String": "text[]"}
+_PG_ARRAY_TYPES = {
+    "Uuid": "uuid[]",
+    "BigInteger": "bigint[]",
+    "Integer": "integer[]",
+    "UTCDateTime": "timestamptz[]",
+    "String": "text[]",
+}
 APPEND_AFTER = (  # names and types from the table definition; every value bound
     f"""INSERT INTO audit_events (org_id, {", ".join(ARRAYS)})
     SELECT $1, e.* FROM unnest({
@@ -175,11 +184,40 @@ def _same(value: Any) -> Any:
     return value
 
 
-async def stream_chain(tx: AsyncSession, org_id: uuid.UUID) -> AsyncIterator[AuditEvent]:
-    """An organisation's events in chain order, as SQLAlchemy loads them."""
-    result = await tx.stream_scalars(select(AuditEvent).where(AuditEvent.org_id == org_id).order_by(AuditEvent.seq))
-    async for event in result:
+async def stream_chain(tx: AsyncSession, org_id: uuid.UUID, through: int | None = None) -> AsyncIterator[AuditEvent]:
+    """An organisation's events in chain order (up to seq ``through``), as SQLAlchemy loads them."""
+    stmt = select(AuditEvent).where(AuditEvent.org_id == org_id)
+    if through is not None:
+        stmt = stmt.where(AuditEvent.seq <= through)
+    async for event in await tx.stream_scalars(stmt.order_by(AuditEvent.seq)):
         yield event
+
+
+async def archivable(tx: AsyncSession, org_id: uuid.UUID, before: dt.datetime) -> tuple[int, int, str] | None:
+    """The oldest stored seq, and the seq and hash of the newest event older than ``before`` that is not the
+    chain's head (the head stays, so that the numbering goes on); ``None`` when there is no such event."""
+    mine = AuditEvent.org_id == org_id
+    head = select(func.max(AuditEvent.seq)).where(mine).scalar_subquery()
+    row = (
+        await tx.execute(
+            select(AuditEvent.seq, AuditEvent.hash)
+            .where(mine, AuditEvent.created_at < before, AuditEvent.seq < head)
+            .order_by(AuditEvent.seq.desc())
+            .limit(1)
+        )
+    ).first()
+    if row is None:
+        return None
+    first = await tx.scalar(select(func.min(AuditEvent.seq)).where(mine))
+    assert first is not None
+    return first, row.seq, row.hash
+
+
+async def delete_through(tx: AsyncSession, org_id: uuid.UUID, seq: int) -> int:
+    """Delete the organisation's events up to ``seq`` (the database refuses it unless a signed head is at or
+    after ``seq`` and ``seq`` is not the chain's head); how many were deleted."""
+    result = await tx.execute(delete(AuditEvent).where(AuditEvent.org_id == org_id, AuditEvent.seq <= seq))
+    return int(result.rowcount)  # type: ignore[attr-defined]
 
 
 async def page_events(

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import uuid
-from typing import Literal
+from typing import Annotated, Literal
 
 import msgspec
 
@@ -28,6 +28,15 @@ class AuditEventOut(msgspec.Struct, kw_only=True):
     outcome: Literal["success", "denied"]
     request_id: str | None
     source_address: str | None
+    count: Annotated[
+        int,
+        msgspec.Meta(
+            ge=1,
+            description="How many attempts this event stands for: 1, or, for a refused attempt repeated within a "
+            "window (the same key, action, resource and address), the number of repeats; occurred_at, request_id "
+            "and source_address are then the last one's.",
+        ),
+    ]
     prev_hash: str
     hash: str
     """SHA-256 over this event's fields and ``prev_hash``: a changed or removed event breaks the chain."""

@@ -6,7 +6,7 @@ import datetime as dt
 import uuid
 from typing import Literal
 
-from sqlalchemy import BigInteger, ForeignKey, Index, String, UniqueConstraint
+from sqlalchemy import BigInteger, ForeignKey, Index, Integer, String, UniqueConstraint, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from supervise.db import Base, UTCDateTime, new_id
@@ -35,6 +35,9 @@ class AuditEvent(Base):
     source_address: Mapped[str | None] = mapped_column(String(64))
     prev_hash: Mapped[str] = mapped_column(String(64))
     hash: Mapped[str] = mapped_column(String(64))
+    count: Mapped[int] = mapped_column(Integer, server_default=text("1"))
+    """How many attempts the event stands for: 1, except for repeated refusals coalesced into one event
+    (:mod:`supervise.audit.denials`). Hashed only when it is not 1, so the chains written before it verify."""
 
     @property
     def occurred_at(self) -> dt.datetime:
