@@ -7,9 +7,10 @@ import math
 import numpy as np
 
 from tests.aggregates.test_series import review, session
+from tests.audit.test_audit import events
 from tests.recordings.test_api import recording_body
-from tests.reviews.support import ITEMS, RUBRIC, make_team
-from tests.support import Org
+from tests.reviews.support import ITEMS, RUBRIC, complete, make_team
+from tests.support import Org, Person
 from tests.test_http import assert_problem
 
 
@@ -92,6 +93,20 @@ def test_usefulness_per_reviewer(org: Org) -> None:
     assert team.peer.api.get("/v1/aggregates/usefulness").json()["reviewers"] == []
     everyone = org.admin.api.get("/v1/aggregates/usefulness").json()["reviewers"]
     assert [r["reviewer_id"] for r in everyone] == [team.supervisor.id]
+
+
+def test_usefulness_counts_only_current_revisions(org: Org) -> None:
+    """A review acknowledged, amended, and its revision 2 acknowledged: one review, one rating, the current."""
+    team = make_team(org)
+    first = review(team.supervisor, session(team, 1, "2026-07-01"), dict.fromkeys(ITEMS, 5))
+    assert team.therapist.api.post(f"/v1/reviews/{first['id']}/acknowledge", json={"usefulness": 2}).status_code == 200
+    amended = team.supervisor.api.post(f"/v1/reviews/{first['id']}/amend", json={"reason": "Trust was misread."})
+    assert amended.status_code == 201, amended.text
+    second = complete(team.supervisor, amended.json(), 4)
+    assert second["revision"] == 2
+    assert team.therapist.api.post(f"/v1/reviews/{second['id']}/acknowledge", json={"usefulness": 5}).status_code == 200
+    [mine] = team.supervisor.api.get("/v1/aggregates/usefulness").json()["reviewers"]
+    assert (mine["n"], mine["mean"], mine["min"], mine["max"]) == (1, 5.0, 5, 5)
 
 
 def test_aggregates_keep_blind_review_and_consent(org: Org) -> None:
@@ -280,3 +295,74 @@ def test_calibration_against_a_reference_review(org: Org) -> None:
     assert org.admin.api.delete(f"/v1/reviews/{gold['id']}/reference").status_code == 204
     assert org.admin.api.get("/v1/aggregates/calibration", params={"rubric": RUBRIC}).json()["raters"] == []
     assert_problem(org.admin.api.delete(f"/v1/reviews/{gold['id']}/reference"), 404)
+
+
+def test_icc_is_computed_on_the_largest_complete_block(org: Org) -> None:
+    """Observers {supervisor, peer, second peer} on 5 recordings and {supervisor, peer} on 8: the largest block
+    all rated by the same observers is the 13 recordings the supervisor and the peer both rated — not the 5 the
+    three share, nor the 8 with exactly two raters — and the answer names it."""
+    import pandas as pd
+    import pingouin
+
+    team = make_team(org)
+    second_peer = org.member("clinician")
+    supervisor = [6, 5, 2, 7, 4, 3, 6, 5, 2, 7, 4, 6, 3]
+    peer = [5, 5, 3, 6, 4, 2, 6, 4, 3, 7, 5, 6, 2]
+    second = [2, 7, 6, 1, 5]
+
+    def peer_review(person: Person, recording_id: str, rapport: int) -> None:
+        request = team.request(team.supervisor, person, "peer", recording_id=recording_id)
+        started = person.api.post("/v1/reviews", json={"request_id": request["id"]}).json()
+        url = f"/v1/reviews/{started['id']}"
+        body = {"responses": {"items": {**dict.fromkeys(ITEMS, 4), "rapport": rapport}}}
+        assert person.api.patch(url, json=body, headers={"If-Match": '"1"'}).status_code == 200
+        assert person.api.post(f"{url}/submit").status_code == 200
+
+    for number, (mine, theirs) in enumerate(zip(supervisor, peer, strict=True), start=1):
+        recording_id = session(team, number, f"2026-10-{number:02d}")
+        review(team.supervisor, recording_id, {**dict.fromkeys(ITEMS, 4), "rapport": mine})
+        peer_review(team.peer, recording_id, theirs)
+        if number <= len(second):
+            peer_review(second_peer, recording_id, second[number - 1])
+    answer = team.supervisor.api.get("/v1/aggregates/reliability", params={"rubric": RUBRIC})
+    assert answer.status_code == 200, answer.text
+    rapport = next(m for m in answer.json()["measures"] if m["key"] == "rapport")
+    long = pd.DataFrame(
+        [(i, rater, v) for i, pair in enumerate(zip(supervisor, peer, strict=True)) for rater, v in enumerate(pair)],
+        columns=["target", "rater", "score"],
+    )
+    want = pingouin.intraclass_corr(long, targets="target", raters="rater", ratings="score").set_index("Type")
+    icc = rapport["icc"]
+    assert (icc["targets"], icc["raters"]) == (13, 2)
+    assert icc["rater_ids"] == sorted([team.supervisor.id, team.peer.id])
+    assert math.isclose(icc["value"], want.loc["ICC(A,1)", "ICC"])
+    assert (rapport["units"], rapport["raters"]) == (13, 3)
+
+
+def test_an_amended_reference_stays_the_reference(org: Org) -> None:
+    """The reference's reviewer amends it: the reference follows to revision 2 (audited), and calibration
+    measures the other raters against revision 2's values, losing no recording."""
+    team = make_team(org)
+    training = team.therapist.api.post(
+        "/v1/recordings",
+        json=recording_body(team.case_id, consent={"scope": "supervision_and_training"}),
+    ).json()["id"]
+    gold = review(team.supervisor, training, dict.fromkeys(ITEMS, 4))
+    request = team.request(team.supervisor, team.peer, "peer", recording_id=training)
+    complete(team.peer, team.start(team.peer, request), 5)
+    assert org.admin.api.post(f"/v1/reviews/{gold['id']}/reference").status_code == 201
+    amended = team.supervisor.api.post(f"/v1/reviews/{gold['id']}/amend", json={"reason": "Rated too low."})
+    assert amended.status_code == 201, amended.text
+    revised = complete(team.supervisor, amended.json(), 6)
+    [peer] = org.admin.api.get("/v1/aggregates/calibration", params={"rubric": RUBRIC}).json()["raters"]
+    assert (peer["recordings"], peer["overall"]["n"], peer["overall"]["mean_absolute_deviation"]) == (
+        1,
+        len(ITEMS),
+        1.0,
+    )
+    # it is revision 2 that is the reference now: unmarking revision 1 finds nothing, revision 2 is marked already
+    assert_problem(org.admin.api.delete(f"/v1/reviews/{gold['id']}/reference"), 404)
+    assert_problem(org.admin.api.post(f"/v1/reviews/{revised['id']}/reference"), 409)
+    followed = [e for e in events(org) if e["action"] == "review.reference_followed"]
+    assert [(e["resource_id"], e["outcome"]) for e in followed] == [(revised["id"], "success")]
+    assert org.admin.api.delete(f"/v1/reviews/{revised['id']}/reference").status_code == 204

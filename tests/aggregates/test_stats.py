@@ -13,6 +13,7 @@ from hypothesis import strategies as st
 from scipy import stats as scipy_stats
 
 from supervise.aggregates import repository
+from supervise.aggregates.comparisons import largest_block
 from supervise.aggregates.stats import f_quantile, icc_a1, incomplete_beta, krippendorff_alpha, summarise, t_quantile
 from supervise.scores import periods
 from supervise.scores.tables import RollupDay, RollupMonth, RollupWeek
@@ -153,6 +154,38 @@ def test_icc_shrout_fleiss_example() -> None:
     icc = icc_a1([[float(v) for v in row] for row in table])
     assert icc is not None and round(icc.value, 2) == 0.29
     assert icc.ci_low is not None and icc.ci_high is not None and icc.ci_low < icc.value < icc.ci_high
+
+
+@given(
+    st.dictionaries(
+        st.integers(0, 11),
+        st.sets(st.sampled_from("ABCDE"), max_size=5).map(lambda raters: dict.fromkeys(raters, 1.0)),
+        max_size=12,
+    )
+)
+@settings(max_examples=300, deadline=None)
+def test_the_icc_block_is_the_largest_complete_one(units: dict[int, dict[str, float]]) -> None:
+    """Against every group of two or more raters: the most recordings all rated by the group, then the most
+    raters, then the first group by sorted ids."""
+    candidates = []
+    for size in range(2, 6):
+        for group in itertools.combinations("ABCDE", size):
+            covered = sorted((unit for unit, rated in units.items() if set(group) <= set(rated)), key=str)
+            if covered:
+                candidates.append((-len(covered), -size, list(group), covered))
+    got = largest_block(units)
+    if not candidates:
+        assert got is None
+        return
+    _, _, group, covered = min(candidates)
+    assert got == (group, covered)
+
+
+def test_the_icc_block_does_not_depend_on_row_order() -> None:
+    """Two blocks as large and as wide: the first by sorted rater ids, whichever recording comes first."""
+    units = {1: {"C": 1.0, "D": 2.0}, 2: {"C": 3.0, "D": 1.0}, 3: {"A": 1.0, "B": 2.0}, 4: {"A": 2.0, "B": 2.0}}
+    backwards = dict(reversed(units.items()))
+    assert largest_block(units) == largest_block(backwards) == (["A", "B"], [3, 4])
 
 
 @given(

@@ -6,10 +6,12 @@ from __future__ import annotations
 import asyncio
 import uuid
 
+import pytest
 from litestar import Litestar
 from litestar.testing import TestClient
 
 from supervise.app import create_app
+from supervise.audit import denials
 from supervise.audit.denials import DISTINCT_PER_KEY
 from supervise.audit.service import verify_chain
 from supervise.config import Settings
@@ -91,4 +93,32 @@ def test_repeats_counted_when_the_server_stops_are_written(org: Org, settings: S
             )
             assert response.status_code == 403
     assert [e["count"] for e in denied_by(org, clinician)] == [4, 1]
+    assert chain_intact(settings, org)
+
+
+def test_repeats_a_failed_window_could_not_write_are_written_with_the_next(
+    org: Org, client: TestClient[Litestar], settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A window whose write fails (the database away for a moment) loses none of its counts: they are added to
+    the next window's and written with it, under an id of their own."""
+    clinician = org.member("clinician")
+
+    def refuse(times: int) -> None:
+        for _ in range(times):
+            assert_problem(clinician.api.post("/v1/members", json={"name": "X", "email": "x@c.example"}), 403)
+
+    refuse(4)  # 1 written, 3 counted
+    real_append = denials.repository.append
+
+    async def unavailable(*args: object) -> None:
+        raise OSError("database unavailable")
+
+    monkeypatch.setattr(denials.repository, "append", unavailable)
+    flush(client)
+    monkeypatch.setattr(denials.repository, "append", real_append)
+    assert [e["count"] for e in denied_by(org, clinician)] == [1]
+    refuse(3)  # a new window: 1 written, 2 counted, plus the 3 kept
+    flush(client)
+    assert sorted(e["count"] for e in denied_by(org, clinician)) == [1, 1, 5]
+    assert len({e["id"] for e in denied_by(org, clinician)}) == 3
     assert chain_intact(settings, org)

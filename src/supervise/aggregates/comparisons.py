@@ -35,7 +35,7 @@ from supervise.reviews.schemas import RubricPin
 from supervise.rubrics.model import BooleanScale, RubricDefinition
 from supervise.runtime import Runtime
 
-__all__ = ["DEFAULT_DROP", "case_trajectory", "reliability", "self_vs_observer", "usefulness"]
+__all__ = ["DEFAULT_DROP", "case_trajectory", "largest_block", "reliability", "self_vs_observer", "usefulness"]
 
 IccBand = Literal["poor", "moderate", "good", "excellent"]
 AlphaBand = Literal["reliable", "tentative", "unreliable"]
@@ -186,24 +186,44 @@ async def usefulness(tx: Tx, principal: Principal, *, reviewer_id: uuid.UUID | N
     )
 
 
+def largest_block(units: dict[Any, dict[Any, float]]) -> tuple[list[Any], list[Any]] | None:
+    """The largest complete block of ``units`` (recording -> rater -> value): the raters, two or more, and the
+    recordings they all rated, with the most recordings; among those, the most raters; among those, the first
+    by the raters' sorted ids. ``None`` when no recording has two raters.
+
+    Only pairs need searching: any block's recordings are all rated by each pair of its raters, so the most
+    recordings is a pair's. And for the recordings a pair covers, the raters every one of them had is the
+    largest group with exactly those recordings — the block to take for that pair."""
+    raters: dict[Any, set[Any]] = {unit: set(ratings) for unit, ratings in units.items() if len(ratings) >= 2}
+    everyone = sorted({rater for rated in raters.values() for rater in rated}, key=str)
+    best: tuple[int, int, list[str]] | None = None
+    chosen: tuple[list[Any], list[Any]] | None = None
+    for i, first in enumerate(everyone):
+        for second in everyone[i + 1 :]:
+            covered = [unit for unit, rated in raters.items() if first in rated and second in rated]
+            if not covered:
+                continue
+            group = sorted(set.intersection(*(raters[unit] for unit in covered)), key=str)
+            rank = (-len(covered), -len(group), [str(rater) for rater in group])
+            if best is None or rank < best:
+                best, chosen = rank, (group, sorted(covered, key=str))
+    return chosen
+
+
 def _icc(units: dict[Any, dict[Any, float]]) -> IccOut | None:
-    """ICC(2,1) over the largest set of recordings rated by one and the same group of two or more raters."""
-    groups: dict[frozenset[Any], list[dict[Any, float]]] = defaultdict(list)
-    for ratings in units.values():
-        if len(ratings) >= 2:
-            groups[frozenset(ratings)].append(ratings)
-    if not groups:
+    """ICC(2,1) over the largest complete block (:func:`largest_block`)."""
+    block = largest_block(units)
+    if block is None:
         return None
-    raters, rows = max(groups.items(), key=lambda kv: (len(kv[1]), len(kv[0])))
-    order = sorted(raters, key=str)
-    icc = icc_a1([[row[r] for r in order] for row in rows])
+    raters, recordings = block
+    icc = icc_a1([[units[recording][rater] for rater in raters] for recording in recordings])
     if icc is None:
         return None
     band: IccBand = (
         "excellent" if icc.value > 0.9 else "good" if icc.value >= 0.75 else "moderate" if icc.value >= 0.5 else "poor"
     )
     ci = (icc.ci_low, icc.ci_high) if icc.ci_low is not None and icc.ci_high is not None else None
-    return IccOut(value=icc.value, ci95=ci, band=band, targets=icc.targets, raters=icc.raters)
+    return IccOut(value=icc.value, ci95=ci, band=band, targets=icc.targets, raters=icc.raters, rater_ids=raters)
 
 
 def _band(alpha: float | None) -> AlphaBand | None:

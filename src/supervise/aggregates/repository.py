@@ -265,7 +265,8 @@ async def case_scores(
 
 
 async def usefulness(tx: Tx, org_id: uuid.UUID, reviewer_id: uuid.UUID | None) -> list[UsefulnessSums]:
-    """Per reviewer, the usefulness ratings therapists gave their reviews."""
+    """Per reviewer, the usefulness ratings therapists gave their reviews: the current revisions only (an
+    amended review's earlier acknowledgement was of responses that no longer stand)."""
     stmt = select(
         Review.reviewer_id,
         func.count(),
@@ -273,7 +274,7 @@ async def usefulness(tx: Tx, org_id: uuid.UUID, reviewer_id: uuid.UUID | None) -
         func.sum(Review.usefulness * Review.usefulness),
         func.min(Review.usefulness),
         func.max(Review.usefulness),
-    ).where(Review.org_id == org_id, Review.usefulness.is_not(None))
+    ).where(Review.org_id == org_id, Review.usefulness.is_not(None), Review.superseded_by_id.is_(None))
     if reviewer_id is not None:
         stmt = stmt.where(Review.reviewer_id == reviewer_id)
     return list(

@@ -177,9 +177,12 @@ class IccOut(msgspec.Struct, kw_only=True):
     band: Literal["poor", "moderate", "good", "excellent"]
     """Koo & Li (2016): below .50 poor, .50-.75 moderate, .75-.90 good, above .90 excellent."""
     targets: int
+    """Recordings in the block the ICC was computed on. ICC(2,1) needs every target rated by the same raters:
+    the block is the most recordings all rated by the same two or more observers (their other raters left
+    out); among blocks as large, the one with most observers; then the first by sorted observer ids."""
     raters: int
-    """ICC(2,1) needs every target rated by the same raters: it is computed on the largest set of
-    recordings rated by one and the same group of observers."""
+    rater_ids: list[uuid.UUID]
+    """The observers of that block, sorted."""
 
 
 class ReliabilityRow(msgspec.Struct, kw_only=True):

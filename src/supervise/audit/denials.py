@@ -24,7 +24,7 @@ import uuid
 
 from supervise.audit import repository
 from supervise.audit.chain import NewEvent
-from supervise.db import Database
+from supervise.db import Database, new_id
 
 __all__ = ["DISTINCT_PER_KEY", "Denials"]
 
@@ -93,6 +93,9 @@ class Denials:
             except Exception:
                 _log.exception("%d coalesced refusals could not be written; kept for the next window", len(events))
                 for event in events:
+                    # A new id: had the write committed with only its answer lost, the old id would refuse
+                    # every later attempt. The cost of that rare case is its repeats counted twice, not lost.
+                    event.id = new_id()
                     held = self._repeats.setdefault(_kind(event), event)
                     if held is not event:
                         held.count += event.count

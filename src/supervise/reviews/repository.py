@@ -52,6 +52,7 @@ __all__ = [
     "get_request",
     "get_review",
     "live_request",
+    "move_reference",
     "owed_therapists",
     "page_requests",
     "page_reviews",
@@ -407,6 +408,18 @@ async def reference_for(
             ReferenceReview.rubric_version == rubric_version,
         )
     )
+
+
+async def move_reference(tx: Tx, org_id: uuid.UUID, earlier_id: uuid.UUID, to: uuid.UUID) -> bool:
+    """Make the revision ``to`` the reference where its earlier revision ``earlier_id`` was; False if that was
+    no reference."""
+    moved = await tx.execute(
+        update(ReferenceReview)
+        .where(ReferenceReview.org_id == org_id, ReferenceReview.review_id == earlier_id)
+        .values(review_id=to)
+        .execution_options(synchronize_session=False)
+    )
+    return affected(moved) == 1
 
 
 async def delete_reference(tx: Tx, org_id: uuid.UUID, review_id: uuid.UUID) -> bool:

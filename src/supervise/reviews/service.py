@@ -184,12 +184,18 @@ async def submit(tx: Tx, runtime: Runtime, principal: Principal, review_id: uuid
         tx, review.org_id, review.amends_id, review.id, now
     ):
         raise Conflict("The revision this amends was superseded meanwhile.")
+    # A reference stays one through its amendments: calibration then reads the revision that stands.
+    followed = review.amends_id is not None and await repository.move_reference(
+        tx, review.org_id, review.amends_id, review.id
+    )
     # Two amendments of the same therapist's figures recomputing the same rollup rows at once: 409, retry.
     await db.guarded(
         scores.record_submission(tx, review, rubric, responses, result),
         conflict=Conflict("Another submission changed the same figures at the same moment; retry."),
     )
     await audit.record(tx, principal, "review.submit", "review", review.id)
+    if followed:
+        await audit.record(tx, principal, "review.reference_followed", "review", review.id)
     return review
 
 
