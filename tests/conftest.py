@@ -138,7 +138,12 @@ def database_url(backend: str, tmp_path_factory: pytest.TempPathFactory) -> Iter
 def settings(database_url: str) -> Settings:
     # Every in-process request of the session comes from one unknown address; the per-address limit is tested
     # on its own (tests/test_throttle.py), not by the whole suite's anonymous and 401 requests together.
-    return Settings(database_url=database_url, secret_key=SECRET, rate_limit_per_address="1000000/minute")
+    return Settings(
+        database_url=database_url,
+        secret_key=SECRET,
+        rate_limit_per_address="1000000/minute",
+        rate_limit_per_form_token="1000000/minute",
+    )
 
 
 @pytest.fixture(scope="session")

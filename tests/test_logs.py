@@ -42,9 +42,14 @@ def test_a_whole_story_logs_json_lines_with_request_ids_and_no_health_data(datab
         assert org.admin.api.post("/v1/recordings", json=bad).status_code == 400
         traced = org.admin.api.get("/v1/me", headers={"X-Request-ID": "trace-me-0042"})
         assert traced.status_code == 200
+        # a client form link is a credential: its token is not logged
+        recording = org.admin.api.get("/v1/recordings").json()["items"][0]["id"]
+        form = org.admin.api.post("/v1/client-forms", json={"recording_id": recording, "rubric_key": "srs"}).json()
+        assert http.get(form["url"]).status_code == 200
     text = logged.read_text()
-    for secret in HEALTH_DATA:
+    for secret in (*HEALTH_DATA, form["token"]):
         assert secret not in text, secret
+    assert "GET /v1/forms/{token} HTTP/1.1" in text
     lines = [json.loads(line) for line in text.splitlines() if line.strip()]
     assert len(lines) > 50  # the access log of the story at least
     assert all({"time", "level", "logger", "message", "request_id", "pid"} <= line.keys() for line in lines)

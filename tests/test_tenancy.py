@@ -66,7 +66,10 @@ def test_foreign_ids_are_indistinguishable_from_unknown_ids(app: Litestar, org: 
     annotation = supervisor.api.post(
         f"/v1/reviews/{review['id']}/annotations", json={"start_ms": 0, "kind": "note", "text": "mine"}
     ).json()
+    form = other_org.admin.api.post("/v1/client-forms", json={"recording_id": recording["id"], "rubric_key": "srs"})
+    assert form.status_code == 201, form.text
     foreign = {
+        "form_id": form.json()["id"],
         "member_id": supervisee.id,
         "link_id": link["id"],
         "key_id": key["id"],

@@ -20,12 +20,13 @@ from supervise.audit.api import AuditEventController
 from supervise.auth import permissions
 from supervise.auth.api import ApiKeyController, MeController
 from supervise.bodies import YEAR_PATTERN, JsonRequest
+from supervise.client_ratings.api import ClientFormController, ClientRatingController, FormController
 from supervise.config import Settings
 from supervise.dependencies import authentication, dependencies
 from supervise.document import add_links, add_transport_problems, require_if_match_on_patch
 from supervise.health import HealthController
 from supervise.http import before_request, exception_handlers, record_routed_methods, stamp_response
-from supervise.members.api import MemberController, SupervisionLinkController
+from supervise.members.api import MemberController, OrganisationController, SupervisionLinkController
 from supervise.recordings.api import CaseController, RecordingController
 from supervise.reviews.api import ReviewController, ReviewRequestController, list_recording_reviews
 from supervise.rubrics import service as rubrics
@@ -205,6 +206,7 @@ def create_app(settings: Settings) -> Litestar:
             HealthController,
             docs,
             MeController,
+            OrganisationController,
             MemberController,
             SupervisionLinkController,
             ApiKeyController,
@@ -214,6 +216,9 @@ def create_app(settings: Settings) -> Litestar:
             ReviewRequestController,
             ReviewController,
             list_recording_reviews,
+            ClientRatingController,
+            ClientFormController,
+            FormController,
             AggregateController,
             RubricController,
             PluginController,

@@ -59,6 +59,11 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     rate_limit_per_address: str = "300/minute"
     """Requests without a valid key (public routes, failed authentication) one source address may make per
     window. Behind a proxy, set ``SUPERVISE_TRUSTED_PROXIES`` so that the address is the client's."""
+    rate_limit_per_form_token: str = "10/minute"  # noqa: S105 (a rate, not a secret)
+    """Requests one client form link (``/v1/forms/{token}``) may get per window, besides its address's limit:
+    a guessed or leaked link cannot be hammered."""
+    client_form_hours: int = 72
+    """How long a client form link stays valid when its request names no expiry (at most 30 days)."""
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:

@@ -16,9 +16,11 @@
 
 from __future__ import annotations
 
+import hashlib
 import ipaddress
 import uuid
 from collections.abc import AsyncGenerator
+from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
 
@@ -32,7 +34,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from supervise.audit import service as audit
 from supervise.auth import service as auth
-from supervise.auth.permissions import Requires
+from supervise.auth.permissions import Requires, Token
 from supervise.auth.principal import Principal
 from supervise.errors import DomainError, Forbidden, Unauthorized
 from supervise.http import problem, provide_once, scope_request_id
@@ -41,10 +43,19 @@ from supervise.runtime import Runtime
 from supervise.server import MAX_HEADERS
 from supervise.throttle import Limited
 
-__all__ = ["Authentication", "authentication", "caller_of", "dependencies"]
+__all__ = ["Authentication", "Visitor", "authentication", "caller_of", "dependencies"]
 
 _CALLER = "caller"
 _SESSION = "session"
+_VISITOR = "visitor"
+
+
+@dataclass(frozen=True, slots=True)
+class Visitor:
+    """Who calls a route without an API key (a client's form link): only where from, for the audit log."""
+
+    request_id: str
+    source_address: str | None
 
 
 class Authentication:
@@ -72,7 +83,7 @@ class Authentication:
         if (len(headers) if isinstance(headers, list) else sum(1 for _ in headers)) > MAX_HEADERS:
             raise HeadersTooLarge(f"A request may carry at most {MAX_HEADERS} header fields.")
         handler = scope["route_handler"]
-        permission: Requires | None = handler.opt.get("permission")
+        permission: Requires | Token | None = handler.opt.get("permission")
         runtime = self.runtime
         client = scope.get("client")
         address = client_address(client[0]) if client else None
@@ -82,6 +93,17 @@ class Authentication:
             return
         session = runtime.db.sessions()
         limited = None
+        if isinstance(permission, Token):  # a client's form link: the token in the URL is the credential
+            try:
+                token = str(scope.get("path_params", {}).get("token", ""))
+                limited = await runtime.throttle.form_link(address, hashlib.sha256(token.encode()).hexdigest())
+                state = scope.setdefault("state", {})
+                state[_SESSION], state[_VISITOR] = session, Visitor(scope_request_id(scope), address)
+                await self.app(scope, receive, _with_headers(send, limited))
+            finally:
+                if session.in_transaction():
+                    await session.close()
+            return
         try:
             authorization = next((v for k, v in headers if k == b"authorization"), None)
             try:
@@ -171,7 +193,8 @@ async def provide_tx(
             if session.in_transaction():
                 await session.commit()
         except Forbidden:
-            await _record_refusal(session, runtime, caller_of(request).principal, request.scope)
+            if _CALLER in request.scope["state"]:
+                await _record_refusal(session, runtime, caller_of(request).principal, request.scope)
             raise
         await runtime.reads.write(session)
     finally:
@@ -187,6 +210,12 @@ def provide_caller(request: Request[Any, Any, Any], tx: NamedDependency[AsyncSes
 def provide_principal(request: Request[Any, Any, Any], tx: NamedDependency[AsyncSession]) -> Principal:
     """The caller's principal (after ``tx``, as :func:`provide_caller`)."""
     return caller_of(request).principal
+
+
+def provide_visitor(request: Request[Any, Any, Any], tx: NamedDependency[AsyncSession]) -> Visitor:
+    """Where a form link's caller came from (after ``tx``, as :func:`provide_caller`)."""
+    visitor: Visitor = request.scope["state"][_VISITOR]
+    return visitor
 
 
 def authentication(runtime: Runtime) -> DefineMiddleware:
@@ -205,5 +234,6 @@ def dependencies(runtime: Runtime) -> dict[str, Provide]:
         "tx": Provide(provide_tx),
         "caller": Provide(provide_caller, sync_to_thread=False),
         "principal": Provide(provide_principal, sync_to_thread=False),
+        "visitor": Provide(provide_visitor, sync_to_thread=False),
         "once": Provide(provide_once, sync_to_thread=False),
     }

@@ -5,6 +5,7 @@ from __future__ import annotations
 from supervise.audit.tables import AuditCheckpoint, AuditEvent
 from supervise.auth.tables import ApiKey
 from supervise.cache import OrgGeneration
+from supervise.client_ratings.tables import ClientForm, ClientRating
 from supervise.idempotency.tables import IdempotencyRecord
 from supervise.members.tables import Member, Organisation, SupervisionLink
 from supervise.recordings.tables import Case, Recording
@@ -26,6 +27,8 @@ __all__ = [
     "AuditCheckpoint",
     "AuditEvent",
     "Case",
+    "ClientForm",
+    "ClientRating",
     "ConsentSweep",
     "IdempotencyRecord",
     "Member",

@@ -12,7 +12,7 @@ from supervise.audit.denials import Denials
 from supervise.audit.readlog import ReadLog
 from supervise.auth.keys import ApiKeyHasher
 from supervise.cache import Generations, LruCache
-from supervise.config import Settings
+from supervise.config import ConfigError, Settings
 from supervise.db import Database
 from supervise.pagination import CursorCodec
 from supervise.rubrics.registry import Registry, load_registry
@@ -43,6 +43,8 @@ class Runtime:
 
     @classmethod
     def build(cls, settings: Settings) -> Runtime:
+        if not 1 <= settings.client_form_hours <= 720:
+            raise ConfigError(f"SUPERVISE_CLIENT_FORM_HOURS must be from 1 to 720, got {settings.client_form_hours}")
         secret = settings.server_secret()
         db = Database(settings)
         return cls(

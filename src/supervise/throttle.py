@@ -63,7 +63,12 @@ class Limited:
         }
 
     def refusal(self) -> TooManyRequests:
-        subject = {"key": "this API key", "organisation": "this organisation", "address": "this address"}
+        subject = {
+            "key": "this API key",
+            "organisation": "this organisation",
+            "address": "this address",
+            "link": "this form link",
+        }
         return TooManyRequests(
             f"Too many requests for {subject[self.policy]}: {self.limit} per {self.window} s. "
             f"Retry after {self.reset} s.",
@@ -88,6 +93,7 @@ class Throttle:
         self.per_key = _limit(settings, "rate_limit_per_key")
         self.per_organisation = _limit(settings, "rate_limit_per_organisation")
         self.per_address = _limit(settings, "rate_limit_per_address")
+        self.per_form_token = _limit(settings, "rate_limit_per_form_token")
         self.storage: Storage
         self._warned_at = -math.inf
         self._closes: dict[str, float] = {}
@@ -144,6 +150,12 @@ class Throttle:
     async def anonymous(self, address: str | None) -> Limited | None:
         """Count a request without a valid key against its source address; raise past the limit."""
         return _nearer(await self._count(self.per_address, "address", address or "unknown"), None)
+
+    async def form_link(self, address: str | None, token_digest: str) -> Limited | None:
+        """Count a request on a client form link against its source address and against the link; raise past
+        either limit."""
+        by_address = await self._count(self.per_address, "address", address or "unknown")
+        return _nearer(by_address, await self._count(self.per_form_token, "link", token_digest))
 
     async def close(self) -> None:
         if isinstance(self.storage, RedisStorage):

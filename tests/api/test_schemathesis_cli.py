@@ -60,6 +60,7 @@ def test_the_command_line_finds_nothing_against_two_workers(database_url: str, t
         SUPERVISE_RATE_LIMIT_PER_KEY=unlimited,
         SUPERVISE_RATE_LIMIT_PER_ORGANISATION=unlimited,
         SUPERVISE_RATE_LIMIT_PER_ADDRESS=unlimited,
+        SUPERVISE_RATE_LIMIT_PER_FORM_TOKEN=unlimited,
     )
     peers = {name: new_org(env) for name in ("clinic-a", "clinic-b")}
     wfc = tmp_path / "auth.json"

@@ -65,7 +65,7 @@ def test_a_key_without_the_scope_is_refused_before_anything_else(app: Litestar, 
     checked = 0
     for method, path, handler in routes(app):
         permission = permissions.permission_of(handler)
-        if permission is None or permission.scope is None:
+        if not isinstance(permission, permissions.Requires) or permission.scope is None:
             continue
         lacking = org.member("admin", "supervisor", "clinician", scopes=sorted(every - {permission.scope}))
         refused = assert_problem(lacking.api.request(method, url(path), json={"?": 1}), 403)
@@ -93,7 +93,7 @@ def test_an_admin_only_operation_is_refused_to_other_roles(app: Litestar, org: O
     checked = 0
     for method, path, handler in routes(app):
         permission = permissions.permission_of(handler)
-        if permission is None or permission.role is None:
+        if not isinstance(permission, permissions.Requires) or permission.role is None:
             continue
         for roles in (("supervisor", "clinician"), ()):
             member = org.member(*roles)
@@ -119,6 +119,10 @@ def test_the_document_shows_each_operations_permission(app: Litestar) -> None:
         if permission is None:
             continue
         operation = document["paths"][path.replace(":uuid", "").replace(":str", "")][method.lower()]
+        assert "**Permission**" in operation["description"], (method, path)
+        if isinstance(permission, permissions.Token):  # a client's form link: no API key
+            assert (operation["security"], operation["x-permission"]) == ([], {}), (method, path)
+            continue
         scopes = [permission.scope.value] if permission.scope else []
         assert operation["security"] == [{"apiKey": scopes}], (method, path)
         assert operation["x-permission"] == {

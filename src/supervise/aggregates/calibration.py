@@ -9,7 +9,7 @@ from typing import Any
 
 from supervise.aggregates import repository
 from supervise.aggregates.schemas import Agreement, Calibration, DriftPoint, ItemAgreement, RaterCalibration
-from supervise.aggregates.shared import definition
+from supervise.aggregates.shared import OBSERVERS, definition
 from supervise.audit import service as audit
 from supervise.auth.principal import Principal
 from supervise.clock import utcnow
@@ -48,14 +48,15 @@ async def calibration(
     reviewer_id: uuid.UUID | None,
 ) -> Calibration:
     """Each rater's agreement with the reference reviews of training recordings: mean absolute deviation and
-    share within 1 point, overall, per item, and per month (drift). Yours; admins see every rater's."""
+    share within 1 point, overall, per item, and per month (drift). Observers only (supervisors and peers): a
+    self-rating or a client rating is no rater to calibrate. Yours; admins see every rater's."""
     if reviewer_id is None and not principal.is_admin:
         reviewer_id = principal.member_id
     if reviewer_id is not None and reviewer_id != principal.member_id and not principal.is_admin:
         raise Forbidden("You see your own calibration; admins see every rater's.")
     asked = await definition(tx, runtime, rubric_key, version)
     labels = {item.key: item.label for item in asked.items}
-    rows = await repository.calibration_pairs(tx, principal.org_id, asked.key, asked.version, reviewer_id)
+    rows = await repository.calibration_pairs(tx, principal.org_id, asked.key, asked.version, reviewer_id, OBSERVERS)
     overall: dict[Any, _Agreement] = defaultdict(_Agreement)
     items: dict[Any, dict[str, _Agreement]] = defaultdict(lambda: defaultdict(_Agreement))
     months: dict[Any, dict[dt.date, _Agreement]] = defaultdict(lambda: defaultdict(_Agreement))

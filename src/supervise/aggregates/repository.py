@@ -342,10 +342,15 @@ async def observer_values(
 
 
 async def calibration_pairs(
-    tx: Tx, org_id: uuid.UUID, rubric_key: str, rubric_version: str, reviewer_id: uuid.UUID | None
+    tx: Tx,
+    org_id: uuid.UUID,
+    rubric_key: str,
+    rubric_version: str,
+    reviewer_id: uuid.UUID | None,
+    roles: Sequence[str],
 ) -> list[CalibrationPair]:
-    """Every item another reviewer rated on a recording that has a reference review with the same rubric
-    version, beside the reference's value."""
+    """Every item another reviewer rated in one of ``roles`` on a recording that has a reference review with the
+    same rubric version, beside the reference's value."""
     reference = aliased(ReviewScore)
     rater_review = aliased(Review)
     stmt = (
@@ -382,6 +387,7 @@ async def calibration_pairs(
             ReviewScore.rubric_version == rubric_version,
             ReviewScore.measure_kind == "item",
             ReviewScore.review_id != ReferenceReview.review_id,
+            ReviewScore.role.in_(roles),
         )
     )
     if reviewer_id is not None:

@@ -40,7 +40,8 @@ __all__ = [
 MIN_CELL_REVIEWS = 5
 """A pooled view shows a therapist's figure only when at least this many reviews make it."""
 
-OBSERVERS = ("supervisor", "peer", "client")
+OBSERVERS = ("supervisor", "peer")
+"""Who observes a session: its therapist (``self``) and its client (``client``) rate it from inside."""
 
 
 async def visible_therapist(tx: Tx, principal: Principal, therapist_id: uuid.UUID) -> None:

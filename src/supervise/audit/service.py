@@ -48,13 +48,18 @@ async def record(
     resource_id: uuid.UUID | None,
     *,
     org_id: uuid.UUID | None = None,
+    request_id: str | None = None,
+    source_address: str | None = None,
 ) -> None:
     """Append one event for a change in the caller's transaction: it commits or rolls back with the change it
-    records. A successful change also counts as one for the organisation's caches (:mod:`supervise.cache`)."""
+    records. A successful change also counts as one for the organisation's caches (:mod:`supervise.cache`).
+    Without a principal (a client's form link), ``request_id`` and ``source_address`` say where it came from."""
     org = org_id or (principal.org_id if principal else None)
     if org is None:
         raise ValueError("an audit event needs an organisation")
     event = new_event(principal, org, action, resource_type, resource_id, "success", utcnow())
+    if principal is None:
+        event.request_id, event.source_address = request_id, source_address
     await repository.append(tx, org, [event])
     await cache.bump(tx, org)
 

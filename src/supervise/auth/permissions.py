@@ -31,9 +31,14 @@ __all__ = [
     "ApiKeysWrite",
     "AuditAdmin",
     "Authenticated",
+    "ByFormLink",
+    "ClientFormsRead",
+    "ClientFormsWrite",
+    "ClientRatingsAdmin",
     "MembersAdmin",
     "MembersRead",
     "MembersWrite",
+    "OrganisationAdmin",
     "RecordingsRead",
     "RecordingsWrite",
     "ReferencesAdmin",
@@ -42,6 +47,7 @@ __all__ = [
     "ReviewsWrite",
     "SupervisionAdmin",
     "SupervisionRead",
+    "Token",
     "document",
     "is_public",
     "permission_of",
@@ -71,10 +77,21 @@ class Requires:
         return needs + (f" and the `{self.role}` role." if self.role else ".")
 
 
+@dataclass(frozen=True, slots=True)
+class Token:
+    """No API key: the one-time token in the URL is the credential (a client's form link). Counted against the
+    source address and the link (:meth:`supervise.throttle.Throttle.form_link`)."""
+
+    def describe(self) -> str:
+        return "no API key: the link's one-time token is the credential."
+
+
+ByFormLink = Token()
 Authenticated = Requires(None)
 MembersRead = Requires(Scope.MEMBERS_READ)
 MembersWrite = Requires(Scope.MEMBERS_WRITE)
 MembersAdmin = Requires(Scope.MEMBERS_WRITE, Role.ADMIN)
+OrganisationAdmin = Requires(Scope.MEMBERS_WRITE, Role.ADMIN)
 SupervisionRead = Requires(Scope.SUPERVISION_READ)
 SupervisionAdmin = Requires(Scope.SUPERVISION_WRITE, Role.ADMIN)
 ApiKeysRead = Requires(Scope.API_KEYS_READ)
@@ -85,12 +102,15 @@ RecordingsWrite = Requires(Scope.RECORDINGS_WRITE)
 ReviewsRead = Requires(Scope.REVIEWS_READ)
 ReviewsWrite = Requires(Scope.REVIEWS_WRITE)
 ReferencesAdmin = Requires(Scope.REVIEWS_WRITE, Role.ADMIN)
+ClientRatingsAdmin = Requires(Scope.CLIENT_RATINGS_WRITE, Role.ADMIN)
+ClientFormsRead = Requires(Scope.CLIENT_RATINGS_READ)
+ClientFormsWrite = Requires(Scope.CLIENT_RATINGS_WRITE)
 
 
-def permission_of(handler: BaseRouteHandler) -> Requires | None:
+def permission_of(handler: BaseRouteHandler) -> Requires | Token | None:
     """The permission a handler declares; ``None`` for a public one."""
     declared = handler.opt.get("permission")
-    if declared is not None and not isinstance(declared, Requires):
+    if declared is not None and not isinstance(declared, Requires | Token):
         raise TypeError(f"{handler}: permission= takes a supervise.auth.permissions.Requires, not {declared!r}")
     return declared
 
@@ -151,9 +171,13 @@ def document(app: Litestar, schema: OpenAPI) -> None:
                 continue
             permission = permissions[operation.operation_id]
             fields = {f.name: getattr(operation, f.name) for f in dataclasses.fields(Operation)}
-            fields["security"] = [{"apiKey": [permission.scope.value] if permission.scope else []}]
             line = f"**Permission**: {permission.describe()}"
             fields["description"] = f"{operation.description}\n\n{line}" if operation.description else line
+            if isinstance(permission, Token):
+                fields["security"] = []  # no API key
+                setattr(item, method, _Operation(**fields, x_permission={"scope": None, "role": None}))
+                continue
+            fields["security"] = [{"apiKey": [permission.scope.value] if permission.scope else []}]
             scope = permission.scope.value if permission.scope else None
             role = permission.role.value if permission.role else None
             setattr(item, method, _Operation(**fields, x_permission={"scope": scope, "role": role}))

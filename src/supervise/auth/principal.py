@@ -29,6 +29,8 @@ class Scope(enum.StrEnum):
     RECORDINGS_WRITE = "recordings:write"
     REVIEWS_READ = "reviews:read"
     REVIEWS_WRITE = "reviews:write"
+    CLIENT_RATINGS_READ = "client-ratings:read"
+    CLIENT_RATINGS_WRITE = "client-ratings:write"
 
 
 @dataclass(frozen=True, slots=True)

@@ -20,6 +20,8 @@ from supervise.members.schemas import (
     MemberOut,
     MemberPage,
     MemberUpdate,
+    OrganisationOut,
+    OrganisationUpdate,
     SupervisionLinkCreate,
     SupervisionLinkOut,
     SupervisionLinkPage,
@@ -29,7 +31,45 @@ from supervise.parameters import ETAG, LOCATION, Cursor, IfMatch, Limit, page
 from supervise.preconditions import etag
 from supervise.runtime import Runtime
 
-__all__ = ["MemberController", "SupervisionLinkController"]
+__all__ = ["MemberController", "OrganisationController", "SupervisionLinkController"]
+
+
+class OrganisationController(Controller):
+    path = "/v1/organisation"
+    tags = ["Members"]
+
+    @get(
+        "/",
+        operation_id="getOrganisation",
+        permission=permissions.MembersRead,
+        summary="Your organisation and its settings",
+        response_headers=[ETAG],
+        responses=problem_responses(400, 401, 403),
+    )
+    async def get_organisation(
+        self, tx: NamedDependency[Tx], principal: NamedDependency[Principal]
+    ) -> Response[OrganisationOut]:
+        organisation = await service.get_organisation(tx, principal.org_id)
+        return Response(to(OrganisationOut, organisation), headers={"ETag": etag(organisation.version)})
+
+    @patch(
+        "/",
+        operation_id="updateOrganisation",
+        permission=permissions.OrganisationAdmin,
+        summary="Change your organisation's settings (admin)",
+        description="Its name, and whether peers see client ratings. Needs If-Match. Audited.",
+        response_headers=[ETAG],
+        responses=problem_responses(400, 401, 403, 412, 422, 428),
+    )
+    async def update_organisation(
+        self,
+        data: JSONBody[OrganisationUpdate],
+        tx: NamedDependency[Tx],
+        principal: NamedDependency[Principal],
+        if_match: IfMatch = None,
+    ) -> Response[OrganisationOut]:
+        organisation = await service.update_organisation(tx, principal, data, if_match)
+        return Response(to(OrganisationOut, organisation), headers={"ETag": etag(organisation.version)})
 
 
 class MemberController(Controller):

@@ -7,13 +7,14 @@ import uuid
 from sqlalchemy import Select, bindparam, or_, select
 
 from supervise.db import Tx
-from supervise.members.tables import Member, SupervisionLink
+from supervise.members.tables import Member, Organisation, SupervisionLink
 from supervise.pagination import CursorCodec, Page, PageRequest, fetch_page
 
 __all__ = [
     "existing_link",
     "get_link",
     "get_member",
+    "get_organisation",
     "lock_active_admins",
     "member_by_email",
     "page_links",
@@ -21,11 +22,27 @@ __all__ = [
     "remove_link",
     "supervisees_of",
     "supervises",
+    "update_organisation",
 ]
 
 
 # Built once: building even this statement per request was an eighth of a member's read.
 _MEMBER_BY_ID = select(Member).where(Member.org_id == bindparam("org_id"), Member.id == bindparam("member_id"))
+
+
+async def get_organisation(tx: Tx, org_id: uuid.UUID, *, for_update: bool = False) -> Organisation:
+    stmt = select(Organisation).where(Organisation.id == org_id)
+    organisation = await tx.scalar(stmt.with_for_update() if for_update else stmt)
+    assert organisation is not None  # every principal's organisation exists
+    return organisation
+
+
+async def update_organisation(tx: Tx, organisation: Organisation, changes: dict[str, object]) -> None:
+    """Apply ``changes`` and take the next version; the caller holds the row (``get_organisation(for_update)``)."""
+    for name, value in changes.items():
+        setattr(organisation, name, value)
+    organisation.version += 1
+    await tx.flush()
 
 
 async def get_member(tx: Tx, org_id: uuid.UUID, member_id: uuid.UUID) -> Member | None:

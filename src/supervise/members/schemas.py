@@ -15,6 +15,8 @@ __all__ = [
     "MemberOut",
     "MemberPage",
     "MemberUpdate",
+    "OrganisationOut",
+    "OrganisationUpdate",
     "SupervisionLinkCreate",
     "SupervisionLinkOut",
     "SupervisionLinkPage",
@@ -93,3 +95,20 @@ class SupervisionLinkOut(msgspec.Struct, kw_only=True):
 class SupervisionLinkPage(msgspec.Struct, kw_only=True):
     items: list[SupervisionLinkOut]
     next_cursor: str | None
+
+
+class OrganisationOut(msgspec.Struct, kw_only=True):
+    id: uuid.UUID
+    name: str
+    client_ratings_to_peers: bool
+    """Whether a peer reviewer who submitted their own review of a session sees its client ratings too. Off
+    (the default): client ratings are seen by the therapist, their supervisors and admins only."""
+    version: int
+    created_at: dt.datetime
+
+
+class OrganisationUpdate(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
+    """The organisation's settings (admins, under ``If-Match``); what is left out stays as it is."""
+
+    name: Name | None = None
+    client_ratings_to_peers: bool | None = None

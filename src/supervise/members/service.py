@@ -16,7 +16,7 @@ from supervise.clock import utcnow
 from supervise.db import Tx, new_id
 from supervise.errors import Conflict, FieldError, Forbidden, NotFound, PreconditionFailed, Unprocessable
 from supervise.members import repository
-from supervise.members.schemas import MemberCreate, MemberUpdate, SupervisionLinkCreate
+from supervise.members.schemas import MemberCreate, MemberUpdate, OrganisationUpdate, SupervisionLinkCreate
 from supervise.members.tables import Member, Organisation, SupervisionLink
 from supervise.pagination import Page, PageRequest
 from supervise.preconditions import check_if_match
@@ -31,11 +31,13 @@ __all__ = [
     "delete_link",
     "find_member",
     "get_member",
+    "get_organisation",
     "list_links",
     "list_members",
     "supervisees",
     "supervises",
     "update_member",
+    "update_organisation",
 ]
 
 
@@ -88,6 +90,27 @@ async def create_organisation(tx: Tx, name: str, admin_name: str, admin_email: s
     await audit.record(tx, None, "organisation.create", "organisation", org.id, org_id=org.id)
     await audit.record(tx, None, "member.create", "member", admin.id, org_id=org.id)
     return NewOrganisation(org, admin)
+
+
+async def get_organisation(tx: Tx, org_id: uuid.UUID) -> Organisation:
+    """The caller's own organisation (there is no other one to name)."""
+    return await repository.get_organisation(tx, org_id)
+
+
+async def update_organisation(
+    tx: Tx, principal: Principal, data: OrganisationUpdate, if_match: str | None
+) -> Organisation:
+    organisation = await repository.get_organisation(tx, principal.org_id, for_update=True)
+    check_if_match(if_match, organisation.version)
+    changes = {
+        name: value
+        for name in ("name", "client_ratings_to_peers")
+        if (value := getattr(data, name)) is not None and value != getattr(organisation, name)
+    }
+    if changes:  # the row is locked (and SQLite's writer is alone): no other writer in between
+        await repository.update_organisation(tx, organisation, changes)
+        await audit.record(tx, principal, "organisation.update", "organisation", organisation.id)
+    return organisation
 
 
 async def create_member(tx: Tx, principal: Principal, data: MemberCreate) -> Member:

@@ -13,10 +13,13 @@ from sqlalchemy import (
     ForeignKey,
     ForeignKeyConstraint,
     Index,
+    Integer,
     String,
     UniqueConstraint,
+    text,
 )
 from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy.sql.expression import false
 
 from supervise.clock import utcnow
 from supervise.db import Base, UTCDateTime, Versioned, new_id
@@ -30,6 +33,11 @@ class Organisation(Base):
     id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=new_id)
     name: Mapped[str] = mapped_column(String(200))
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    version: Mapped[int] = mapped_column(Integer, default=1, server_default=text("1"))
+    """The settings' ETag: ``PATCH /v1/organisation`` needs it in ``If-Match``."""
+    client_ratings_to_peers: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    """Whether peer reviewers who submitted their own review of a session see its client ratings too; by
+    default only the therapist, their supervisors and admins do."""
 
 
 class Member(Versioned, Base):

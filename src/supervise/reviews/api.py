@@ -28,13 +28,13 @@ from supervise.reviews.schemas import (
     ReferenceOut,
     RequestState,
     ReviewCreate,
-    ReviewerRole,
     ReviewFilter,
     ReviewOut,
     ReviewPage,
     ReviewRequestCreate,
     ReviewRequestOut,
     ReviewRequestPage,
+    ReviewRole,
     ReviewState,
     ReviewUpdate,
 )
@@ -221,7 +221,9 @@ class ReviewController(Controller):
             ReviewState | None, QueryParameter(name="state", description="Only in this state.")
         ] = None,
         rubric: RubricFilter = None,
-        role: Annotated[ReviewerRole | None, QueryParameter(description="Only by this rater role.")] = None,
+        role: Annotated[
+            ReviewRole | None, QueryParameter(description="Only by this rater role (`client`: client ratings).")
+        ] = None,
         limit: Limit = DEFAULT_LIMIT,
         cursor: Cursor = None,
     ) -> ReviewPage:

@@ -23,6 +23,8 @@ async def mark_reference(tx: Tx, principal: Principal, review_id: uuid.UUID) -> 
     review = await rules.visible_review(tx, principal, review_id, for_update=True)
     if review.state == "draft" or review.superseded_by_id is not None:
         raise Conflict("Only a submitted, current revision can be a reference.")
+    if review.role not in ("supervisor", "peer"):
+        raise Conflict("Only an observer's review (a supervisor's or a peer's) can be a reference.")
     recording = await rules.recording_of(tx, review)
     if recording.consent_scope != "supervision_and_training" or recording.consent_withdrawn_at is not None:
         raise Conflict("The recording is not consented for training use (scope supervision_and_training).")

@@ -31,7 +31,7 @@ from sqlalchemy import (
 from sqlalchemy.orm import aliased
 
 from supervise.db import Tx, affected
-from supervise.members.tables import SupervisionLink
+from supervise.members.tables import Organisation, SupervisionLink
 from supervise.pagination import CursorCodec, Page, PageRequest, fetch_page
 from supervise.recordings.tables import Recording
 from supervise.reviews.schemas import ReviewFilter
@@ -147,17 +147,26 @@ class Viewer:
             own_review.state != "draft",
         )
 
+    def peers_see_client_ratings(self) -> ColumnElement[bool]:
+        return exists().where(Organisation.id == self.org_id, Organisation.client_ratings_to_peers)
+
     def may_see_review(self) -> ColumnElement[bool]:
         """Own reviews (while the recording may be served to its reviewers); others' only once submitted and
         never while the viewer still owes a first review of the same recording (blind review): the therapist
-        of the recording, a supervisor of the therapist, or a reviewer who submitted their own. Admins see
+        of the recording, a supervisor of the therapist, or a reviewer who submitted their own (client ratings:
+        not a peer, unless the organisation allows it). Admins see
         all but are blinded like anyone else when they review."""
         own = Review.reviewer_id == self.member_id
         if self.is_admin:
             return or_(own, ~self.blinded(Review.recording_id))
         therapist = Review.therapist_id == self.member_id
         consent = self.consent_active(Review.recording_id)
-        observer = and_(consent, or_(self.supervises(Review.therapist_id), self.submitted_own(Review.recording_id)))
+        # A peer who submitted their own review sees the others' — a client rating only where the
+        # organisation lets peers see client ratings.
+        peer = and_(
+            or_(Review.role != "client", self.peers_see_client_ratings()), self.submitted_own(Review.recording_id)
+        )
+        observer = and_(consent, or_(self.supervises(Review.therapist_id), peer))
         return or_(
             and_(own, or_(therapist, consent)),
             and_(Review.state != "draft", ~self.blinded(Review.recording_id), or_(therapist, observer)),

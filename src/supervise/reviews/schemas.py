@@ -9,7 +9,7 @@ from typing import Annotated
 
 import msgspec
 
-from supervise.reviews.tables import AnnotationKind, RequestState, ReviewerRole, ReviewState
+from supervise.reviews.tables import AnnotationKind, RequestState, ReviewerRole, ReviewRole, ReviewState
 from supervise.rubrics.model import Flag, Responses
 
 __all__ = [
@@ -30,10 +30,13 @@ __all__ = [
     "ReviewRequestOut",
     "ReviewRequestPage",
     "ReviewResult",
+    "ReviewRole",
     "ReviewState",
     "ReviewUpdate",
     "ReviewerRole",
+    "RubricKey",
     "RubricPin",
+    "RubricVersion",
 ]
 
 
@@ -137,9 +140,10 @@ class ReviewOut(msgspec.Struct, kw_only=True):
     id: uuid.UUID
     recording_id: uuid.UUID
     therapist_id: uuid.UUID
-    reviewer_id: uuid.UUID
+    reviewer_id: uuid.UUID | None
+    """The member who reviewed; null for a client rating (role `client`): the client is no member."""
     request_id: uuid.UUID | None
-    role: ReviewerRole
+    role: ReviewRole
     rubric: RubricPin
     state: ReviewState
     revision: int

@@ -13,11 +13,13 @@ Every write is audited in its transaction; every read is noted and audited once 
 committed, before the answer is sent (``supervise.audit``). Submitting files the scores and updates the
 rollups in the same transaction (``supervise.scores``).
 
-Other domains read reviews through :func:`viewer`, :func:`owed_therapists` and :func:`visible_review`.
+Other domains read reviews through :func:`viewer`, :func:`owed_therapists` and :func:`visible_review`; client
+ratings (``supervise.client_ratings``) are stored through :func:`record_client_rating`.
 """
 
 from __future__ import annotations
 
+import datetime as dt
 import uuid
 
 import msgspec
@@ -31,12 +33,13 @@ from supervise.errors import Conflict, FieldError, Forbidden, NotFound, Unproces
 from supervise.pagination import Page, PageRequest
 from supervise.preconditions import check_if_match
 from supervise.recordings import service as recordings
+from supervise.recordings.service import Recording
 from supervise.reviews import repository, rules
 from supervise.reviews.repository import Viewer
 from supervise.reviews.schemas import AcknowledgeIn, AmendIn, ReviewCreate, ReviewFilter, ReviewUpdate
 from supervise.reviews.tables import Annotation, Review, ReviewerRole, ReviewRequest
 from supervise.rubrics import service as rubrics
-from supervise.rubrics.model import Responses
+from supervise.rubrics.model import Responses, Rubric
 from supervise.runtime import Runtime
 from supervise.scores import service as scores
 
@@ -49,6 +52,8 @@ __all__ = [
     "get_review",
     "list_reviews",
     "owed_therapists",
+    "pin_client_rubric",
+    "record_client_rating",
     "responses_of",
     "submit",
     "update_review",
@@ -203,6 +208,8 @@ async def amend(tx: Tx, principal: Principal, review_id: uuid.UUID, data: AmendI
     """A new draft revision of a submitted review, with the earlier responses, comment and annotations; it
     replaces the earlier revision once submitted. The earlier revision stays readable by its id."""
     earlier = await rules.visible_review(tx, principal, review_id, for_update=True)
+    if earlier.role == "client":
+        raise Conflict("A client rating is not amended: it is what the client answered.")
     if earlier.reviewer_id != principal.member_id:
         raise Forbidden("Only the reviewer may amend this review.")
     if earlier.state == "draft":
@@ -262,6 +269,8 @@ async def acknowledge(
         check_if_match(if_match, review.version)
     if review.role == "self":
         raise Conflict("A self-rating is not acknowledged; it is compared with the observers' ratings.")
+    if review.role == "client":
+        raise Conflict("A client rating is the client's voice, not feedback to the therapist; it is not acknowledged.")
     if review.state != "submitted":
         raise Conflict(f"The review is {review.state}; only a submitted review can be acknowledged.")
     if review.superseded_by_id is not None:
@@ -287,6 +296,55 @@ async def discard_review(tx: Tx, principal: Principal, review_id: uuid.UUID, if_
 
 
 # ----------------------------------------------------------------------------------- for other domains
+
+
+async def record_client_rating(
+    tx: Tx,
+    runtime: Runtime,
+    recording: Recording,
+    rubric: Rubric,
+    responses: Responses,
+    completed_at: dt.datetime,
+) -> Review:
+    """Store a client's completed form as a submitted review with role ``client`` and no reviewer: validated
+    (complete, as a submission), scored and filed with the session's scores and flags like any review, in the
+    caller's transaction (which audits it). ``rubric`` is rated by clients (:func:`rules.pin`)."""
+    now = utcnow()
+    review = Review(
+        id=new_id(),
+        org_id=recording.org_id,
+        recording_id=recording.id,
+        therapist_id=recording.therapist_id,
+        reviewer_id=None,
+        request_id=None,
+        role="client",
+        rubric_key=rubric.key,
+        rubric_version=rubric.version,
+        state="submitted",
+        revision=1,
+        responses=msgspec.to_builtins(responses),
+        comment=None,
+        submitted_at=completed_at,
+        version=1,
+        created_at=now,
+        updated_at=now,
+    )
+    await rules.check_responses(tx, runtime, review, responses, complete=True)
+    result = rubrics.score_responses(runtime.registry, rubric.key, rubric.version, responses, complete=True)
+    review.result = msgspec.to_builtins(result)
+    await rubrics.ensure_snapshot(tx, runtime.registry, rubric)
+    await db.insert(tx, review, conflict=Conflict("This session was rated by its client at the same moment; retry."))
+    await db.guarded(
+        scores.record_submission(tx, review, rubric, responses, result),
+        conflict=Conflict("Another submission changed the same figures at the same moment; retry."),
+    )
+    return review
+
+
+def pin_client_rubric(runtime: Runtime, key: str, version: str | None) -> Rubric:
+    """The installed rubric ``key`` at ``version`` (latest when ``None``) if clients rate with it; 422 naming
+    ``rubric_key`` or ``rubric_version`` otherwise."""
+    return rules.pin(runtime, key, version, "client", key_field="rubric_key", version_field="rubric_version")
 
 
 def viewer(principal: Principal) -> Viewer:

@@ -38,11 +38,16 @@ __all__ = [
     "RequestState",
     "Review",
     "ReviewRequest",
+    "ReviewRole",
     "ReviewState",
     "ReviewerRole",
 ]
 
 ReviewerRole = Literal["supervisor", "peer", "self"]
+"""The roles a member reviews in (what a review request assigns)."""
+ReviewRole = Literal["supervisor", "peer", "self", "client"]
+"""A review's role: a member's, or ``client`` — a client rating (``supervise.client_ratings``), with no
+reviewer."""
 RequestState = Literal["open", "in_progress", "done", "cancelled"]
 ReviewState = Literal["draft", "submitted", "acknowledged"]
 AnnotationKind = Literal["strength", "growth", "rupture", "repair", "note"]
@@ -100,7 +105,9 @@ class Review(UsesRubric, Versioned, Base):
         ForeignKeyConstraint(["org_id", "reviewer_id"], ["members.org_id", "members.id"]),
         ForeignKeyConstraint(["org_id", "request_id"], ["review_requests.org_id", "review_requests.id"]),
         ForeignKeyConstraint(["org_id", "amends_id"], ["reviews.org_id", "reviews.id"]),
-        CheckConstraint("role IN ('supervisor', 'peer', 'self')", name="role"),
+        CheckConstraint("role IN ('supervisor', 'peer', 'self', 'client')", name="role"),
+        # A client is no member: a client rating has no reviewer, and every other review has one.
+        CheckConstraint("(role = 'client') = (reviewer_id IS NULL)", name="client_has_no_reviewer"),
         CheckConstraint("state IN ('draft', 'submitted', 'acknowledged')", name="state"),
         CheckConstraint("usefulness IS NULL OR usefulness BETWEEN 1 AND 5", name="usefulness"),
         CheckConstraint("revision >= 1", name="revision"),
@@ -114,9 +121,10 @@ class Review(UsesRubric, Versioned, Base):
     org_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("organisations.id"))
     recording_id: Mapped[uuid.UUID]
     therapist_id: Mapped[uuid.UUID]
-    reviewer_id: Mapped[uuid.UUID]
+    reviewer_id: Mapped[uuid.UUID | None]
+    """The member who reviewed; none for a client rating."""
     request_id: Mapped[uuid.UUID | None]
-    role: Mapped[ReviewerRole] = mapped_column(String(16))
+    role: Mapped[ReviewRole] = mapped_column(String(16))
     state: Mapped[ReviewState] = mapped_column(String(16), default="draft")
     revision: Mapped[int] = mapped_column(Integer, default=1)
     amends_id: Mapped[uuid.UUID | None]

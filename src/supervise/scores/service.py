@@ -37,7 +37,9 @@ class Submission(Protocol):
     @property
     def therapist_id(self) -> uuid.UUID: ...
     @property
-    def reviewer_id(self) -> uuid.UUID: ...
+    def reviewer_id(self) -> uuid.UUID | None:
+        """None for a client rating."""
+
     @property
     def recording_id(self) -> uuid.UUID: ...
     @property

@@ -79,7 +79,8 @@ class ReviewScore(UsesRubric, Base):
     measure: Mapped[str] = mapped_column(String(64), primary_key=True)
     value: Mapped[float] = mapped_column(Float)
     therapist_id: Mapped[uuid.UUID]
-    reviewer_id: Mapped[uuid.UUID]
+    reviewer_id: Mapped[uuid.UUID | None]
+    """None for a client rating."""
     recording_id: Mapped[uuid.UUID]
     case_id: Mapped[uuid.UUID]
     session_number: Mapped[int] = mapped_column(Integer)
