@@ -43,6 +43,7 @@ ROLES = {
     "reviews.requests": SERVICE,
     "reviews.rules": SERVICE,
     "rubrics.hookspecs": SUPPORT,
+    "rubrics.flags": SUPPORT,
     "rubrics.model": SUPPORT,
     "rubrics.registry": SUPPORT,
     "scores.periods": SUPPORT,

@@ -43,7 +43,12 @@ def test_declaration() -> None:
     assert by_key["total_below_36"].severity == "warning"
     assert (by_key["item_below_9"].target, by_key["item_below_9"].op, by_key["item_below_9"].value) == ("*", "lt", 9)
     assert all(t.source.strip() for t in SRS.thresholds)
-    assert "previous session" in SRS.description  # the cross-session rule is left to the aggregates
+    assert "previous session" in SRS.description
+    # the cross-session PCOMS rule, as data the host applies: a fall of 1 point or more in the total
+    [fell] = SRS.change_rules
+    assert (fell.key, fell.target, fell.drop_at_least, fell.drop_share_over) == ("total_fell_1", "total", 1, None)
+    assert fell.severity == "warning" and "PCOMS" in fell.source
+    assert fell.fell(38.2, 37.2, 40) and not fell.fell(38.2, 37.3, 40)  # at the cut, and just beside it
 
 
 def test_hand_worked_total() -> None:

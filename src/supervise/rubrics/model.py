@@ -22,10 +22,13 @@ from typing import Any, Literal
 
 import msgspec
 
+from supervise.rubrics.flags import ChangeRule, Flag, Severity, Threshold
+
 __all__ = [
     "COUNT_LIMIT",
     "Anchor",
     "BooleanScale",
+    "ChangeRule",
     "CountScale",
     "Flag",
     "Item",
@@ -53,7 +56,6 @@ RaterRole = Literal["supervisor", "peer", "self", "client"]
 """Who may rate with a rubric: a supervisor, a peer, the therapist themselves, or the client."""
 Unit = Literal["session", "segment"]
 """What one rating covers: the whole session, or time segments of the recording (rolled up per session)."""
-Severity = Literal["info", "warning", "critical"]
 Value = int | float | bool
 """A response to one item: a number on an ordinal scale, a count, or a yes/no."""
 
@@ -135,29 +137,6 @@ class ScoreSpec(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields
     max: float | None = None
 
 
-class Threshold(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
-    """A cut-off as data. ``target`` is a score key (a subscale, ``total`` or a declared score), an item key,
-    or ``*`` for every session-level ordinal item (a per-item floor, like CTS-R's "every item at least 2").
-    A flag is raised when ``<target> <op> <value>`` holds."""
-
-    key: str
-    target: str
-    op: Literal["lt", "le", "gt", "ge"]
-    value: float
-    severity: Severity
-    message: str
-    source: str
-    """Where the number comes from (manual, paper, expert opinion): thresholds differ between sources."""
-
-
-class Flag(msgspec.Struct, frozen=True, kw_only=True):
-    code: str
-    severity: Severity
-    message: str
-    threshold: str | None = None
-    """The key of the :class:`Threshold` that raised it, if one did."""
-
-
 class Result(msgspec.Struct, frozen=True, kw_only=True):
     """What scoring computed: every declared score (``None`` where undefined, e.g. a ratio over zero), and
     the flags raised."""
@@ -197,6 +176,8 @@ class RubricDefinition(msgspec.Struct, frozen=True, kw_only=True):
     total: Literal["mean", "sum"] | None
     scores: tuple[ScoreSpec, ...]
     thresholds: tuple[Threshold, ...]
+    change_rules: tuple[ChangeRule, ...] = ()
+    """Rules across a case's sessions (:class:`ChangeRule`)."""
 
 
 Scorer = Callable[["Rubric", Responses], Result]
@@ -227,6 +208,8 @@ class Rubric:
     scores: tuple[ScoreSpec, ...] = ()
     """Extra scores a custom ``score`` function adds to the subscales and total."""
     thresholds: tuple[Threshold, ...] = ()
+    change_rules: tuple[ChangeRule, ...] = ()
+    """Rules across sessions of one case, evaluated when a rating is stored (:class:`ChangeRule`)."""
     score: Scorer | None = field(default=None, compare=False)
     """Pure function from responses to a result; ``None`` means :func:`standard_scoring`."""
 
@@ -260,7 +243,18 @@ class Rubric:
             total=self.total,
             scores=self.score_specs(),
             thresholds=self.thresholds,
+            change_rules=self.change_rules,
         )
+
+    def span(self, target: str) -> float | None:
+        """The width of ``target``'s declared range (a score's or a session item's); ``None`` if unbounded."""
+        spec = next((spec for spec in self.score_specs() if spec.key == target), None)
+        if spec is not None:
+            return None if spec.min is None or spec.max is None else spec.max - spec.min
+        item = self.item(target)
+        if item is not None and isinstance(item.scale, OrdinalScale):
+            return float(item.scale.max - item.scale.min)
+        return None
 
     def checksum(self) -> str:
         return definition_checksum(self.definition())
@@ -355,7 +349,12 @@ def responses_schema(unit: Unit, items: tuple[Item, ...]) -> dict[str, Any]:
 
 
 def definition_checksum(definition: RubricDefinition) -> str:
-    return hashlib.sha256(msgspec.json.encode(definition, order="sorted")).hexdigest()
+    """SHA-256 of the definition's JSON, keys sorted. A definition without change rules is hashed without
+    the field, as every definition was before it existed: their snapshots still match."""
+    encoded: dict[str, Any] = msgspec.to_builtins(definition)
+    if not encoded["change_rules"]:
+        del encoded["change_rules"]
+    return hashlib.sha256(msgspec.json.encode(encoded, order="sorted")).hexdigest()
 
 
 def _check_value(scale: Scale, value: Value) -> str | None:

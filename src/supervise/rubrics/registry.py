@@ -225,6 +225,24 @@ def validate_rubric(rubric: Rubric) -> list[str]:
             faults.append(f"threshold '{threshold.key}' targets segment item '{threshold.target}': target a score")
         if not threshold.source.strip():
             faults.append(f"threshold '{threshold.key}' must name its source")
+    rule_keys = [r.key for r in rubric.change_rules]
+    if len(set(rule_keys)) != len(rule_keys) or set(rule_keys) & set(threshold_keys):
+        faults.append("change rule keys must be unique, and differ from the threshold keys")
+    for rule in rubric.change_rules:
+        target_item = rubric.item(rule.target)
+        if rule.target not in score_keys and (target_item is None or target_item.level != "session"):
+            faults.append(f"change rule '{rule.key}' targets '{rule.target}': name a score or a session-level item")
+        if (rule.drop_at_least is None) == (rule.drop_share_over is None):
+            faults.append(f"change rule '{rule.key}' needs exactly one of drop_at_least and drop_share_over")
+        elif rule.drop_at_least is not None and not rule.drop_at_least > 0:
+            faults.append(f"change rule '{rule.key}': drop_at_least must be above 0")
+        elif rule.drop_share_over is not None:
+            if not 0 < rule.drop_share_over < 1:
+                faults.append(f"change rule '{rule.key}': drop_share_over must be between 0 and 1")
+            elif rubric.span(rule.target) is None:
+                faults.append(f"change rule '{rule.key}': '{rule.target}' has no bounded range to take a share of")
+        if not rule.source.strip():
+            faults.append(f"change rule '{rule.key}' must name its source")
     if faults:
         return faults
     try:

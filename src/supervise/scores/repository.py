@@ -12,10 +12,12 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from supervise.db import Tx
 from supervise.recordings.tables import Recording
+from supervise.reviews.tables import Review
 from supervise.scores.periods import PERIODS, ROLLUPS, Rollup, day_end, day_start, period_end, period_start
 from supervise.scores.tables import ConsentSweep, ReviewFlag, ReviewScore, RollupDay, RollupTotal, RollupWeek
 
 __all__ = [
+    "CaseScore",
     "Cell",
     "Changed",
     "Measure",
@@ -25,13 +27,16 @@ __all__ = [
     "delete_scores",
     "insert_scores",
     "mark_swept",
+    "rater_case_scores",
     "recomputed",
     "recording",
     "recount",
+    "replace_change_flags",
     "replace_flags",
     "replace_rollups",
     "score_count",
     "stored",
+    "submitted_at",
     "swept_until",
 ]
 
@@ -121,6 +126,70 @@ async def replace_flags(
             delete(ReviewFlag).where(ReviewFlag.org_id == org_id, ReviewFlag.review_id == replaced_review_id)
         )
     tx.add_all(flags)
+
+
+class CaseScore(NamedTuple):
+    review_id: uuid.UUID
+    recording_id: uuid.UUID
+    session_number: int
+    measure_kind: str
+    measure: str
+    value: float
+
+
+async def rater_case_scores(
+    tx: Tx,
+    org_id: uuid.UUID,
+    case_id: uuid.UUID,
+    rubric_key: str,
+    rubric_version: str,
+    role: str,
+    reviewer_id: uuid.UUID | None,
+    measures: Sequence[str],
+) -> list[CaseScore]:
+    """One rater's current scores of ``measures`` over a case's sessions with one rubric version, in session
+    order (a client rating's rater is the case's client: role ``client``, no reviewer)."""
+    rater = ReviewScore.reviewer_id.is_(None) if reviewer_id is None else ReviewScore.reviewer_id == reviewer_id
+    rows = await tx.execute(
+        select(
+            ReviewScore.review_id,
+            ReviewScore.recording_id,
+            ReviewScore.session_number,
+            ReviewScore.measure_kind,
+            ReviewScore.measure,
+            ReviewScore.value,
+        )
+        .where(
+            ReviewScore.org_id == org_id,
+            ReviewScore.case_id == case_id,
+            ReviewScore.rubric_key == rubric_key,
+            ReviewScore.rubric_version == rubric_version,
+            ReviewScore.role == role,
+            rater,
+            ReviewScore.measure.in_(measures),
+        )
+        .order_by(ReviewScore.session_number, ReviewScore.occurred_at, ReviewScore.review_id)
+    )
+    return list(map(CaseScore._make, rows))
+
+
+async def replace_change_flags(
+    tx: Tx, org_id: uuid.UUID, review_id: uuid.UUID, codes: Sequence[str], flags: list[ReviewFlag]
+) -> None:
+    """Replace a review's flags of the change rules ``codes`` (its neighbour session was rated meanwhile)."""
+    await tx.execute(
+        delete(ReviewFlag).where(
+            ReviewFlag.org_id == org_id, ReviewFlag.review_id == review_id, ReviewFlag.code.in_(codes)
+        )
+    )
+    tx.add_all(flags)
+
+
+async def submitted_at(tx: Tx, org_id: uuid.UUID, review_id: uuid.UUID) -> dt.datetime:
+    """When a review was submitted (what its flags are dated)."""
+    at = await tx.scalar(select(Review.submitted_at).where(Review.org_id == org_id, Review.id == review_id))
+    assert at is not None  # scores are only kept for submitted reviews
+    return at
 
 
 async def add_to_rollups(tx: Tx, scores: Sequence[dict[str, Any]]) -> None:

@@ -18,10 +18,10 @@ from typing import Any, Protocol
 from supervise.audit import service as audit
 from supervise.clock import utcnow
 from supervise.db import Tx, new_id
-from supervise.rubrics.model import Responses, Result, Rubric
+from supervise.rubrics.model import ChangeRule, Responses, Result, Rubric
 from supervise.scores import repository
 from supervise.scores.periods import ROLLUPS
-from supervise.scores.repository import Changed, Sums
+from supervise.scores.repository import CaseScore, Changed, Sums
 from supervise.scores.tables import ReviewFlag
 
 __all__ = ["Mismatch", "ReviewFlag", "Submission", "record_submission", "recount", "score_count", "sweep", "verify"]
@@ -121,18 +121,77 @@ async def record_submission(tx: Tx, review: Submission, rubric: Rubric, response
         await repository.insert_scores(tx, scores)
         if counted:
             await repository.add_to_rollups(tx, scores)
+    else:
+        earlier = await repository.delete_scores(tx, review.org_id, review.amends_id)
+        await repository.insert_scores(tx, scores)
+        await repository.replace_rollups(
+            tx,
+            review.org_id,
+            review.therapist_id,
+            review.rubric_key,
+            review.rubric_version,
+            review.role,
+            [(str(s["measure_kind"]), str(s["measure"])) for s in scores] + [(m.kind, m.key) for m in earlier],
+            [recording.occurred_at.astimezone(dt.UTC).date()],
+        )
+    await _apply_change_rules(tx, review, rubric, recording.case_id)
+
+
+async def _apply_change_rules(tx: Tx, review: Submission, rubric: Rubric, case_id: uuid.UUID) -> None:
+    """The rubric's change rules (:class:`~supervise.rubrics.model.ChangeRule`) between this rating and the same
+    rater's ratings of the case's neighbouring sessions: this rating's flag against the session before it, and
+    the flag of the session after it (rated earlier, or amended) against this one."""
+    if not rubric.change_rules:
         return
-    earlier = await repository.delete_scores(tx, review.org_id, review.amends_id)
-    await repository.insert_scores(tx, scores)
-    await repository.replace_rollups(
-        tx,
-        review.org_id,
-        review.therapist_id,
-        review.rubric_key,
-        review.rubric_version,
-        review.role,
-        [(str(s["measure_kind"]), str(s["measure"])) for s in scores] + [(m.kind, m.key) for m in earlier],
-        [recording.occurred_at.astimezone(dt.UTC).date()],
+    at = review.submitted_at or review.updated_at
+    score_keys = {spec.key for spec in rubric.score_specs()}
+    targets = sorted({rule.target for rule in rubric.change_rules})
+    rows = await repository.rater_case_scores(
+        tx, review.org_id, case_id, review.rubric_key, review.rubric_version, review.role, review.reviewer_id, targets
+    )
+    for rule in rubric.change_rules:
+        kind = "score" if rule.target in score_keys else "item"
+        series = [row for row in rows if (row.measure_kind, row.measure) == (kind, rule.target)]
+        mine = next((i for i, row in enumerate(series) if row.review_id == review.id), None)
+        if mine is None:
+            continue  # not answered this time
+        span = rubric.span(rule.target)
+        current = series[mine]
+        if mine > 0 and rule.fell(series[mine - 1].value, current.value, span):
+            await repository.replace_flags(
+                tx, review.org_id, None, [_change_flag(review, rule, series[mine - 1], current, at)]
+            )
+        if mine + 1 < len(series):
+            later = series[mine + 1]
+            raised = []
+            if rule.fell(current.value, later.value, span):
+                later_at = await repository.submitted_at(tx, review.org_id, later.review_id)
+                raised.append(_change_flag(review, rule, current, later, later_at))
+            await repository.replace_change_flags(tx, review.org_id, later.review_id, [rule.key], raised)
+
+
+def _change_flag(
+    review: Submission,
+    rule: ChangeRule,
+    before: CaseScore,
+    after: CaseScore,
+    at: dt.datetime,
+) -> ReviewFlag:
+    """The flag ``rule`` raises on the rating ``after``: its target fell from ``before``'s."""
+    return ReviewFlag(
+        id=new_id(),
+        org_id=review.org_id,
+        review_id=after.review_id,
+        recording_id=after.recording_id,
+        therapist_id=review.therapist_id,
+        rubric_key=review.rubric_key,
+        rubric_version=review.rubric_version,
+        code=rule.key,
+        severity=rule.severity,
+        message=f"{rule.message} ({before.value:g} in session {before.session_number}, "
+        f"{after.value:g} in session {after.session_number})"[:500],
+        threshold=rule.key,
+        created_at=at,
     )
 
 

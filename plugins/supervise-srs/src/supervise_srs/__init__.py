@@ -5,8 +5,9 @@ relationship, goals and topics, approach or method, and overall. The total is th
 no subscales. A 0 is a real answer, not a missing one. Thresholds are data and name their source: a total
 below 36, and any item below 9.
 
-The third flag of the SRS literature, a fall of 1 point or more since the client's previous session, compares
-sessions, so it is not computed here: the host's aggregates compute it across a case's sessions.
+The third flag of the SRS literature, a fall of 1 point or more in the total since the client's previous
+session, compares sessions: it is declared as a change rule, which the host applies across a case's sessions
+when a rating is stored.
 
 The form, its wording and layout are licensed by its authors: only domain names and scoring are shipped.
 """
@@ -15,6 +16,7 @@ from __future__ import annotations
 
 from supervise.rubrics import (
     Anchor,
+    ChangeRule,
     Item,
     OrdinalScale,
     Rubric,
@@ -22,7 +24,7 @@ from supervise.rubrics import (
     hookimpl,
 )
 
-__all__ = ["SRS", "THRESHOLDS", "supervise_rubrics"]
+__all__ = ["CHANGE_RULES", "SRS", "THRESHOLDS", "supervise_rubrics"]
 
 """Answers carry one decimal, so a total does too."""
 
@@ -58,6 +60,18 @@ THRESHOLDS: tuple[Threshold, ...] = (
     ),
 )
 
+CHANGE_RULES: tuple[ChangeRule, ...] = (
+    ChangeRule(
+        key="total_fell_1",
+        target="total",
+        drop_at_least=1,
+        severity="warning",
+        message="The client's SRS total fell by 1 point or more since their previous session: ask about it.",
+        source="PCOMS (Duncan & Miller): a drop of 1 point or more in the SRS total from one session to the next "
+        "signals a possible problem in the alliance",
+    ),
+)
+
 
 SRS = Rubric(
     key="srs",
@@ -65,9 +79,9 @@ SRS = Rubric(
     title="Session Rating Scale (SRS)",
     description="Client rating of the session just ended, on four 0-10 lines (one decimal): relationship, "
     "goals and topics, approach or method, overall. Total = sum of the four (0-40); no subscales; 0 is a "
-    "valid answer. Flags (thresholds with sources): total below 36, and any item below 9. A fall of 1 point "
-    "or more since the client's previous session is also a signal; it compares sessions, so the aggregates "
-    "compute it, not this rubric. Domain names only: the form's wording is the authors'.",
+    "valid answer. Flags (thresholds with sources): total below 36, and any item below 9; and, across sessions, "
+    "a fall of 1 point or more in the total since the client's previous session. Domain names only: the "
+    "form's wording is the authors'.",
     citation="Duncan, B. L., Miller, S. D., Sparks, J. A., Claud, D. A., Reynolds, L. R., Brown, J., & Johnson, "
     "L. D. (2003). The Session Rating Scale: Preliminary psychometric properties of a 'working' alliance "
     "measure. Journal of Brief Therapy, 3(1), 3-12.",
@@ -96,6 +110,7 @@ SRS = Rubric(
     subscales=(),
     total="sum",
     thresholds=THRESHOLDS,
+    change_rules=CHANGE_RULES,
 )
 
 
