@@ -30,6 +30,10 @@ BODIES = {
 QUERIES = {
     ("GET", "/v1/aggregates/therapists/{therapist_id:uuid}/series"): {"rubric": "alliance"},
     ("GET", "/v1/aggregates/therapists/{therapist_id:uuid}/self-vs-observer"): {"rubric": "alliance"},
+    ("GET", "/v1/aggregates/therapists/{therapist_id:uuid}/perspectives"): {
+        "rubric": "alliance",
+        "client_rubric": "srs",
+    },
     ("GET", "/v1/aggregates/cases/{case_id:uuid}/trajectory"): {"rubric": "alliance"},
 }
 

@@ -13,7 +13,7 @@ from litestar.openapi.datastructures import ResponseSpec
 from litestar.openapi.spec import Example
 from litestar.params import FromPath, QueryParameter
 
-from supervise.aggregates import calibration, comparisons, flags, views
+from supervise.aggregates import calibration, comparisons, flags, perspectives, views
 from supervise.aggregates.schemas import (
     Bucket,
     BucketSize,
@@ -21,6 +21,7 @@ from supervise.aggregates.schemas import (
     CaseTrajectory,
     FlagPage,
     MeasureSeries,
+    Perspectives,
     Reliability,
     RoleFilter,
     SelfVsObserver,
@@ -53,7 +54,7 @@ Version = Annotated[
 ]
 Role = Annotated[
     RoleFilter,
-    QueryParameter(description="Whose ratings: one rater role, or `observers` (everyone but the therapist)."),
+    QueryParameter(description="Whose ratings: one rater role, or `observers` (supervisors and peers)."),
 ]
 From = Annotated[dt.date | None, QueryParameter(name="from", description="First day (the session's date, UTC).")]
 To = Annotated[dt.date | None, QueryParameter(name="to", description="Last day, included.")]
@@ -213,6 +214,59 @@ class AggregateController(Controller):
             date_to=date_to,
         )
         return _encoded(view)
+
+    @get(
+        "/therapists/{therapist_id:uuid}/perspectives",
+        operation_id="getPerspectives",
+        permission=permissions.ReviewsRead,
+        summary="Client, therapist and observers on the same sessions",
+        description="Per session of the therapist: the client's rating (with `client_rubric`, e.g. `srs`), the "
+        "therapist's self-rating and the observers' mean (with `rubric`), each as a percentage of its "
+        "measure's range (0 least, 100 most favourable), so different instruments compare; and the mean gaps "
+        "between perspectives over the sessions rated from both, with n, sd and 95% CI. Only reviews you may "
+        "read: client ratings are seen by the therapist, their supervisors and admins. Audited.",
+        responses=problem_responses(400, 401, 403, 404, 422),
+    )
+    async def perspectives(
+        self,
+        therapist_id: FromPath[uuid.UUID],
+        tx: NamedDependency[Tx],
+        principal: NamedDependency[Principal],
+        runtime: NamedDependency[Runtime],
+        rubric: RubricKey,
+        client_rubric: Annotated[
+            str,
+            QueryParameter(pattern=r"^[a-z0-9][a-z0-9.-]{0,63}$", description="The client-rated rubric, e.g. srs."),
+        ],
+        version: Version = None,
+        client_version: Annotated[
+            str | None,
+            QueryParameter(pattern=r"^[A-Za-z0-9][A-Za-z0-9.+-]{0,31}$", description="Its version; the latest."),
+        ] = None,
+        measure: Annotated[
+            str, QueryParameter(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$", description="Item or score of rubric.")
+        ] = "total",
+        client_measure: Annotated[
+            str,
+            QueryParameter(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$", description="Item or score of client_rubric."),
+        ] = "total",
+        date_from: From = None,
+        date_to: To = None,
+    ) -> Perspectives:
+        return await perspectives.perspectives(
+            tx,
+            runtime,
+            principal,
+            therapist_id,
+            rubric_key=rubric,
+            version=version,
+            measure=measure,
+            client_rubric_key=client_rubric,
+            client_version=client_version,
+            client_measure=client_measure,
+            date_from=date_from,
+            date_to=date_to,
+        )
 
     @get(
         "/therapists/{therapist_id:uuid}/self-vs-observer",

@@ -22,6 +22,7 @@ __all__ = [
     "CalibrationPair",
     "CaseScore",
     "ObserverValue",
+    "RoleValue",
     "RollupSums",
     "SelfAndObservers",
     "UsefulnessSums",
@@ -31,6 +32,7 @@ __all__ = [
     "observer_values",
     "page_flags",
     "read_sums",
+    "role_values",
     "self_and_observers",
     "usefulness",
 ]
@@ -262,6 +264,50 @@ async def case_scores(
         *_readable(viewer),
     )
     return list(map(CaseScore._make, await tx.execute(stmt)))
+
+
+class RoleValue(NamedTuple):
+    recording_id: uuid.UUID
+    session_number: int
+    occurred_at: dt.datetime
+    role: str
+    value: float
+
+
+async def role_values(
+    tx: Tx,
+    viewer: Viewer,
+    therapist_id: uuid.UUID,
+    rubric_key: str,
+    rubric_version: str,
+    kind: str,
+    measure: str,
+    roles: Sequence[str],
+    first: dt.date | None,
+    last: dt.date | None,
+) -> list[RoleValue]:
+    """One measure of a therapist's sessions, per review in one of ``roles`` the viewer may read."""
+    stmt = select(
+        ReviewScore.recording_id,
+        ReviewScore.session_number,
+        ReviewScore.occurred_at,
+        ReviewScore.role,
+        ReviewScore.value,
+    ).where(
+        ReviewScore.org_id == viewer.org_id,
+        ReviewScore.therapist_id == therapist_id,
+        ReviewScore.rubric_key == rubric_key,
+        ReviewScore.rubric_version == rubric_version,
+        ReviewScore.measure_kind == kind,
+        ReviewScore.measure == measure,
+        ReviewScore.role.in_(roles),
+        *_readable(viewer),
+    )
+    if first is not None:
+        stmt = stmt.where(ReviewScore.occurred_at >= day_start(first))
+    if last is not None:
+        stmt = stmt.where(ReviewScore.occurred_at < day_end(last))
+    return list(map(RoleValue._make, await tx.execute(stmt)))
 
 
 async def usefulness(tx: Tx, org_id: uuid.UUID, reviewer_id: uuid.UUID | None) -> list[UsefulnessSums]:

@@ -19,10 +19,14 @@ __all__ = [
     "FlagPage",
     "Gap",
     "MeasureSeries",
+    "Pair",
+    "PerspectiveGap",
+    "Perspectives",
     "Reliability",
     "ReliabilityRow",
     "RoleFilter",
     "SelfVsObserver",
+    "SessionPerspectives",
     "SessionPoint",
     "TeamCell",
     "TeamRow",
@@ -240,3 +244,41 @@ class RaterCalibration(msgspec.Struct, kw_only=True):
 class Calibration(msgspec.Struct, kw_only=True):
     rubric: RubricPin
     raters: list[RaterCalibration]
+
+
+Pair = Literal["client_minus_observers", "client_minus_therapist", "therapist_minus_observers"]
+
+
+class SessionPerspectives(msgspec.Struct, kw_only=True):
+    """One session as its client, its therapist and its observers rated it, each as a percentage of its
+    measure's range (0 the least favourable end, 100 the most), so that different instruments compare."""
+
+    recording_id: uuid.UUID
+    session_number: int
+    occurred_at: dt.datetime
+    client: float | None
+    """The client's rating with the client rubric."""
+    therapist: float | None
+    """The therapist's self-rating with the rubric."""
+    observers: float | None
+    """The mean of the observers' (supervisors' and peers') ratings with the rubric."""
+    observer_n: int
+
+
+class PerspectiveGap(msgspec.Struct, kw_only=True):
+    pair: Pair
+    gap: Stats
+    """Per session rated from both perspectives, in percentage points of range; `n` counts those sessions."""
+
+
+class Perspectives(msgspec.Struct, kw_only=True):
+    therapist_id: uuid.UUID
+    rubric: RubricPin
+    measure: str
+    client_rubric: RubricPin
+    client_measure: str
+    date_from: dt.date | None
+    date_to: dt.date | None
+    sessions: list[SessionPerspectives]
+    """Sessions rated from at least one perspective, in session order."""
+    gaps: list[PerspectiveGap]
