@@ -208,21 +208,9 @@ def test_reliability_is_krippendorffs_alpha_over_the_readable_reviews(org: Org) 
     assert math.isclose(rapport["alpha"], want)
     assert (rapport["units"], rapport["raters"], rapport["values"], rapport["metric"]) == (4, 2, 8, "interval")
     assert rapport["band"] == ("reliable" if want >= 0.8 else "tentative" if want >= 0.667 else "unreliable")
-    # ICC(2,1) over the 4 recordings both rated, against pingouin
-    import pandas as pd
-    import pingouin
-
-    long = pd.DataFrame(
-        [
-            (i, rater, v)
-            for i, pair in enumerate(zip(supervisor_values, peer_values, strict=True))
-            for rater, v in enumerate(pair)
-        ],
-        columns=["target", "rater", "score"],
-    )
-    icc = pingouin.intraclass_corr(long, targets="target", raters="rater", ratings="score").set_index("Type")
-    assert (rapport["icc"]["targets"], rapport["icc"]["raters"]) == (4, 2)
-    assert math.isclose(rapport["icc"]["value"], icc.loc["ICC(A,1)", "ICC"])
+    # ICC needs 5 recordings rated by the same observers; 4 are not enough, and the answer says so
+    assert rapport["icc"] is None
+    assert "at least 5 recordings" in rapport["icc_reason"] and "has 4" in rapport["icc_reason"]
     trust = next(m for m in answer.json()["measures"] if m["key"] == "trust")
     assert (trust["alpha"], trust["band"], trust["icc"]) == (
         None,
@@ -333,6 +321,9 @@ def test_icc_is_computed_on_the_largest_complete_block(org: Org) -> None:
     )
     want = pingouin.intraclass_corr(long, targets="target", raters="rater", ratings="score").set_index("Type")
     icc = rapport["icc"]
+    assert rapport["icc_reason"] is None and icc["degenerate"] is False
+    assert icc["band"] == koo_li(icc["value"])
+    assert icc["ci95_bands"] == [koo_li(icc["ci95"][0]), koo_li(icc["ci95"][1])]
     assert (icc["targets"], icc["raters"]) == (13, 2)
     assert icc["rater_ids"] == sorted([team.supervisor.id, team.peer.id])
     assert math.isclose(icc["value"], want.loc["ICC(A,1)", "ICC"])
@@ -366,3 +357,55 @@ def test_an_amended_reference_stays_the_reference(org: Org) -> None:
     followed = [e for e in events(org) if e["action"] == "review.reference_followed"]
     assert [(e["resource_id"], e["outcome"]) for e in followed] == [(revised["id"], "success")]
     assert org.admin.api.delete(f"/v1/reviews/{revised['id']}/reference").status_code == 204
+
+
+def koo_li(value: float) -> str:
+    return "excellent" if value > 0.9 else "good" if value >= 0.75 else "moderate" if value >= 0.5 else "poor"
+
+
+def test_an_icc_outside_minus_one_to_one_is_reported_unlabelled() -> None:
+    """Row means all equal and column means all equal, the raters disagreeing on every recording: ICC(A,1) is
+    -MSE / (MSE (1 - k/n)) = -1.5 for 6 recordings and 2 raters. A value, but no band: it is degenerate."""
+    from supervise.aggregates.comparisons import _icc
+
+    table = [(1, 3), (3, 1), (1, 3), (3, 1), (2, 2), (2, 2)]
+    icc, reason = _icc({i: {"A": float(a), "B": float(b)} for i, (a, b) in enumerate(table)})
+    assert reason is None and icc is not None
+    assert math.isclose(icc.value, -1.5) and icc.degenerate
+    assert (icc.band, icc.ci95_bands) == (None, None)
+    fewer, why = _icc({i: {"A": float(a), "B": float(b)} for i, (a, b) in enumerate(table[:4])})
+    assert fewer is None and why is not None and "has 4" in why
+
+
+def test_calibration_drift_is_by_month_of_submission_and_leaves_self_ratings_out(org: Org) -> None:
+    """Two training sessions of the same week, the peer rating one in March and one in May: two drift points,
+    March and May. The therapist's self-rating of a reference recording is no rater to calibrate."""
+    import datetime as dt
+
+    import time_machine
+
+    team = make_team(org)
+    training = [
+        team.therapist.api.post(
+            "/v1/recordings",
+            json=recording_body(
+                team.case_id,
+                session_number=20 + i,
+                consent={"scope": "supervision_and_training"},
+                occurred_at=f"2026-01-0{5 + i}T10:00:00Z",
+            ),
+        ).json()["id"]
+        for i in range(2)
+    ]
+    for recording_id in training:
+        gold = review(team.supervisor, recording_id, dict.fromkeys(ITEMS, 4))
+        assert org.admin.api.post(f"/v1/reviews/{gold['id']}/reference").status_code == 201
+        review(team.therapist, recording_id, dict.fromkeys(ITEMS, 7))  # a self-rating: not calibrated
+    for recording_id, (month, value) in zip(training, (("2027-03-10", 5), ("2027-05-20", 6)), strict=True):
+        with time_machine.travel(dt.datetime.fromisoformat(f"{month}T12:00:00+00:00"), tick=True):
+            request = team.request(team.supervisor, team.peer, "peer", recording_id=recording_id)
+            complete(team.peer, team.start(team.peer, request), value)
+    raters = org.admin.api.get("/v1/aggregates/calibration", params={"rubric": RUBRIC}).json()["raters"]
+    assert [r["reviewer_id"] for r in raters] == [team.peer.id]
+    drift = [(d["month"], d["mean_absolute_deviation"]) for d in raters[0]["drift"]]
+    assert drift == [("2027-03-01", 1.0), ("2027-05-01", 2.0)]

@@ -210,20 +210,41 @@ def largest_block(units: dict[Any, dict[Any, float]]) -> tuple[list[Any], list[A
     return chosen
 
 
-def _icc(units: dict[Any, dict[Any, float]]) -> IccOut | None:
-    """ICC(2,1) over the largest complete block (:func:`largest_block`)."""
+MIN_ICC_TARGETS = 5
+"""Recordings an ICC needs, all rated by the same two or more observers: below that its interval is too wide
+to say anything (Koo & Li 2016 ask for at least 30; we show it from 5, with its interval)."""
+
+
+def _koo_li(value: float) -> IccBand:
+    return "excellent" if value > 0.9 else "good" if value >= 0.75 else "moderate" if value >= 0.5 else "poor"
+
+
+def _icc(units: dict[Any, dict[Any, float]]) -> tuple[IccOut | None, str | None]:
+    """ICC(2,1) over the largest complete block (:func:`largest_block`), or why there is none."""
     block = largest_block(units)
     if block is None:
-        return None
+        return None, "no recording was rated by two or more observers"
     raters, recordings = block
+    if len(recordings) < MIN_ICC_TARGETS:
+        return None, (
+            f"needs at least {MIN_ICC_TARGETS} recordings rated by the same two or more observers; "
+            f"the largest such set has {len(recordings)}"
+        )
     icc = icc_a1([[units[recording][rater] for rater in raters] for recording in recordings])
     if icc is None:
-        return None
-    band: IccBand = (
-        "excellent" if icc.value > 0.9 else "good" if icc.value >= 0.75 else "moderate" if icc.value >= 0.5 else "poor"
-    )
+        return None, "the values do not vary: agreement cannot be told from chance"
+    degenerate = not -1.0 <= icc.value <= 1.0
     ci = (icc.ci_low, icc.ci_high) if icc.ci_low is not None and icc.ci_high is not None else None
-    return IccOut(value=icc.value, ci95=ci, band=band, targets=icc.targets, raters=icc.raters, rater_ids=raters)
+    return IccOut(
+        value=icc.value,
+        ci95=ci,
+        band=None if degenerate else _koo_li(icc.value),
+        ci95_bands=None if ci is None or degenerate else (_koo_li(ci[0]), _koo_li(ci[1])),
+        degenerate=degenerate,
+        targets=icc.targets,
+        raters=icc.raters,
+        rater_ids=raters,
+    ), None
 
 
 def _band(alpha: float | None) -> AlphaBand | None:
@@ -273,6 +294,7 @@ async def reliability(
         by_unit = [list(ratings.values()) for ratings in rated.values()]
         alpha = krippendorff_alpha(by_unit, metric)
         paired = [u for u in by_unit if len(u) >= 2]
+        icc, icc_reason = _icc(rated) if metric == "interval" else (None, "nominal measure: see alpha")
         rows_out.append(
             ReliabilityRow(
                 kind=kind,
@@ -281,7 +303,8 @@ async def reliability(
                 metric=metric,
                 alpha=alpha,
                 band=_band(alpha),
-                icc=_icc(rated) if metric == "interval" else None,
+                icc=icc,
+                icc_reason=icc_reason,
                 units=len(paired),
                 raters=len(raters.get((kind, key), set())),
                 values=sum(len(u) for u in paired),

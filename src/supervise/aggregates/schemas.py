@@ -175,11 +175,21 @@ class FlagPage(msgspec.Struct, kw_only=True):
     next_cursor: str | None
 
 
+IccBand = Literal["poor", "moderate", "good", "excellent"]
+
+
 class IccOut(msgspec.Struct, kw_only=True):
     value: float
     ci95: tuple[float, float] | None
-    band: Literal["poor", "moderate", "good", "excellent"]
-    """Koo & Li (2016): below .50 poor, .50-.75 moderate, .75-.90 good, above .90 excellent."""
+    band: IccBand | None
+    """Koo & Li (2016): below .50 poor, .50-.75 moderate, .75-.90 good, above .90 excellent; null when
+    `degenerate`."""
+    ci95_bands: tuple[IccBand, IccBand] | None
+    """The bands of the interval's two bounds: with few recordings the interval spans several bands, and the
+    point's band alone would overstate what is known."""
+    degenerate: bool
+    """The estimate lies outside [-1, 1] (possible with few recordings and disagreement in no consistent
+    direction): it is reported, not labelled."""
     targets: int
     """Recordings in the block the ICC was computed on. ICC(2,1) needs every target rated by the same raters:
     the block is the most recordings all rated by the same two or more observers (their other raters left
@@ -201,6 +211,9 @@ class ReliabilityRow(msgspec.Struct, kw_only=True):
     """Krippendorff's bands: alpha >= .800 reliable, >= .667 tentative, below that unreliable."""
     icc: IccOut | None
     """ICC(2,1), two-way random, absolute agreement, single rater, with its 95% CI (interval measures)."""
+    icc_reason: str | None
+    """Why `icc` is null: a nominal measure, fewer than 5 recordings rated by the same observers, or values
+    that never vary."""
     units: int
     """Recordings rated by two or more observers."""
     raters: int
@@ -230,7 +243,8 @@ class ItemAgreement(Agreement, kw_only=True):
 
 class DriftPoint(Agreement, kw_only=True):
     month: dt.date
-    """Month the rater's reviews of reference recordings were submitted."""
+    """First day of the month (UTC) the rater submitted these reviews of reference recordings — not the
+    month of the sessions: drift is the rater changing over time, whenever the training sessions took place."""
 
 
 class RaterCalibration(msgspec.Struct, kw_only=True):
