@@ -77,11 +77,14 @@ def expected(values: list[float]) -> dict[str, Any]:
     }
     if len(values) > 1:
         out["sd"] = float(array.std(ddof=1))
-        out["ci95"] = (
-            list(scipy_stats.t.interval(0.95, len(values) - 1, loc=array.mean(), scale=scipy_stats.sem(array)))
+    if len(values) > 2:  # no interval below 3 values; one past the 1-7 scale is cut to it
+        low, high = (
+            scipy_stats.t.interval(0.95, len(values) - 1, loc=array.mean(), scale=scipy_stats.sem(array))
             if out["sd"] > 0
-            else [out["mean"], out["mean"]]
+            else (out["mean"], out["mean"])
         )
+        out["ci95"] = [max(low, 1.0), min(high, 7.0)]
+        out["ci95_clipped"] = bool(low < 1.0 or high > 7.0)
     return out
 
 
@@ -89,6 +92,9 @@ def close(got: dict[str, Any], want: dict[str, Any]) -> bool:
     for key, value in want.items():
         if key == "ci95":
             if not all(math.isclose(a, b, rel_tol=1e-6, abs_tol=1e-9) for a, b in zip(got[key], value, strict=True)):
+                return False
+        elif key == "ci95_clipped":
+            if got[key] is not value:
                 return False
         elif not math.isclose(got[key], value, rel_tol=1e-9, abs_tol=1e-9):
             return False
@@ -394,3 +400,26 @@ def test_series_and_team_views_count_a_session_only_while_its_consent_holds(org:
         assert renewed.status_code == 200, renewed.text
         assert rapport(team.supervisor) == (2, 2.0, 5.0) and team_n() == 2
         assert asyncio.run(_verify_rollups(settings))[1] == []
+
+
+def test_no_interval_below_three_and_one_past_the_scale_is_cut_to_it(org: Org) -> None:
+    """7, 7, 6 on a 1-7 item: mean 6.67, and Student's t at 2 degrees of freedom puts the upper bound at 8.1,
+    past the scale: the interval is cut to 7 and says so. Two values get no interval at all."""
+    team = make_team(org)
+    for number, value in enumerate((7, 7, 6), start=1):
+        review(
+            team.supervisor, session(team, number, f"2026-05-0{number}"), {**dict.fromkeys(ITEMS, 4), "rapport": value}
+        )
+    url = f"/v1/aggregates/therapists/{team.therapist.id}/series"
+    series = team.supervisor.api.get(url, params={"rubric": RUBRIC, "bucket": "all", "role": "supervisor"}).json()
+    rapport = next(m for m in series["measures"] if m["key"] == "rapport")["buckets"][0]
+    low, high = scipy_stats.t.interval(0.95, 2, loc=np.mean([7, 7, 6]), scale=scipy_stats.sem([7, 7, 6]))
+    assert high > 7 and rapport["ci95_clipped"] is True
+    assert math.isclose(rapport["ci95"][0], low) and rapport["ci95"][1] == 7.0
+    trust = next(m for m in series["measures"] if m["key"] == "trust")["buckets"][0]
+    assert (trust["ci95"], trust["ci95_clipped"]) == ([4.0, 4.0], False)  # all 4: a zero-width interval
+    two = team.supervisor.api.get(
+        url, params={"rubric": RUBRIC, "bucket": "all", "role": "supervisor", "to": "2026-05-02"}
+    ).json()
+    rapport_two = next(m for m in two["measures"] if m["key"] == "rapport")["buckets"][0]
+    assert (rapport_two["n"], rapport_two["ci95"], rapport_two["ci95_clipped"]) == (2, None, False)

@@ -5,7 +5,6 @@ from __future__ import annotations
 import math
 
 import numpy as np
-from scipy import stats as scipy_stats
 
 from tests.aggregates.test_series import review
 from tests.client_ratings.test_client_ratings import ehr, session, srs
@@ -69,10 +68,7 @@ def test_client_therapist_and_observers_compare_as_shares_of_range(org: Org) -> 
     gap = gaps["client_minus_observers"]
     assert gap["n"] == 2 and math.isclose(gap["mean"], float(np.mean(client_minus_observers)))
     assert math.isclose(gap["sd"], float(np.std(client_minus_observers, ddof=1)))
-    low, high = scipy_stats.t.interval(
-        0.95, 1, loc=np.mean(client_minus_observers), scale=scipy_stats.sem(client_minus_observers)
-    )
-    assert math.isclose(gap["ci95"][0], low) and math.isclose(gap["ci95"][1], high)
+    assert gap["ci95"] is None  # no interval below 3 sessions
     assert gaps["client_minus_therapist"]["n"] == 2  # sessions 1 and 2
     assert gaps["therapist_minus_observers"]["n"] == 2  # sessions 1 and 4
     # the therapist sees it too; a peer sees no figures of another therapist's

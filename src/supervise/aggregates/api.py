@@ -75,7 +75,7 @@ _SERIES_EXAMPLE = TherapistSeries(
             label="Rapport",
             buckets=[
                 Bucket(start=dt.date(2026, 9, 1), n=6, mean=5.5, sd=0.548, ci95=(4.925, 6.075), min=5.0, max=6.0),
-                Bucket(start=dt.date(2026, 10, 1), n=2, mean=6.0, sd=0.0, ci95=(6.0, 6.0), min=6.0, max=6.0),
+                Bucket(start=dt.date(2026, 10, 1), n=2, mean=6.0, sd=0.0, ci95=None, min=6.0, max=6.0),
             ],
         ),
         MeasureSeries(
@@ -84,7 +84,7 @@ _SERIES_EXAMPLE = TherapistSeries(
             label="Alliance (total)",
             buckets=[
                 Bucket(start=dt.date(2026, 9, 1), n=6, mean=5.19, sd=0.41, ci95=(4.76, 5.62), min=4.625, max=5.75),
-                Bucket(start=dt.date(2026, 10, 1), n=2, mean=5.5, sd=0.177, ci95=(3.91, 7.09), min=5.375, max=5.625),
+                Bucket(start=dt.date(2026, 10, 1), n=2, mean=5.5, sd=0.177, ci95=None, min=5.375, max=5.625),
             ],
         ),
     ],

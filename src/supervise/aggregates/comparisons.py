@@ -23,7 +23,16 @@ from supervise.aggregates.schemas import (
     Usefulness,
     UsefulnessRow,
 )
-from supervise.aggregates.shared import OBSERVERS, check_range, definition, measures, stats, visible_therapist
+from supervise.aggregates.shared import (
+    OBSERVERS,
+    check_range,
+    definition,
+    gap_range,
+    measure_range,
+    measures,
+    stats,
+    visible_therapist,
+)
 from supervise.aggregates.stats import icc_a1, krippendorff_alpha, summarise
 from supervise.audit import service as audit
 from supervise.auth.principal import Principal
@@ -32,7 +41,7 @@ from supervise.errors import FieldError, Forbidden, NotFound, Unprocessable
 from supervise.recordings import service as recordings
 from supervise.reviews import service as reviews
 from supervise.reviews.schemas import RubricPin
-from supervise.rubrics.model import BooleanScale, RubricDefinition
+from supervise.rubrics.model import BooleanScale
 from supervise.runtime import Runtime
 
 __all__ = ["DEFAULT_DROP", "case_trajectory", "largest_block", "reliability", "self_vs_observer", "usefulness"]
@@ -79,7 +88,7 @@ async def self_vs_observer(
                 n=len(values),
                 mean_self=sum(v[0] for v in values) / len(values) if values else None,
                 mean_observer=sum(v[1] for v in values) / len(values) if values else None,
-                gap=Stats(**stats(gap)),
+                gap=Stats(**stats(gap, gap_range(asked, kind, key))),
             )
         )
     audit.record_read(tx, principal, "aggregate.self_vs_observer", "member", therapist_id)
@@ -95,15 +104,6 @@ async def self_vs_observer(
 DEFAULT_DROP = 0.15
 """Share of a measure's range a score must fall between consecutive sessions to signal a rupture (no
 instrument here publishes a drop threshold; WAI's manual names a session-to-session drop as the signal)."""
-
-
-def _range(definition: RubricDefinition, kind: str, key: str) -> tuple[float | None, float | None]:
-    if kind == "score":
-        spec = next((s for s in definition.scores if s.key == key), None)
-        return (spec.min, spec.max) if spec else (None, None)
-    item = next((i for i in definition.items if i.key == key), None)
-    scale = item.scale if item else None
-    return (getattr(scale, "min", None), getattr(scale, "max", None))
 
 
 async def case_trajectory(
@@ -128,7 +128,7 @@ async def case_trajectory(
             "The rubric has no such measure.",
             errors=[FieldError("measure", f"{asked.key} {asked.version} has no item or score '{measure}'")],
         )
-    low, high = _range(asked, kind, measure)
+    low, high = measure_range(asked, kind, measure)
     threshold = round(DEFAULT_DROP * (high - low), 9) if low is not None and high is not None else 1.0
     rows = await repository.case_scores(tx, reviews.viewer(principal), case_id, asked.key, asked.version, kind, measure)
     by_session: dict[tuple[int, uuid.UUID, dt.datetime], dict[str, list[float]]] = defaultdict(
@@ -179,7 +179,7 @@ async def usefulness(tx: Tx, principal: Principal, *, reviewer_id: uuid.UUID | N
         reviewers=[
             UsefulnessRow(
                 reviewer_id=r.reviewer_id,
-                **stats(summarise(int(r.n), float(r.total), float(r.total_sq), r.low, r.high)),
+                **stats(summarise(int(r.n), float(r.total), float(r.total_sq), r.low, r.high), (1, 5)),
             )
             for r in rows
         ]

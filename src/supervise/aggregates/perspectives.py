@@ -131,7 +131,7 @@ async def perspectives(
             min(differences, default=None),
             max(differences, default=None),
         )
-        gaps.append(PerspectiveGap(pair=pair, gap=Stats(**stats(summary))))
+        gaps.append(PerspectiveGap(pair=pair, gap=Stats(**stats(summary, (-100, 100)))))
     audit.record_read(tx, principal, "aggregate.perspectives", "member", therapist_id)
     return Perspectives(
         therapist_id=therapist_id,

@@ -48,7 +48,9 @@ class Stats(msgspec.Struct, kw_only=True):
     sd: float | None
     """Sample standard deviation; null for a single review."""
     ci95: tuple[float, float] | None
-    """95% confidence interval of the mean (Student's t); null for a single review."""
+    """95% confidence interval of the mean (Student's t); null below 3 values."""
+    ci95_clipped: bool = False
+    """The interval reached past the measure's declared range and was cut to it."""
     min: float | None
     max: float | None
 

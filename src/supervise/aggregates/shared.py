@@ -30,6 +30,8 @@ __all__ = [
     "Sums",
     "check_range",
     "definition",
+    "gap_range",
+    "measure_range",
     "measures",
     "not_blinded",
     "roles",
@@ -108,10 +110,40 @@ class Sums:
         return summarise(self.n, self.total, self.total_sq, self.low, self.high)
 
 
-def stats(summary: Summary) -> dict[str, Any]:
-    """A summary as the fields of ``Stats``."""
+def stats(summary: Summary, bounds: tuple[float | None, float | None] = (None, None)) -> dict[str, Any]:
+    """A summary as the fields of ``Stats``; its interval cut to ``bounds``, the measure's declared range (a
+    mean cannot lie outside it), and marked ``ci95_clipped`` when it was."""
     ci = (summary.ci_low, summary.ci_high) if summary.ci_low is not None and summary.ci_high is not None else None
-    return {"n": summary.n, "mean": summary.mean, "sd": summary.sd, "ci95": ci, "min": summary.min, "max": summary.max}
+    clipped = False
+    if ci is not None:
+        low, high = bounds
+        cut = (ci[0] if low is None else max(ci[0], low), ci[1] if high is None else min(ci[1], high))
+        clipped, ci = cut != ci, cut
+    return {
+        "n": summary.n,
+        "mean": summary.mean,
+        "sd": summary.sd,
+        "ci95": ci,
+        "ci95_clipped": clipped,
+        "min": summary.min,
+        "max": summary.max,
+    }
+
+
+def measure_range(definition: RubricDefinition, kind: str, key: str) -> tuple[float | None, float | None]:
+    """The declared range of an item's scale or a score (``None`` where unbounded)."""
+    if kind == "score":
+        spec = next((s for s in definition.scores if s.key == key), None)
+        return (spec.min, spec.max) if spec else (None, None)
+    item = next((i for i in definition.items if i.key == key), None)
+    scale = item.scale if item else None
+    return (getattr(scale, "min", None), getattr(scale, "max", None))
+
+
+def gap_range(definition: RubricDefinition, kind: str, key: str) -> tuple[float | None, float | None]:
+    """The range of a difference of two values of one measure."""
+    low, high = measure_range(definition, kind, key)
+    return (None, None) if low is None or high is None else (low - high, high - low)
 
 
 def check_range(date_from: dt.date | None, date_to: dt.date | None) -> None:

@@ -12,7 +12,17 @@ import math
 from dataclasses import dataclass
 from functools import lru_cache
 
-__all__ = ["Icc", "Summary", "f_quantile", "icc_a1", "incomplete_beta", "krippendorff_alpha", "summarise", "t_quantile"]
+__all__ = [
+    "MIN_CI_N",
+    "Icc",
+    "Summary",
+    "f_quantile",
+    "icc_a1",
+    "incomplete_beta",
+    "krippendorff_alpha",
+    "summarise",
+    "t_quantile",
+]
 
 
 def _beta_fraction(a: float, b: float, x: float) -> float:
@@ -196,8 +206,14 @@ class Summary:
     max: float | None
 
 
+MIN_CI_N = 3
+"""Values a confidence interval needs: from two, Student's t at one degree of freedom (12.7) gives an interval
+so wide it says nothing but looks like a figure."""
+
+
 def summarise(n: int, total: float, total_sq: float, low: float | None, high: float | None) -> Summary:
-    """Mean, sd and 95% CI of the mean from the count, sum and sum of squares of the values."""
+    """Mean, sd and 95% CI of the mean from the count, sum and sum of squares of the values (no CI below
+    :data:`MIN_CI_N` values)."""
     if n <= 0:
         return Summary(0, None, None, None, None, None, None)
     mean = total / n
@@ -208,5 +224,7 @@ def summarise(n: int, total: float, total_sq: float, low: float | None, high: fl
     if low is not None and high is not None and low == high:
         variance = 0.0
     sd = math.sqrt(variance)
+    if n < MIN_CI_N:
+        return Summary(n, mean, sd, None, None, low, high)
     half = t_quantile(0.975, n - 1) * sd / math.sqrt(n)
     return Summary(n, mean, sd, mean - half, mean + half, low, high)

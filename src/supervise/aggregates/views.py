@@ -34,6 +34,7 @@ from supervise.aggregates.shared import (
     Sums,
     check_range,
     definition,
+    measure_range,
     measures,
     not_blinded,
     roles,
@@ -141,7 +142,7 @@ async def therapist_series(
                 key=key,
                 label=label,
                 buckets=[
-                    Bucket(start=start, **stats(s.summary()))
+                    Bucket(start=start, **stats(s.summary(), measure_range(rubric, kind, key)))
                     for start, s in sorted(sums[(kind, key)].items(), key=lambda kv: kv[0] or dt.date.min)
                 ],
             )
@@ -229,9 +230,9 @@ async def team_view(
                 # Too few reviews to pool, or the caller still owes a first review of this therapist's sessions.
                 hidden = summary.n < MIN_CELL_REVIEWS or therapist in owed
                 figures = (
-                    stats(summary)
+                    stats(summary, measure_range(rubric, kind, key))
                     if not hidden
-                    else {**dict.fromkeys(("mean", "sd", "ci95", "min", "max")), "n": summary.n}
+                    else {**dict.fromkeys(("mean", "sd", "ci95", "min", "max")), "n": summary.n, "ci95_clipped": False}
                 )
                 cells.append(TeamCell(kind=kind, key=key, suppressed=hidden, **figures))
             team.append(TeamRow(therapist_id=therapist, cells=cells))
