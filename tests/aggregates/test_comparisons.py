@@ -206,6 +206,10 @@ def test_reliability_is_krippendorffs_alpha_over_the_readable_reviews(org: Org) 
     rapport = next(m for m in answer.json()["measures"] if m["key"] == "rapport")
     want = krippendorff.alpha(reliability_data=[supervisor_values, peer_values], level_of_measurement="interval")
     assert math.isclose(rapport["alpha"], want)
+    ordinal = krippendorff.alpha(reliability_data=[supervisor_values, peer_values], level_of_measurement="ordinal")
+    assert math.isclose(rapport["alpha_ordinal"], ordinal)  # an ordinal item: both metrics
+    total = next(m for m in answer.json()["measures"] if m["key"] == "total")
+    assert total["alpha_ordinal"] is None  # a score: interval only
     assert (rapport["units"], rapport["raters"], rapport["values"], rapport["metric"]) == (4, 2, 8, "interval")
     assert rapport["band"] == ("reliable" if want >= 0.8 else "tentative" if want >= 0.667 else "unreliable")
     # ICC needs 5 recordings rated by the same observers; 4 are not enough, and the answer says so

@@ -41,7 +41,7 @@ from supervise.errors import FieldError, Forbidden, NotFound, Unprocessable
 from supervise.recordings import service as recordings
 from supervise.reviews import service as reviews
 from supervise.reviews.schemas import RubricPin
-from supervise.rubrics.model import BooleanScale
+from supervise.rubrics.model import BooleanScale, OrdinalScale
 from supervise.runtime import Runtime
 
 __all__ = ["DEFAULT_DROP", "case_trajectory", "largest_block", "reliability", "self_vs_observer", "usefulness"]
@@ -287,6 +287,7 @@ async def reliability(
         units[(row.kind, row.measure)][row.recording_id][row.reviewer_id] = float(row.value)
         raters[(row.kind, row.measure)].add(row.reviewer_id)
     nominal = {item.key for item in asked.items if isinstance(item.scale, BooleanScale)}
+    ordinal = {item.key for item in asked.items if isinstance(item.scale, OrdinalScale)}
     rows_out = []
     for kind, key, label in measures(asked):
         metric: Metric = "nominal" if kind == "item" and key in nominal else "interval"
@@ -303,6 +304,7 @@ async def reliability(
                 metric=metric,
                 alpha=alpha,
                 band=_band(alpha),
+                alpha_ordinal=krippendorff_alpha(by_unit, "ordinal") if kind == "item" and key in ordinal else None,
                 icc=icc,
                 icc_reason=icc_reason,
                 units=len(paired),

@@ -211,6 +211,9 @@ class ReliabilityRow(msgspec.Struct, kw_only=True):
     """Krippendorff's alpha; null when nothing can be paired or the values never vary."""
     band: Literal["reliable", "tentative", "unreliable"] | None
     """Krippendorff's bands: alpha >= .800 reliable, >= .667 tentative, below that unreliable."""
+    alpha_ordinal: float | None
+    """For an ordinal item, alpha with the ordinal metric too: it uses only the order of the scale's points,
+    not their distances. Null for scores, counts and yes/no items."""
     icc: IccOut | None
     """ICC(2,1), two-way random, absolute agreement, single rater, with its 95% CI (interval measures)."""
     icc_reason: str | None

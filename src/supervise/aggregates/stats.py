@@ -9,6 +9,7 @@ out of the product: this is all it needs.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
 from functools import lru_cache
 
@@ -168,13 +169,16 @@ def icc_a1(table: list[list[float]]) -> Icc | None:
 
 def krippendorff_alpha(units: list[list[float]], metric: str) -> float | None:
     """Krippendorff's alpha for ``units`` (each: the values the raters gave one unit; missing ratings left
-    out), with the ``interval`` (squared difference) or ``nominal`` (equal or not) metric. Units with fewer
-    than two values carry no pairing and are ignored; ``None`` when nothing can be paired or the values never
-    vary. Computed from sums, in O(values), by the coincidence-matrix definition (Krippendorff 2011)."""
+    out), with the ``interval`` (squared difference), ``ordinal`` (squared rank distance over the values'
+    frequencies) or ``nominal`` (equal or not) metric. Units with fewer than two values carry no pairing and
+    are ignored; ``None`` when nothing can be paired or the values never vary. By the coincidence-matrix
+    definition (Krippendorff 2011): interval and nominal from sums, in O(values); ordinal in O(values x
+    distinct values)."""
     pairable = [unit for unit in units if len(unit) >= 2]
     n = sum(len(unit) for unit in pairable)
     if n < 2:
         return None
+    delta = _ordinal_distance(pairable) if metric == "ordinal" else None
 
     def disagreement(values: list[float]) -> float:
         """Sum of the metric over all ordered pairs of distinct positions."""
@@ -184,6 +188,8 @@ def krippendorff_alpha(units: list[list[float]], metric: str) -> float | None:
         counts: dict[float, int] = {}
         for value in values:
             counts[value] = counts.get(value, 0) + 1
+        if delta is not None:
+            return sum(m * o * delta(c, k) for c, m in counts.items() for k, o in counts.items())
         return len(values) ** 2 - sum(c * c for c in counts.values())
 
     observed = sum(disagreement(unit) / (len(unit) - 1) for unit in pairable) / n
@@ -191,6 +197,30 @@ def krippendorff_alpha(units: list[list[float]], metric: str) -> float | None:
     if expected <= 0:
         return None
     return 1.0 - observed / expected
+
+
+def _ordinal_distance(pairable: list[list[float]]) -> Callable[[float, float], float]:
+    """Krippendorff's ordinal metric: between values c and k, the squared count of pairable values ranked from
+    c to k, less half of those at c and at k."""
+    frequency: dict[float, int] = {}
+    for unit in pairable:
+        for value in unit:
+            frequency[value] = frequency.get(value, 0) + 1
+    ranked = sorted(frequency)
+    below = {}  # values ranked before each value
+    running = 0
+    for value in ranked:
+        below[value] = running
+        running += frequency[value]
+
+    def delta(c: float, k: float) -> float:
+        if c == k:
+            return 0.0
+        low, high = (c, k) if c < k else (k, c)
+        spanned = below[high] + frequency[high] - below[low]
+        return (spanned - (frequency[low] + frequency[high]) / 2) ** 2
+
+    return delta
 
 
 @dataclass(frozen=True, slots=True)
