@@ -77,6 +77,58 @@ def test_a_case_trajectory_signals_a_drop(org: Org) -> None:
     assert_problem(team.bystander.api.get(url, params={"rubric": RUBRIC}), 404)
 
 
+def test_a_trajectory_compares_the_same_raters_where_it_can(org: Org) -> None:
+    """Supervisor A rates 6 and 6; supervisor B joins at session 2 with 3 and rates session 3 alone; D rates
+    session 4 alone. The role's mean falls from 6 to 4.5 at session 2, but A, who rated both, did not change:
+    no rupture. At session 4 nobody rated both, so the change is of means across different raters, and says so."""
+    team = make_team(org)
+    others = [org.member("supervisor") for _ in range(2)]
+    for other in others:
+        link = {"supervisor_id": other.id, "supervisee_id": team.therapist.id}
+        assert org.admin.api.post("/v1/supervision-links", json=link).status_code == 201
+    b, d = others
+    plan = {1: [(team.supervisor, 6)], 2: [(team.supervisor, 6), (b, 3)], 3: [(b, 3)], 4: [(d, 5)]}
+    for number, ratings in plan.items():
+        recording_id = session(team, number, f"2026-06-0{number}")
+        for person, value in ratings:
+            review(person, recording_id, {**dict.fromkeys(ITEMS, 4), "rapport": value})
+    url = f"/v1/aggregates/cases/{team.case_id}/trajectory"
+    sessions = team.therapist.api.get(url, params={"rubric": RUBRIC, "measure": "rapport"}).json()["sessions"]
+    supervisor = [s["roles"][0] for s in sessions]
+    assert [r["mean"] for r in supervisor] == [6.0, 4.5, 3.0, 5.0]
+    assert [(r["change"], r["change_basis"]) for r in supervisor] == [
+        (None, None),
+        (0.0, "same_raters"),
+        (0.0, "same_raters"),
+        (2.0, "different_raters"),
+    ]
+    assert [s["rupture"] for s in sessions] == [False, False, False, False]
+
+
+def test_an_unbounded_measure_signals_no_rupture(org: Org) -> None:
+    """MITI's MI-adherent total is a count with no upper bound: there is no range to take 15% of, and no
+    instrument publishes an absolute drop for it. A fall from 10 to 2 is a change, not a rupture."""
+    from supervise_miti import MITI
+
+    from supervise.rubrics import CountScale
+
+    team = make_team(org)
+    for number, seeking in ((1, 10), (2, 2)):
+        recording_id = session(team, number, f"2026-06-0{number}")
+        items = {item.key: 0 if isinstance(item.scale, CountScale) else 3 for item in MITI.items}
+        items["seeking_collaboration"] = seeking
+        started = team.supervisor.api.post("/v1/reviews", json={"recording_id": recording_id, "rubric_key": "miti"})
+        url = f"/v1/reviews/{started.json()['id']}"
+        body = {"responses": {"items": items}}
+        assert team.supervisor.api.patch(url, json=body, headers={"If-Match": '"1"'}).status_code == 200
+        assert team.supervisor.api.post(f"{url}/submit").status_code == 200
+    url = f"/v1/aggregates/cases/{team.case_id}/trajectory"
+    answer = team.therapist.api.get(url, params={"rubric": "miti", "measure": "mi_adherent"}).json()
+    assert answer["drop_threshold"] is None
+    assert [s["roles"][0]["change"] for s in answer["sessions"]] == [None, -8.0]
+    assert [s["rupture"] for s in answer["sessions"]] == [False, False]
+
+
 def test_usefulness_per_reviewer(org: Org) -> None:
     team = make_team(org)
     ratings = [5, 3, 4]

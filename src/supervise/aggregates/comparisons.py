@@ -129,24 +129,29 @@ async def case_trajectory(
             errors=[FieldError("measure", f"{asked.key} {asked.version} has no item or score '{measure}'")],
         )
     low, high = measure_range(asked, kind, measure)
-    threshold = round(DEFAULT_DROP * (high - low), 9) if low is not None and high is not None else 1.0
+    # An unbounded measure (a count, a ratio) has no range to take a share of, and no instrument here
+    # publishes an absolute drop for one: no rupture is signalled on it.
+    threshold = round(DEFAULT_DROP * (high - low), 9) if low is not None and high is not None else None
     rows = await repository.case_scores(tx, reviews.viewer(principal), case_id, asked.key, asked.version, kind, measure)
-    by_session: dict[tuple[int, uuid.UUID, dt.datetime], dict[str, list[float]]] = defaultdict(
-        lambda: defaultdict(list)
+    by_session: dict[tuple[int, uuid.UUID, dt.datetime], dict[str, dict[Any, list[float]]]] = defaultdict(
+        lambda: defaultdict(lambda: defaultdict(list))
     )
     for score in rows:
-        by_session[(score.session_number, score.recording_id, score.occurred_at)][score.role].append(float(score.value))
-    previous: dict[str, float] = {}
+        key = (score.session_number, score.recording_id, score.occurred_at)
+        by_session[key][score.role][score.reviewer_id].append(float(score.value))
+    previous: dict[str, dict[Any, float]] = {}  # per role: each rater's value at the role's last rated session
     sessions = []
     for (number, recording_id, occurred_at), by_role in sorted(by_session.items(), key=lambda kv: (kv[0][0], kv[0][2])):
         points, rupture = [], False
         for role in sorted(by_role):
-            values = by_role[role]
-            mean = sum(values) / len(values)
-            change = mean - previous[role] if role in previous else None
-            rupture = rupture or (change is not None and -change > threshold + 1e-12)
-            points.append(RoleScore(role=role, n=len(values), mean=mean, change=change))
-            previous[role] = mean
+            raters = {rater: sum(values) / len(values) for rater, values in by_role[role].items()}
+            mean = sum(raters.values()) / len(raters)
+            change, basis = _change(raters, previous.get(role))
+            fell = change is not None and threshold is not None and -change > threshold + 1e-12
+            rupture = rupture or fell
+            n = sum(len(values) for values in by_role[role].values())
+            points.append(RoleScore(role=role, n=n, mean=mean, change=change, change_basis=basis))
+            previous[role] = raters
         sessions.append(
             SessionPoint(
                 session_number=number,
@@ -164,6 +169,20 @@ async def case_trajectory(
         drop_threshold=threshold,
         sessions=sessions,
     )
+
+
+def _change(
+    raters: dict[Any, float], before: dict[Any, float] | None
+) -> tuple[float | None, Literal["same_raters", "different_raters"] | None]:
+    """A role's change since its previous rated session: over the raters who rated both, each against
+    themselves, where there are any; else the change of the role's mean across different raters (a new
+    supervisor who rates lower is no rupture of the alliance, and the answer says which it is)."""
+    if before is None:
+        return None, None
+    same = [raters[rater] - before[rater] for rater in raters.keys() & before.keys()]
+    if same:
+        return sum(same) / len(same), "same_raters"
+    return sum(raters.values()) / len(raters) - sum(before.values()) / len(before), "different_raters"
 
 
 async def usefulness(tx: Tx, principal: Principal, *, reviewer_id: uuid.UUID | None) -> Usefulness:

@@ -66,6 +66,7 @@ class CaseScore(NamedTuple):
     recording_id: uuid.UUID
     occurred_at: dt.datetime
     role: str
+    reviewer_id: uuid.UUID | None
     value: float
 
 
@@ -253,6 +254,7 @@ async def case_scores(
         ReviewScore.recording_id,
         ReviewScore.occurred_at,
         ReviewScore.role,
+        ReviewScore.reviewer_id,
         ReviewScore.value,
     ).where(
         ReviewScore.org_id == viewer.org_id,

@@ -127,7 +127,10 @@ class RoleScore(msgspec.Struct, kw_only=True):
     n: int
     mean: float
     change: float | None
-    """From this role's mean at the previous session of the case that this role rated."""
+    """Since the previous session of the case this role rated: the mean change of the raters who rated both,
+    each against themselves; where none did, the change of the role's mean."""
+    change_basis: Literal["same_raters", "different_raters"] | None
+    """Whether `change` compares the same raters with themselves or means of different raters."""
 
 
 class SessionPoint(msgspec.Struct, kw_only=True):
@@ -143,8 +146,9 @@ class CaseTrajectory(msgspec.Struct, kw_only=True):
     case_id: uuid.UUID
     rubric: RubricPin
     measure: str
-    drop_threshold: float
-    """The fall that signals a rupture: the default is 15% of the measure's range (e.g. 0.9 on a 1-7 scale)."""
+    drop_threshold: float | None
+    """The fall that signals a rupture: 15% of the measure's range (e.g. 0.9 on a 1-7 scale). Null for an
+    unbounded measure (a count, a ratio): no rupture is signalled on it."""
     sessions: list[SessionPoint]
 
 
