@@ -180,3 +180,13 @@ def test_validation_names_item_and_range() -> None:
     assert unknown == [("items.item_13", "wai-o-s 1.0 has no item 'item_13'")]
     missing = WAI_O_S.validate(Responses(items={"item_01": 4}), complete=True)
     assert {field for field, _ in missing} == {f"items.{k}" for k in KEYS if k != "item_01"}
+
+
+def test_what_no_primary_source_settles_is_served_as_caveats() -> None:
+    """Which items are reverse keyed could not be confirmed from a primary source: the definition says so in a
+    field a front end shows, and saying so does not change the checksum reviews were made under."""
+    import dataclasses
+
+    assert any("item_04, item_10" in caveat and "not confirmed" in caveat for caveat in WAI_O_S.caveats)
+    assert WAI_O_S.definition().caveats == WAI_O_S.caveats
+    assert dataclasses.replace(WAI_O_S, caveats=()).checksum() == WAI_O_S.checksum()

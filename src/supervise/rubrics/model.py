@@ -178,6 +178,9 @@ class RubricDefinition(msgspec.Struct, frozen=True, kw_only=True):
     thresholds: tuple[Threshold, ...]
     change_rules: tuple[ChangeRule, ...] = ()
     """Rules across a case's sessions (:class:`ChangeRule`)."""
+    caveats: tuple[str, ...] = ()
+    """What about this definition no primary source has confirmed, for a front end to show beside it. Not
+    part of the checksum: a caveat documents, it changes no score."""
 
 
 Scorer = Callable[["Rubric", Responses], Result]
@@ -210,6 +213,9 @@ class Rubric:
     thresholds: tuple[Threshold, ...] = ()
     change_rules: tuple[ChangeRule, ...] = ()
     """Rules across sessions of one case, evaluated when a rating is stored (:class:`ChangeRule`)."""
+    caveats: tuple[str, ...] = ()
+    """What no primary source has confirmed (e.g. which items are reverse keyed), served with the definition
+    so that a front end can show it; not part of the checksum."""
     score: Scorer | None = field(default=None, compare=False)
     """Pure function from responses to a result; ``None`` means :func:`standard_scoring`."""
 
@@ -244,6 +250,7 @@ class Rubric:
             scores=self.score_specs(),
             thresholds=self.thresholds,
             change_rules=self.change_rules,
+            caveats=self.caveats,
         )
 
     def span(self, target: str) -> float | None:
@@ -349,11 +356,12 @@ def responses_schema(unit: Unit, items: tuple[Item, ...]) -> dict[str, Any]:
 
 
 def definition_checksum(definition: RubricDefinition) -> str:
-    """SHA-256 of the definition's JSON, keys sorted. A definition without change rules is hashed without
-    the field, as every definition was before it existed: their snapshots still match."""
+    """SHA-256 of the definition's JSON, keys sorted, without its caveats. A definition without change rules
+    is hashed without the field, as every definition was before it existed: their snapshots still match."""
     encoded: dict[str, Any] = msgspec.to_builtins(definition)
     if not encoded["change_rules"]:
         del encoded["change_rules"]
+    del encoded["caveats"]  # documentation: a caveat added or corrected changes no score
     return hashlib.sha256(msgspec.json.encode(encoded, order="sorted")).hexdigest()
 
 

@@ -195,6 +195,15 @@ WAI_O_S = Rubric(
     licence="Structure and scoring only. The WAI item wording is copyrighted (Society for Psychotherapy "
     "Research) and is not shipped: labels and help texts are supervise's own paraphrases. Organisations "
     "holding a licence use the official form for the wording.",
+    caveats=(
+        f"Which items are negatively keyed ({', '.join(REVERSE_KEYED_ITEMS)}, reverse scored 8 - x) is not "
+        "confirmed against a primary source: the observer short form is taken to follow the client short form "
+        "WAI-S (Tracey & Kokotovic 1989), whose items 4 and 10 are negatively worded; neither Tichenor & Hill "
+        "(1989) nor Andrusyna et al. (2001) could be checked. Verify against the official form before "
+        "comparing these scores with published norms.",
+        "Which item numbers belong to the Goal, Task and Bond subscales follows the same assumed WAI-S layout "
+        "and is not confirmed either.",
+    ),
     manual_version="WAI-O manual, Revision IV (2000)",
     rater_roles=("supervisor", "peer"),
     items=tuple(
