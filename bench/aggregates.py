@@ -39,7 +39,7 @@ sys.path.insert(0, str(ROOT / "bench"))
 
 import msgspec  # noqa: E402
 from data_layer import SECRET, _pg, free_port, get, measure, prepare, start_server  # noqa: E402
-from sqlalchemy import Date, cast, func, insert, select, text  # noqa: E402
+from sqlalchemy import func, insert, select, text  # noqa: E402
 
 from supervise import cache  # noqa: E402
 from supervise.aggregates import views  # noqa: E402
@@ -130,6 +130,7 @@ async def generate(runtime: Runtime, org_id: uuid.UUID, scores: int, seed: int =
                     "org_id": org_id, "review_id": review_id, "therapist_id": therapist["id"], "reviewer_id": reviewer,
                     "recording_id": recording_id, "case_id": case["id"], "session_number": 1, "role": role,
                     "rubric_key": "alliance", "rubric_version": "1.0", "occurred_at": occurred,
+                    "local_day": occurred.astimezone(dt.UTC).date(),  # the organisation is on UTC
                 }  # fmt: skip
                 values += [{**base, "measure_kind": "item", "measure": k, "value": float(v)} for k, v in items.items()]
                 values += [{**base, "measure_kind": "score", "measure": k, "value": v} for k, v in scored.items()]
@@ -194,12 +195,8 @@ def raw_team(org_id: uuid.UUID) -> Any:
     )
 
 
-def raw_series(org_id: uuid.UUID, therapist_id: uuid.UUID, dialect: str) -> Any:
-    day = (
-        cast(func.timezone("UTC", ReviewScore.occurred_at), Date)
-        if dialect == "postgresql"
-        else func.date(ReviewScore.occurred_at)
-    )
+def raw_series(org_id: uuid.UUID, therapist_id: uuid.UUID) -> Any:
+    day = ReviewScore.local_day
     return (
         select(
             ReviewScore.measure_kind,
@@ -315,14 +312,13 @@ async def measure_in_process(
     therapist = await generate(runtime, org_id, size)
     print(f"[{label}] generated in {time.perf_counter() - started:.0f} s", flush=True)
     await check_identical(runtime, admin)
-    dialect = runtime.db.engine.dialect.name
     total_rows = select(*RollupTotal.__table__.columns).where(
         RollupTotal.org_id == org_id, RollupTotal.role.in_(OBSERVERS)
     )
     month_rows = select(*RollupMonth.__table__.columns).where(
         RollupMonth.org_id == org_id, RollupMonth.therapist_id == therapist, RollupMonth.role.in_(OBSERVERS)
     )
-    raw_series_stmt = raw_series(org_id, therapist, dialect)
+    raw_series_stmt = raw_series(org_id, therapist)
     raw_team_stmt = raw_team(org_id)
     rows = []
     for scenario, make in (

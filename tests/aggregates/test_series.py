@@ -423,3 +423,46 @@ def test_no_interval_below_three_and_one_past_the_scale_is_cut_to_it(org: Org) -
     ).json()
     rapport_two = next(m for m in two["measures"] if m["key"] == "rapport")["buckets"][0]
     assert (rapport_two["n"], rapport_two["ci95"], rapport_two["ci95_clipped"]) == (2, None, False)
+
+
+def test_sessions_count_on_their_local_date_in_the_organisations_time_zone(org: Org, settings: Settings) -> None:
+    """A session at 00:30 on 1 March in Berlin (23:30 UTC on 28 February) counts in March for a clinic in
+    Berlin: in the monthly bucket, in date ranges, and in the rollups, which still verify. The time zone is fixed
+    once reviews are scored."""
+    current = org.admin.api.get("/v1/organisation")
+    assert current.json()["time_zone"] == "UTC"
+    refused = assert_problem(
+        org.admin.api.patch(
+            "/v1/organisation", json={"time_zone": "Mars/Olympus"}, headers={"If-Match": current.headers["etag"]}
+        ),
+        422,
+    )
+    assert "time_zone" in str(refused["errors"])
+    changed = org.admin.api.patch(
+        "/v1/organisation", json={"time_zone": "Europe/Berlin"}, headers={"If-Match": current.headers["etag"]}
+    )
+    assert changed.status_code == 200, changed.text
+    team = make_team(org)
+    body = recording_body(team.case_id, session_number=1, occurred_at="2026-02-28T23:30:00Z")
+    recording_id = team.therapist.api.post("/v1/recordings", json=body).json()["id"]
+    review(team.supervisor, recording_id, dict.fromkeys(ITEMS, 6))
+    url = f"/v1/aggregates/therapists/{team.therapist.id}/series"
+    monthly = team.supervisor.api.get(url, params={"rubric": RUBRIC, "bucket": "month", "role": "supervisor"}).json()
+    rapport = next(m for m in monthly["measures"] if m["key"] == "rapport")
+    assert [(b["start"], b["n"]) for b in rapport["buckets"]] == [("2026-03-01", 1)]
+    march = {"rubric": RUBRIC, "bucket": "all", "role": "supervisor", "from": "2026-03-01", "to": "2026-03-01"}
+    in_march = team.supervisor.api.get(url, params=march).json()
+    assert next(m for m in in_march["measures"] if m["key"] == "rapport")["buckets"][0]["n"] == 1
+    february = {**march, "from": "2026-02-28", "to": "2026-02-28"}
+    assert (
+        next(m for m in team.supervisor.api.get(url, params=february).json()["measures"] if m["key"] == "rapport")[
+            "buckets"
+        ]
+        == []
+    )
+    assert asyncio.run(_verify_rollups(settings))[1] == []
+    again = org.admin.api.get("/v1/organisation")
+    assert_problem(
+        org.admin.api.patch("/v1/organisation", json={"time_zone": "UTC"}, headers={"If-Match": again.headers["etag"]}),
+        409,
+    )

@@ -56,7 +56,10 @@ Role = Annotated[
     RoleFilter,
     QueryParameter(description="Whose ratings: one rater role, or `observers` (supervisors and peers)."),
 ]
-From = Annotated[dt.date | None, QueryParameter(name="from", description="First day (the session's date, UTC).")]
+From = Annotated[
+    dt.date | None,
+    QueryParameter(name="from", description="First day (the session's date in the organisation's time zone)."),
+]
 To = Annotated[dt.date | None, QueryParameter(name="to", description="Last day, included.")]
 
 

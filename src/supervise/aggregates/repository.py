@@ -15,7 +15,7 @@ from supervise.pagination import CursorCodec, Page, PageRequest, fetch_page
 from supervise.recordings.tables import Recording
 from supervise.reviews.repository import Viewer
 from supervise.reviews.tables import ReferenceReview, Review
-from supervise.scores.periods import Period, day_after, day_end, day_start, period_end, period_start
+from supervise.scores.periods import Period, day_after, period_end, period_start
 from supervise.scores.tables import ReviewFlag, ReviewScore, RollupDay, RollupMonth, RollupTotal, RollupWeek
 
 __all__ = [
@@ -219,9 +219,9 @@ async def self_and_observers(
         ReviewScore.rubric_version == rubric_version,
     ]
     if first is not None:
-        mine.append(ReviewScore.occurred_at >= day_start(first))
+        mine.append(ReviewScore.local_day >= first)
     if last is not None:
-        mine.append(ReviewScore.occurred_at < day_end(last))
+        mine.append(ReviewScore.local_day <= last)
     observed = (
         select(
             ReviewScore.recording_id,
@@ -306,9 +306,9 @@ async def role_values(
         *_readable(viewer),
     )
     if first is not None:
-        stmt = stmt.where(ReviewScore.occurred_at >= day_start(first))
+        stmt = stmt.where(ReviewScore.local_day >= first)
     if last is not None:
-        stmt = stmt.where(ReviewScore.occurred_at < day_end(last))
+        stmt = stmt.where(ReviewScore.local_day <= last)
     return list(map(RoleValue._make, await tx.execute(stmt)))
 
 
@@ -383,9 +383,9 @@ async def observer_values(
     if therapist_id is not None:
         stmt = stmt.where(ReviewScore.therapist_id == therapist_id)
     if first is not None:
-        stmt = stmt.where(ReviewScore.occurred_at >= day_start(first))
+        stmt = stmt.where(ReviewScore.local_day >= first)
     if last is not None:
-        stmt = stmt.where(ReviewScore.occurred_at < day_end(last))
+        stmt = stmt.where(ReviewScore.local_day <= last)
     return list(map(ObserverValue._make, await tx.execute(stmt)))
 
 

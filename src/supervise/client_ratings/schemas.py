@@ -106,7 +106,7 @@ class FormView(msgspec.Struct, kw_only=True):
     clinic: str
     """The organisation's name."""
     session_date: dt.date
-    """The day of the session being rated (UTC)."""
+    """The day of the session being rated, in the clinic's time zone."""
     rubric: RubricDefinition
     responses_schema: dict[str, Any]
     """JSON Schema of a complete set of responses: what the submission must satisfy."""

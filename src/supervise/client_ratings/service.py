@@ -45,6 +45,7 @@ from supervise.reviews import service as reviews
 from supervise.reviews.service import Review
 from supervise.rubrics.model import Responses
 from supervise.runtime import Runtime
+from supervise.scores import service as scores
 
 __all__ = [
     "ClientForm",
@@ -255,7 +256,7 @@ async def open_form(tx: Tx, token: str) -> Opened:
     if form.used_at is not None:
         raise NotFound("form")
     organisation = await members.get_organisation(tx, form.org_id)
-    return Opened(form, organisation.name, recording.occurred_at.astimezone(dt.UTC).date())
+    return Opened(form, organisation.name, scores.local_date(recording.occurred_at, organisation.time_zone))
 
 
 async def submit_form(

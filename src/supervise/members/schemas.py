@@ -97,9 +97,17 @@ class SupervisionLinkPage(msgspec.Struct, kw_only=True):
     next_cursor: str | None
 
 
+TimeZone = Annotated[
+    str, msgspec.Meta(min_length=1, max_length=64, pattern=r"^[A-Za-z][A-Za-z0-9_+/-]*$", examples=["Europe/Berlin"])
+]
+
+
 class OrganisationOut(msgspec.Struct, kw_only=True):
     id: uuid.UUID
     name: str
+    time_zone: str
+    """IANA time zone: a session counts in the day, week and month (series, team view, date ranges) it
+    occurred in here."""
     client_ratings_to_peers: bool
     """Whether a peer reviewer who submitted their own review of a session sees its client ratings too. Off
     (the default): client ratings are seen by the therapist, their supervisors and admins only."""
@@ -111,4 +119,7 @@ class OrganisationUpdate(msgspec.Struct, forbid_unknown_fields=True, kw_only=Tru
     """The organisation's settings (admins, under ``If-Match``); what is left out stays as it is."""
 
     name: Name | None = None
+    time_zone: TimeZone | None = None
+    """Can be changed only while no review of the organisation has been scored: the rollups are kept by
+    local day, and a change would move sessions between days, weeks and months."""
     client_ratings_to_peers: bool | None = None

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from supervise import db
 from supervise.audit import service as audit
@@ -21,6 +22,7 @@ from supervise.members.tables import Member, Organisation, SupervisionLink
 from supervise.pagination import Page, PageRequest
 from supervise.preconditions import check_if_match
 from supervise.runtime import Runtime
+from supervise.scores import service as scores
 
 __all__ = [
     "Member",
@@ -104,9 +106,21 @@ async def update_organisation(
     check_if_match(if_match, organisation.version)
     changes = {
         name: value
-        for name in ("name", "client_ratings_to_peers")
+        for name in ("name", "time_zone", "client_ratings_to_peers")
         if (value := getattr(data, name)) is not None and value != getattr(organisation, name)
     }
+    if "time_zone" in changes:
+        try:
+            ZoneInfo(str(changes["time_zone"]))
+        except (ZoneInfoNotFoundError, ValueError):
+            raise Unprocessable(
+                "The time zone is not valid.", errors=[FieldError("time_zone", "not an IANA time zone")]
+            ) from None
+        if await scores.has_scores(tx, organisation.id):
+            raise Conflict(
+                "The time zone cannot change once reviews were scored: their days, weeks and months would move.",
+                errors=[FieldError("time_zone", "fixed once reviews are scored")],
+            )
     if changes:  # the row is locked (and SQLite's writer is alone): no other writer in between
         await repository.update_organisation(tx, organisation, changes)
         await audit.record(tx, principal, "organisation.update", "organisation", organisation.id)

@@ -35,6 +35,8 @@ class Organisation(Base):
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utcnow)
     version: Mapped[int] = mapped_column(Integer, default=1, server_default=text("1"))
     """The settings' ETag: ``PATCH /v1/organisation`` needs it in ``If-Match``."""
+    time_zone: Mapped[str] = mapped_column(String(64), default="UTC", server_default="UTC")
+    """IANA time zone (``Europe/Berlin``): a session counts in the day, week and month it occurred in here."""
     client_ratings_to_peers: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
     """Whether peer reviewers who submitted their own review of a session see its client ratings too; by
     default only the therapist, their supervisors and admins do."""

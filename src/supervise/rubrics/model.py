@@ -179,8 +179,7 @@ class RubricDefinition(msgspec.Struct, frozen=True, kw_only=True):
     change_rules: tuple[ChangeRule, ...] = ()
     """Rules across a case's sessions (:class:`ChangeRule`)."""
     caveats: tuple[str, ...] = ()
-    """What about this definition no primary source has confirmed, for a front end to show beside it. Not
-    part of the checksum: a caveat documents, it changes no score."""
+    """What no primary source confirmed, for a front end to show; not checksummed: it changes no score."""
 
 
 Scorer = Callable[["Rubric", Responses], Result]
@@ -214,8 +213,7 @@ class Rubric:
     change_rules: tuple[ChangeRule, ...] = ()
     """Rules across sessions of one case, evaluated when a rating is stored (:class:`ChangeRule`)."""
     caveats: tuple[str, ...] = ()
-    """What no primary source has confirmed (e.g. which items are reverse keyed), served with the definition
-    so that a front end can show it; not part of the checksum."""
+    """What no primary source confirmed (e.g. which items are reverse keyed): served, not checksummed."""
     score: Scorer | None = field(default=None, compare=False)
     """Pure function from responses to a result; ``None`` means :func:`standard_scoring`."""
 

@@ -6,7 +6,7 @@ import datetime as dt
 
 from supervise.scores.tables import RollupDay, RollupMonth, RollupTotal, RollupWeek
 
-__all__ = ["PERIODS", "ROLLUPS", "Period", "Rollup", "day_after", "day_end", "day_start", "period_end", "period_start"]
+__all__ = ["PERIODS", "ROLLUPS", "Period", "Rollup", "day_after", "period_end", "period_start"]
 
 Period = type[RollupDay] | type[RollupWeek] | type[RollupMonth]
 Rollup = Period | type[RollupTotal]
@@ -42,15 +42,3 @@ def period_end(table: Rollup, start: dt.date) -> dt.date:
 
 def day_after(day: dt.date) -> dt.date | None:
     return None if day == dt.date.max else day + dt.timedelta(days=1)
-
-
-def day_start(day: dt.date) -> dt.datetime:
-    """The first instant (UTC) of ``day``."""
-    return dt.datetime.combine(day, dt.time(), tzinfo=dt.UTC)
-
-
-def day_end(day: dt.date) -> dt.datetime:
-    """The first instant (UTC) after ``day``."""
-    if day == dt.date.max:
-        return dt.datetime.max.replace(tzinfo=dt.UTC)
-    return day_start(day) + dt.timedelta(days=1)

@@ -11,9 +11,10 @@ from sqlalchemy import ColumnElement, Date, and_, cast, delete, func, insert, se
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from supervise.db import Tx
+from supervise.members.tables import Organisation
 from supervise.recordings.tables import Recording
 from supervise.reviews.tables import Review
-from supervise.scores.periods import PERIODS, ROLLUPS, Rollup, day_end, day_start, period_end, period_start
+from supervise.scores.periods import PERIODS, ROLLUPS, Rollup, period_end, period_start
 from supervise.scores.tables import ConsentSweep, ReviewFlag, ReviewScore, RollupDay, RollupTotal, RollupWeek
 
 __all__ = [
@@ -25,6 +26,7 @@ __all__ = [
     "add_to_rollups",
     "consent_expired_between",
     "delete_scores",
+    "has_scores",
     "insert_scores",
     "mark_swept",
     "rater_case_scores",
@@ -38,6 +40,7 @@ __all__ = [
     "stored",
     "submitted_at",
     "swept_until",
+    "time_zone",
 ]
 
 _KEY = ("org_id", "therapist_id", "rubric_key", "rubric_version", "measure_kind", "measure", "role")
@@ -70,7 +73,7 @@ class Changed(NamedTuple):
     role: str
     measure_kind: str
     measure: str
-    occurred_at: dt.datetime
+    local_day: dt.date
 
 
 def _dialect(tx: AsyncSession) -> str:
@@ -108,10 +111,6 @@ def _upsert(tx: AsyncSession, table: Rollup, rows: list[dict[str, Any]]) -> Any:
     )
 
 
-def _day(occurred_at: dt.datetime) -> dt.date:
-    return occurred_at.astimezone(dt.UTC).date()
-
-
 async def insert_scores(tx: Tx, scores: Sequence[dict[str, Any]]) -> None:
     if scores:
         await tx.execute(insert(ReviewScore), list(scores))
@@ -135,6 +134,17 @@ class CaseScore(NamedTuple):
     measure_kind: str
     measure: str
     value: float
+
+
+async def time_zone(tx: Tx, org_id: uuid.UUID) -> str:
+    """The organisation's IANA time zone, which its sessions' days are counted in."""
+    zone = await tx.scalar(select(Organisation.time_zone).where(Organisation.id == org_id))
+    assert zone is not None  # every score's organisation exists
+    return zone
+
+
+async def has_scores(tx: Tx, org_id: uuid.UUID) -> bool:
+    return await tx.scalar(select(ReviewScore.review_id).where(ReviewScore.org_id == org_id).limit(1)) is not None
 
 
 async def rater_case_scores(
@@ -211,8 +221,7 @@ async def add_to_rollups(tx: Tx, scores: Sequence[dict[str, Any]]) -> None:
     ]
     for table in PERIODS:
         rows = [
-            {**row, "day": period_start(table, _day(score["occurred_at"]))}
-            for row, score in zip(totals, entries, strict=True)
+            {**row, "day": period_start(table, score["local_day"])} for row, score in zip(totals, entries, strict=True)
         ]
         await tx.execute(_upsert(tx, table, rows))
     await tx.execute(_upsert(tx, RollupTotal, totals))
@@ -229,18 +238,14 @@ async def delete_scores(tx: Tx, org_id: uuid.UUID, review_id: uuid.UUID) -> list
 
 
 def _period_of_score(tx: AsyncSession, table: Rollup) -> Any:
-    """SQL for the first day (UTC) of the period of ``table`` a score's session falls in. SQLite keeps naive
-    UTC text; PostgreSQL would otherwise convert in the session's time zone."""
-    if _dialect(tx) == "postgresql":
-        utc = func.timezone("UTC", ReviewScore.occurred_at)
-        if table is RollupDay:
-            return cast(utc, Date)
-        return cast(func.date_trunc("week" if table is RollupWeek else "month", utc), Date)
-    if table is RollupWeek:
-        return func.date(ReviewScore.occurred_at, "weekday 0", "-6 days")  # the Monday on or before
+    """SQL for the first day of the period of ``table`` a score's session falls in, from its local day."""
     if table is RollupDay:
-        return func.date(ReviewScore.occurred_at)
-    return func.date(ReviewScore.occurred_at, "start of month")
+        return ReviewScore.local_day
+    if _dialect(tx) == "postgresql":
+        return cast(func.date_trunc("week" if table is RollupWeek else "month", ReviewScore.local_day), Date)
+    if table is RollupWeek:
+        return func.date(ReviewScore.local_day, "weekday 0", "-6 days")  # the Monday on or before
+    return func.date(ReviewScore.local_day, "start of month")
 
 
 def _aggregate(tx: AsyncSession, table: Rollup) -> list[Any]:
@@ -332,10 +337,7 @@ async def replace_rollups(
             starts = sorted({period_start(table, day) for day in days})
             where.append(table.__table__.c.day.in_(starts))
             scope.append(
-                and_(
-                    ReviewScore.occurred_at >= day_start(starts[0]),
-                    ReviewScore.occurred_at < day_end(period_end(table, starts[-1])),
-                )
+                and_(ReviewScore.local_day >= starts[0], ReviewScore.local_day <= period_end(table, starts[-1]))
             )
         await tx.execute(delete(table).where(*where))
         fresh = await _recompute(tx, table, *scope)
@@ -366,7 +368,7 @@ async def recount(tx: Tx, org_id: uuid.UUID, recording_id: uuid.UUID, counted: b
             ReviewScore.role,
             ReviewScore.measure_kind,
             ReviewScore.measure,
-            ReviewScore.occurred_at,
+            ReviewScore.local_day,
         )
     )
     return [Changed._make(row) for row in result]

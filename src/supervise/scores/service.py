@@ -14,6 +14,7 @@ import uuid
 from collections import defaultdict
 from collections.abc import Iterable
 from typing import Any, Protocol
+from zoneinfo import ZoneInfo
 
 from supervise.audit import service as audit
 from supervise.clock import utcnow
@@ -24,7 +25,18 @@ from supervise.scores.periods import ROLLUPS
 from supervise.scores.repository import CaseScore, Changed, Sums
 from supervise.scores.tables import ReviewFlag
 
-__all__ = ["Mismatch", "ReviewFlag", "Submission", "record_submission", "recount", "score_count", "sweep", "verify"]
+__all__ = [
+    "Mismatch",
+    "ReviewFlag",
+    "Submission",
+    "has_scores",
+    "local_date",
+    "record_submission",
+    "recount",
+    "score_count",
+    "sweep",
+    "verify",
+]
 
 
 class Submission(Protocol):
@@ -58,6 +70,16 @@ class Submission(Protocol):
     def updated_at(self) -> dt.datetime: ...
 
 
+def local_date(at: dt.datetime, zone: str) -> dt.date:
+    """The date of the moment ``at`` in the IANA time zone ``zone``."""
+    return at.astimezone(ZoneInfo(zone)).date()
+
+
+async def has_scores(tx: Tx, org_id: uuid.UUID) -> bool:
+    """Whether any review of the organisation was scored (its time zone is then fixed)."""
+    return await repository.has_scores(tx, org_id)
+
+
 def _values(rubric: Rubric, responses: Responses, result: Result) -> list[tuple[str, str, float]]:
     """``(kind, key, value)`` for every session-level item answered and every score the rubric computed."""
     values: list[tuple[str, str, float]] = []
@@ -81,6 +103,7 @@ async def record_submission(tx: Tx, review: Submission, rubric: Rubric, response
     recording = await repository.recording(tx, review.org_id, review.recording_id)
     assert recording is not None  # a foreign key guarantees it
     counted = recording.consent_holds(utcnow())
+    local_day = local_date(recording.occurred_at, await repository.time_zone(tx, review.org_id))
     base = {
         "org_id": review.org_id,
         "review_id": review.id,
@@ -93,6 +116,7 @@ async def record_submission(tx: Tx, review: Submission, rubric: Rubric, response
         "rubric_key": review.rubric_key,
         "rubric_version": review.rubric_version,
         "occurred_at": recording.occurred_at,
+        "local_day": local_day,
         "counted": counted,
     }
     scores = [
@@ -132,7 +156,7 @@ async def record_submission(tx: Tx, review: Submission, rubric: Rubric, response
             review.rubric_version,
             review.role,
             [(str(s["measure_kind"]), str(s["measure"])) for s in scores] + [(m.kind, m.key) for m in earlier],
-            [recording.occurred_at.astimezone(dt.UTC).date()],
+            [local_day],
         )
     await _apply_change_rules(tx, review, rubric, recording.case_id)
 
@@ -208,7 +232,7 @@ async def _replace_changed(tx: Tx, org_id: uuid.UUID, changed: list[Changed]) ->
     for score in changed:
         measures, days = touched[(score.therapist_id, score.rubric_key, score.rubric_version, score.role)]
         measures.add((score.measure_kind, score.measure))
-        days.add(score.occurred_at.astimezone(dt.UTC).date())
+        days.add(score.local_day)
     for (therapist, key, version, role), (measures, days) in sorted(touched.items(), key=lambda kv: str(kv[0])):
         await repository.replace_rollups(tx, org_id, therapist, key, version, role, measures, days)
 

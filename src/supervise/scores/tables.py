@@ -86,6 +86,8 @@ class ReviewScore(UsesRubric, Base):
     session_number: Mapped[int] = mapped_column(Integer)
     role: Mapped[str] = mapped_column(String(16))
     occurred_at: Mapped[dt.datetime] = mapped_column(UTCDateTime())
+    local_day: Mapped[dt.date] = mapped_column(Date)
+    """The session's date in its organisation's time zone: the day, week and month its rollups count it in."""
     counted: Mapped[bool] = mapped_column(Boolean, server_default=true())
     """Whether the rollups include it: only while the recording's consent holds (:func:`.service.recount`)."""
 
@@ -122,17 +124,18 @@ def _period_key() -> PrimaryKeyConstraint:
 
 
 class RollupDay(_Rollup, Base):
-    """Per day the session occurred (UTC): the edges of a date range that cuts a week or a month."""
+    """Per day the session occurred (in the organisation's time zone): the edges of a date range that cuts a
+    week or a month."""
 
     __tablename__ = "score_rollups_daily"
     __table_args__ = (_period_key(), _kind())
 
     day: Mapped[dt.date] = mapped_column(Date, primary_key=True)
-    """The day (UTC) the sessions occurred."""
+    """The day the sessions occurred, in the organisation's time zone."""
 
 
 class RollupWeek(_Rollup, Base):
-    """Per ISO week (Monday to Sunday, UTC) the session occurred: weekly series."""
+    """Per ISO week (Monday to Sunday, local) the session occurred: weekly series."""
 
     __tablename__ = "score_rollups_weekly"
     __table_args__ = (_period_key(), _kind())
@@ -142,7 +145,7 @@ class RollupWeek(_Rollup, Base):
 
 
 class RollupMonth(_Rollup, Base):
-    """Per calendar month (UTC) the session occurred: monthly, quarterly and date-ranged views."""
+    """Per calendar month (local) the session occurred: monthly, quarterly and date-ranged views."""
 
     __tablename__ = "score_rollups_monthly"
     __table_args__ = (_period_key(), _kind())
