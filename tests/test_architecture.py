@@ -29,6 +29,7 @@ ROLES = {
     "aggregates.calibration": SERVICE,
     "aggregates.comparisons": SERVICE,
     "aggregates.flags": SERVICE,
+    "aggregates.markers": SERVICE,
     "aggregates.perspectives": SERVICE,
     "aggregates.shared": SERVICE,
     "aggregates.stats": SUPPORT,

@@ -465,3 +465,57 @@ def test_calibration_drift_is_by_month_of_submission_and_leaves_self_ratings_out
     assert [r["reviewer_id"] for r in raters] == [team.peer.id]
     drift = [(d["month"], d["mean_absolute_deviation"]) for d in raters[0]["drift"]]
     assert drift == [("2027-03-01", 1.0), ("2027-05-01", 2.0)]
+
+
+def test_3rs_marker_agreement_aligns_codings_on_the_time_grid(org: Org) -> None:
+    """A supervisor codes a 20-minute session in 5-minute segments, a peer in one 10-minute and two 5-minute
+    segments. On the 5-minute grid their codings of the withdrawal marker 'denial' become four cells each, and
+    alpha per marker is the krippendorff package's nominal alpha over those cells."""
+    import krippendorff
+    from supervise_3rs import THREE_RS
+
+    from supervise.rubrics import BooleanScale
+
+    team = make_team(org)
+    marker = "withdrawal_denial"
+
+    def coding(segments: list[tuple[int, int, bool]]) -> dict[str, object]:
+        session_items = {i.key: 3 for i in THREE_RS.items if i.level == "session" and i.required}
+        flags = [
+            i.key for i in THREE_RS.items if i.level == "segment" and isinstance(i.scale, BooleanScale) and i.required
+        ]
+        return {
+            "items": session_items,
+            "segments": [
+                {"start_ms": start, "end_ms": end, "items": {**dict.fromkeys(flags, False), marker: present}}
+                for start, end, present in segments
+            ],
+        }
+
+    five = 300_000
+    supervisor = [(0, five, True), (five, 2 * five, False), (2 * five, 3 * five, True), (3 * five, 4 * five, False)]
+    peer = [(0, 2 * five, True), (2 * five, 3 * five, False), (3 * five, 4 * five, False)]  # 0-10 min: cells 0, 1
+    recording_id = session(team, 1, "2026-06-01")
+    for person, segments in ((team.supervisor, supervisor), (team.peer, peer)):
+        if person is team.peer:
+            request = team.request(team.supervisor, team.peer, "peer", recording_id=recording_id, rubric_key="3rs")
+            started = team.start(team.peer, request)
+        else:
+            made = person.api.post("/v1/reviews", json={"recording_id": recording_id, "rubric_key": "3rs"})
+            assert made.status_code == 201, made.text
+            started = made.json()
+        url = f"/v1/reviews/{started['id']}"
+        saved = person.api.patch(url, json={"responses": coding(segments)}, headers={"If-Match": '"1"'})
+        assert saved.status_code == 200, saved.text
+        assert person.api.post(f"{url}/submit").status_code == 200
+    answer = team.supervisor.api.get("/v1/aggregates/reliability", params={"rubric": "3rs"})
+    assert answer.status_code == 200, answer.text
+    denial = next(m for m in answer.json()["markers"] if m["key"] == marker)
+    grid = [[1, 0, 1, 0], [1, 1, 0, 0]]  # supervisor's and peer's cells, by hand
+    want = krippendorff.alpha(reliability_data=grid, level_of_measurement="nominal")
+    assert (denial["cells"], denial["coders"], denial["present"]) == (4, 2, 4)
+    assert math.isclose(denial["alpha"], want)
+    never = next(m for m in answer.json()["markers"] if m["key"] == "withdrawal_abstract")
+    assert (never["alpha"], never["cells"]) == (None, 4)  # absent throughout: agreement cannot be told from chance
+    plain = team.supervisor.api.get("/v1/aggregates/reliability", params={"rubric": RUBRIC}).json()
+    assert plain["markers"] == []  # a session rubric has none

@@ -9,7 +9,7 @@ import uuid
 from collections import defaultdict
 from typing import Any, Literal
 
-from supervise.aggregates import repository
+from supervise.aggregates import markers, repository
 from supervise.aggregates.schemas import (
     CaseTrajectory,
     Gap,
@@ -25,6 +25,7 @@ from supervise.aggregates.schemas import (
 )
 from supervise.aggregates.shared import (
     OBSERVERS,
+    alpha_band,
     check_range,
     definition,
     gap_range,
@@ -47,7 +48,6 @@ from supervise.runtime import Runtime
 __all__ = ["DEFAULT_DROP", "case_trajectory", "largest_block", "reliability", "self_vs_observer", "usefulness"]
 
 IccBand = Literal["poor", "moderate", "good", "excellent"]
-AlphaBand = Literal["reliable", "tentative", "unreliable"]
 Metric = Literal["interval", "nominal"]
 
 
@@ -266,12 +266,6 @@ def _icc(units: dict[Any, dict[Any, float]]) -> tuple[IccOut | None, str | None]
     ), None
 
 
-def _band(alpha: float | None) -> AlphaBand | None:
-    if alpha is None:
-        return None
-    return "reliable" if alpha >= 0.8 else "tentative" if alpha >= 0.667 else "unreliable"
-
-
 async def reliability(
     tx: Tx,
     runtime: Runtime,
@@ -322,7 +316,7 @@ async def reliability(
                 label=label,
                 metric=metric,
                 alpha=alpha,
-                band=_band(alpha),
+                band=alpha_band(alpha),
                 alpha_ordinal=krippendorff_alpha(by_unit, "ordinal") if kind == "item" and key in ordinal else None,
                 icc=icc,
                 icc_reason=icc_reason,
@@ -331,6 +325,9 @@ async def reliability(
                 values=sum(len(u) for u in paired),
             )
         )
+    agreement = await markers.marker_agreement(
+        tx, principal, asked, therapist_id=therapist_id, first=date_from, last=date_to
+    )
     audit.record_read(tx, principal, "aggregate.reliability", "member", therapist_id)
     return Reliability(
         rubric=RubricPin(key=asked.key, version=asked.version),
@@ -338,4 +335,5 @@ async def reliability(
         date_from=date_from,
         date_to=date_to,
         measures=rows_out,
+        markers=agreement,
     )

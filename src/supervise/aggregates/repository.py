@@ -7,7 +7,7 @@ import uuid
 from collections.abc import Sequence
 from typing import Any, Literal, NamedTuple
 
-from sqlalchemy import Select, and_, func, null, select
+from sqlalchemy import Select, and_, exists, func, null, select
 from sqlalchemy.orm import aliased
 
 from supervise.db import Tx
@@ -22,6 +22,7 @@ __all__ = [
     "CalibrationPair",
     "CaseScore",
     "ObserverValue",
+    "RatedResponses",
     "RoleValue",
     "RollupSums",
     "SelfAndObservers",
@@ -31,6 +32,7 @@ __all__ = [
     "next_consent_expiry",
     "observer_values",
     "page_flags",
+    "rated_responses",
     "read_sums",
     "role_values",
     "self_and_observers",
@@ -310,6 +312,43 @@ async def role_values(
     if last is not None:
         stmt = stmt.where(ReviewScore.local_day <= last)
     return list(map(RoleValue._make, await tx.execute(stmt)))
+
+
+class RatedResponses(NamedTuple):
+    recording_id: uuid.UUID
+    reviewer_id: uuid.UUID | None
+    responses: dict[str, Any]
+
+
+async def rated_responses(
+    tx: Tx,
+    viewer: Viewer,
+    rubric_key: str,
+    rubric_version: str,
+    roles: Sequence[str],
+    *,
+    therapist_id: uuid.UUID | None,
+    first: dt.date | None,
+    last: dt.date | None,
+) -> list[RatedResponses]:
+    """The responses of current submitted reviews in ``roles`` the viewer may read (segment codings)."""
+    stmt = select(Review.recording_id, Review.reviewer_id, Review.responses).where(
+        Review.org_id == viewer.org_id,
+        Review.rubric_key == rubric_key,
+        Review.rubric_version == rubric_version,
+        Review.role.in_(roles),
+        Review.state != "draft",
+        Review.superseded_by_id.is_(None),
+        viewer.may_see_review(),
+    )
+    if therapist_id is not None:
+        stmt = stmt.where(Review.therapist_id == therapist_id)
+    if first is not None or last is not None:
+        day = [ReviewScore.org_id == Review.org_id, ReviewScore.review_id == Review.id]
+        day += [ReviewScore.local_day >= first] if first is not None else []
+        day += [ReviewScore.local_day <= last] if last is not None else []
+        stmt = stmt.where(exists().where(*day))
+    return list(map(RatedResponses._make, await tx.execute(stmt)))
 
 
 async def usefulness(tx: Tx, org_id: uuid.UUID, reviewer_id: uuid.UUID | None) -> list[UsefulnessSums]:

@@ -18,6 +18,7 @@ __all__ = [
     "FlagOut",
     "FlagPage",
     "Gap",
+    "MarkerAgreement",
     "MeasureSeries",
     "Pair",
     "PerspectiveGap",
@@ -229,12 +230,30 @@ class ReliabilityRow(msgspec.Struct, kw_only=True):
     values: int
 
 
+class MarkerAgreement(msgspec.Struct, kw_only=True):
+    """Agreement on one yes/no segment marker (3RS), with every coding aligned on the rubric's segment grid."""
+
+    key: str
+    label: str
+    alpha: float | None
+    """Krippendorff's nominal alpha over the grid cells two or more coders covered; null when the marker's
+    values never vary there."""
+    band: Literal["reliable", "tentative", "unreliable"] | None
+    cells: int
+    """Grid cells (of the rubric's segment length, from the recording's start) two or more coders covered."""
+    coders: int
+    present: int
+    """Codings, over those cells, that found the marker."""
+
+
 class Reliability(msgspec.Struct, kw_only=True):
     rubric: RubricPin
     therapist_id: uuid.UUID | None
     date_from: dt.date | None
     date_to: dt.date | None
     measures: list[ReliabilityRow]
+    markers: list[MarkerAgreement]
+    """For a segment rubric: agreement per yes/no segment marker on a common time grid; empty otherwise."""
 
 
 class Agreement(msgspec.Struct, kw_only=True):

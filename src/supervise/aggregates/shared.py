@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 import uuid
-from typing import Any
+from typing import Any, Literal
 
 from supervise.aggregates.schemas import MeasureKind, RoleFilter
 from supervise.aggregates.stats import Summary, summarise
@@ -28,6 +28,7 @@ __all__ = [
     "MIN_CELL_REVIEWS",
     "OBSERVERS",
     "Sums",
+    "alpha_band",
     "check_range",
     "definition",
     "gap_range",
@@ -128,6 +129,13 @@ def stats(summary: Summary, bounds: tuple[float | None, float | None] = (None, N
         "min": summary.min,
         "max": summary.max,
     }
+
+
+def alpha_band(alpha: float | None) -> Literal["reliable", "tentative", "unreliable"] | None:
+    """Krippendorff's bands: alpha >= .800 reliable, >= .667 tentative, below that unreliable."""
+    if alpha is None:
+        return None
+    return "reliable" if alpha >= 0.8 else "tentative" if alpha >= 0.667 else "unreliable"
 
 
 def measure_range(definition: RubricDefinition, kind: str, key: str) -> tuple[float | None, float | None]:
