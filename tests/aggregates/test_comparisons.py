@@ -467,30 +467,31 @@ def test_calibration_drift_is_by_month_of_submission_and_leaves_self_ratings_out
     assert drift == [("2027-03-01", 1.0), ("2027-05-01", 2.0)]
 
 
+def coding(segments: list[tuple[int, int, bool]], marker: str = "withdrawal_denial") -> dict[str, object]:
+    """3RS responses: every required session item 3, and per segment every marker absent but ``marker``."""
+    from supervise_3rs import THREE_RS
+
+    from supervise.rubrics import BooleanScale
+
+    session_items = {i.key: 3 for i in THREE_RS.items if i.level == "session" and i.required}
+    flags = [i.key for i in THREE_RS.items if i.level == "segment" and isinstance(i.scale, BooleanScale) and i.required]
+    return {
+        "items": session_items,
+        "segments": [
+            {"start_ms": start, "end_ms": end, "items": {**dict.fromkeys(flags, False), marker: present}}
+            for start, end, present in segments
+        ],
+    }
+
+
 def test_3rs_marker_agreement_aligns_codings_on_the_time_grid(org: Org) -> None:
     """A supervisor codes a 20-minute session in 5-minute segments, a peer in one 10-minute and two 5-minute
     segments. On the 5-minute grid their codings of the withdrawal marker 'denial' become four cells each, and
     alpha per marker is the krippendorff package's nominal alpha over those cells."""
     import krippendorff
-    from supervise_3rs import THREE_RS
-
-    from supervise.rubrics import BooleanScale
 
     team = make_team(org)
     marker = "withdrawal_denial"
-
-    def coding(segments: list[tuple[int, int, bool]]) -> dict[str, object]:
-        session_items = {i.key: 3 for i in THREE_RS.items if i.level == "session" and i.required}
-        flags = [
-            i.key for i in THREE_RS.items if i.level == "segment" and isinstance(i.scale, BooleanScale) and i.required
-        ]
-        return {
-            "items": session_items,
-            "segments": [
-                {"start_ms": start, "end_ms": end, "items": {**dict.fromkeys(flags, False), marker: present}}
-                for start, end, present in segments
-            ],
-        }
 
     five = 300_000
     supervisor = [(0, five, True), (five, 2 * five, False), (2 * five, 3 * five, True), (3 * five, 4 * five, False)]
@@ -519,3 +520,25 @@ def test_3rs_marker_agreement_aligns_codings_on_the_time_grid(org: Org) -> None:
     assert (never["alpha"], never["cells"]) == (None, 4)  # absent throughout: agreement cannot be told from chance
     plain = team.supervisor.api.get("/v1/aggregates/reliability", params={"rubric": RUBRIC}).json()
     assert plain["markers"] == []  # a session rubric has none
+
+
+def test_3rs_session_items_without_a_rupture_count_nowhere(org: Org) -> None:
+    """Without a rupture coded, the therapist's contribution to ruptures and their resolution rate nothing:
+    the result calls them not applicable and the series has no value for them; with one, they count."""
+    team = make_team(org)
+    five = 300_000
+    for number, present in ((1, False), (2, True)):
+        recording_id = session(team, number, f"2026-06-0{number}")
+        made = team.supervisor.api.post("/v1/reviews", json={"recording_id": recording_id, "rubric_key": "3rs"})
+        url = f"/v1/reviews/{made.json()['id']}"
+        body = {"responses": coding([(0, five, present), (five, 2 * five, False)])}
+        assert team.supervisor.api.patch(url, json=body, headers={"If-Match": '"1"'}).status_code == 200
+        submitted = team.supervisor.api.post(f"{url}/submit").json()
+        expected = [] if present else ["therapist_contribution", "resolution_extent"]
+        assert submitted["result"]["not_applicable"] == expected
+    series = team.supervisor.api.get(
+        f"/v1/aggregates/therapists/{team.therapist.id}/series",
+        params={"rubric": "3rs", "bucket": "all", "role": "supervisor"},
+    ).json()
+    contribution = next(m for m in series["measures"] if m["key"] == "therapist_contribution")
+    assert [b["n"] for b in contribution["buckets"]] == [1]  # session 2 only

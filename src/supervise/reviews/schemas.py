@@ -128,6 +128,9 @@ class AcknowledgeIn(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
 class ReviewResult(msgspec.Struct, kw_only=True):
     scores: dict[str, float | None]
     flags: list[Flag]
+    not_applicable: list[str] = []
+    """Session items whose answers carry no information here (3RS's, when no rupture was coded): they are
+    kept in the responses but counted in no aggregate."""
 
 
 class Acknowledgement(msgspec.Struct, kw_only=True):

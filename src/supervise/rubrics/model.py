@@ -5,11 +5,8 @@ results carry, the thresholds that raise flags (each naming its source), and how
 :class:`Result`. Most rubrics need no scoring code of their own: :func:`standard_scoring` computes subscale
 and total scores (with reverse keying) and applies the thresholds. A rubric whose instrument has other
 summary scores (ratios, counts) passes its own ``score`` function, usually calling :func:`standard_scoring`
-first and adding to it.
-
-Everything but the scoring function is plain data (:class:`RubricDefinition`): it is served over HTTP,
-snapshotted in the database the first time the rubric is used, and maps onto a FHIR Questionnaire (item keys
-are stable ``linkId`` values; ordinal values are usable as item weights).
+first and adding to it. Everything but that function is plain data (:class:`RubricDefinition`): served over
+HTTP, snapshotted the first time the rubric is used, and mappable onto a FHIR Questionnaire.
 """
 
 from __future__ import annotations
@@ -143,6 +140,9 @@ class Result(msgspec.Struct, frozen=True, kw_only=True):
 
     scores: dict[str, float | None]
     flags: tuple[Flag, ...] = ()
+    not_applicable: tuple[str, ...] = ()
+    """Session items whose answers carry no information in these responses (3RS's resolution, when no rupture
+    was coded): the host files no score for them, so they stay out of series and reliability."""
 
 
 class SegmentResponses(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):

@@ -307,6 +307,10 @@ def check_result(rubric: Rubric, result: object) -> list[str]:
             faults.append(f"score '{key}' is {value!r}, not a finite number or null")
         elif (spec.min is not None and value < spec.min - 1e-9) or (spec.max is not None and value > spec.max + 1e-9):
             faults.append(f"score '{key}' = {value} lies outside {spec.min}..{spec.max}")
+    for key in result.not_applicable:
+        item = rubric.item(key)
+        if item is None or item.level != "session":
+            faults.append(f"not_applicable names '{key}', which is no session-level item")
     thresholds = {t.key for t in rubric.thresholds}
     for flag in result.flags:
         if flag.threshold is not None and flag.threshold not in thresholds:

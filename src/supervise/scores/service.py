@@ -81,11 +81,12 @@ async def has_scores(tx: Tx, org_id: uuid.UUID) -> bool:
 
 
 def _values(rubric: Rubric, responses: Responses, result: Result) -> list[tuple[str, str, float]]:
-    """``(kind, key, value)`` for every session-level item answered and every score the rubric computed."""
+    """``(kind, key, value)`` for every session-level item answered (unless the result calls it not applicable)
+    and every score the rubric computed."""
     values: list[tuple[str, str, float]] = []
     for item in rubric.items:
         value = responses.items.get(item.key)
-        if item.level == "session" and value is not None:
+        if item.level == "session" and value is not None and item.key not in result.not_applicable:
             values.append(("item", item.key, float(value)))
     values += [("score", key, float(score)) for key, score in result.scores.items() if score is not None]
     return values

@@ -19,7 +19,9 @@ Decisions (ours, not the manual's)
     * Significance and resolution-strategy items are optional: they only apply when a marker occurred, and a
       missing strategy is read as "not used".
     * The session items are required (the contract cannot say "required only when a rupture was coded");
-      when no rupture was coded they carry no information and scoring ignores them.
+      when no rupture was coded they carry no information: scoring calls them not applicable
+      (``Result.not_applicable``), so the host files no score for them and they stay out of series and
+      reliability, instead of counting a meaningless 5 or 1.
     * A significance rating in a segment without a marker of its kind is accepted (the contract's
       ``Rubric.validate`` cannot express cross-item rules) and *ignored* by the roll-ups.
     * A segment with a marker but no significance rating counts as a rupture segment; the significance
@@ -53,6 +55,7 @@ __all__ = [
     "CONFRONTATION_MARKERS",
     "RESOLUTION_STRATEGIES",
     "SEGMENT_MS",
+    "SESSION_ITEMS_ON_RUPTURES",
     "THREE_RS",
     "UNRESOLVED_AT_MOST",
     "WITHDRAWAL_MARKERS",
@@ -258,6 +261,10 @@ def _roll_up(
     }
 
 
+SESSION_ITEMS_ON_RUPTURES = ("therapist_contribution", "resolution_extent")
+"""Session items that rate the session's ruptures: without one they carry no information."""
+
+
 def score_3rs(rubric: Rubric, responses: Responses) -> Result:
     """The segment roll-ups, handed to :func:`standard_scoring`, which adds them and applies the thresholds."""
     scores: dict[str, float | None] = {}
@@ -274,7 +281,10 @@ def score_3rs(rubric: Rubric, responses: Responses) -> Result:
         scores["unresolved_confrontation"] = None  # undefined until resolution is rated (drafts)
     else:
         scores["unresolved_confrontation"] = 1.0 if resolution <= UNRESOLVED_AT_MOST else 0.0
-    return standard_scoring(rubric, responses, extra=scores)
+    result = standard_scoring(rubric, responses, extra=scores)
+    if not scores["rupture_segments"]:  # no rupture coded: contribution and resolution rate nothing
+        return Result(scores=result.scores, flags=result.flags, not_applicable=SESSION_ITEMS_ON_RUPTURES)
+    return result
 
 
 def _counts(key: str, label: str, description: str) -> ScoreSpec:
