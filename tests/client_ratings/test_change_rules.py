@@ -9,6 +9,7 @@ from supervise.rubrics import ChangeRule, Item, OrdinalScale, Rubric
 from supervise.rubrics.registry import validate_rubric
 from tests.client_ratings.test_client_ratings import ehr, session, srs
 from tests.reviews.support import make_team
+from tests.rubrics.test_registry import tiny
 from tests.support import Org, Person
 
 # (session, answers): the totals, worked by hand, and what the rule says of each against the one before
@@ -71,18 +72,8 @@ def test_one_case_is_not_compared_with_another(org: Org) -> None:
 
 
 def _rubric(*rules: ChangeRule) -> Rubric:
-    return Rubric(
-        key="r",
-        version="1",
-        title="R",
-        description="d",
-        citation="c",
-        licence="l",
-        manual_version="1",
-        rater_roles=("supervisor",),
-        items=(Item(key="a", label="A", scale=OrdinalScale(min=1, max=7)),),
-        change_rules=rules,
-    )
+    """One 1-7 item "a" (so a total too), with these change rules."""
+    return tiny(items=(Item(key="a", label="A", scale=OrdinalScale(min=1, max=7)),), change_rules=rules)
 
 
 @pytest.mark.parametrize(

@@ -10,7 +10,15 @@ from collections import defaultdict
 
 from supervise.aggregates import repository
 from supervise.aggregates.schemas import Pair, PerspectiveGap, Perspectives, SessionPerspectives, Stats
-from supervise.aggregates.shared import OBSERVERS, check_range, definition, measures, stats, visible_therapist
+from supervise.aggregates.shared import (
+    OBSERVERS,
+    check_range,
+    definition,
+    measure_range,
+    measures,
+    stats,
+    visible_therapist,
+)
 from supervise.aggregates.stats import summarise
 from supervise.audit import service as audit
 from supervise.auth.principal import Principal
@@ -27,14 +35,7 @@ __all__ = ["perspectives"]
 def _measure(asked: RubricDefinition, measure: str, field: str) -> tuple[str, float, float]:
     """``(kind, min, max)`` of a bounded measure of the rubric; 422 naming ``field`` otherwise."""
     kind = next((k for k, key, _ in measures(asked) if key == measure), None)
-    low: float | None = None
-    high: float | None = None
-    if kind == "score":
-        spec = next(spec for spec in asked.scores if spec.key == measure)
-        low, high = spec.min, spec.max
-    elif kind == "item":
-        scale = next(item.scale for item in asked.items if item.key == measure)
-        low, high = getattr(scale, "min", None), getattr(scale, "max", None)
+    low, high = measure_range(asked, kind, measure) if kind is not None else (None, None)
     if kind is None:
         problem = f"{asked.key} {asked.version} has no item or score '{measure}'"
     elif low is None or high is None or high <= low:
