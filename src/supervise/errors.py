@@ -13,6 +13,7 @@ __all__ = [
     "PluginFailure",
     "PreconditionFailed",
     "PreconditionRequired",
+    "RubricNotInstalled",
     "ServiceUnavailable",
     "Unauthorized",
     "Unprocessable",
@@ -75,6 +76,13 @@ class Conflict(DomainError):
     status = 409
     title = "Conflict"
     type_slug = "conflict"
+
+
+class RubricNotInstalled(Conflict):
+    """The review's rubric version is no longer installed here: it can be read, never scored again."""
+
+    title = "Rubric not installed"
+    type_slug = "rubric-not-installed"
 
 
 class PreconditionFailed(DomainError):

@@ -4,6 +4,11 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytest
+from litestar import Litestar
+from litestar.testing import TestClient
+
+from supervise.runtime import Runtime
 from tests.reviews.support import ITEMS, RUBRIC, complete, full, make_team, save
 from tests.support import Org
 from tests.test_http import assert_problem
@@ -383,3 +388,20 @@ def test_a_retried_submit_with_its_key_replays_the_answer(org: Org) -> None:
     assert (first.status_code, again.status_code) == (200, 200)
     assert again.headers["idempotent-replayed"] == "true" and again.json() == first.json()
     assert_problem(team.supervisor.api.post(url), 409)  # without the key, a second submit is a conflict
+
+
+def test_amending_a_review_whose_rubric_version_is_gone_is_refused(
+    org: Org, client: TestClient[Litestar], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Its plugin no longer installs that version: an amendment could never be submitted, so it is refused at
+    amend, with the problem type of its own cause, and no draft is left behind."""
+    team = make_team(org)
+    submitted = complete(team.supervisor, team.direct(team.supervisor))
+    runtime: Runtime = client.app.state["runtime"]
+    monkeypatch.delitem(runtime.registry.rubrics, (RUBRIC, submitted["rubric"]["version"]))
+    refused = assert_problem(
+        team.supervisor.api.post(f"/v1/reviews/{submitted['id']}/amend", json={"reason": "Misread."}), 409
+    )
+    assert refused["type"].endswith("/rubric-not-installed") and RUBRIC in refused["detail"]
+    listed = team.supervisor.api.get(f"/v1/recordings/{team.recording_id}/reviews").json()["items"]
+    assert [(r["id"], r["revision"]) for r in listed] == [(submitted["id"], 1)]

@@ -335,10 +335,11 @@ class ReviewController(Controller):
         data: JSONBody[AmendIn],
         tx: NamedDependency[Tx],
         principal: NamedDependency[Principal],
+        runtime: NamedDependency[Runtime],
         once: NamedDependency[Once],
     ) -> Response[ReviewOut]:
         async def create() -> Made:
-            review = await service.amend(tx, principal, review_id, data)
+            review = await service.amend(tx, runtime, principal, review_id, data)
             return Made(to(ReviewOut, review), f"/v1/reviews/{review.id}")
 
         return await once(data, create)

@@ -10,7 +10,15 @@ from supervise import db
 from supervise.auth.principal import Principal
 from supervise.clock import utcnow
 from supervise.db import Tx
-from supervise.errors import Conflict, FieldError, Forbidden, NotFound, PreconditionFailed, Unprocessable
+from supervise.errors import (
+    Conflict,
+    FieldError,
+    Forbidden,
+    NotFound,
+    PreconditionFailed,
+    RubricNotInstalled,
+    Unprocessable,
+)
 from supervise.members import service as members
 from supervise.recordings import service as recordings
 from supervise.recordings.service import Recording
@@ -87,7 +95,7 @@ def pin(runtime: Runtime, key: str, version: str | None, role: str, *, key_field
 def installed(runtime: Runtime, review: Review) -> Rubric:
     rubric = runtime.registry.get(review.rubric_key, review.rubric_version)
     if rubric is None:
-        raise Conflict(
+        raise RubricNotInstalled(
             f"The review's rubric {review.rubric_key} {review.rubric_version} is no longer installed here; "
             "reinstall the plugin version that provides it."
         )

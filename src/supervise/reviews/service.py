@@ -204,7 +204,7 @@ async def submit(tx: Tx, runtime: Runtime, principal: Principal, review_id: uuid
     return review
 
 
-async def amend(tx: Tx, principal: Principal, review_id: uuid.UUID, data: AmendIn) -> Review:
+async def amend(tx: Tx, runtime: Runtime, principal: Principal, review_id: uuid.UUID, data: AmendIn) -> Review:
     """A new draft revision of a submitted review, with the earlier responses, comment and annotations; it
     replaces the earlier revision once submitted. The earlier revision stays readable by its id."""
     earlier = await rules.visible_review(tx, principal, review_id, for_update=True)
@@ -217,6 +217,7 @@ async def amend(tx: Tx, principal: Principal, review_id: uuid.UUID, data: AmendI
     if earlier.superseded_by_id is not None:
         raise Conflict(f"This revision was superseded by {earlier.superseded_by_id}; amend that one.")
     await rules.require_consent(tx, earlier)
+    rules.installed(runtime, earlier)  # an amendment of a version no longer installed could never be submitted
     now = utcnow()
     review = Review(
         id=new_id(),
