@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import pytest
 import time_machine
 from alembic import command
 from click.testing import CliRunner
@@ -466,3 +467,34 @@ def test_sessions_count_on_their_local_date_in_the_organisations_time_zone(org: 
         org.admin.api.patch("/v1/organisation", json={"time_zone": "UTC"}, headers={"If-Match": again.headers["etag"]}),
         409,
     )
+
+
+def test_a_view_says_which_versions_exist_and_which_it_shows(
+    org: Org,
+    client: TestClient,
+    monkeypatch: pytest.MonkeyPatch,  # type: ignore[type-arg]
+) -> None:
+    """After a plugin installs a new version, the default view shows that version (no ratings yet) and says
+    that 1.0 exists too: old data no longer drops out of view silently."""
+    import dataclasses
+
+    from supervise.runtime import Runtime
+
+    team = make_team(org)
+    review(team.supervisor, session(team, 1, "2026-04-01"), dict.fromkeys(ITEMS, 5))
+    runtime: Runtime = client.app.state["runtime"]
+    alliance = runtime.registry.rubrics[(RUBRIC, "1.0")]
+    monkeypatch.setitem(runtime.registry.rubrics, (RUBRIC, "1.1"), dataclasses.replace(alliance, version="1.1"))
+    url = f"/v1/aggregates/therapists/{team.therapist.id}/series"
+    latest = team.supervisor.api.get(url, params={"rubric": RUBRIC, "bucket": "all"}).json()
+    assert (latest["rubric"]["version"], latest["versions"], latest["version_chosen"]) == (
+        "1.1",
+        ["1.0", "1.1"],
+        "latest",
+    )
+    assert all(m["buckets"] == [] for m in latest["measures"])
+    old = team.supervisor.api.get(url, params={"rubric": RUBRIC, "bucket": "all", "version": "1.0"}).json()
+    assert (old["rubric"]["version"], old["version_chosen"]) == ("1.0", "asked")
+    assert next(m for m in old["measures"] if m["key"] == "rapport")["buckets"][0]["n"] == 1
+    team_view = team.supervisor.api.get("/v1/aggregates/team", params={"rubric": RUBRIC}).json()
+    assert (team_view["versions"], team_view["version_chosen"]) == (["1.0", "1.1"], "latest")

@@ -67,6 +67,8 @@ _THERAPIST = uuid.UUID("01936f3e-5b7a-7c3e-9a41-2f0d8c1b6e55")
 _SERIES_EXAMPLE = TherapistSeries(
     therapist_id=_THERAPIST,
     rubric=RubricPin(key="alliance", version="1.0"),
+    versions=["1.0"],
+    version_chosen="latest",
     role="observers",
     bucket="month",
     date_from=dt.date(2026, 9, 1),
@@ -94,6 +96,8 @@ _SERIES_EXAMPLE = TherapistSeries(
 )
 _TEAM_EXAMPLE = TeamView(
     rubric=RubricPin(key="alliance", version="1.0"),
+    versions=["1.0"],
+    version_chosen="latest",
     role="observers",
     date_from=dt.date(2026, 1, 1),
     date_to=dt.date(2026, 10, 31),

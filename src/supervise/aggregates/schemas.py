@@ -72,6 +72,11 @@ class MeasureSeries(msgspec.Struct, kw_only=True):
 class TherapistSeries(msgspec.Struct, kw_only=True):
     therapist_id: uuid.UUID
     rubric: RubricPin
+    versions: list[str]
+    """Every version of the rubric known here (installed, or used by reviews), oldest first. A view shows one
+    version's figures: ratings under another are in that version's view (`version=`)."""
+    version_chosen: Literal["asked", "latest"]
+    """`latest`: no `version` was asked, so the latest installed one is shown."""
     role: RoleFilter
     bucket: BucketSize
     date_from: dt.date | None
@@ -94,6 +99,11 @@ class TeamRow(msgspec.Struct, kw_only=True):
 
 class TeamView(msgspec.Struct, kw_only=True):
     rubric: RubricPin
+    versions: list[str]
+    """Every version of the rubric known here (installed, or used by reviews), oldest first. A view shows one
+    version's figures: ratings under another are in that version's view (`version=`)."""
+    version_chosen: Literal["asked", "latest"]
+    """`latest`: no `version` was asked, so the latest installed one is shown."""
     role: RoleFilter
     date_from: dt.date | None
     date_to: dt.date | None

@@ -151,6 +151,8 @@ async def therapist_series(
         return TherapistSeries(
             therapist_id=therapist_id,
             rubric=RubricPin(key=rubric.key, version=rubric.version),
+            versions=runtime.registry.known_versions(rubric.key),
+            version_chosen="latest" if version is None else "asked",
             role=role,
             bucket=bucket,
             date_from=date_from,
@@ -238,6 +240,8 @@ async def team_view(
             team.append(TeamRow(therapist_id=therapist, cells=cells))
         return TeamView(
             rubric=RubricPin(key=rubric.key, version=rubric.version),
+            versions=runtime.registry.known_versions(rubric.key),
+            version_chosen="latest" if version is None else "asked",
             role=role,
             date_from=date_from,
             date_to=date_to,
