@@ -44,6 +44,7 @@ ROLES = {
     "reviews.references": SERVICE,
     "reviews.requests": SERVICE,
     "reviews.rules": SERVICE,
+    "rubrics.diff": SUPPORT,
     "rubrics.hookspecs": SUPPORT,
     "rubrics.flags": SUPPORT,
     "rubrics.model": SUPPORT,

@@ -1,4 +1,4 @@
-"""The ``supervise`` command: serve, db, orgs, openapi."""
+"""The ``supervise`` command: serve, db, audit, orgs, rubrics, plugins, openapi."""
 
 from __future__ import annotations
 
@@ -19,6 +19,7 @@ from supervise.clock import utcnow
 from supervise.config import ConfigError, Settings
 from supervise.db import Database, alembic_config
 from supervise.logs import server_logging
+from supervise.plugins import commands as plugin_commands
 from supervise.rubrics.registry import Registry, RubricError, load_registry, version_key
 from supervise.rubrics.service import verify_snapshots
 
@@ -410,6 +411,48 @@ def list_rubrics() -> None:
         click.echo("  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=False)) + "  " + row[4])
 
 
+async def _check_snapshots(settings: Settings, registry: Registry) -> list[Any]:
+    from supervise.rubrics.service import check_snapshots
+
+    database = Database(settings)
+    try:
+        async with database.transaction() as tx:
+            return await check_snapshots(tx, registry)
+    finally:
+        await database.dispose()
+
+
+@rubrics.command("check")
+def check_rubrics() -> None:
+    """Compare the installed definitions with the database's snapshots of the versions reviews use: each
+    changed one with a field-level diff (exit status 1, as 'serve' would refuse to start)."""
+    settings = _settings()
+    ensure_schema(settings)
+    registry = _registry()
+    checks = asyncio.run(_check_snapshots(settings, registry))
+    width = max((len(f"{c.key} {c.version}") for c in checks), default=0)
+    for check in checks:
+        name = f"{check.key} {check.version}".ljust(width)
+        if check.state == "same":
+            click.echo(f"{name}  same as its snapshot (plugin '{check.plugin}')")
+        elif check.state == "not installed":
+            click.echo(f"{name}  not installed: its reviews read the snapshot (was plugin '{check.plugin}')")
+        else:
+            click.echo(f"{name}  CHANGED since reviews used it (plugin '{check.plugin}'):")
+            for line in check.diff:
+                click.echo(f"    {line}")
+    used = {(c.key, c.version) for c in checks}
+    unused = sorted(f"{k} {v}" for k, v in registry.rubrics if (k, v) not in used)
+    if unused:
+        click.echo("not used by any review yet (frozen at their first draft): " + ", ".join(unused))
+    changed = [c for c in checks if c.state == "changed"]
+    if changed:
+        raise click.ClickException(
+            f"{len(changed)} definition(s) changed: restore them and publish the change under a new version, or "
+            "release a version only drafts use ('supervise rubrics release KEY VERSION')"
+        )
+
+
 @rubrics.command("show")
 @click.argument("key")
 @click.option("--version", "version", help="A version other than the latest installed one.")
@@ -445,3 +488,6 @@ def openapi(output: Path | None) -> None:
     else:
         output.parent.mkdir(parents=True, exist_ok=True)
         output.write_text(text)
+
+
+main.add_command(plugin_commands)

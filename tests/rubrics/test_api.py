@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import logging
+import math
 
 import pytest
 from litestar.testing import TestClient
@@ -11,6 +13,7 @@ from litestar.testing import TestClient
 from supervise.app import create_app
 from supervise.config import Settings
 from supervise.db import Database
+from supervise.rubrics import Responses, Result, Rubric
 from supervise.rubrics.registry import Registry, RubricError, load_registry
 from supervise.rubrics.service import ensure_snapshot, verify_snapshots
 from tests.rubrics.test_registry import FIRST_PARTY
@@ -92,15 +95,17 @@ def test_changed_definition_of_a_used_version_stops_the_server(settings: Setting
     changed = load_registry()
     rubric = changed.rubrics[("wai-sr", "1.0")]
     changed.rubrics[("wai-sr", "1.0")] = dataclasses.replace(rubric, title="WAI-SR, quietly edited")
-    with pytest.raises(RubricError, match=r"wai-sr 1.0 \(plugin 'wai-sr'\)"):
+    with pytest.raises(RubricError, match=r"wai-sr 1.0 \(plugin 'wai-sr'\)") as refused:
         asyncio.run(_verify(settings, changed))
+    assert f'\n    title: "{rubric.title}" → "WAI-SR, quietly edited"\n' in str(refused.value)
 
     # and the app refuses to start on it
     app = create_app(settings)
     app.state.runtime.registry.rubrics[("wai-sr", "1.0")] = changed.rubrics[("wai-sr", "1.0")]
     with pytest.raises(BaseException) as failure, TestClient(app):
         pass
-    assert "wai-sr 1.0 (plugin 'wai-sr')" in repr(failure.value)
+    raised = failure.value.exceptions if isinstance(failure.value, BaseExceptionGroup) else (failure.value,)
+    assert any("wai-sr 1.0 (plugin 'wai-sr')" in str(exc) for exc in raised), raised
 
 
 def test_a_used_rubric_stays_readable_after_its_plugin_is_removed(settings: Settings, org: Org) -> None:
@@ -163,3 +168,30 @@ def test_a_failing_plugin_is_a_problem_naming_it(settings: Settings, org: Org) -
         problem = assert_problem(response, 500)
         assert problem["title"] == "Rubric plugin failed"
         assert "Plugin 'alliance' failed while scoring alliance 1.0: KeyError" in problem["detail"]
+
+
+def test_a_plugin_returning_an_invalid_result_is_logged_at_error_naming_it(
+    settings: Settings, org: Org, caplog: pytest.LogCaptureFixture
+) -> None:
+    app = create_app(settings)
+    registry = app.state.runtime.registry
+    alliance = registry.rubrics[("alliance", "1.0")]
+
+    def wrong(rubric: Rubric, responses: Responses) -> Result:
+        return Result(scores={"total": math.nan})
+
+    registry.rubrics[("alliance", "1.0")] = dataclasses.replace(alliance, score=wrong)
+    plugin_log = logging.getLogger("supervise.rubrics")
+    with TestClient(app) as client:  # starting the app configures logging: listen from then on
+        plugin_log.addHandler(caplog.handler)
+        try:
+            api = Api(client, org.admin.api.key)
+            body = {"items": dict.fromkeys(ALLIANCE_KEYS, 4)}
+            response = api.post("/v1/rubrics/alliance/versions/1.0/score", json=body)
+            assert "returned an invalid result" in assert_problem(response, 500)["detail"]
+        finally:
+            plugin_log.removeHandler(caplog.handler)
+    logged = [r for r in caplog.records if r.levelno == logging.ERROR and r.name == "supervise.rubrics"]
+    assert [r.getMessage().split(":")[0] for r in logged] == [
+        "plugin alliance returned an invalid result for alliance 1.0"
+    ]

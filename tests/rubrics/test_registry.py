@@ -62,8 +62,23 @@ def test_allow_list_limits_what_loads() -> None:
 
 
 def test_allow_list_naming_a_missing_plugin_is_refused() -> None:
-    with pytest.raises(RubricError, match="SUPERVISE_PLUGINS names supervise-mitti, which is not installed"):
+    with pytest.raises(RubricError, match=r"supervise-mitti is not installed \(installed plugins: supervise-3rs, "):
         load_registry(frozenset({"supervise-alliance", "supervise-mitti"}))
+
+
+def test_allow_list_naming_several_missing_plugins_reads_in_the_plural() -> None:
+    with pytest.raises(RubricError, match="supervise-mitti, supervise-srss are not installed"):
+        load_registry(frozenset({"supervise-srss", "supervise-mitti"}))
+
+
+def test_allow_list_naming_an_entry_point_hints_at_its_distribution() -> None:
+    with pytest.raises(RubricError, match="'miti' is a plugin's entry point: name its distribution, supervise-miti"):
+        load_registry(frozenset({"miti"}))
+
+
+def test_allow_list_naming_an_installed_package_that_is_no_plugin_says_so() -> None:
+    with pytest.raises(RubricError, match="msgspec is installed but is not a supervise plugin"):
+        load_registry(frozenset({"msgspec", "supervise-alliance"}))
 
 
 def test_a_plugin_without_hooks_is_refused() -> None:

@@ -1,4 +1,4 @@
-"""The template plugin, installed into a fresh environment beside the core, as a third-party author would."""
+"""The plugin authors' guide walked in a fresh environment: the core and a scaffolded plugin from their paths."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ import sys
 import time
 import urllib.request
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -32,29 +33,69 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def test_template_installs_is_discovered_and_served(tmp_path: Path) -> None:
+pytestmark = pytest.mark.slow
+
+
+def test_the_guides_walk_from_an_empty_folder(tmp_path: Path) -> None:
+    """docs/plugin-authors.md, section 1: a fresh environment, the core from its checkout, a plugin scaffolded,
+    installed, tested and served, then uninstalled. The unrelated "supervise" on PyPI is never involved."""
     uv = shutil.which("uv")
     if uv is None:
         pytest.fail("uv is needed to build the fresh environment (README: pip install uv)")
-    venv = tmp_path / "venv"
+    venv = tmp_path / ".venv"
     run(uv, "venv", "--quiet", "--python", sys.executable, venv)
     python, supervise = venv / "bin" / "python", venv / "bin" / "supervise"
-    run(uv, "pip", "install", "--quiet", "--python", python, ROOT, f"{TEMPLATE}[test]")
-
+    inherited = {k: v for k, v in os.environ.items() if not k.startswith("SUPERVISE_") and k != "VIRTUAL_ENV"}
     env = {
-        "PATH": os.environ.get("PATH", ""),
+        **inherited,  # certificates, proxies and uv's settings, as the author's shell has them
         "HOME": str(tmp_path),
+        "UV_CACHE_DIR": os.environ.get("UV_CACHE_DIR", str(Path.home() / ".cache" / "uv")),
         "SUPERVISE_DATABASE_URL": f"sqlite:///{tmp_path / 'supervise.db'}",
     }
-    # the template's own tests pass against the installed core
-    run(python, "-m", "pytest", "-q", "-p", "no:cacheprovider", TEMPLATE / "tests", env=env, cwd=tmp_path)
+    run(uv, "pip", "install", "--quiet", "--python", python, ROOT, env=env, cwd=tmp_path)
+    assert not (venv / "bin" / "pip").exists()  # a uv environment: `supervise plugins install` must cope
 
-    # discovered through its entry point: the only plugin in this environment
-    listed = run(supervise, "rubrics", "list", env=env)
-    assert "my-rubric" in listed
-    assert "alliance" not in listed
+    # scaffold: every name changed
+    run(supervise, "plugins", "new", "riverside-competence", env=env, cwd=tmp_path)
+    plugin = tmp_path / "riverside-competence"
+    assert (plugin / "src" / "riverside_competence" / "__init__.py").is_file()
+    assert (plugin / "tests" / "test_riverside_competence.py").is_file()
+    pyproject = (plugin / "pyproject.toml").read_text()
+    assert 'name = "riverside-competence"' in pyproject
+    assert 'riverside-competence = "riverside_competence"' in pyproject
+    assert 'dependencies = ["supervise-core>=0.1,<0.2"]' in pyproject
+    assert "my_rubric" not in pyproject and "my-rubric" not in pyproject
+    assert 'key="riverside-competence"' in (plugin / "src" / "riverside_competence" / "__init__.py").read_text()
 
-    # served by a running server
+    listed = run(supervise, "plugins", "install", "--editable", f"{plugin}[test]", env=env, cwd=tmp_path)
+    assert "riverside-competence  riverside-competence  0.1.0    riverside-competence 1.0" in listed
+    installed = run(uv, "pip", "list", "--python", python, env=env)
+    names = {line.split()[0] for line in installed.splitlines()[2:]}
+    assert "supervise-core" in names
+    assert "supervise" not in names  # the stranger's 2014 runit tool was never fetched
+
+    # the scaffold's tests pass against the installed core, its app fixture included
+    tests = run(python, "-m", "pytest", "-q", "-p", "no:cacheprovider", plugin / "tests", env=env, cwd=plugin)
+    assert "3 passed" in tests
+
+    served = serve_and_get(supervise, env, "/v1/rubrics/riverside-competence")
+    assert served["plugin"] == "riverside-competence"
+    assert served["title"] == "Riverside clinic competence scale"
+    assert served["responses_schema"]["properties"]["items"]["required"] == ["agenda", "summary", "empathy", "repair"]
+
+    assert_broken_plugin_stops_the_server(tmp_path, uv, python, supervise, env)
+    run(supervise, "plugins", "uninstall", "clinic-broken", env=env)
+
+    left = run(supervise, "plugins", "uninstall", "riverside-competence", env=env)
+    assert "no plugins installed" in left
+    refused = subprocess.run(
+        [str(supervise), "plugins", "uninstall", "click"], env=env, capture_output=True, text=True, check=False
+    )
+    assert refused.returncode == 1
+    assert "click is installed but is not a supervise plugin" in refused.stderr
+
+
+def serve_and_get(supervise: Path, env: dict[str, str], path: str) -> dict[str, Any]:
     key = json.loads(
         run(supervise, "orgs", "create", "T", "--admin-name", "A", "--admin-email", "a@t.example", "--json", env=env)
     )["api_key"]
@@ -63,15 +104,13 @@ def test_template_installs_is_discovered_and_served(tmp_path: Path) -> None:
         [str(supervise), "serve", "--port", str(port)], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
     )
     try:
-        request = urllib.request.Request(
-            f"http://127.0.0.1:{port}/v1/rubrics/my-rubric", headers={"Authorization": f"Bearer {key}"}
-        )
+        request = urllib.request.Request(f"http://127.0.0.1:{port}{path}", headers={"Authorization": f"Bearer {key}"})
         deadline = time.monotonic() + 60
         while True:
             try:
                 with urllib.request.urlopen(request, timeout=5) as response:
-                    served = json.load(response)
-                break
+                    served: dict[str, Any] = json.load(response)
+                    return served
             except OSError:
                 assert server.poll() is None, server.stderr.read().decode() if server.stderr else "server exited"
                 assert time.monotonic() < deadline, "server did not answer"
@@ -79,10 +118,6 @@ def test_template_installs_is_discovered_and_served(tmp_path: Path) -> None:
     finally:
         server.terminate()
         server.wait(10)
-    assert served["plugin"] == "my-rubric"
-    assert_broken_plugin_stops_the_server(tmp_path, uv, python, supervise, env)
-    assert served["title"] == "Riverside clinic competence scale"
-    assert served["responses_schema"]["properties"]["items"]["required"] == ["agenda", "summary", "empathy", "repair"]
 
 
 BROKEN = """
@@ -104,11 +139,16 @@ def assert_broken_plugin_stops_the_server(
     (plugin / "clinic_broken").mkdir(parents=True)
     (plugin / "clinic_broken" / "__init__.py").write_text(BROKEN)
     (plugin / "pyproject.toml").write_text(
-        '[project]\nname = "clinic-broken"\nversion = "0.1"\ndependencies = ["supervise"]\n'
+        '[project]\nname = "clinic-broken"\nversion = "0.1"\ndependencies = ["supervise-core"]\n'
         '[project.entry-points.supervise]\nclinic-broken = "clinic_broken"\n'
         '[build-system]\nrequires = ["hatchling"]\nbuild-backend = "hatchling.build"\n'
     )
-    run(uv, "pip", "install", "--quiet", "--python", python, plugin)
+    installing = subprocess.run(
+        [str(supervise), "plugins", "install", str(plugin)], env=env, capture_output=True, text=True, check=False
+    )
+    assert installing.returncode == 1  # installed, and at once told the server would refuse it
+    assert "subscale 's' names an unknown item 'ghost'" in installing.stderr
+    assert "installed, but the server would not start with these plugins" in installing.stderr
     done = subprocess.run(
         [str(supervise), "serve", "--port", str(free_port())],
         env=env,

@@ -109,6 +109,31 @@ def _entry_points(allow: frozenset[str] | None) -> Iterable[tuple[str, str, str,
         yield entry_point.name, dist_name, dist.version if dist else "unknown", module
 
 
+def _unknown_plugins(names: list[str]) -> str:
+    """Why ``SUPERVISE_PLUGINS`` names cannot be loaded, with the distribution meant where it can tell."""
+    by_entry_point = {
+        entry_point.name: entry_point.dist.name
+        for entry_point in importlib.metadata.entry_points(group=ENTRY_POINT_GROUP)
+        if entry_point.dist is not None
+    }
+    absent, hints = [], []
+    for name in names:
+        if name in by_entry_point:
+            hints.append(f"'{name}' is a plugin's entry point: name its distribution, {by_entry_point[name]}")
+            continue
+        try:
+            importlib.metadata.distribution(name)
+        except importlib.metadata.PackageNotFoundError:
+            absent.append(name)
+        else:
+            hints.append(f"{name} is installed but is not a supervise plugin (no '{ENTRY_POINT_GROUP}' entry point)")
+    if absent:
+        verb = "is" if len(absent) == 1 else "are"
+        hints.insert(0, f"{', '.join(absent)} {verb} not installed")
+    available = ", ".join(sorted(set(by_entry_point.values()))) or "none"
+    return f"SUPERVISE_PLUGINS lists distributions to load: {'; '.join(hints)} (installed plugins: {available})"
+
+
 def load_registry(allow: frozenset[str] | None = None, extra: Iterable[tuple[str, object]] = ()) -> Registry:
     """Load every installed plugin (only the distributions in ``allow``, when given) and validate it.
 
@@ -128,7 +153,7 @@ def load_registry(allow: frozenset[str] | None = None, extra: Iterable[tuple[str
         found = {dist.lower().replace("_", "-") for dist, _ in dists.values()}
         missing = sorted(a for a in allow if a.strip().lower().replace("_", "-") not in found)
         if missing:
-            raise RubricError(f"SUPERVISE_PLUGINS names {', '.join(missing)}, which is not installed")
+            raise RubricError(_unknown_plugins(missing))
     try:
         manager.check_pending()
     except pluggy.PluginValidationError as exc:

@@ -10,6 +10,7 @@ import msgspec
 from supervise.db import Tx
 from supervise.errors import FieldError, NotFound, PluginFailure, Unprocessable
 from supervise.rubrics import repository
+from supervise.rubrics.diff import definition_diff
 from supervise.rubrics.model import (
     Responses,
     Result,
@@ -18,11 +19,14 @@ from supervise.rubrics.model import (
     definition_checksum,
     responses_schema,
 )
-from supervise.rubrics.registry import Registry, RubricError, check_result
+from supervise.rubrics.registry import Registry, RubricError, check_result, version_key
 from supervise.rubrics.tables import RubricSnapshot
 
 __all__ = [
     "Served",
+    "SnapshotCheck",
+    "check_snapshots",
+    "describe_changes",
     "ensure_snapshot",
     "get_latest",
     "get_version",
@@ -103,6 +107,7 @@ def score_responses(registry: Registry, key: str, version: str, responses: Respo
         raise PluginFailure(f"Plugin '{plugin}' failed while scoring {key} {version}: {type(exc).__name__}.") from exc
     faults = check_result(rubric, result)
     if faults:
+        log.error("plugin %s returned an invalid result for %s %s: %s", plugin, key, version, "; ".join(faults))
         raise PluginFailure(f"Plugin '{plugin}' returned an invalid result for {key} {version}: {'; '.join(faults)}.")
     return result
 
@@ -122,21 +127,60 @@ async def ensure_snapshot(tx: Tx, registry: Registry, rubric: Rubric) -> None:
     await repository.add_snapshot_once(tx, snapshot)
 
 
-async def verify_snapshots(tx: Tx, registry: Registry) -> None:
-    """Refuse to run when an installed plugin changed the definition of a ``(key, version)`` already used;
-    note the versions used and no longer installed in ``registry.retired``."""
-    changed = []
+@dataclass(frozen=True)
+class SnapshotCheck:
+    """One snapshot against what is installed now."""
+
+    key: str
+    version: str
+    state: str
+    """``same``, ``changed`` (``diff`` says how), or ``not installed`` (the reviews keep their snapshot)."""
+    plugin: str | None
+    diff: list[str]
+
+
+async def check_snapshots(tx: Tx, registry: Registry) -> list[SnapshotCheck]:
+    """Every snapshot compared with the installed definition of its ``(key, version)``, field by field."""
+    checks = []
     for snapshot in await repository.all_snapshots(tx):
         rubric = registry.get(snapshot.key, snapshot.version)
         if rubric is None:
-            registry.retired.setdefault(snapshot.key, set()).add(snapshot.version)
-        elif rubric.checksum() != snapshot.checksum:
-            owner = registry.owners[(rubric.key, rubric.version)]
-            changed.append(f"{snapshot.key} {snapshot.version} (plugin '{owner}')")
-    if changed:
+            checks.append(SnapshotCheck(snapshot.key, snapshot.version, "not installed", snapshot.plugin, []))
+            continue
+        owner = registry.owners[(rubric.key, rubric.version)]
+        if rubric.checksum() == snapshot.checksum:
+            checks.append(SnapshotCheck(snapshot.key, snapshot.version, "same", owner, []))
+            continue
+        diff = definition_diff(snapshot.definition, msgspec.to_builtins(rubric.definition()))
+        checks.append(
+            SnapshotCheck(
+                snapshot.key, snapshot.version, "changed", owner, diff or ["(no field differs: only the checksum)"]
+            )
+        )
+    return sorted(checks, key=lambda c: (c.key, version_key(c.version)))
+
+
+def describe_changes(checks: list[SnapshotCheck]) -> str:
+    """The changed definitions, one field per line under each, as the startup refusal prints them."""
+    lines = []
+    for check in checks:
+        if check.state == "changed":
+            lines.append(f"  {check.key} {check.version} (plugin '{check.plugin}'):")
+            lines += [f"    {line}" for line in check.diff]
+    return "\n".join(lines)
+
+
+async def verify_snapshots(tx: Tx, registry: Registry) -> None:
+    """Refuse to run when an installed plugin changed the definition of a ``(key, version)`` already used,
+    printing what changed; note the versions used and no longer installed in ``registry.retired``."""
+    checks = await check_snapshots(tx, registry)
+    for check in checks:
+        if check.state == "not installed":
+            registry.retired.setdefault(check.key, set()).add(check.version)
+    if any(check.state == "changed" for check in checks):
         raise RubricError(
-            "the definition of rubrics already used in reviews changed: "
-            + ", ".join(changed)
-            + ". Reviews keep their (key, version) forever: restore the old definition and publish the change "
-            "under a new version."
+            "the definition of rubrics already used in reviews changed:\n"
+            + describe_changes(checks)
+            + "\nReviews keep their (key, version) forever: restore the old definition and publish the change "
+            "under a new version (or, for a version only drafts use, 'supervise rubrics release KEY VERSION')."
         )
