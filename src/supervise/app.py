@@ -25,7 +25,7 @@ from supervise.config import Settings
 from supervise.dependencies import authentication, dependencies
 from supervise.document import add_links, add_transport_problems, require_if_match_on_patch
 from supervise.health import HealthController
-from supervise.http import before_request, exception_handlers, record_routed_methods, stamp_response
+from supervise.http import before_request, cors, exception_handlers, record_routed_methods, stamp_response
 from supervise.members.api import MemberController, OrganisationController, SupervisionLinkController
 from supervise.recordings.api import CaseController, RecordingController
 from supervise.reviews.api import ReviewController, ReviewRequestController, list_recording_reviews
@@ -233,6 +233,7 @@ def create_app(settings: Settings) -> Litestar:
         request_class=JsonRequest,
         request_max_body_size=settings.max_body_bytes,
         openapi_config=openapi_config(),
+        cors_config=cors(settings),
         logging_config=logs.app_logging(),
         on_startup=[verify_rubrics, coalesce_denials],
         on_shutdown=[dispose],

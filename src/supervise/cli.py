@@ -31,6 +31,7 @@ def _settings() -> Settings:
         settings = Settings.from_env()
         settings.server_secret()
         settings.proxies  # noqa: B018  (checked here, so a typo fails every command, not a request)
+        settings.origins  # noqa: B018
     except ConfigError as exc:
         raise click.ClickException(str(exc)) from None
     return settings

@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import ipaddress
 import os
+import re
 import secrets
 from collections.abc import Mapping
 from pathlib import Path
@@ -15,6 +16,7 @@ from sqlalchemy.engine import make_url
 __all__ = ["ConfigError", "Settings", "normalise_database_url"]
 
 DEFAULT_DATABASE_URL = "sqlite+aiosqlite:///./supervise.db"
+_ORIGIN = re.compile(r"^https?://(\[[0-9a-f:.]+\]|[a-z0-9]([a-z0-9.-]*[a-z0-9])?)(:[0-9]{1,5})?$")
 
 
 class ConfigError(Exception):
@@ -64,6 +66,10 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     a guessed or leaked link cannot be hammered."""
     client_form_hours: int = 72
     """How long a client form link stays valid when its request names no expiry (at most 30 days)."""
+    cors_origins: str = ""
+    """Comma-separated origins (``https://supervision.clinic.example``) whose pages may call the API from a
+    browser. Exact origins only: a wildcard would let any page on the web use a supervisor's token. Empty (the
+    default): no cross-origin calls."""
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
@@ -101,6 +107,24 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
             except ValueError:
                 raise ConfigError(f"SUPERVISE_TRUSTED_PROXIES: {entry!r} is not an IP address or network") from None
         return proxies
+
+    @property
+    def origins(self) -> list[str]:
+        """:attr:`cors_origins` as a list, each one checked: scheme, host and port only, as browsers send them."""
+        origins = [entry.strip() for entry in self.cors_origins.split(",") if entry.strip()]
+        for origin in origins:
+            if origin == "*":
+                raise ConfigError(
+                    "SUPERVISE_CORS_ORIGINS: '*' is refused; list the origins of your front ends exactly, "
+                    "e.g. https://supervision.clinic.example"
+                )
+            if not _ORIGIN.match(origin):
+                raise ConfigError(
+                    f"SUPERVISE_CORS_ORIGINS: {origin!r} is not an origin: scheme, host and optional port, lower "
+                    "case, no path or trailing slash (e.g. https://supervision.clinic.example or "
+                    "http://localhost:5173)"
+                )
+        return origins
 
     @property
     def url(self) -> str:

@@ -11,6 +11,7 @@ from typing import Any, TypeVar
 import msgspec
 import uuid_utils
 from litestar import Litestar, Request, Response
+from litestar.config.cors import CORSConfig
 from litestar.datastructures import MutableScopeHeaders
 from litestar.di import NamedDependency
 from litestar.enums import MediaType
@@ -26,12 +27,14 @@ from sqlalchemy.exc import DataError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from supervise.auth.principal import Principal
+from supervise.config import Settings
 from supervise.errors import DomainError, FieldError
 from supervise.idempotency.service import StoredResponse, fingerprint, run_once
 from supervise.parameters import IdempotencyKey
 from supervise.preconditions import etag
 
 __all__ = [
+    "CORS_METHODS",
     "PROBLEM_JSON",
     "FieldErrorOut",
     "Made",
@@ -39,6 +42,7 @@ __all__ = [
     "Problem",
     "With",
     "before_request",
+    "cors",
     "example_problem",
     "exception_handlers",
     "problem",
@@ -241,6 +245,37 @@ signature does not change once the application is built; Litestar's handlers tak
 
 
 _ALLOW = "supervise.allow"
+
+
+CORS_METHODS = ("DELETE", "GET", "PATCH", "POST")
+"""Every method a route answers but OPTIONS and HEAD (a test keeps them in step with the routes)."""
+CORS_REQUEST_HEADERS = ("Authorization", "Content-Type", "If-Match", "If-None-Match", "Idempotency-Key")
+CORS_EXPOSED_HEADERS = (
+    "ETag",
+    "Location",
+    "X-Request-ID",
+    "Idempotent-Replayed",
+    "Retry-After",
+    "RateLimit",
+    "RateLimit-Policy",
+)
+
+
+def cors(settings: Settings) -> CORSConfig | None:
+    """Cross-origin calls from the pages of ``SUPERVISE_CORS_ORIGINS``, with Litestar's CORS middleware; none
+    when it is empty. Credentials are bearer tokens in ``Authorization``, never cookies, so the answer allows no
+    credentials (``Access-Control-Allow-Credentials`` is not sent) and a page must hold its token itself."""
+    origins = settings.origins
+    if not origins:
+        return None
+    return CORSConfig(
+        allow_origins=origins,
+        allow_methods=list(CORS_METHODS),  # type: ignore[arg-type]
+        allow_headers=list(CORS_REQUEST_HEADERS),
+        expose_headers=list(CORS_EXPOSED_HEADERS),
+        allow_credentials=False,
+        max_age=600,
+    )
 
 
 def record_routed_methods(app: Litestar) -> None:
