@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import asyncio
+import dataclasses
 import datetime as dt
 import math
 import uuid
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -14,10 +17,14 @@ from litestar.testing import TestClient
 from supervise.app import create_app
 from supervise.clock import utcnow
 from supervise.config import ConfigError, Settings
+from supervise.db import alembic_config
+from supervise.rubrics.registry import RubricError, load_registry
 from tests.aggregates.test_series import review
 from tests.audit.test_audit import events
+from tests.conftest import SECRET, fresh_database
 from tests.recordings.test_api import recording_body
 from tests.reviews.support import ITEMS, Team, complete, make_team
+from tests.rubrics.test_api import _verify
 from tests.support import Api, Org, Person, make_org
 from tests.test_http import assert_problem
 
@@ -313,3 +320,22 @@ def test_form_links_are_rate_limited_per_link(database_url: str, settings: Setti
 def test_a_form_lifetime_out_of_range_is_refused_at_start(database_url: str, settings: Settings) -> None:
     with pytest.raises(ConfigError, match="SUPERVISE_CLIENT_FORM_HOURS must be from 1 to 720"):
         create_app(Settings(database_url=database_url, secret_key=settings.secret_key, client_form_hours=0))
+
+
+def test_a_link_freezes_its_rubric_version_when_it_is_issued(backend: str, tmp_path: Path) -> None:
+    """The client answers the form the link was issued for: a definition changed between the link and the
+    submission does not pass unnoticed, because issuing the link snapshots the version (the server then refuses
+    to start on the changed definition, as it does for a version a draft uses)."""
+    from alembic import command
+
+    for url in fresh_database(backend, tmp_path):
+        command.upgrade(alembic_config(Settings(database_url=url)), "head")
+        settings = Settings(database_url=url, secret_key=SECRET)
+        with TestClient(create_app(settings), raise_server_exceptions=False) as client:
+            team = make_team(make_org(client, settings))
+            ask(team.therapist, session(team, 1, "2026-10-06"))
+        changed = load_registry()
+        rubric = changed.rubrics[("wai-sr", "1.0")]
+        changed.rubrics[("wai-sr", "1.0")] = dataclasses.replace(rubric, title="WAI-SR, edited after the link")
+        with pytest.raises(RubricError, match=r"wai-sr 1.0 \(plugin 'wai-sr'\)"):
+            asyncio.run(_verify(settings, changed))

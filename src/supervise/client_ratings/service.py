@@ -43,6 +43,7 @@ from supervise.recordings import service as recordings
 from supervise.recordings.service import Recording
 from supervise.reviews import service as reviews
 from supervise.reviews.service import Review
+from supervise.rubrics import service as rubrics
 from supervise.rubrics.model import Responses
 from supervise.runtime import Runtime
 from supervise.scores import service as scores
@@ -179,6 +180,8 @@ async def create_form(tx: Tx, runtime: Runtime, principal: Principal, data: Clie
         raise Forbidden("Only the therapist, a supervisor of theirs or an admin may ask the client for a rating.")
     rubric = reviews.pin_client_rubric(runtime, data.rubric_key, data.rubric_version)
     await _not_rated_yet(tx, recording, rubric.key)
+    # The version freezes when the link is issued, as at a first draft: the client answers this definition.
+    await rubrics.ensure_snapshot(tx, runtime.registry, rubric)
     token = TOKEN_PREFIX + secrets.token_urlsafe(32)
     now = utcnow()
     hours = data.expires_in_hours or runtime.settings.client_form_hours
