@@ -45,6 +45,7 @@ ROLES = {
     "reviews.requests": SERVICE,
     "reviews.rules": SERVICE,
     "rubrics.diff": SUPPORT,
+    "rubrics.edges": SUPPORT,  # the fixed responses supervise.testing.check_rubric tries first
     "rubrics.hookspecs": SUPPORT,
     "rubrics.flags": SUPPORT,
     "rubrics.model": SUPPORT,
