@@ -44,12 +44,15 @@ ROLES = {
     "reviews.references": SERVICE,
     "reviews.requests": SERVICE,
     "reviews.rules": SERVICE,
+    "rubrics.commands": API,  # the command line: like the HTTP layer, it calls services
     "rubrics.diff": SUPPORT,
     "rubrics.edges": SUPPORT,  # the fixed responses supervise.testing.check_rubric tries first
     "rubrics.hookspecs": SUPPORT,
     "rubrics.flags": SUPPORT,
     "rubrics.model": SUPPORT,
     "rubrics.registry": SUPPORT,
+    "rubrics.release": SERVICE,
+    "rubrics.usage": REPOSITORY,  # what uses a rubric version, in every organisation
     "scores.periods": SUPPORT,
 }
 """Modules named after what they do, rather than after their role: the role they play."""

@@ -15,50 +15,17 @@ import click
 import msgspec
 from alembic import command
 
+from supervise.cli_common import ensure_schema, env_settings, revisions
 from supervise.clock import utcnow
-from supervise.config import ConfigError, Settings
+from supervise.config import Settings
 from supervise.db import Database, alembic_config
 from supervise.logs import server_logging
 from supervise.plugins import commands as plugin_commands
-from supervise.rubrics.registry import Registry, RubricError, load_registry, version_key
+from supervise.rubrics.commands import rubrics
+from supervise.rubrics.registry import RubricError, load_registry
 from supervise.rubrics.service import verify_snapshots
 
-__all__ = ["main", "openapi_document"]
-
-
-def _settings() -> Settings:
-    try:
-        settings = Settings.from_env()
-        settings.server_secret()
-        settings.proxies  # noqa: B018  (checked here, so a typo fails every command, not a request)
-        settings.origins  # noqa: B018
-    except ConfigError as exc:
-        raise click.ClickException(str(exc)) from None
-    return settings
-
-
-async def _revisions(settings: Settings) -> tuple[str | None, str | None]:
-    db = Database(settings)
-    try:
-        return await db.schema_revision(), db.head_revision()
-    finally:
-        await db.dispose()
-
-
-def ensure_schema(settings: Settings) -> None:
-    """SQLite (the embedded default) is brought to head; PostgreSQL must already be there."""
-    if settings.is_sqlite:
-        command.upgrade(alembic_config(settings), "head")
-        return
-    try:
-        current, head = asyncio.run(_revisions(settings))
-    except OSError as exc:
-        raise click.ClickException(f"cannot reach the database: {exc}") from None
-    if current != head:
-        raise click.ClickException(
-            f"the database schema is at {current or 'nothing'}, this version needs {head}: "
-            "run 'supervise db upgrade' first (once, from one machine)"
-        )
+__all__ = ["ensure_schema", "main", "openapi_document"]
 
 
 @click.group()
@@ -92,7 +59,7 @@ def serve(host: str, port: int, workers: int, reload: bool) -> None:
     """Run the API (uvicorn)."""
     import uvicorn
 
-    settings = _settings()
+    settings = env_settings()
     if settings.is_sqlite and workers > 1 and not reload:
         raise click.ClickException(
             "SQLite serves one worker: each worker would run its statements on its own event loop and wait there "
@@ -147,20 +114,20 @@ def db() -> None:
 @click.argument("revision", default="head")
 def upgrade(revision: str) -> None:
     """Upgrade the schema (to head by default)."""
-    command.upgrade(alembic_config(_settings()), revision)
+    command.upgrade(alembic_config(env_settings()), revision)
 
 
 @db.command()
 @click.argument("revision")
 def downgrade(revision: str) -> None:
     """Downgrade the schema to REVISION (e.g. -1, or base)."""
-    command.downgrade(alembic_config(_settings()), revision)
+    command.downgrade(alembic_config(env_settings()), revision)
 
 
 @db.command()
 def current() -> None:
     """Print the schema's revision and the newest one this version knows."""
-    current_rev, head = asyncio.run(_revisions(_settings()))
+    current_rev, head = asyncio.run(revisions(env_settings()))
     click.echo(f"current: {current_rev or 'none'}")
     click.echo(f"head:    {head}")
 
@@ -180,7 +147,7 @@ async def _verify_rollups(settings: Settings) -> tuple[int, list[str]]:
 def verify_rollups() -> None:
     """Check every aggregate rollup against a full recomputation from the stored scores (exit 1 on a
     difference)."""
-    scores, mismatches = asyncio.run(_verify_rollups(_settings()))
+    scores, mismatches = asyncio.run(_verify_rollups(env_settings()))
     for mismatch in mismatches[:50]:
         click.echo(mismatch)
     if mismatches:
@@ -223,7 +190,7 @@ async def _verify_chains(settings: Settings, org: uuid.UUID | None) -> list[tupl
 def verify_audit(org: uuid.UUID | None) -> None:
     """Recompute every organisation's hash chain; report each chain's events checked and its first broken
     link (exit 1 if any chain is broken)."""
-    results = asyncio.run(_verify_chains(_settings(), org))
+    results = asyncio.run(_verify_chains(env_settings(), org))
     broken = 0
     for org_id, check in results:
         archived = f" (events 1 to {check.archived} archived)" if check.archived else ""
@@ -298,7 +265,7 @@ def archive_audit(days: int, output: Path, org: uuid.UUID | None) -> None:
     signed head; the file verifies by the README's hash scheme."""
     output.mkdir(parents=True, exist_ok=True)
     before = utcnow() - dt.timedelta(days=days)
-    for line in asyncio.run(_archive(_settings(), org, before, output)):
+    for line in asyncio.run(_archive(env_settings(), org, before, output)):
         click.echo(line)
 
 
@@ -331,7 +298,7 @@ async def _sign_heads(settings: Settings, org: uuid.UUID | None) -> list[dict[st
 def checkpoint_audit(org: uuid.UUID | None) -> None:
     """Sign every organisation's chain head with the server secret (HMAC-SHA256), store the signatures, and
     print each as a JSON line to keep outside the database. Run it periodically (cron)."""
-    for line in asyncio.run(_sign_heads(_settings(), org)):
+    for line in asyncio.run(_sign_heads(env_settings(), org)):
         click.echo(json.dumps(line))
 
 
@@ -376,7 +343,7 @@ def create_org(name: str, admin_name: str, admin_email: str, as_json: bool) -> N
             msgspec.convert(value, kind)
         except msgspec.ValidationError as exc:
             raise click.BadParameter(str(exc), param_hint=label) from None
-    settings = _settings()
+    settings = env_settings()
     ensure_schema(settings)
     made = asyncio.run(_create_org(settings, name, admin_name, admin_email))
     if as_json:
@@ -386,88 +353,6 @@ def create_org(name: str, admin_name: str, admin_email: str, as_json: bool) -> N
     click.echo(f"admin        {made['member_id']}")
     click.echo(f"api key      {made['api_key']}")
     click.echo("The key is shown once; keep it somewhere safe.", err=True)
-
-
-@main.group()
-def rubrics() -> None:
-    """Installed rubric plugins."""
-
-
-def _registry() -> Registry:
-    try:
-        return load_registry(Settings.from_env().plugin_allow_list)
-    except RubricError as exc:
-        raise click.ClickException(str(exc)) from None
-
-
-@rubrics.command("list")
-def list_rubrics() -> None:
-    """Every installed rubric version, with the plugin that provides it."""
-    registry = _registry()
-    rows = [("KEY", "VERSION", "ITEMS", "PLUGIN", "TITLE")]
-    for (key, version), rubric in sorted(registry.rubrics.items(), key=lambda kv: (kv[0][0], version_key(kv[0][1]))):
-        rows.append((key, version, str(len(rubric.items)), registry.owners[(key, version)], rubric.title))
-    widths = [max(len(row[i]) for row in rows) for i in range(4)]
-    for row in rows:
-        click.echo("  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=False)) + "  " + row[4])
-
-
-async def _check_snapshots(settings: Settings, registry: Registry) -> list[Any]:
-    from supervise.rubrics.service import check_snapshots
-
-    database = Database(settings)
-    try:
-        async with database.transaction() as tx:
-            return await check_snapshots(tx, registry)
-    finally:
-        await database.dispose()
-
-
-@rubrics.command("check")
-def check_rubrics() -> None:
-    """Compare the installed definitions with the database's snapshots of the versions reviews use: each
-    changed one with a field-level diff (exit status 1, as 'serve' would refuse to start)."""
-    settings = _settings()
-    ensure_schema(settings)
-    registry = _registry()
-    checks = asyncio.run(_check_snapshots(settings, registry))
-    width = max((len(f"{c.key} {c.version}") for c in checks), default=0)
-    for check in checks:
-        name = f"{check.key} {check.version}".ljust(width)
-        if check.state == "same":
-            click.echo(f"{name}  same as its snapshot (plugin '{check.plugin}')")
-        elif check.state == "not installed":
-            click.echo(f"{name}  not installed: its reviews read the snapshot (was plugin '{check.plugin}')")
-        else:
-            click.echo(f"{name}  CHANGED since reviews used it (plugin '{check.plugin}'):")
-            for line in check.diff:
-                click.echo(f"    {line}")
-    used = {(c.key, c.version) for c in checks}
-    unused = sorted(f"{k} {v}" for k, v in registry.rubrics if (k, v) not in used)
-    if unused:
-        click.echo("not used by any review yet (frozen at their first draft): " + ", ".join(unused))
-    changed = [c for c in checks if c.state == "changed"]
-    if changed:
-        raise click.ClickException(
-            f"{len(changed)} definition(s) changed: restore them and publish the change under a new version, or "
-            "release a version only drafts use ('supervise rubrics release KEY VERSION')"
-        )
-
-
-@rubrics.command("show")
-@click.argument("key")
-@click.option("--version", "version", help="A version other than the latest installed one.")
-def show_rubric(key: str, version: str | None) -> None:
-    """Print a rubric's full definition as JSON."""
-    registry = _registry()
-    rubric = registry.get(key, version) if version else registry.latest(key)
-    if rubric is None:
-        known = ", ".join(sorted({k for k, _ in registry.rubrics})) or "none"
-        raise click.ClickException(f"no installed rubric {key} {version or ''}".strip() + f" (installed: {known})")
-    document = msgspec.to_builtins(rubric.definition())
-    document["checksum"] = rubric.checksum()
-    document["plugin"] = registry.owners[(rubric.key, rubric.version)]
-    click.echo(json.dumps(document, indent=2))
 
 
 def openapi_document() -> dict[str, Any]:
@@ -491,4 +376,5 @@ def openapi(output: Path | None) -> None:
         output.write_text(text)
 
 
+main.add_command(rubrics)
 main.add_command(plugin_commands)
