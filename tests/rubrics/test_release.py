@@ -286,3 +286,26 @@ async def _forget_snapshot(url: str) -> None:
             await tx.execute(delete(RubricSnapshot))
     finally:
         await database.dispose()
+
+
+def test_a_review_submitted_while_the_operator_reads_the_prompt_refuses_the_release(
+    backend: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """What the prompt showed is counted again when the release runs: a draft submitted meanwhile holds the
+    version, and the other drafts stay too."""
+    with deployment(backend, tmp_path) as d:
+        team = make_team(d.org("Riverside"))
+        submitted, waiting = draft(team.supervisor, team), draft(team.therapist, team)
+
+        def submit_then_accept(*_: Any, **__: Any) -> bool:
+            complete(team.supervisor, submitted)
+            return True
+
+        monkeypatch.setattr("click.confirm", submit_then_accept)
+        refused = d.cli("rubrics", "release", "alliance", "1.0")
+        assert refused.exit_code == 1
+        assert "2 draft reviews in Riverside" in refused.output  # the prompt's count
+        assert "1 submitted review (or amendment)" in refused.output and "Nothing was changed" in refused.output
+        assert team.therapist.api.get(f"/v1/reviews/{waiting['id']}").status_code == 200
+        assert ("alliance", "1.0") in d.snapshots()
+        assert not [e for e in events(team.org) if e["action"] in ("review.discard", "rubric.version_released")]
