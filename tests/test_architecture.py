@@ -37,9 +37,12 @@ ROLES = {
     "audit.chain": SUPPORT,
     "audit.readlog": REPOSITORY,  # how read events are persisted: the group commit over the repository's appends
     "audit.denials": REPOSITORY,  # how refused attempts are persisted: counted, then appended once per window
+    "auth.jwks": SUPPORT,  # fetches and caches providers' keys: no database
     "auth.keys": SUPPORT,
+    "auth.oidc": SERVICE,
     "auth.permissions": API,  # declared on handlers, checked by the HTTP layer
     "auth.principal": SUPPORT,
+    "auth.tokens": SUPPORT,
     "reviews.annotations": SERVICE,
     "reviews.references": SERVICE,
     "reviews.requests": SERVICE,

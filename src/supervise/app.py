@@ -18,7 +18,7 @@ from supervise import __version__, logs, metrics
 from supervise.aggregates.api import AggregateController
 from supervise.audit.api import AuditEventController
 from supervise.auth import permissions
-from supervise.auth.api import ApiKeyController, MeController
+from supervise.auth.api import ApiKeyController, IdentityProviderController, MeController
 from supervise.bodies import YEAR_PATTERN, JsonRequest
 from supervise.client_ratings.api import ClientFormController, ClientRatingController, FormController
 from supervise.config import Settings
@@ -210,6 +210,7 @@ def create_app(settings: Settings) -> Litestar:
             MemberController,
             SupervisionLinkController,
             ApiKeyController,
+            IdentityProviderController,
             AuditEventController,
             CaseController,
             RecordingController,

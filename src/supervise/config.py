@@ -18,6 +18,8 @@ __all__ = ["ConfigError", "Settings", "normalise_database_url"]
 DEFAULT_DATABASE_URL = "sqlite+aiosqlite:///./supervise.db"
 _ORIGIN = re.compile(r"^https?://(\[[0-9a-f:.]+\]|[a-z0-9]([a-z0-9.-]*[a-z0-9])?)(:[0-9]{1,5})?$")
 
+_BOOLEANS = {"1": True, "true": True, "yes": True, "on": True, "0": False, "false": False, "no": False, "off": False}
+
 
 class ConfigError(Exception):
     """A setting is missing or malformed; the message says which and how to fix it."""
@@ -71,6 +73,19 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     browser. Exact origins only: a wildcard would let any page on the web use a supervisor's token. Empty (the
     default): no cross-origin calls."""
 
+    oidc_leeway_seconds: int = 30
+    """Clock skew allowed when checking an access token's ``exp`` and ``nbf``."""
+    oidc_jwks_refetch_seconds: int = 60
+    """An identity provider's keys are fetched again when a token names a key id they lack, but at most once
+    in this many seconds: tokens with made-up key ids cannot make the server hammer the provider."""
+    oidc_jwks_max_age_seconds: int = 3600
+    """Keys older than this are fetched again at the next token, so a key the provider withdrew stops working."""
+    oidc_http_timeout_seconds: int = 5
+    """How long fetching an identity provider's discovery document or keys may take."""
+    oidc_allow_http_loopback: bool = False
+    """Allow ``http://`` issuer and key URLs on loopback addresses (``127.0.0.1``, ``::1``, ``localhost``), for
+    tests and local development. Off (the default), issuers and their keys must be ``https://``."""
+
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
         env = os.environ if environ is None else environ
@@ -79,7 +94,11 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
             raw = env.get(f"SUPERVISE_{field.name.upper()}")
             if raw is None or raw == "":
                 continue
-            if field.type is int:
+            if field.type is bool:
+                if raw.lower() not in _BOOLEANS:
+                    raise ConfigError(f"SUPERVISE_{field.name.upper()} must be true or false, got {raw!r}")
+                values[field.name] = _BOOLEANS[raw.lower()]
+            elif field.type is int:
                 try:
                     values[field.name] = int(raw)
                 except ValueError:

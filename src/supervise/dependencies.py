@@ -120,7 +120,7 @@ class Authentication:
                     exc.headers.update(limited.headers())
                 raise
             principal = caller.principal
-            limited = await runtime.throttle.caller(principal.api_key_id, principal.org_id)
+            limited = await runtime.throttle.caller(principal.credential_id, principal.org_id)
             state = scope.setdefault("state", {})
             state[_CALLER], state[_SESSION] = caller, session
             reason = permission.refusal(principal)

@@ -10,6 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from supervise.audit.denials import Denials
 from supervise.audit.readlog import ReadLog
+from supervise.auth.jwks import KeySets
 from supervise.auth.keys import ApiKeyHasher
 from supervise.cache import Generations, LruCache
 from supervise.config import ConfigError, Settings
@@ -40,6 +41,8 @@ class Runtime:
     """Refused attempts, coalesced (``supervise.audit.denials``)."""
     throttle: Throttle
     """The rate limits (``supervise.throttle``)."""
+    keysets: KeySets
+    """Identity providers' signing keys, fetched and cached (``supervise.auth.jwks``)."""
 
     @classmethod
     def build(cls, settings: Settings) -> Runtime:
@@ -60,6 +63,7 @@ class Runtime:
             reads=ReadLog(db),
             denials=Denials(db, settings.audit_denial_window_seconds),
             throttle=Throttle(settings),
+            keysets=KeySets(settings),
         )
 
     @asynccontextmanager
@@ -74,4 +78,5 @@ class Runtime:
         await self.reads.close()
         await self.generations.close()
         await self.throttle.close()
+        await self.keysets.close()
         await self.db.dispose()

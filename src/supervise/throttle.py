@@ -141,10 +141,11 @@ class Throttle:
         self._closes[key] = closes
         return Limited(policy, item.amount, window, item.amount - count, max(1, math.ceil(closes - now)))
 
-    async def caller(self, api_key_id: uuid.UUID, org_id: uuid.UUID) -> Limited | None:
-        """Count a request made with a valid key; raise :class:`TooManyRequests` past its key's or its
-        organisation's limit. Returns where it stands, for the response's header fields."""
-        by_key = await self._count(self.per_key, "key", api_key_id.hex)
+    async def caller(self, credential_id: uuid.UUID, org_id: uuid.UUID) -> Limited | None:
+        """Count a request made with a valid key (or a member's access token: ``Principal.credential_id``); raise
+        :class:`TooManyRequests` past its key's or its organisation's limit. Returns where it stands, for the
+        response's header fields."""
+        by_key = await self._count(self.per_key, "key", credential_id.hex)
         return _nearer(by_key, await self._count(self.per_organisation, "organisation", org_id.hex))
 
     async def anonymous(self, address: str | None) -> Limited | None:

@@ -41,6 +41,8 @@ class NewEvent:
     request_id: str | None
     source_address: str | None
     count: int = 1
+    token_issuer: str | None = None
+    token_subject: str | None = None
     seq: int = 0
     prev_hash: str = ""
     hash: str = ""
@@ -67,12 +69,16 @@ def new_event(
         outcome=outcome,
         request_id=principal.request_id if principal else None,
         source_address=principal.source_address if principal else None,
+        token_issuer=principal.token_issuer if principal else None,
+        token_subject=principal.token_subject if principal else None,
     )
 
 
 def event_hash(event: AuditEvent | NewEvent) -> str:
     """SHA-256 of the event's fields, as the README describes it. ``count`` is hashed, last, only when it is
-    not 1: every event written before it existed had 1, and their hashes stay what they were."""
+    not 1, and the access token's issuer and subject (after ``count``, then always hashed) only when there is an
+    issuer: every event written before they existed had a count of 1 and no token, and their hashes stay what
+    they were."""
     fields: list[object] = [
         str(event.org_id),
         event.seq,
@@ -87,7 +93,9 @@ def event_hash(event: AuditEvent | NewEvent) -> str:
         event.source_address,
         event.prev_hash,
     ]
-    if event.count != 1:
+    if event.token_issuer is not None:
+        fields += [event.count, event.token_issuer, event.token_subject]
+    elif event.count != 1:
         fields.append(event.count)
     return hashlib.sha256(msgspec.json.encode(fields)).hexdigest()
 

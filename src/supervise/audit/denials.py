@@ -63,7 +63,7 @@ class Denials:
         to be written with its kind's other repeats when the window closes."""
         kind = _kind(event)
         if kind not in self._written:
-            key = (event.org_id, event.api_key_id)
+            key = (event.org_id, event.api_key_id or event.actor_member_id)  # a token's member: per member
             kinds = self._per_key.get(key, 0)
             if kinds < DISTINCT_PER_KEY:
                 self._per_key[key] = kinds + 1

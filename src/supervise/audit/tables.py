@@ -38,6 +38,10 @@ class AuditEvent(Base):
     count: Mapped[int] = mapped_column(Integer, server_default=text("1"))
     """How many attempts the event stands for: 1, except for repeated refusals coalesced into one event
     (:mod:`supervise.audit.denials`). Hashed only when it is not 1, so the chains written before it verify."""
+    token_issuer: Mapped[str | None] = mapped_column(String(512))
+    """The identity provider whose access token the actor signed in with (null: an API key or no one)."""
+    token_subject: Mapped[str | None] = mapped_column(String(255))
+    """That token's ``sub``."""
 
     @property
     def occurred_at(self) -> dt.datetime:

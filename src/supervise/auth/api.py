@@ -1,24 +1,38 @@
-"""``/v1/me``, ``/v1/members/{member_id}/api-keys`` and ``/v1/api-keys/{key_id}``."""
+"""``/v1/me``, ``/v1/members/{member_id}/api-keys``, ``/v1/api-keys/{key_id}`` and
+``/v1/identity-providers[/{provider_id}]``."""
 
 from __future__ import annotations
 
 import uuid
 
-from litestar import Controller, Response, delete, get, post
+from litestar import Controller, Response, delete, get, patch, post
 from litestar.di import NamedDependency
 from litestar.params import FromPath, JSONBody
 
-from supervise.auth import permissions, service
+from supervise.auth import oidc, permissions, service
 from supervise.auth.principal import Principal
-from supervise.auth.schemas import ApiKeyCreate, ApiKeyCreated, ApiKeyOut, ApiKeyPage, Me, OrganisationOut
+from supervise.auth.schemas import (
+    ApiKeyCreate,
+    ApiKeyCreated,
+    ApiKeyOut,
+    ApiKeyPage,
+    IdentityProviderCreate,
+    IdentityProviderOut,
+    IdentityProviderPage,
+    IdentityProviderUpdate,
+    Me,
+    MeIdentity,
+    OrganisationOut,
+)
 from supervise.db import Tx
 from supervise.http import Made, Once, With, problem_responses, to
 from supervise.members.schemas import MemberOut
 from supervise.pagination import DEFAULT_LIMIT
-from supervise.parameters import LOCATION, Cursor, Limit, page
+from supervise.parameters import ETAG, LOCATION, Cursor, IfMatch, Limit, page
+from supervise.preconditions import etag
 from supervise.runtime import Runtime
 
-__all__ = ["ApiKeyController", "MeController"]
+__all__ = ["ApiKeyController", "IdentityProviderController", "MeController"]
 
 
 class MeController(Controller):
@@ -30,15 +44,20 @@ class MeController(Controller):
         operation_id="getMe",
         permission=permissions.Authenticated,
         summary="Who am I",
-        description="The calling member, their organisation and the API key in use.",
+        description="The calling member, their organisation, and the API key in use or the identity provider and "
+        "subject of the access token in use.",
         responses=problem_responses(401),
     )
     async def get_me(self, caller: NamedDependency[service.Caller]) -> Me:
-        rows = caller.rows
+        provider, principal = caller.provider, caller.principal
+        identity = None
+        if provider is not None and principal.token_subject is not None:
+            identity = MeIdentity(provider_id=provider.id, issuer=provider.issuer, subject=principal.token_subject)
         return Me(
-            member=to(MemberOut, rows.member),
-            organisation=to(OrganisationOut, rows.organisation),
-            api_key=to(ApiKeyOut, rows.api_key),
+            member=to(MemberOut, caller.member),
+            organisation=to(OrganisationOut, caller.organisation),
+            api_key=to(ApiKeyOut, caller.api_key) if caller.api_key is not None else None,
+            identity=identity,
         )
 
 
@@ -129,3 +148,106 @@ class ApiKeyController(Controller):
         principal: NamedDependency[Principal],
     ) -> None:
         await service.revoke_key(tx, principal, key_id)
+
+
+class IdentityProviderController(Controller):
+    path = "/v1/identity-providers"
+    tags = ["Identity providers"]
+
+    @post(
+        "/",
+        operation_id="createIdentityProvider",
+        permission=permissions.IdentityProvidersWrite,
+        summary="Trust an identity provider (admin)",
+        description="Members may then sign in with its access tokens (JWT) for `audience`, sent as "
+        "`Authorization: Bearer`. An issuer and audience can be registered by one organisation only. Audited.",
+        status_code=201,
+        response_headers=[LOCATION, ETAG],
+        responses=problem_responses(400, 401, 403, 409, 422),
+    )
+    async def create_provider(
+        self,
+        data: JSONBody[IdentityProviderCreate],
+        tx: NamedDependency[Tx],
+        principal: NamedDependency[Principal],
+        runtime: NamedDependency[Runtime],
+        once: NamedDependency[Once],
+    ) -> Response[IdentityProviderOut]:
+        async def create() -> Made:
+            provider = await oidc.create_provider(tx, runtime, principal, data)
+            return Made(to(IdentityProviderOut, provider), f"/v1/identity-providers/{provider.id}")
+
+        return await once(data, create, etag_version=1)
+
+    @get(
+        "/",
+        operation_id="listIdentityProviders",
+        permission=permissions.IdentityProvidersRead,
+        summary="List trusted identity providers (admin)",
+        description="Oldest first. Reading it is audited.",
+        responses=problem_responses(400, 401, 403),
+    )
+    async def list_providers(
+        self,
+        tx: NamedDependency[Tx],
+        principal: NamedDependency[Principal],
+        runtime: NamedDependency[Runtime],
+        limit: Limit = DEFAULT_LIMIT,
+        cursor: Cursor = None,
+    ) -> IdentityProviderPage:
+        found = await oidc.list_providers(tx, runtime, principal, page(principal, "identity-providers", cursor, limit))
+        return to(IdentityProviderPage, found)
+
+    @get(
+        "/{provider_id:uuid}",
+        operation_id="getIdentityProvider",
+        permission=permissions.IdentityProvidersRead,
+        summary="Get a trusted identity provider (admin)",
+        response_headers=[ETAG],
+        responses=problem_responses(400, 401, 403, 404),
+    )
+    async def get_provider(
+        self,
+        provider_id: FromPath[uuid.UUID],
+        tx: NamedDependency[Tx],
+        principal: NamedDependency[Principal],
+    ) -> Response[IdentityProviderOut]:
+        provider = await oidc.get_provider(tx, principal, provider_id)
+        return Response(to(IdentityProviderOut, provider), headers={"ETag": etag(provider.version)})
+
+    @patch(
+        "/{provider_id:uuid}",
+        operation_id="updateIdentityProvider",
+        permission=permissions.IdentityProvidersWrite,
+        summary="Change a trusted identity provider (admin)",
+        description="Needs If-Match. Changing the issuer forgets the subjects bound to members. Audited.",
+        response_headers=[ETAG],
+        responses=problem_responses(400, 401, 403, 404, 409, 412, 422, 428),
+    )
+    async def update_provider(
+        self,
+        provider_id: FromPath[uuid.UUID],
+        data: JSONBody[IdentityProviderUpdate],
+        tx: NamedDependency[Tx],
+        principal: NamedDependency[Principal],
+        runtime: NamedDependency[Runtime],
+        if_match: IfMatch = None,
+    ) -> Response[IdentityProviderOut]:
+        provider = await oidc.update_provider(tx, runtime, principal, provider_id, data, if_match)
+        return Response(to(IdentityProviderOut, provider), headers={"ETag": etag(provider.version)})
+
+    @delete(
+        "/{provider_id:uuid}",
+        operation_id="deleteIdentityProvider",
+        permission=permissions.IdentityProvidersWrite,
+        summary="Stop trusting an identity provider (admin)",
+        description="Its tokens stop working at once; the subjects bound to members are forgotten. Audited.",
+        responses=problem_responses(400, 401, 403, 404),
+    )
+    async def delete_provider(
+        self,
+        provider_id: FromPath[uuid.UUID],
+        tx: NamedDependency[Tx],
+        principal: NamedDependency[Principal],
+    ) -> None:
+        await oidc.delete_provider(tx, principal, provider_id)

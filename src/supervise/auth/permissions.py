@@ -35,6 +35,8 @@ __all__ = [
     "ClientFormsRead",
     "ClientFormsWrite",
     "ClientRatingsAdmin",
+    "IdentityProvidersRead",
+    "IdentityProvidersWrite",
     "MembersAdmin",
     "MembersRead",
     "MembersWrite",
@@ -65,14 +67,14 @@ class Requires:
     def refusal(self, principal: Principal) -> str | None:
         """Why ``principal`` may not do this, or ``None`` when it may."""
         if self.scope is not None and principal.scopes is not None and self.scope not in principal.scopes:
-            return f"This API key lacks the scope '{self.scope}'."
+            return f"This API key lacks the scope '{self.scope}'."  # a token's member has no scopes: all of them
         if self.role is not None and self.role not in principal.roles:
             return f"Only a member with the {self.role} role may do this."
         return None
 
     def describe(self) -> str:
         if self.scope is None:
-            return "any valid API key."
+            return "any valid API key or access token."
         needs = f"the `{self.scope}` scope"
         return needs + (f" and the `{self.role}` role." if self.role else ".")
 
@@ -105,6 +107,8 @@ ReferencesAdmin = Requires(Scope.REVIEWS_WRITE, Role.ADMIN)
 ClientRatingsAdmin = Requires(Scope.CLIENT_RATINGS_WRITE, Role.ADMIN)
 ClientFormsRead = Requires(Scope.CLIENT_RATINGS_READ)
 ClientFormsWrite = Requires(Scope.CLIENT_RATINGS_WRITE)
+IdentityProvidersRead = Requires(Scope.MEMBERS_READ, Role.ADMIN)
+IdentityProvidersWrite = Requires(Scope.MEMBERS_WRITE, Role.ADMIN)
 
 
 def permission_of(handler: BaseRouteHandler) -> Requires | Token | None:

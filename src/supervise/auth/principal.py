@@ -1,4 +1,5 @@
-"""Who is calling: the member behind an API key, their roles and the key's scopes."""
+"""Who is calling: the member behind an API key or an identity provider's access token, their roles and the
+key's scopes."""
 
 from __future__ import annotations
 
@@ -37,11 +38,21 @@ class Scope(enum.StrEnum):
 class Principal:
     org_id: uuid.UUID
     member_id: uuid.UUID
-    api_key_id: uuid.UUID
+    api_key_id: uuid.UUID | None
+    """Null when the member signed in with an identity provider's access token."""
     roles: frozenset[Role]
     scopes: frozenset[Scope] | None
     request_id: str | None = None
     source_address: str | None = None
+    token_issuer: str | None = None
+    """The issuer of the access token the member signed in with (``iss``), for the audit log."""
+    token_subject: str | None = None
+    """That token's subject (``sub``)."""
+
+    @property
+    def credential_id(self) -> uuid.UUID:
+        """What the per-credential rate limit counts: the API key, or the member signed in with a token."""
+        return self.api_key_id if self.api_key_id is not None else self.member_id
 
     @property
     def is_admin(self) -> bool:

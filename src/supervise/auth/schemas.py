@@ -1,17 +1,29 @@
-"""API keys and the caller in and out."""
+"""API keys, identity providers and the caller in and out."""
 
 from __future__ import annotations
 
 import datetime as dt
 import uuid
-from typing import Annotated
+from typing import Annotated, Literal
 
 import msgspec
 
 from supervise.auth.principal import Scope
 from supervise.members.schemas import MemberOut, Name
 
-__all__ = ["ApiKeyCreate", "ApiKeyCreated", "ApiKeyOut", "ApiKeyPage", "Me", "OrganisationOut"]
+__all__ = [
+    "ApiKeyCreate",
+    "ApiKeyCreated",
+    "ApiKeyOut",
+    "ApiKeyPage",
+    "IdentityProviderCreate",
+    "IdentityProviderOut",
+    "IdentityProviderPage",
+    "IdentityProviderUpdate",
+    "Me",
+    "MeIdentity",
+    "OrganisationOut",
+]
 
 
 class ApiKeyCreate(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
@@ -59,7 +71,90 @@ class OrganisationOut(msgspec.Struct, kw_only=True):
     name: str
 
 
+class MeIdentity(msgspec.Struct, kw_only=True):
+    provider_id: uuid.UUID
+    issuer: str
+    subject: str
+    """The access token's ``sub``."""
+
+
 class Me(msgspec.Struct, kw_only=True):
     member: MemberOut
     organisation: OrganisationOut
-    api_key: ApiKeyOut
+    api_key: ApiKeyOut | None
+    """The API key in use; null when signed in with an identity provider's access token."""
+    identity: MeIdentity | None = None
+    """The identity provider and subject of the access token in use; null with an API key."""
+
+
+Issuer = Annotated[
+    str,
+    msgspec.Meta(
+        min_length=8,
+        max_length=512,
+        examples=["https://login.clinic.example/realms/staff"],
+        description="The provider's issuer identifier, exactly as its tokens' `iss` claim has it. https only.",
+    ),
+]
+Audience = Annotated[
+    str,
+    msgspec.Meta(
+        min_length=1,
+        max_length=512,
+        examples=["api://supervise"],
+        description="What the provider puts in `aud` of access tokens meant for this API.",
+    ),
+]
+JwksUri = Annotated[
+    str,
+    msgspec.Meta(
+        min_length=8,
+        max_length=1024,
+        examples=["https://login.clinic.example/realms/staff/protocol/openid-connect/certs"],
+        description="Where the provider publishes its signing keys (JWKS). https only.",
+    ),
+]
+MemberClaim = Annotated[
+    Literal["sub", "email"],
+    msgspec.Meta(
+        description="How a token names its member. `sub`: the first token whose verified `email` (with "
+        "`email_verified: true`) is a member's binds its subject to that member, and from then on the subject "
+        "alone identifies them. `email`: every token's verified `email` is matched to a member's."
+    ),
+]
+
+
+class IdentityProviderCreate(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
+    name: Name
+    issuer: Issuer
+    audience: Audience
+    jwks_uri: JwksUri | None = None
+    """Null: found through ``<issuer>/.well-known/openid-configuration``."""
+    member_claim: MemberClaim = "sub"
+
+
+class IdentityProviderUpdate(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
+    """Fields left out stay as they are; ``jwks_uri: null`` switches to discovery. Changing the issuer forgets
+    every subject bound so far (they were the old issuer's)."""
+
+    name: Name | None = None
+    issuer: Issuer | None = None
+    audience: Audience | None = None
+    jwks_uri: JwksUri | msgspec.UnsetType | None = msgspec.UNSET
+    member_claim: MemberClaim | None = None
+
+
+class IdentityProviderOut(msgspec.Struct, kw_only=True):
+    id: uuid.UUID
+    name: str
+    issuer: str
+    audience: str
+    jwks_uri: str | None
+    member_claim: Literal["sub", "email"]
+    created_at: dt.datetime
+    updated_at: dt.datetime
+
+
+class IdentityProviderPage(msgspec.Struct, kw_only=True):
+    items: list[IdentityProviderOut]
+    next_cursor: str | None

@@ -1,4 +1,5 @@
-"""Authenticating API keys, and issuing, listing and revoking them."""
+"""Authenticating API keys (and, through :mod:`supervise.auth.oidc`, access tokens), and issuing, listing and
+revoking keys."""
 
 from __future__ import annotations
 
@@ -9,12 +10,12 @@ from dataclasses import dataclass, replace
 
 from supervise import cache, db
 from supervise.audit import service as audit
-from supervise.auth import repository
+from supervise.auth import oidc, repository
 from supervise.auth.keys import ApiKeyHasher, parse_key
 from supervise.auth.principal import Principal, Role, Scope
-from supervise.auth.repository import KeyOwner
 from supervise.auth.schemas import ApiKeyCreate
 from supervise.auth.tables import ApiKey
+from supervise.auth.tokens import looks_like_jwt
 from supervise.clock import utcnow
 from supervise.db import Tx, new_id
 from supervise.errors import Conflict, FieldError, Forbidden, NotFound, Unauthorized, Unprocessable
@@ -42,11 +43,11 @@ class Caller:
     """The principal, and the rows behind it, loaded once while authenticating."""
 
     principal: Principal
-    rows: KeyOwner
-
-    @property
-    def api_key(self) -> ApiKey:
-        return self.rows.api_key
+    member: members.Member
+    organisation: members.Organisation
+    api_key: ApiKey | None
+    """The API key in use; ``None`` for an access token, whose provider is :attr:`provider`."""
+    provider: oidc.Provider | None = None
 
 
 async def authenticate(
@@ -65,11 +66,16 @@ async def authenticate(
     counter read here also serves the request's other caches.
     """
     if not authorization:
-        raise Unauthorized("Send an API key as 'Authorization: Bearer <key>'.")
+        raise Unauthorized("Send an API key or an access token as 'Authorization: Bearer <credential>'.")
     scheme, _, token = authorization.partition(" ")
-    parsed = parse_key(token.strip()) if scheme.lower() == "bearer" else None
+    token = token.strip()
+    bearer = scheme.lower() == "bearer"
+    if bearer and looks_like_jwt(token):
+        signed_in = await oidc.sign_in(tx, runtime, token, request_id=request_id, source_address=source_address)
+        return Caller(signed_in.principal, signed_in.member, signed_in.organisation, None, signed_in.provider)
+    parsed = parse_key(token) if bearer else None
     if parsed is None:
-        raise Unauthorized("The Authorization header does not carry a well-formed API key.")
+        raise Unauthorized("The Authorization header carries neither a well-formed API key nor an access token.")
     now = utcnow()
     resolution = dt.timedelta(seconds=runtime.settings.key_last_used_resolution_seconds)
     presented = runtime.hasher.hash(parsed.secret)  # once, whichever path follows
@@ -77,7 +83,7 @@ async def authenticate(
     # A remembered key answers from memory only for its own secret. A wrong secret takes the path of a key id
     # never seen (the same statement and the same hashing), so the time of a refusal tells nothing of which key
     # ids exist; nor does it make the key's owner lose what is remembered for them.
-    if seen is not None and not hmac.compare_digest(presented, seen[2].api_key.secret_hash):
+    if seen is not None and not (seen[2].api_key and hmac.compare_digest(presented, seen[2].api_key.secret_hash)):
         seen = None
     generation = None
     if seen is not None:
@@ -85,16 +91,17 @@ async def authenticate(
         if generation is not None:
             cache.note_generation(tx, seen[0], generation)
         known: Caller | None = runtime.callers.get(seen[0], generation, parsed.key_id)
+        remembered = known.api_key if known is not None else None
         if (
             known is not None
-            and known.api_key.last_used_at is not None
-            and now - known.api_key.last_used_at < resolution
+            and remembered is not None
+            and remembered.last_used_at is not None
+            and now - remembered.last_used_at < resolution
         ):
-            key = known.api_key
-            if key.expires_at is not None and key.expires_at <= now:
+            if remembered.expires_at is not None and remembered.expires_at <= now:
                 raise _rejected()
             principal = replace(known.principal, request_id=request_id, source_address=source_address)
-            return Caller(principal, known.rows)
+            return replace(known, principal=principal)
     found = await repository.key_with_owner(tx, parsed.key_id)
     if found is None or not hmac.compare_digest(presented, found.api_key.secret_hash):
         raise _rejected()
@@ -116,7 +123,7 @@ async def authenticate(
         source_address=source_address,
     )
     repository.detach(tx, found)  # the caller outlives this session
-    caller = Caller(principal, found)
+    caller = Caller(principal, member, found.organisation, key)
     # Remembered under the counter read before these rows were (a first sighting only records the
     # organisation, -1 never matches): a change committed in between makes the next request reload.
     runtime.callers.put(key.org_id, generation if generation is not None and seen is not None else -1, key.id, caller)

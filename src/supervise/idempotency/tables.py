@@ -22,8 +22,8 @@ class IdempotencyRecord(Base):
     """Keys are remembered per member: a member's front end and command line (two API keys) share retries. A
     replay never reaches past what the asking key may do: its permission is checked before the replay."""
     key: Mapped[str] = mapped_column(String(255), primary_key=True)
-    api_key_id: Mapped[uuid.UUID]
-    """The key that made the first request."""
+    api_key_id: Mapped[uuid.UUID | None]
+    """The key that made the first request (null: an identity provider's access token)."""
     request_hash: Mapped[str] = mapped_column(String(64))
     status_code: Mapped[int] = mapped_column(Integer)
     body: Mapped[bytes] = mapped_column(LargeBinary)

@@ -27,6 +27,7 @@ from supervise.scores import service as scores
 __all__ = [
     "Member",
     "NewOrganisation",
+    "Organisation",
     "create_link",
     "create_member",
     "create_organisation",
