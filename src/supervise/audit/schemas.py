@@ -37,6 +37,10 @@ class AuditEventOut(msgspec.Struct, kw_only=True):
             "and source_address are then the last one's.",
         ),
     ]
+    token_issuer: str | None
+    """The identity provider whose access token the actor signed in with; null with an API key."""
+    token_subject: str | None
+    """That token's subject (``sub``)."""
     prev_hash: str
     hash: str
     """SHA-256 over this event's fields and ``prev_hash``: a changed or removed event breaks the chain."""

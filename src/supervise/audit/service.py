@@ -197,7 +197,8 @@ async def export_lines(tx: Tx, org_id: uuid.UUID, checkpoint: AuditCheckpoint) -
 
 _EXPORTED = [
     *("id", "org_id", "seq", "occurred_at", "actor_member_id", "api_key_id", "action", "resource_type"),
-    *("resource_id", "outcome", "request_id", "source_address", "count", "prev_hash", "hash"),
+    *("resource_id", "outcome", "request_id", "source_address", "count", "token_issuer", "token_subject"),
+    *("prev_hash", "hash"),
 ]
 _STORED = {"occurred_at": "created_at"}
 
