@@ -111,7 +111,12 @@ def openapi_config() -> OpenAPIConfig:
         render_plugins=[ScalarRenderPlugin(path="/")],
         components=Components(
             security_schemes={
-                "apiKey": SecurityScheme(type="http", scheme="bearer", description="An API key: svk_<key id>_<secret>.")
+                "apiKey": SecurityScheme(
+                    type="http",
+                    scheme="bearer",
+                    description="An API key (svk_<key id>_<secret>), or an access token (JWT) of an identity "
+                    "provider the organisation trusts (/v1/identity-providers).",
+                )
             }
         ),
         security=[{"apiKey": []}],

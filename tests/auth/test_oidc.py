@@ -381,6 +381,13 @@ def test_audit_events_record_the_tokens_issuer_and_subject(org: Org, idp: Idp, o
     assert (bind["resource_id"], bind["token_subject"]) == (org.admin.id, "kim")
     keyed = next(e for e in events if e["action"] == "identity_provider.create")
     assert keyed["api_key_id"] is not None and keyed["token_issuer"] is None
+    # The README's hash scheme, with the standard library alone: issuer and subject are hashed after count.
+    fields = ["actor_member_id", "api_key_id", "action", "resource_type", "resource_id", "outcome"]
+    at = dt.datetime.fromisoformat(created["occurred_at"].replace("Z", "+00:00")).isoformat()
+    canonical = [org.id, created["seq"], at, *(created[f] for f in fields), created["request_id"]]
+    canonical += [created["source_address"], created["prev_hash"], created["count"], idp.issuer, "kim"]
+    encoded = json.dumps(canonical, separators=(",", ":"), ensure_ascii=False).encode()
+    assert hashlib.sha256(encoded).hexdigest() == created["hash"]
     # The chain, issuer and subject included, still verifies.
     assert asyncio.run(_chain_breaks(oidc_settings, uuid.UUID(org.id))) is None
 
