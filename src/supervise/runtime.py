@@ -48,6 +48,7 @@ class Runtime:
     def build(cls, settings: Settings) -> Runtime:
         if not 1 <= settings.client_form_hours <= 720:
             raise ConfigError(f"SUPERVISE_CLIENT_FORM_HOURS must be from 1 to 720, got {settings.client_form_hours}")
+        _check_oidc(settings)
         secret = settings.server_secret()
         db = Database(settings)
         return cls(
@@ -80,3 +81,17 @@ class Runtime:
         await self.throttle.close()
         await self.keysets.close()
         await self.db.dispose()
+
+
+def _check_oidc(settings: Settings) -> None:
+    """The identity provider settings within bounds that keep sign-in both safe and working."""
+    bounds = {
+        "oidc_leeway_seconds": (0, 300),
+        "oidc_jwks_refetch_seconds": (1, 86_400),
+        "oidc_jwks_max_age_seconds": (settings.oidc_jwks_refetch_seconds, 7 * 86_400),
+        "oidc_http_timeout_seconds": (1, 60),
+    }
+    for name, (low, high) in bounds.items():
+        value = getattr(settings, name)
+        if not low <= value <= high:
+            raise ConfigError(f"SUPERVISE_{name.upper()} must be from {low} to {high}, got {value}")

@@ -20,6 +20,7 @@ from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 from typing import Any
 
 import jwt
@@ -35,8 +36,9 @@ from litestar.testing import TestClient
 from supervise.app import create_app
 from supervise.audit.service import verify_chain
 from supervise.auth.jwks import url_problem
-from supervise.config import Settings
+from supervise.config import ConfigError, Settings
 from supervise.db import Database
+from supervise.runtime import Runtime
 from tests.support import Api, Org, make_org
 from tests.test_http import assert_problem
 
@@ -419,6 +421,28 @@ def test_tokens_never_reach_the_logs(org: Org, idp: Idp, caplog: pytest.LogCaptu
     for token in tokens:
         for part in token.split("."):
             assert part not in logged
+
+
+def test_a_token_for_two_organisations_audiences_signs_in_to_neither(org: Org, other_org: Org, idp: Idp) -> None:
+    idp.register(org)
+    theirs = Idp(idp.served, idp.issuer, idp.path, f"api://supervise/{uuid.uuid4().hex}", idp.keys)
+    theirs.register(other_org)
+    both = idp.token("nina", aud=[idp.audience, theirs.audience], email=org.admin.email, email_verified=True)
+    assert rejection(org.client, both) == rejection(org.client, idp.token("nobody"))
+    ours = idp.token("nina", aud=[idp.audience, "api://unregistered"], email=org.admin.email, email_verified=True)
+    assert bearer(org.client, ours).get("/v1/me").json()["organisation"]["id"] == org.id
+
+
+@pytest.mark.parametrize(
+    ("name", "value"),
+    [("OIDC_LEEWAY_SECONDS", "3600"), ("OIDC_JWKS_REFETCH_SECONDS", "0"), ("OIDC_HTTP_TIMEOUT_SECONDS", "0")],
+)
+def test_settings_out_of_bounds_stop_the_server(name: str, value: str, tmp_path: Path) -> None:
+    settings = Settings.from_env({"SUPERVISE_DATABASE_URL": f"sqlite:///{tmp_path}/x.db", f"SUPERVISE_{name}": value})
+    with pytest.raises(ConfigError, match=f"SUPERVISE_{name}"):
+        Runtime.build(settings)
+    with pytest.raises(ConfigError, match="true or false"):
+        Settings.from_env({"SUPERVISE_OIDC_ALLOW_HTTP_LOOPBACK": "maybe"})
 
 
 def test_only_https_urls_unless_loopback_is_allowed_for_tests() -> None:
