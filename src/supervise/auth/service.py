@@ -58,7 +58,7 @@ async def authenticate(
     request_id: str | None,
     source_address: str | None,
 ) -> Caller:
-    """The caller behind an ``Authorization: Bearer`` key.
+    """The caller behind an ``Authorization: Bearer`` key, or access token (:func:`supervise.auth.oidc.sign_in`).
 
     A key seen before is checked against what was loaded for it then (the secret's HMAC, expiry, scopes, the
     member's roles and state) as long as its organisation has not changed since (``supervise.cache``): a
