@@ -10,7 +10,6 @@ from litestar import Litestar, get
 from litestar.datastructures import State
 from litestar.exceptions import ImproperlyConfiguredException
 from litestar.openapi import OpenAPIConfig
-from litestar.openapi.plugins import ScalarRenderPlugin
 from litestar.openapi.spec import Components, OpenAPIFormat, OpenAPIType, Schema, SecurityScheme, Tag
 from litestar.response import Redirect
 
@@ -23,6 +22,7 @@ from supervise.bodies import YEAR_PATTERN, JsonRequest
 from supervise.client_ratings.api import ClientFormController, ClientRatingController, FormController
 from supervise.config import Settings
 from supervise.dependencies import authentication, dependencies
+from supervise.docs_ui import SwaggerUI
 from supervise.document import add_links, add_transport_problems, require_if_match_on_patch
 from supervise.health import HealthController
 from supervise.http import before_request, cors, exception_handlers, record_routed_methods, stamp_response
@@ -108,7 +108,7 @@ def openapi_config() -> OpenAPIConfig:
         version=__version__,
         description=DESCRIPTION,
         path="/schema",
-        render_plugins=[ScalarRenderPlugin(path="/")],
+        render_plugins=[SwaggerUI()],
         components=Components(
             security_schemes={
                 "apiKey": SecurityScheme(
