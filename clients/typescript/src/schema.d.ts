@@ -438,6 +438,66 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/identity-providers": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * List trusted identity providers (admin)
+         * @description Oldest first. Reading it is audited.
+         *
+         *     **Permission**: the `members:read` scope and the `admin` role.
+         */
+        get: operations["listIdentityProviders"];
+        put?: never;
+        /**
+         * Trust an identity provider (admin)
+         * @description Members may then sign in with its access tokens (JWT) for `audience`, sent as `Authorization: Bearer`. An issuer and audience can be registered by one organisation only. Audited.
+         *
+         *     **Permission**: the `members:write` scope and the `admin` role.
+         */
+        post: operations["createIdentityProvider"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/identity-providers/{provider_id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Get a trusted identity provider (admin)
+         * @description **Permission**: the `members:read` scope and the `admin` role.
+         */
+        get: operations["getIdentityProvider"];
+        put?: never;
+        post?: never;
+        /**
+         * Stop trusting an identity provider (admin)
+         * @description Its tokens stop working at once; the subjects bound to members are forgotten. Audited.
+         *
+         *     **Permission**: the `members:write` scope and the `admin` role.
+         */
+        delete: operations["deleteIdentityProvider"];
+        options?: never;
+        head?: never;
+        /**
+         * Change a trusted identity provider (admin)
+         * @description Needs If-Match. Changing the issuer forgets the subjects bound to members. Audited.
+         *
+         *     **Permission**: the `members:write` scope and the `admin` role.
+         */
+        patch: operations["updateIdentityProvider"];
+        trace?: never;
+    };
     "/v1/me": {
         parameters: {
             query?: never;
@@ -447,9 +507,9 @@ export interface paths {
         };
         /**
          * Who am I
-         * @description The calling member, their organisation and the API key in use.
+         * @description The calling member, their organisation, and the API key in use or the identity provider and subject of the access token in use.
          *
-         *     **Permission**: any valid API key.
+         *     **Permission**: any valid API key or access token.
          */
         get: operations["getMe"];
         put?: never;
@@ -579,7 +639,7 @@ export interface paths {
          * List installed plugins
          * @description Plugin distributions loaded by this server, their versions, hooks and rubrics.
          *
-         *     **Permission**: any valid API key.
+         *     **Permission**: any valid API key or access token.
          */
         get: operations["listPlugins"];
         put?: never;
@@ -947,7 +1007,7 @@ export interface paths {
          * List installed rubrics
          * @description The latest installed version of every rubric, with full definitions and response schemas.
          *
-         *     **Permission**: any valid API key.
+         *     **Permission**: any valid API key or access token.
          */
         get: operations["listRubrics"];
         put?: never;
@@ -967,7 +1027,7 @@ export interface paths {
         };
         /**
          * Get the latest installed version of a rubric
-         * @description **Permission**: any valid API key.
+         * @description **Permission**: any valid API key or access token.
          */
         get: operations["getRubric"];
         put?: never;
@@ -989,7 +1049,7 @@ export interface paths {
          * Get one version of a rubric
          * @description Installed, or no longer installed but used by reviews (served from its snapshot).
          *
-         *     **Permission**: any valid API key.
+         *     **Permission**: any valid API key or access token.
          */
         get: operations["getRubricVersion"];
         put?: never;
@@ -1013,7 +1073,7 @@ export interface paths {
          * Score responses without storing them
          * @description Validates responses against an installed rubric version and returns what its scoring computes: scores and flags. Nothing is stored: front ends use it to preview a draft (`partial=true` allows missing items), plugin authors to try their rubric.
          *
-         *     **Permission**: any valid API key.
+         *     **Permission**: any valid API key or access token.
          */
         post: operations["scoreRubricResponses"];
         delete?: never;
@@ -1205,6 +1265,8 @@ export interface components {
             resource_type: string;
             seq: number;
             source_address: string | null;
+            token_issuer: string | null;
+            token_subject: string | null;
         };
         /** AuditEventPage */
         AuditEventPage: {
@@ -1470,6 +1532,77 @@ export interface components {
             targets: number;
             value: number;
         };
+        /** IdentityProviderCreate */
+        IdentityProviderCreate: {
+            /**
+             * @description What the provider puts in `aud` of access tokens meant for this API.
+             * @example api://supervise
+             */
+            audience: string;
+            /**
+             * @description The provider's issuer identifier, exactly as its tokens' `iss` claim has it. https only.
+             * @example https://login.clinic.example/realms/staff
+             */
+            issuer: string;
+            /**
+             * @description Where the provider publishes its signing keys (JWKS). https only.
+             * @example https://login.clinic.example/realms/staff/protocol/openid-connect/certs
+             */
+            jwks_uri?: string | null;
+            /**
+             * @description How a token names its member. `sub`: the first token whose verified `email` (with `email_verified: true`) is a member's binds its subject to that member, and from then on the subject alone identifies them. `email`: every token's verified `email` is matched to a member's.
+             * @default sub
+             * @enum {string}
+             */
+            member_claim?: "sub" | "email";
+            /** @example Dr Ada Okafor */
+            name: string;
+        };
+        /** IdentityProviderOut */
+        IdentityProviderOut: {
+            audience: string;
+            /** Format: date-time */
+            created_at: string;
+            /** Format: uuid */
+            id: string;
+            issuer: string;
+            jwks_uri: string | null;
+            /** @enum {string} */
+            member_claim: "sub" | "email";
+            name: string;
+            /** Format: date-time */
+            updated_at: string;
+        };
+        /** IdentityProviderPage */
+        IdentityProviderPage: {
+            items: components["schemas"]["IdentityProviderOut"][];
+            next_cursor: string | null;
+        };
+        /** IdentityProviderUpdate */
+        IdentityProviderUpdate: {
+            /**
+             * @description What the provider puts in `aud` of access tokens meant for this API.
+             * @example api://supervise
+             */
+            audience?: string | null;
+            /**
+             * @description The provider's issuer identifier, exactly as its tokens' `iss` claim has it. https only.
+             * @example https://login.clinic.example/realms/staff
+             */
+            issuer?: string | null;
+            /**
+             * @description Where the provider publishes its signing keys (JWKS). https only.
+             * @example https://login.clinic.example/realms/staff/protocol/openid-connect/certs
+             */
+            jwks_uri?: string | null;
+            /**
+             * @description How a token names its member. `sub`: the first token whose verified `email` (with `email_verified: true`) is a member's binds its subject to that member, and from then on the subject alone identifies them. `email`: every token's verified `email` is matched to a member's.
+             * @enum {null|string}
+             */
+            member_claim?: "sub" | "email" | null;
+            /** @example Dr Ada Okafor */
+            name?: string | null;
+        };
         /** IssuedForm */
         IssuedForm: {
             /** Format: date-time */
@@ -1532,9 +1665,17 @@ export interface components {
         };
         /** Me */
         Me: {
-            api_key: components["schemas"]["ApiKeyOut"];
+            api_key: components["schemas"]["ApiKeyOut"] | null;
+            identity?: components["schemas"]["MeIdentity"] | null;
             member: components["schemas"]["MemberOut"];
             organisation: components["schemas"]["auth_schemas_OrganisationOut"];
+        };
+        /** MeIdentity */
+        MeIdentity: {
+            issuer: string;
+            /** Format: uuid */
+            provider_id: string;
+            subject: string;
         };
         /** MeasureSeries */
         MeasureSeries: {
@@ -3799,6 +3940,399 @@ export interface operations {
             };
             /** @description Valid JSON, but not a valid request */
             422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            429: components["responses"]["TooManyRequests"];
+            431: components["responses"]["HeaderFieldsTooLarge"];
+        };
+    };
+    listIdentityProviders: {
+        parameters: {
+            query?: {
+                /** @description Items per page (1 to 200). */
+                limit?: number;
+                /** @description ``next_cursor`` of the previous page, unchanged. */
+                cursor?: string | null;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Request fulfilled, document follows */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["IdentityProviderPage"];
+                };
+            };
+            /** @description Invalid input */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Missing or unknown API key */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not allowed */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            429: components["responses"]["TooManyRequests"];
+            431: components["responses"]["HeaderFieldsTooLarge"];
+        };
+    };
+    createIdentityProvider: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description Repeat a POST safely: the same key and body within 24 hours replays the first response; the same key with another body is 422. */
+                "Idempotency-Key"?: string | null;
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["IdentityProviderCreate"];
+            };
+        };
+        responses: {
+            /** @description Document created, URL follows */
+            201: {
+                headers: {
+                    /** @description Version of the resource, for If-Match. */
+                    ETag?: unknown;
+                    /** @description URL of the created resource. */
+                    Location?: unknown;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["IdentityProviderOut"];
+                };
+            };
+            /** @description Invalid input */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Missing or unknown API key */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not allowed */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Conflict */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Body too large */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Body not JSON */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Valid JSON, but not a valid request */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            429: components["responses"]["TooManyRequests"];
+            431: components["responses"]["HeaderFieldsTooLarge"];
+        };
+    };
+    getIdentityProvider: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                provider_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Request fulfilled, document follows */
+            200: {
+                headers: {
+                    /** @description Version of the resource, for If-Match. */
+                    ETag?: unknown;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["IdentityProviderOut"];
+                };
+            };
+            /** @description Invalid input */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Missing or unknown API key */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not allowed */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Unknown id */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            429: components["responses"]["TooManyRequests"];
+            431: components["responses"]["HeaderFieldsTooLarge"];
+        };
+    };
+    deleteIdentityProvider: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                provider_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Request fulfilled, nothing follows */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Invalid input */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Missing or unknown API key */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not allowed */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Unknown id */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            429: components["responses"]["TooManyRequests"];
+            431: components["responses"]["HeaderFieldsTooLarge"];
+        };
+    };
+    updateIdentityProvider: {
+        parameters: {
+            query?: never;
+            header: {
+                /** @description The ETag of the version being changed. Missing: 428; stale: 412. */
+                "If-Match": string | null;
+            };
+            path: {
+                provider_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["IdentityProviderUpdate"];
+            };
+        };
+        responses: {
+            /** @description Request fulfilled, document follows */
+            200: {
+                headers: {
+                    /** @description Version of the resource, for If-Match. */
+                    ETag?: unknown;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["IdentityProviderOut"];
+                };
+            };
+            /** @description Invalid input */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Missing or unknown API key */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not allowed */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Unknown id */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Conflict */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Stale ETag */
+            412: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Body too large */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Body not JSON */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Valid JSON, but not a valid request */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description If-Match missing */
+            428: {
                 headers: {
                     [name: string]: unknown;
                 };
