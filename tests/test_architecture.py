@@ -30,6 +30,7 @@ ROLES = {
     "aggregates.comparisons": SERVICE,
     "aggregates.flags": SERVICE,
     "aggregates.markers": SERVICE,
+    "aggregates.sessions": REPOSITORY,
     "aggregates.perspectives": SERVICE,
     "aggregates.shared": SERVICE,
     "aggregates.stats": SUPPORT,

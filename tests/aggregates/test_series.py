@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import itertools
 import math
 import random
 import uuid
@@ -145,8 +146,9 @@ EDGES = [None, "2026-01-01", "2026-01-05", "2026-01-06", "2026-01-19", "2026-01-
 
 
 def test_date_ranges_that_cut_weeks_and_months_count_each_session_once(org: Org) -> None:
-    """Series and team views read whole weeks or months from their rollups and the days at cut edges from the
-    daily ones: for ranges starting and ending anywhere, the figures equal those over the raw values."""
+    """Series per review read whole weeks or months from their rollups and the days at cut edges from the
+    daily ones, series per session read the scores: for ranges starting and ending anywhere, the figures equal
+    those over the raw values."""
     team, rated = seeded(org, seed=11)
     url = f"/v1/aggregates/therapists/{team.therapist.id}/series"
     rng = random.Random(5)
@@ -164,9 +166,10 @@ def test_date_ranges_that_cut_weeks_and_months_count_each_session_once(org: Org)
             if who == "supervisor" and (date_from or day) <= day <= (date_to or day)
         ]
         bounds = {k: v for k, v in (("from", date_from), ("to", date_to)) if v is not None}
-        for bucket, start in starts.items():
+        for (bucket, start), unit in itertools.product(starts.items(), ("session", "review")):
+            # one review per session: per session (from the scores) equals per review (from the rollups)
             answer = team.supervisor.api.get(
-                url, params={"rubric": RUBRIC, "bucket": bucket, "role": "supervisor", **bounds}
+                url, params={"rubric": RUBRIC, "bucket": bucket, "role": "supervisor", "unit": unit, **bounds}
             )
             assert answer.status_code == 200, answer.text
             trust = next(m for m in answer.json()["measures"] if m["key"] == "trust")
@@ -174,25 +177,10 @@ def test_date_ranges_that_cut_weeks_and_months_count_each_session_once(org: Org)
             for day, values in inside:
                 raw[start(dt.date.fromisoformat(day))].append(values["trust"])
             got = {(b["start"] and dt.date.fromisoformat(b["start"])): b for b in trust["buckets"]}
-            assert set(got) == set(raw), (date_from, date_to, bucket)
+            assert set(got) == set(raw), (date_from, date_to, bucket, unit)
             for key, values in raw.items():
-                assert close(got[key], expected(values)), (date_from, date_to, bucket, key)
-        view = team.supervisor.api.get("/v1/aggregates/team", params={"rubric": RUBRIC, "role": "supervisor", **bounds})
-        assert view.status_code == 200, view.text
-        cells = [
-            cell
-            for row in view.json()["therapists"]
-            if row["therapist_id"] == team.therapist.id
-            for cell in row["cells"]
-            if cell["key"] == "trust"
-        ]
-        if not inside:
-            assert cells == [], (date_from, date_to)
-            continue
-        (cell,) = cells
-        assert cell["n"] == len(inside), (date_from, date_to)
-        if not cell["suppressed"]:
-            assert close(cell, expected([values["trust"] for _, values in inside])), (date_from, date_to)
+                assert close(got[key], expected(values)), (date_from, date_to, bucket, key, unit)
+                assert got[key]["reviews"] == len(values)
 
 
 def test_an_amendment_replaces_the_earlier_values_exactly(org: Org) -> None:
@@ -244,7 +232,7 @@ def test_team_view_withholds_small_cells_and_keeps_to_the_team(org: Org, other_o
     for number in range(2):
         made = second.api.post("/v1/recordings", json=recording_body(case["id"], session_number=number + 1)).json()
         review(team.supervisor, made["id"], dict.fromkeys(ITEMS, 4))
-    view = team.supervisor.api.get("/v1/aggregates/team", params={"rubric": RUBRIC, "role": "supervisor"})
+    view = team.supervisor.api.get("/v1/aggregates/team", params={"rubric": RUBRIC})
     assert view.status_code == 200, view.text
     rows = {row["therapist_id"]: row for row in view.json()["therapists"]}
     assert set(rows) == {team.therapist.id, second.id}
@@ -252,14 +240,16 @@ def test_team_view_withholds_small_cells_and_keeps_to_the_team(org: Org, other_o
     assert (shown["n"], shown["suppressed"]) == (7, False) and shown["mean"] is not None
     hidden = rows[second.id]["cells"][0]
     assert (hidden["n"], hidden["suppressed"], hidden["mean"], hidden["ci95"]) == (2, True, None, None)
-    assert view.json()["min_cell_reviews"] == 5
-    # a date range reads the daily rollups and gives the same figures for the whole range
-    ranged = team.supervisor.api.get(
-        "/v1/aggregates/team", params={"rubric": RUBRIC, "role": "supervisor", "from": "2000-01-01", "to": "2100-01-01"}
-    ).json()
-    assert {r["therapist_id"]: r for r in ranged["therapists"]}[team.therapist.id]["cells"] == rows[team.therapist.id][
-        "cells"
-    ]
+    assert view.json()["min_cell_sessions"] == 5
+    # a range is one whole calendar month (July holds 2 of the 7 sessions), never a span of months
+    july = {"rubric": RUBRIC, "from": "2026-07-01", "to": "2026-07-31"}
+    ranged = team.supervisor.api.get("/v1/aggregates/team", params=july).json()
+    cell = {r["therapist_id"]: r for r in ranged["therapists"]}[team.therapist.id]["cells"][0]
+    assert (cell["n"], cell["suppressed"], cell["mean"]) == (2, True, None)
+    span = team.supervisor.api.get(
+        "/v1/aggregates/team", params={"rubric": RUBRIC, "from": "2000-01-01", "to": "2100-01-01"}
+    )
+    assert [e["field"] for e in assert_problem(span, 422)["errors"]] == ["to"]
     # another supervisor's team is not yours; admins see any, or the whole organisation
     other_supervisor = org.member("supervisor")
     assert_problem(
@@ -267,7 +257,7 @@ def test_team_view_withholds_small_cells_and_keeps_to_the_team(org: Org, other_o
         403,
     )
     assert other_supervisor.api.get("/v1/aggregates/team", params={"rubric": RUBRIC}).json()["therapists"] == []
-    whole = org.admin.api.get("/v1/aggregates/team", params={"rubric": RUBRIC, "role": "supervisor"}).json()
+    whole = org.admin.api.get("/v1/aggregates/team", params={"rubric": RUBRIC}).json()
     assert {r["therapist_id"] for r in whole["therapists"]} == {team.therapist.id, second.id}
     assert other_org.admin.api.get("/v1/aggregates/team", params={"rubric": RUBRIC}).json()["therapists"] == []
 
@@ -374,7 +364,7 @@ def test_series_and_team_views_count_a_session_only_while_its_consent_holds(org:
             return bucket["n"], bucket["min"], bucket["max"]
 
         def team_n() -> int:
-            view = team.supervisor.api.get("/v1/aggregates/team", params={"rubric": RUBRIC, "role": "supervisor"})
+            view = team.supervisor.api.get("/v1/aggregates/team", params={"rubric": RUBRIC})
             (row,) = view.json()["therapists"]
             return int(next(c for c in row["cells"] if c["key"] == "rapport")["n"])
 

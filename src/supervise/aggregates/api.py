@@ -26,12 +26,14 @@ from supervise.aggregates.schemas import (
     RoleFilter,
     SelfVsObserver,
     TeamCell,
+    TeamRole,
     TeamRow,
     TeamView,
     TherapistSeries,
+    Unit,
     Usefulness,
 )
-from supervise.aggregates.shared import MIN_CELL_REVIEWS
+from supervise.aggregates.shared import MIN_CELL_SESSIONS
 from supervise.auth import permissions
 from supervise.auth.principal import Principal
 from supervise.db import Tx
@@ -79,8 +81,17 @@ _SERIES_EXAMPLE = TherapistSeries(
             key="rapport",
             label="Rapport",
             buckets=[
-                Bucket(start=dt.date(2026, 9, 1), n=6, mean=5.5, sd=0.548, ci95=(4.925, 6.075), min=5.0, max=6.0),
-                Bucket(start=dt.date(2026, 10, 1), n=2, mean=6.0, sd=0.0, ci95=None, min=6.0, max=6.0),
+                Bucket(
+                    start=dt.date(2026, 9, 1),
+                    n=6,
+                    reviews=11,
+                    mean=5.5,
+                    sd=0.548,
+                    ci95=(4.925, 6.075),
+                    min=5.0,
+                    max=6.0,
+                ),
+                Bucket(start=dt.date(2026, 10, 1), n=2, reviews=4, mean=6.0, sd=0.0, ci95=None, min=6.0, max=6.0),
             ],
         ),
         MeasureSeries(
@@ -88,8 +99,17 @@ _SERIES_EXAMPLE = TherapistSeries(
             key="total",
             label="Alliance (total)",
             buckets=[
-                Bucket(start=dt.date(2026, 9, 1), n=6, mean=5.19, sd=0.41, ci95=(4.76, 5.62), min=4.625, max=5.75),
-                Bucket(start=dt.date(2026, 10, 1), n=2, mean=5.5, sd=0.177, ci95=None, min=5.375, max=5.625),
+                Bucket(
+                    start=dt.date(2026, 9, 1),
+                    n=6,
+                    reviews=11,
+                    mean=5.19,
+                    sd=0.41,
+                    ci95=(4.76, 5.62),
+                    min=4.625,
+                    max=5.75,
+                ),
+                Bucket(start=dt.date(2026, 10, 1), n=2, reviews=4, mean=5.5, sd=0.177, ci95=None, min=5.375, max=5.625),
             ],
         ),
     ],
@@ -99,27 +119,27 @@ _TEAM_EXAMPLE = TeamView(
     versions=["1.0"],
     version_chosen="latest",
     role="observers",
-    date_from=dt.date(2026, 1, 1),
-    date_to=dt.date(2026, 10, 31),
-    min_cell_reviews=MIN_CELL_REVIEWS,
+    date_from=None,
+    date_to=None,
+    min_cell_sessions=MIN_CELL_SESSIONS,
     labels={"item:rapport": "Rapport", "score:total": "Alliance (total)"},
     therapists=[
         TeamRow(
             therapist_id=_THERAPIST,
             cells=[
-                TeamCell(kind="item", key="rapport", suppressed=False, n=7, mean=5.57, sd=0.535, ci95=(5.08, 6.07),
-                         min=5.0, max=6.0),
-                TeamCell(kind="score", key="total", suppressed=False, n=7, mean=5.23, sd=0.39, ci95=(4.87, 5.59),
-                         min=4.625, max=5.75),
+                TeamCell(kind="item", key="rapport", suppressed=False, n=7, reviews=13,
+                         mean=5.57, sd=0.535, ci95=(5.08, 6.07), min=5.0, max=6.0),
+                TeamCell(kind="score", key="total", suppressed=False, n=7, reviews=13,
+                         mean=5.23, sd=0.39, ci95=(4.87, 5.59), min=4.625, max=5.75),
             ],
         ),
         TeamRow(
             therapist_id=uuid.UUID("01936f3e-5b7a-7c3e-9a41-2f0d8c1b6e56"),
             cells=[
-                TeamCell(kind="item", key="rapport", suppressed=False, n=12, mean=4.92, sd=0.79, ci95=(4.41, 5.42),
-                         min=4.0, max=6.0),
-                TeamCell(kind="score", key="total", suppressed=False, n=12, mean=4.71, sd=0.62, ci95=(4.31, 5.10),
-                         min=3.875, max=5.625),
+                TeamCell(kind="item", key="rapport", suppressed=False, n=12, reviews=20,
+                         mean=4.92, sd=0.79, ci95=(4.41, 5.42), min=4.0, max=6.0),
+                TeamCell(kind="score", key="total", suppressed=False, n=12, reviews=20,
+                         mean=4.71, sd=0.62, ci95=(4.31, 5.10), min=3.875, max=5.625),
             ],
         ),
     ],
@@ -154,8 +174,10 @@ class AggregateController(Controller):
         permission=permissions.ReviewsRead,
         summary="A therapist's alliance over time",
         description="Per item and per score of a rubric version, per week, month, quarter or all time, by "
-        "rater role: n, mean, sd, 95% CI, min, max. For the therapist, their supervisors and admins. "
-        "Read from rollups kept current at every submission. Audited.",
+        "rater role: n, mean, sd, 95% CI, min, max, and the reviews behind them. `n` counts sessions, each the "
+        "mean of the reviews of it in the roles asked (`unit=session`), or single reviews (`unit=review`, read "
+        "from rollups kept current at every submission). For the therapist, their supervisors and admins. "
+        "Audited.",
         responses=_answer(TherapistSeries, _SERIES_EXAMPLE, "Monthly figures per item and score")
         | problem_responses(400, 401, 403, 404, 422),
     )
@@ -169,6 +191,9 @@ class AggregateController(Controller):
         version: Version = None,
         bucket: Annotated[BucketSize, QueryParameter(description="Time bucket.")] = "month",
         role: Role = "observers",
+        unit: Annotated[
+            Unit, QueryParameter(description="What `n` counts: sessions (observers averaged within one) or reviews.")
+        ] = "session",
         date_from: From = None,
         date_to: To = None,
     ) -> Response[TherapistSeries]:
@@ -181,6 +206,7 @@ class AggregateController(Controller):
             version=version,
             bucket=bucket,
             role=role,
+            unit=unit,
             date_from=date_from,
             date_to=date_to,
         )
@@ -192,8 +218,11 @@ class AggregateController(Controller):
         permission=permissions.ReviewsRead,
         summary="A team side by side",
         description="Per therapist of a supervisor's team (yours by default; admins: any supervisor's, or the "
-        f"whole organisation without `supervisor_id`), every measure's statistics. Cells built from fewer than "
-        f"{MIN_CELL_REVIEWS} reviews are withheld (`suppressed`). Audited.",
+        f"whole organisation without `supervisor_id`), every measure's statistics per session (`n` sessions, "
+        f"each the mean of its reviews; `reviews` beside it), over all time or one whole calendar month (`from` "
+        f"its first day, `to` its last). Cells of fewer than {MIN_CELL_SESSIONS} sessions are withheld "
+        f"(`suppressed`), and an all-time cell too when the months withheld hold 1 to {MIN_CELL_SESSIONS - 1} "
+        f"sessions together, so no subtraction of cells singles a session out. Audited.",
         responses=_answer(TeamView, _TEAM_EXAMPLE, "Two therapists side by side")
         | problem_responses(400, 401, 403, 422),
     )
@@ -205,7 +234,10 @@ class AggregateController(Controller):
         rubric: RubricKey,
         version: Version = None,
         supervisor_id: Annotated[uuid.UUID | None, QueryParameter(description="Whose team.")] = None,
-        role: Role = "observers",
+        role: Annotated[
+            TeamRole,
+            QueryParameter(description="Whose ratings: `observers` (supervisors and peers), `self` or `client`."),
+        ] = "observers",
         date_from: From = None,
         date_to: To = None,
     ) -> Response[TeamView]:

@@ -30,21 +30,27 @@ __all__ = [
     "SessionPerspectives",
     "SessionPoint",
     "TeamCell",
+    "TeamRole",
     "TeamRow",
     "TeamView",
     "TherapistSeries",
+    "Unit",
     "Usefulness",
     "UsefulnessRow",
 ]
 
 BucketSize = Literal["week", "month", "quarter", "all"]
 RoleFilter = Literal["supervisor", "peer", "self", "client", "observers"]
+TeamRole = Literal["observers", "self", "client"]
+"""The team view's rater sets: disjoint, so no two of its cells differ by one role's ratings."""
+Unit = Literal["session", "review"]
+"""What ``n`` counts: sessions (each the mean of the reviews of it in the roles asked), or single reviews."""
 MeasureKind = Literal["item", "score"]
 
 
 class Stats(msgspec.Struct, kw_only=True):
     n: int
-    """Reviews behind the figure."""
+    """Values behind the figure: sessions, reviews or recordings, as the view says."""
     mean: float | None
     sd: float | None
     """Sample standard deviation; null for a single review."""
@@ -59,6 +65,8 @@ class Stats(msgspec.Struct, kw_only=True):
 class Bucket(Stats, kw_only=True):
     start: dt.date | None
     """First day of the week (Monday), month or quarter; null for `all`."""
+    reviews: int = 0
+    """Reviews behind the figure. With `unit=session`, `n` counts sessions (each the mean of its reviews)."""
 
 
 class MeasureSeries(msgspec.Struct, kw_only=True):
@@ -79,6 +87,8 @@ class TherapistSeries(msgspec.Struct, kw_only=True):
     """`latest`: no `version` was asked, so the latest installed one is shown."""
     role: RoleFilter
     bucket: BucketSize
+    unit: Unit = "session"
+    """What `n` counts: `session` (observers averaged within a session) or `review`."""
     date_from: dt.date | None
     date_to: dt.date | None
     measures: list[MeasureSeries]
@@ -88,8 +98,12 @@ class TeamCell(Stats, kw_only=True):
     kind: MeasureKind
     key: str
     suppressed: bool
-    """Statistics withheld: fewer reviews than `min_cell_reviews` (so nobody is singled out), or you still
-    owe a first review of one of this therapist's sessions (blind review)."""
+    """Statistics withheld: fewer sessions than `min_cell_sessions` (so nobody is singled out); in the
+    all-time view, also when the months withheld on their own hold 1 to `min_cell_sessions` - 1 sessions
+    together (the all-time figure minus the months shown would reveal them); or you still owe a first review
+    of one of this therapist's sessions (blind review)."""
+    reviews: int = 0
+    """Reviews behind the figure; `n` counts sessions (each the mean of its reviews)."""
 
 
 class TeamRow(msgspec.Struct, kw_only=True):
@@ -104,10 +118,11 @@ class TeamView(msgspec.Struct, kw_only=True):
     version's figures: ratings under another are in that version's view (`version=`)."""
     version_chosen: Literal["asked", "latest"]
     """`latest`: no `version` was asked, so the latest installed one is shown."""
-    role: RoleFilter
+    role: TeamRole
     date_from: dt.date | None
+    """With `date_to`: one whole calendar month in the organisation's time zone; both null: all time."""
     date_to: dt.date | None
-    min_cell_reviews: int
+    min_cell_sessions: int
     labels: dict[str, str]
     """`<kind>:<key>` to the measure's label."""
     therapists: list[TeamRow]

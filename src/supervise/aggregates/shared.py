@@ -3,7 +3,7 @@ its measures, and statistics as the API sends them.
 
 Who sees an aggregate: a therapist's own figures, a supervisor's supervisees', an admin's whole organisation;
 another therapist is 404. Views that pool several therapists withhold any cell built from fewer than
-:data:`MIN_CELL_REVIEWS` reviews. Every read is audited.
+:data:`MIN_CELL_SESSIONS` sessions. Every read is audited.
 """
 
 from __future__ import annotations
@@ -25,7 +25,7 @@ from supervise.rubrics.model import RubricDefinition
 from supervise.runtime import Runtime
 
 __all__ = [
-    "MIN_CELL_REVIEWS",
+    "MIN_CELL_SESSIONS",
     "OBSERVERS",
     "Sums",
     "alpha_band",
@@ -40,8 +40,9 @@ __all__ = [
     "visible_therapist",
 ]
 
-MIN_CELL_REVIEWS = 5
-"""A pooled view shows a therapist's figure only when at least this many reviews make it."""
+MIN_CELL_SESSIONS = 5
+"""A pooled view shows a therapist's figure only when at least this many sessions make it (however many
+reviews of them there are: rating one session five times singles it out as much as rating it once)."""
 
 OBSERVERS = ("supervisor", "peer")
 """Who observes a session: its therapist (``self``) and its client (``client``) rate it from inside."""
@@ -93,15 +94,17 @@ def roles(role: RoleFilter) -> tuple[str, ...]:
 class Sums:
     """Rollup pieces added up, for one figure."""
 
-    __slots__ = ("high", "low", "n", "total", "total_sq")
+    __slots__ = ("high", "low", "n", "reviews", "total", "total_sq")
 
     def __init__(self) -> None:
-        self.n, self.total, self.total_sq = 0, 0.0, 0.0
+        self.n, self.reviews, self.total, self.total_sq = 0, 0, 0.0, 0.0
         self.low: float | None = None
         self.high: float | None = None
 
-    def add(self, n: int, total: float, total_sq: float, low: float, high: float) -> None:
+    def add(self, n: int, total: float, total_sq: float, low: float, high: float, reviews: int | None = None) -> None:
+        """Add ``n`` values; ``reviews``: the reviews behind them (``n`` itself when each value is a review)."""
         self.n += n
+        self.reviews += n if reviews is None else reviews
         self.total += total
         self.total_sq += total_sq
         self.low = low if self.low is None else min(self.low, low)

@@ -1,6 +1,8 @@
-"""Series and team views: answered from the rollups, and kept per worker until the organisation changes.
+"""Series and team views: per session (the mean of the reviews of each session) or, in a series asked for
+``unit=review``, per review from the rollups; kept per worker until the organisation changes.
 
-A view is computed from the rollups (``supervise.scores``) and kept as its JSON under the organisation's
+A view is computed from the scores (per session, :mod:`.sessions`) or the rollups (per review,
+``supervise.scores``) and kept as its JSON under the organisation's
 change counter (``supervise.cache``) and until the next consent expiry, so a repeated question costs one
 counter read. Only these views are kept: those that read single reviews apply the consent rule per viewer, at
 every read.
@@ -13,24 +15,26 @@ import uuid
 from collections import defaultdict
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import Any, Generic, TypeVar
+from typing import Any, Generic, Literal, TypeVar
 
 import msgspec
 
 from supervise import cache
-from supervise.aggregates import repository
+from supervise.aggregates import repository, sessions
 from supervise.aggregates.schemas import (
     Bucket,
     BucketSize,
     MeasureSeries,
     RoleFilter,
     TeamCell,
+    TeamRole,
     TeamRow,
     TeamView,
     TherapistSeries,
+    Unit,
 )
 from supervise.aggregates.shared import (
-    MIN_CELL_REVIEWS,
+    MIN_CELL_SESSIONS,
     Sums,
     check_range,
     definition,
@@ -109,40 +113,54 @@ async def therapist_series(
     version: str | None,
     bucket: BucketSize,
     role: RoleFilter,
+    unit: Unit = "session",
     date_from: dt.date | None,
     date_to: dt.date | None,
 ) -> View[TherapistSeries]:
     check_range(date_from, date_to)
-    asked = ("series", principal.member_id, therapist_id, rubric_key, version, bucket, role, date_from, date_to)
+    asked = ("series", principal.member_id, therapist_id, rubric_key, version, bucket, role, unit, date_from, date_to)
 
     async def compute(now: dt.datetime) -> TherapistSeries:
         await visible_therapist(tx, principal, therapist_id)
         await not_blinded(tx, principal, therapist_id)
         rubric = await definition(tx, runtime, rubric_key, version)
         await scores.sweep(tx, principal.org_id, now)  # once the question is known to be valid: it may write
-        rows = await repository.read_sums(
-            tx,
-            principal.org_id,
-            [therapist_id],
-            rubric.key,
-            rubric.version,
-            roles(role),
-            date_from,
-            date_to,
-            grain="week" if bucket == "week" else "month",
-            by_period=bucket != "all",
-        )
         sums: dict[tuple[str, str], dict[dt.date | None, Sums]] = defaultdict(lambda: defaultdict(Sums))
-        for row in rows:
-            start = None if row.start is None else _bucket(row.start, bucket)
-            sums[(row.kind, row.measure)][start].add(row.n, row.total, row.total_sq, row.low, row.high)
+        if unit == "review":
+            rows = await repository.read_sums(
+                tx,
+                principal.org_id,
+                [therapist_id],
+                rubric.key,
+                rubric.version,
+                roles(role),
+                date_from,
+                date_to,
+                grain="week" if bucket == "week" else "month",
+                by_period=bucket != "all",
+            )
+            for row in rows:
+                start = None if row.start is None else _bucket(row.start, bucket)
+                sums[(row.kind, row.measure)][start].add(row.n, row.total, row.total_sq, row.low, row.high)
+        else:
+            grain: Literal["week", "month"] | None = (
+                None if bucket == "all" else "week" if bucket == "week" else "month"
+            )
+            for each in await sessions.session_sums(
+                tx, principal.org_id, [therapist_id], rubric.key, rubric.version, roles(role), date_from, date_to,
+                grain=grain,
+            ):  # fmt: skip
+                start = None if each.start is None else _bucket(each.start, bucket)
+                sums[(each.kind, each.measure)][start].add(
+                    each.n, each.total, each.total_sq, each.low, each.high, each.reviews
+                )
         series = [
             MeasureSeries(
                 kind=kind,
                 key=key,
                 label=label,
                 buckets=[
-                    Bucket(start=start, **stats(s.summary(), measure_range(rubric, kind, key)))
+                    Bucket(start=start, reviews=s.reviews, **stats(s.summary(), measure_range(rubric, kind, key)))
                     for start, s in sorted(sums[(kind, key)].items(), key=lambda kv: kv[0] or dt.date.min)
                 ],
             )
@@ -155,6 +173,7 @@ async def therapist_series(
             version_chosen="latest" if version is None else "asked",
             role=role,
             bucket=bucket,
+            unit=unit,
             date_from=date_from,
             date_to=date_to,
             measures=series,
@@ -178,6 +197,26 @@ async def _team(tx: Tx, principal: Principal, supervisor_id: uuid.UUID | None) -
     return await members.supervisees(tx, principal.org_id, supervisor_id)
 
 
+def _one_month(date_from: dt.date | None, date_to: dt.date | None) -> None:
+    """A team view covers all time or one whole calendar month: cells over nested or overlapping ranges could
+    be subtracted from one another to recover the sessions in between."""
+    if date_from is None and date_to is None:
+        return
+    errors = []
+    if date_from is None or date_from.day != 1:
+        errors.append(FieldError("from", "the first day of a month: a team view covers one calendar month or all time"))
+    elif date_to != _month_end(date_from):
+        errors.append(FieldError("to", f"the last day of the month 'from' starts ({_month_end(date_from)})"))
+    if errors:
+        raise Unprocessable("A team view covers one whole calendar month, or all time.", errors=errors)
+
+
+def _month_end(first: dt.date) -> dt.date:
+    if first.month == 12:
+        return first.replace(day=31)
+    return first.replace(month=first.month + 1) - dt.timedelta(days=1)
+
+
 async def team_view(
     tx: Tx,
     runtime: Runtime,
@@ -186,57 +225,59 @@ async def team_view(
     supervisor_id: uuid.UUID | None,
     rubric_key: str,
     version: str | None,
-    role: RoleFilter,
+    role: TeamRole,
     date_from: dt.date | None,
     date_to: dt.date | None,
 ) -> View[TeamView]:
-    """Per therapist of a team (or of the organisation, for admins), every measure side by side."""
-    check_range(date_from, date_to)
+    """Per therapist of a team (or of the organisation, for admins), every measure side by side, per session.
+
+    Disclosure control: a cell is withheld below :data:`MIN_CELL_SESSIONS` sessions; a view covers one whole
+    month or all time (so no two views' cells overlap in part), the rater sets are disjoint (``observers``,
+    ``self``, ``client``), and an all-time cell is withheld too when the months withheld on their own hold
+    between 1 and MIN_CELL_SESSIONS - 1 sessions together: all time minus the months shown is exactly them."""
+    _one_month(date_from, date_to)
     asked = ("team", principal.member_id, supervisor_id, rubric_key, version, role, date_from, date_to)
 
     async def compute(now: dt.datetime) -> TeamView:
         therapists = await _team(tx, principal, supervisor_id)
         rubric = await definition(tx, runtime, rubric_key, version)
         await scores.sweep(tx, principal.org_id, now)  # once the question is known to be valid: it may write
-        # The database sums the roles (and the days of a range): one row per therapist and measure comes back.
         rows = []
         if therapists != []:
-            rows = await repository.read_sums(
-                tx,
-                principal.org_id,
-                therapists,
-                rubric.key,
-                rubric.version,
-                roles(role),
-                date_from,
-                date_to,
+            rows = await sessions.session_sums(
+                tx, principal.org_id, therapists, rubric.key, rubric.version, roles(role), date_from, date_to,
                 grain="month",
-                by_period=False,
+            )  # fmt: skip
+        cells_of: dict[Any, dict[tuple[str, str], Sums]] = defaultdict(lambda: defaultdict(Sums))
+        residual: dict[Any, dict[tuple[str, str], int]] = defaultdict(lambda: defaultdict(int))
+        for row in rows:  # per month: a month view has one, the all-time view every month
+            cells_of[row.therapist_id][(row.kind, row.measure)].add(
+                row.n, row.total, row.total_sq, row.low, row.high, row.reviews
             )
-        # A ranged view comes back in pieces (whole months, and the days at cut edges) to add up.
-        pieces: dict[Any, dict[tuple[str, str], Sums]] = defaultdict(lambda: defaultdict(Sums))
-        for row in rows:
-            pieces[row.therapist_id][(row.kind, row.measure)].add(
-                int(row.n), float(row.total), float(row.total_sq), row.low, row.high
-            )
-        sums = {therapist: {cell: s.summary() for cell, s in cells.items()} for therapist, cells in pieces.items()}
+            if row.n < MIN_CELL_SESSIONS:
+                residual[row.therapist_id][(row.kind, row.measure)] += row.n
         listed = measures(rubric)
         owed = await reviews.owed_therapists(tx, principal)
         team = []
-        for therapist in sorted(sums):
+        for therapist in sorted(cells_of):
             cells = []
             for kind, key, _label in listed:
-                summary = sums[therapist].get((kind, key))
-                if summary is None:
+                sums = cells_of[therapist].get((kind, key))
+                if sums is None:
                     continue
-                # Too few reviews to pool, or the caller still owes a first review of this therapist's sessions.
-                hidden = summary.n < MIN_CELL_REVIEWS or therapist in owed
+                summary = sums.summary()
+                left = residual[therapist][(kind, key)]  # sessions in months withheld on their own
+                hidden = (
+                    summary.n < MIN_CELL_SESSIONS
+                    or 0 < left < MIN_CELL_SESSIONS
+                    or therapist in owed  # the caller still owes a first review of one of their sessions
+                )
                 figures = (
                     stats(summary, measure_range(rubric, kind, key))
                     if not hidden
                     else {**dict.fromkeys(("mean", "sd", "ci95", "min", "max")), "n": summary.n, "ci95_clipped": False}
                 )
-                cells.append(TeamCell(kind=kind, key=key, suppressed=hidden, **figures))
+                cells.append(TeamCell(kind=kind, key=key, suppressed=hidden, reviews=sums.reviews, **figures))
             team.append(TeamRow(therapist_id=therapist, cells=cells))
         return TeamView(
             rubric=RubricPin(key=rubric.key, version=rubric.version),
@@ -245,7 +286,7 @@ async def team_view(
             role=role,
             date_from=date_from,
             date_to=date_to,
-            min_cell_reviews=MIN_CELL_REVIEWS,
+            min_cell_sessions=MIN_CELL_SESSIONS,
             labels={f"{kind}:{key}": label for kind, key, label in listed},
             therapists=team,
         )

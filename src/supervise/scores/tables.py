@@ -69,6 +69,21 @@ class ReviewScore(UsesRubric, Base):
             "occurred_at",
             "value",
         ),
+        # Per-session figures: one GROUP BY per recording over the counted scores (aggregates.sessions), covering.
+        Index(
+            "ix_review_scores_sessions",
+            "org_id",
+            "rubric_key",
+            "rubric_version",
+            "therapist_id",
+            "measure_kind",
+            "measure",
+            "recording_id",
+            "role",
+            "local_day",
+            "counted",
+            "value",
+        ),
         Index("ix_review_scores_recording", "org_id", "recording_id"),
         Index("ix_review_scores_case", "org_id", "case_id", "session_number"),
     )
