@@ -14,7 +14,6 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-import pytest
 import time_machine
 from alembic import command
 from click.testing import CliRunner
@@ -116,7 +115,7 @@ def test_series_equal_statistics_over_the_raw_values(org: Org) -> None:
             answer = team.supervisor.api.get(url, params={"rubric": RUBRIC, "bucket": bucket, "role": role})
             assert answer.status_code == 200, answer.text
             body = answer.json()
-            assert body["rubric"] == {"key": RUBRIC, "version": "1.0"}
+            assert body["rubric"] == {"key": RUBRIC, "version": "1.1"}
             by_measure = {(m["kind"], m["key"]): m for m in body["measures"]}
             for item in ITEMS:
                 raw: dict[Any, list[float]] = defaultdict(list)
@@ -459,22 +458,13 @@ def test_sessions_count_on_their_local_date_in_the_organisations_time_zone(org: 
     )
 
 
-def test_a_view_says_which_versions_exist_and_which_it_shows(
-    org: Org,
-    client: TestClient,
-    monkeypatch: pytest.MonkeyPatch,  # type: ignore[type-arg]
-) -> None:
-    """After a plugin installs a new version, the default view shows that version (no ratings yet) and says
-    that 1.0 exists too: old data no longer drops out of view silently."""
-    import dataclasses
-
-    from supervise.runtime import Runtime
-
+def test_a_view_says_which_versions_exist_and_which_it_shows(org: Org) -> None:
+    """With ratings under 1.0 and 1.1 installed, the default view shows 1.1 (no ratings yet) and says that
+    1.0 exists too: old data does not drop out of view silently."""
     team = make_team(org)
-    review(team.supervisor, session(team, 1, "2026-04-01"), dict.fromkeys(ITEMS, 5))
-    runtime: Runtime = client.app.state["runtime"]
-    alliance = runtime.registry.rubrics[(RUBRIC, "1.0")]
-    monkeypatch.setitem(runtime.registry.rubrics, (RUBRIC, "1.1"), dataclasses.replace(alliance, version="1.1"))
+    body = {"recording_id": session(team, 1, "2026-04-01"), "rubric_key": RUBRIC, "rubric_version": "1.0"}
+    started = team.supervisor.api.post("/v1/reviews", json=body).json()
+    complete(team.supervisor, started, 5)
     url = f"/v1/aggregates/therapists/{team.therapist.id}/series"
     latest = team.supervisor.api.get(url, params={"rubric": RUBRIC, "bucket": "all"}).json()
     assert (latest["rubric"]["version"], latest["versions"], latest["version_chosen"]) == (

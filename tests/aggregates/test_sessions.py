@@ -10,7 +10,7 @@ from typing import Any
 import numpy as np
 
 from tests.aggregates.test_series import close, expected, review, session
-from tests.reviews.support import ITEMS, RUBRIC, Team, make_team
+from tests.reviews.support import ITEMS, RUBRIC, Team, complete, make_team
 from tests.support import Org, Person
 from tests.test_http import assert_problem
 
@@ -151,3 +151,56 @@ def test_team_cells_cannot_be_subtracted_to_recover_a_session(org: Org) -> None:
     rate([team.supervisor], session(team, 11, "2026-03-03"), [7])
     assert cell(org.admin.api.get(TEAM, params={"rubric": RUBRIC}), team.therapist.id)["suppressed"] is True
     no_difference_singles_out_a_session()
+
+
+def test_sessions_near_midnight_in_berlin_and_an_amendment_move_the_session_means(org: Org) -> None:
+    """Five sessions at 00:30 in Berlin on 1-5 March (23:30 UTC the day before), each rated by two observers:
+    they are March sessions in the series and in March's team view, not February's; amending one observer's
+    review moves that session's mean and nothing else; every figure equals scipy's over the session means."""
+    current = org.admin.api.get("/v1/organisation")
+    changed = org.admin.api.patch(
+        "/v1/organisation", json={"time_zone": "Europe/Berlin"}, headers={"If-Match": current.headers["etag"]}
+    )
+    assert changed.status_code == 200, changed.text
+    team = make_team(org)
+    raters = observers(org, team, 2)
+    ratings = [[6, 2], [5, 5], [7, 3], [4, 6], [2, 2]]
+    first_reviews = []
+    for number, pair in enumerate(ratings, start=1):
+        eve = f"2026-0{2 if number == 1 else 3}-{_eve(number)}T23:30:00Z"
+        body = {**_recording(team, number), "occurred_at": eve}
+        recording_id = team.therapist.api.post("/v1/recordings", json=body).json()["id"]
+        made = [
+            review(person, recording_id, {**dict.fromkeys(ITEMS, 4), "rapport": value})
+            for person, value in zip(raters, pair, strict=True)
+        ]
+        first_reviews.append(made[0])
+    url = f"/v1/aggregates/therapists/{team.therapist.id}/series"
+
+    def check(pairs: list[list[int]]) -> None:
+        means = [float(np.mean(pair)) for pair in pairs]
+        monthly = team.supervisor.api.get(url, params={"rubric": RUBRIC, "bucket": "month"}).json()
+        [march] = next(m for m in monthly["measures"] if m["key"] == "rapport")["buckets"]
+        assert march["start"] == "2026-03-01" and close(march, expected(means)) and march["reviews"] == 10
+        month = {"rubric": RUBRIC, "from": "2026-03-01", "to": "2026-03-31"}
+        shown = cell(org.admin.api.get(TEAM, params=month), team.therapist.id)
+        assert close(shown, expected(means)) and (shown["reviews"], shown["suppressed"]) == (10, False)
+        february = org.admin.api.get(TEAM, params={**month, "from": "2026-02-01", "to": "2026-02-28"}).json()
+        assert february["therapists"] == []
+
+    check(ratings)
+    # the first observer amends session 3's rating from 7 to 1: that session's mean goes from 5 to 2
+    amend = raters[0].api.post(f"/v1/reviews/{first_reviews[2]['id']}/amend", json={"reason": "misread"}).json()
+    complete(raters[0], amend, 4, rapport=1)
+    check([pair if i != 2 else [1, 3] for i, pair in enumerate(ratings)])
+
+
+def _recording(team: Team, number: int) -> dict[str, Any]:
+    from tests.recordings.test_api import recording_body
+
+    return dict(recording_body(team.case_id, session_number=number))
+
+
+def _eve(number: int) -> str:
+    """The UTC day before the number-th of March: 28 February for the first."""
+    return "28" if number == 1 else f"{number - 1:02d}"

@@ -100,3 +100,30 @@ def test_a_share_of_the_range_is_strictly_more_than_the_share() -> None:
     span = rubric.span("a")
     assert span == 6
     assert not rule.fell(5.0, 4.1, span) and rule.fell(5.0, 4.05, span)
+
+
+def test_the_alliance_drop_of_more_than_a_share_of_its_range_is_flagged_by_hand(org: Org) -> None:
+    """alliance 1.1: the total fell by more than 15% of its 1-7 range (0.9 points) since the same rater's
+    previous session. Totals worked by hand: 5.0, 4.125 (fell 0.875), 3.0 (fell 1.125: flagged), 3.0; a second
+    supervisor's 3.0 on session 2 is compared with nobody (their first session of the case)."""
+    from tests.aggregates.test_series import review
+
+    team = make_team(org)
+    other = org.member("supervisor")
+    link = {"supervisor_id": other.id, "supervisee_id": team.therapist.id}
+    assert org.admin.api.post("/v1/supervision-links", json=link).status_code == 201
+    items = ["rapport", "trust", "warmth", "understood", "collaboration", "respect", "empowerment", "flexibility"]
+    plan = {1: [5] * 8, 2: [4] * 7 + [5], 3: [3] * 8, 4: [3] * 8}
+    recordings = {}
+    for number, values in plan.items():
+        recordings[number] = session(team, number, f"2026-10-{number:02d}")
+        made = review(team.supervisor, recordings[number], dict(zip(items, values, strict=True)))
+        assert made["rubric"] == {"key": "alliance", "version": "1.1"}
+        if number == 2:
+            review(other, recordings[2], dict.fromkeys(items, 3))
+    feed = team.supervisor.api.get("/v1/aggregates/flags", params={"therapist_id": team.therapist.id, "limit": 100})
+    fell = [f for f in feed.json()["items"] if f["code"] == "total_fell_share"]
+    assert [(f["recording_id"], f["threshold"], f["severity"]) for f in fell] == [
+        (recordings[3], "total_fell_share", "warning")
+    ]
+    assert "4.125 in session 2, 3 in session 3" in fell[0]["message"]

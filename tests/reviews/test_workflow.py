@@ -26,7 +26,7 @@ def test_who_may_assign_and_to_whom(org: Org) -> None:
     # a supervisor of the therapist assigns a peer, and themself as supervisor
     peer_request = team.request(team.supervisor, team.peer, "peer", due_on="2026-12-10", note="Minute 31, please.")
     assert peer_request["state"] == "open"
-    assert peer_request["rubric"] == {"key": RUBRIC, "version": "1.0"}  # the latest, pinned
+    assert peer_request["rubric"] == {"key": RUBRIC, "version": "1.1"}  # the latest, pinned
     assert peer_request["therapist_id"] == team.therapist.id
     assert peer_request["requested_by_id"] == team.supervisor.id
     assert peer_request["due_on"] == "2026-12-10"

@@ -12,6 +12,7 @@ from supervise.rubrics.registry import RubricError, load_registry
 FIRST_PARTY = {
     ("3rs", "2015.1"),
     ("alliance", "1.0"),
+    ("alliance", "1.1"),
     ("ctrs", "1.0"),
     ("cts-r", "1.0"),
     ("miti", "4.2.1"),
@@ -53,12 +54,12 @@ def test_first_party_plugins_come_through_entry_points() -> None:
     alliance = next(p for p in registry.plugins if p.name == "alliance")
     assert alliance.distribution == "supervise-alliance"
     assert alliance.hooks == ("supervise_rubrics",)
-    assert alliance.rubrics == (("alliance", "1.0"),)
+    assert alliance.rubrics == (("alliance", "1.0"), ("alliance", "1.1"))
 
 
 def test_allow_list_limits_what_loads() -> None:
     registry = load_registry(frozenset({"supervise-alliance", "supervise_miti"}))
-    assert set(registry.rubrics) == {("alliance", "1.0"), ("miti", "4.2.1")}
+    assert set(registry.rubrics) == {("alliance", "1.0"), ("alliance", "1.1"), ("miti", "4.2.1")}
 
 
 def test_allow_list_naming_a_missing_plugin_is_refused() -> None:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from supervise_alliance import ALLIANCE, supervise_rubrics
+from supervise_alliance import ALLIANCE, ALLIANCE_1_1, supervise_rubrics
 
 from supervise.rubrics import Responses
 from supervise.testing import check_rubric
@@ -12,8 +12,43 @@ KEYS = ["rapport", "trust", "warmth", "understood", "collaboration", "respect", 
 
 
 def test_keeps_the_contract() -> None:
-    for rubric in supervise_rubrics():
+    rubrics = supervise_rubrics()
+    assert [(r.key, r.version) for r in rubrics] == [("alliance", "1.0"), ("alliance", "1.1")]
+    for rubric in rubrics:
         check_rubric(rubric)
+
+
+def test_1_1_is_1_0_with_the_change_rule() -> None:
+    assert ALLIANCE.change_rules == ()  # 1.0 unchanged: its snapshots still match
+    assert ALLIANCE_1_1.items == ALLIANCE.items and ALLIANCE_1_1.thresholds == ALLIANCE.thresholds
+    [rule] = ALLIANCE_1_1.change_rules
+    assert (rule.key, rule.target, rule.drop_at_least, rule.drop_share_over) == (
+        "total_fell_share",
+        "total",
+        None,
+        0.15,
+    )
+    assert rule.source.strip() and rule.severity == "warning"
+
+
+def test_the_change_rule_by_hand() -> None:
+    """The total's range is 1-7, 6 points: more than 15% of it is more than 0.9 points."""
+    [rule] = ALLIANCE_1_1.change_rules
+    span = 7 - 1
+    assert not rule.fell(5.0, 4.1, span)  # 0.9: not more than 0.9
+    assert rule.fell(5.0, 4.0, span)  # 1.0
+    assert rule.fell(5.0, 4.09, span)  # 0.91
+    assert not rule.fell(4.0, 5.0, span)  # a rise
+
+    # totals as the rubric computes them: every item 5 is 5.0; seven 4s and a 5 are 33/8 = 4.125 (fell 0.875);
+    # eight 4s are 4.0 (fell 1.0)
+    def total(values: list[int]) -> float:
+        return float(ALLIANCE_1_1.run_scoring(Responses(items=dict(zip(KEYS, values, strict=True)))).scores["total"])
+
+    before = total([5] * 8)
+    assert before == 5.0
+    assert not rule.fell(before, total([4] * 7 + [5]), span)
+    assert rule.fell(before, total([4] * 8), span)
 
 
 def test_hand_worked_scores() -> None:

@@ -3,13 +3,18 @@
 Eight items rated 1-7, where 4 means "no evidence either way" and raters start there. Subscales: Bond
 (rapport, trust, warmth, feeling understood), Partnership (collaboration, respect, empowerment) and
 Responsiveness (flexibility). Scores are means. Openly licensed: the labels and help texts are ours.
+
+Version 1.1 is 1.0 with one change rule: the total fell by more than 15% of its range (0.9 points) since the
+same rater's previous session of the case. 1.0 stays installed, unchanged, for the reviews made with it.
 """
 
 from __future__ import annotations
 
-from supervise.rubrics import Anchor, Item, OrdinalScale, Rubric, Subscale, Threshold, hookimpl
+import dataclasses
 
-__all__ = ["ALLIANCE", "supervise_rubrics"]
+from supervise.rubrics import Anchor, ChangeRule, Item, OrdinalScale, Rubric, Subscale, Threshold, hookimpl
+
+__all__ = ["ALLIANCE", "ALLIANCE_1_1", "supervise_rubrics"]
 
 SCALE = OrdinalScale(
     min=1,
@@ -87,6 +92,25 @@ ALLIANCE = Rubric(
 )
 
 
+ALLIANCE_1_1 = dataclasses.replace(
+    ALLIANCE,
+    version="1.1",
+    manual_version="1.1",
+    change_rules=(
+        ChangeRule(
+            key="total_fell_share",
+            target="total",
+            drop_share_over=0.15,
+            severity="warning",
+            message="The alliance total fell by more than 15% of its range (0.9 points) since this rater's "
+            "previous session of the case: worth discussing.",
+            source="supervise Alliance rubric 1.1: the rupture convention of the case trajectory (a fall of more "
+            "than 15% of the range), not a validated cutoff",
+        ),
+    ),
+)
+
+
 @hookimpl
 def supervise_rubrics() -> list[Rubric]:
-    return [ALLIANCE]
+    return [ALLIANCE, ALLIANCE_1_1]  # 1.0 stays: reviews made with it keep it
