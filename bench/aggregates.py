@@ -42,8 +42,8 @@ from data_layer import SECRET, _pg, free_port, get, measure, prepare, start_serv
 from sqlalchemy import func, insert, select, text  # noqa: E402
 
 from supervise import cache  # noqa: E402
+from supervise.aggregates import disclosure, shared, views  # noqa: E402
 from supervise.aggregates import repository as aggregates  # noqa: E402
-from supervise.aggregates import sessions, shared, views  # noqa: E402
 from supervise.aggregates.schemas import TeamView  # noqa: E402
 from supervise.aggregates.stats import summarise  # noqa: E402
 from supervise.auth.principal import Principal, Role  # noqa: E402
@@ -55,6 +55,7 @@ from supervise.reviews.tables import Review  # noqa: E402
 from supervise.runtime import Runtime  # noqa: E402
 from supervise.scores import periods  # noqa: E402
 from supervise.scores import repository as rollups  # noqa: E402
+from supervise.scores import sessions as session_rollups  # noqa: E402
 from supervise.scores.tables import ReviewScore, RollupMonth, RollupTotal  # noqa: E402
 
 ITEMS = ["rapport", "trust", "warmth", "understood", "collaboration", "respect", "empowerment", "flexibility"]
@@ -142,7 +143,9 @@ async def generate(runtime: Runtime, org_id: uuid.UUID, scores: int, seed: int =
             await tx.execute(insert(ReviewScore), values)
     async with runtime.db.transaction() as tx:
         for table in periods.ROLLUPS:
-            fresh = await rollups.recomputed(tx, table, [org_id])
+            fresh = await rollups.recomputed(tx, table, [org_id]) | await session_rollups.recomputed(
+                tx, table, [org_id]
+            )
             keys = ["org_id", "therapist_id", "rubric_key", "rubric_version", "measure_kind", "measure", "role"]
             if table is not RollupTotal:
                 keys.append("day")
@@ -269,16 +272,25 @@ def team_by_review(org_id: uuid.UUID) -> Callable[[Any], Awaitable[Any]]:
 
 
 def team_by_session(org_id: uuid.UUID) -> Callable[[Any], Awaitable[Any]]:
-    """The part of the team view that replaced it: per-session sums by month, and statistics per cell."""
+    """The part of the team view that replaced it: the all-time session rollups of the observers, the months
+    withheld on their own (complementary suppression), the reviews from the all-time rollups, and statistics."""
 
     async def call(tx: Any) -> Any:
-        rows = await sessions.session_sums(tx, org_id, None, "alliance", "1.0", OBSERVERS, None, None, grain="month")
+        totals = await aggregates.read_sums(
+            tx, org_id, None, "alliance", "1.0", ("s:observers",), None, None, grain="month", by_period=False
+        )
+        reviews = await aggregates.read_sums(
+            tx, org_id, None, "alliance", "1.0", OBSERVERS, None, None, grain="month", by_period=False
+        )
+        withheld = await disclosure.withheld_months(tx, org_id, None, "alliance", "1.0", "s:observers", 5)
         cells: dict[Any, shared.Sums] = {}
-        for r in rows:
+        for r in totals:
             cells.setdefault((r.therapist_id, r.kind, r.measure), shared.Sums()).add(
-                r.n, r.total, r.total_sq, r.low, r.high, r.reviews
+                r.n, r.total, r.total_sq, r.low, r.high, 0
             )
-        return [shared.stats(s.summary()) for s in cells.values()]
+        for r in reviews:
+            cells[(r.therapist_id, r.kind, r.measure)].reviews += r.n
+        return [shared.stats(s.summary()) for s in cells.values()], withheld
 
     return call
 

@@ -27,10 +27,10 @@ TABLES, SCHEMAS, SUPPORT, REPOSITORY, SERVICE, API = "tables", "schemas", "suppo
 BY_NAME = {"tables": TABLES, "schemas": SCHEMAS, "repository": REPOSITORY, "service": SERVICE, "api": API}
 ROLES = {
     "aggregates.calibration": SERVICE,
+    "aggregates.disclosure": REPOSITORY,
     "aggregates.comparisons": SERVICE,
     "aggregates.flags": SERVICE,
     "aggregates.markers": SERVICE,
-    "aggregates.sessions": REPOSITORY,
     "aggregates.perspectives": SERVICE,
     "aggregates.shared": SERVICE,
     "aggregates.stats": SUPPORT,
@@ -58,6 +58,7 @@ ROLES = {
     "rubrics.release": SERVICE,
     "rubrics.usage": REPOSITORY,  # what uses a rubric version, in every organisation
     "scores.periods": SUPPORT,
+    "scores.sessions": REPOSITORY,
 }
 """Modules named after what they do, rather than after their role: the role they play."""
 

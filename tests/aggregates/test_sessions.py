@@ -4,11 +4,15 @@ subtracting one cell from another."""
 
 from __future__ import annotations
 
+import asyncio
 import itertools
+import random
 from typing import Any
 
 import numpy as np
 
+from supervise.cli import _verify_rollups
+from supervise.config import Settings
 from tests.aggregates.test_series import close, expected, review, session
 from tests.reviews.support import ITEMS, RUBRIC, Team, complete, make_team
 from tests.support import Org, Person
@@ -204,3 +208,48 @@ def _recording(team: Team, number: int) -> dict[str, Any]:
 def _eve(number: int) -> str:
     """The UTC day before the number-th of March: 28 February for the first."""
     return "28" if number == 1 else f"{number - 1:02d}"
+
+
+def test_session_rollups_follow_every_write_exactly(org: Org, settings: Settings) -> None:
+    """Random ratings by four observers on four sessions, in random order, with amendments (a mean that was a
+    row's min or max leaves it) and a consent withdrawn: after every write the session rollups equal a full
+    recomputation from the scores, and the series equals the statistics of the session means."""
+    rng = random.Random(12)
+    team = make_team(org)
+    raters = observers(org, team, 4)
+    days = ["2026-05-04", "2026-05-05", "2026-05-12", "2026-06-01"]
+    recordings = [session(team, number, day) for number, day in enumerate(days, start=1)]
+    given: dict[tuple[int, int], dict[str, Any]] = {}  # (rater, session) -> the current review
+    values: dict[tuple[int, int], int] = {}
+    url = f"/v1/aggregates/therapists/{team.therapist.id}/series"
+    withdrawn = False
+    for step in range(24):
+        who, where = rng.randrange(4), rng.randrange(3 if withdrawn else 4)  # session 4's consent ends at step 12
+        value = rng.randint(1, 7)
+        if (who, where) in given:
+            amend = raters[who].api.post(f"/v1/reviews/{given[(who, where)]['id']}/amend", json={"reason": "again"})
+            given[(who, where)] = complete(raters[who], amend.json(), 4, rapport=value)
+        else:
+            given[(who, where)] = review(raters[who], recordings[where], {**dict.fromkeys(ITEMS, 4), "rapport": value})
+        values[(who, where)] = value
+        if step == 12:
+            current = team.therapist.api.get(f"/v1/recordings/{recordings[3]}")
+            answer = team.therapist.api.patch(
+                f"/v1/recordings/{recordings[3]}",
+                json={"withdraw_consent": True},
+                headers={"If-Match": current.headers["etag"]},
+            )
+            assert answer.status_code == 200, answer.text
+            withdrawn = True
+        assert asyncio.run(_verify_rollups(settings))[1] == [], step
+        means = [
+            float(np.mean([v for (_, s), v in values.items() if s == where]))
+            for where in range(4)
+            if any(s == where for _, s in values) and not (withdrawn and where == 3)
+        ]
+        [bucket] = next(
+            m
+            for m in team.supervisor.api.get(url, params={"rubric": RUBRIC, "bucket": "all"}).json()["measures"]
+            if m["key"] == "rapport"
+        )["buckets"]
+        assert close(bucket, expected(means)), (step, bucket, means)

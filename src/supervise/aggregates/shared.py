@@ -36,6 +36,7 @@ __all__ = [
     "measures",
     "not_blinded",
     "roles",
+    "session_set",
     "stats",
     "visible_therapist",
 ]
@@ -89,6 +90,11 @@ def measures(definition: RubricDefinition) -> list[tuple[MeasureKind, str, str]]
 
 def roles(role: RoleFilter) -> tuple[str, ...]:
     return OBSERVERS if role == "observers" else (role,)
+
+
+def session_set(role: RoleFilter) -> str:
+    """The role the session rollups of ``role``'s rater set carry (``supervise.scores.sessions.SETS``)."""
+    return f"s:{role}"
 
 
 class Sums:

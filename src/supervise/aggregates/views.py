@@ -1,8 +1,8 @@
 """Series and team views: per session (the mean of the reviews of each session) or, in a series asked for
-``unit=review``, per review from the rollups; kept per worker until the organisation changes.
+``unit=review``, per review; read from rollups, and kept per worker until the organisation changes.
 
-A view is computed from the scores (per session, :mod:`.sessions`) or the rollups (per review,
-``supervise.scores``) and kept as its JSON under the organisation's
+A view is computed from the rollups (``supervise.scores``: per review, or per session from the session
+rollups of a rater set) and kept as its JSON under the organisation's
 change counter (``supervise.cache``) and until the next consent expiry, so a repeated question costs one
 counter read. Only these views are kept: those that read single reviews apply the consent rule per viewer, at
 every read.
@@ -15,12 +15,12 @@ import uuid
 from collections import defaultdict
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import Any, Generic, Literal, TypeVar
+from typing import Any, Generic, TypeVar
 
 import msgspec
 
 from supervise import cache
-from supervise.aggregates import repository, sessions
+from supervise.aggregates import disclosure, repository
 from supervise.aggregates.schemas import (
     Bucket,
     BucketSize,
@@ -42,6 +42,7 @@ from supervise.aggregates.shared import (
     measures,
     not_blinded,
     roles,
+    session_set,
     stats,
     visible_therapist,
 )
@@ -126,34 +127,20 @@ async def therapist_series(
         rubric = await definition(tx, runtime, rubric_key, version)
         await scores.sweep(tx, principal.org_id, now)  # once the question is known to be valid: it may write
         sums: dict[tuple[str, str], dict[dt.date | None, Sums]] = defaultdict(lambda: defaultdict(Sums))
-        if unit == "review":
-            rows = await repository.read_sums(
-                tx,
-                principal.org_id,
-                [therapist_id],
-                rubric.key,
-                rubric.version,
-                roles(role),
-                date_from,
-                date_to,
-                grain="week" if bucket == "week" else "month",
-                by_period=bucket != "all",
-            )
-            for row in rows:
-                start = None if row.start is None else _bucket(row.start, bucket)
-                sums[(row.kind, row.measure)][start].add(row.n, row.total, row.total_sq, row.low, row.high)
-        else:
-            grain: Literal["week", "month"] | None = (
-                None if bucket == "all" else "week" if bucket == "week" else "month"
-            )
-            for each in await sessions.session_sums(
-                tx, principal.org_id, [therapist_id], rubric.key, rubric.version, roles(role), date_from, date_to,
-                grain=grain,
-            ):  # fmt: skip
-                start = None if each.start is None else _bucket(each.start, bucket)
-                sums[(each.kind, each.measure)][start].add(
-                    each.n, each.total, each.total_sq, each.low, each.high, each.reviews
-                )
+
+        async def read(rater_roles: tuple[str, ...]) -> list[repository.RollupSums]:
+            return await repository.read_sums(
+                tx, principal.org_id, [therapist_id], rubric.key, rubric.version, rater_roles, date_from, date_to,
+                grain="week" if bucket == "week" else "month", by_period=bucket != "all",
+            )  # fmt: skip
+
+        per_review = await read(roles(role))
+        # per session: the session rollups of the rater set, and the reviews behind them from the per-review ones
+        for row in per_review if unit == "review" else await read((session_set(role),)):
+            start = None if row.start is None else _bucket(row.start, bucket)
+            sums[(row.kind, row.measure)][start].add(row.n, row.total, row.total_sq, row.low, row.high, 0)
+        for row in per_review:
+            sums[(row.kind, row.measure)][None if row.start is None else _bucket(row.start, bucket)].reviews += row.n
         series = [
             MeasureSeries(
                 kind=kind,
@@ -242,20 +229,28 @@ async def team_view(
         therapists = await _team(tx, principal, supervisor_id)
         rubric = await definition(tx, runtime, rubric_key, version)
         await scores.sweep(tx, principal.org_id, now)  # once the question is known to be valid: it may write
-        rows = []
-        if therapists != []:
-            rows = await sessions.session_sums(
-                tx, principal.org_id, therapists, rubric.key, rubric.version, roles(role), date_from, date_to,
-                grain="month",
-            )  # fmt: skip
         cells_of: dict[Any, dict[tuple[str, str], Sums]] = defaultdict(lambda: defaultdict(Sums))
         residual: dict[Any, dict[tuple[str, str], int]] = defaultdict(lambda: defaultdict(int))
-        for row in rows:  # per month: a month view has one, the all-time view every month
+
+        async def read(rater_roles: tuple[str, ...], by_period: bool) -> list[repository.RollupSums]:
+            if therapists == []:
+                return []
+            return await repository.read_sums(
+                tx, principal.org_id, therapists, rubric.key, rubric.version, rater_roles, date_from, date_to,
+                grain="month", by_period=by_period,
+            )  # fmt: skip
+
+        for row in await read((session_set(role),), False):  # the session rollups of the rater set
             cells_of[row.therapist_id][(row.kind, row.measure)].add(
-                row.n, row.total, row.total_sq, row.low, row.high, row.reviews
+                row.n, row.total, row.total_sq, row.low, row.high, 0
             )
-            if row.n < MIN_CELL_SESSIONS:
-                residual[row.therapist_id][(row.kind, row.measure)] += row.n
+        if date_from is None and therapists != []:  # all time: the sessions of the months withheld on their own
+            for small in await disclosure.withheld_months(
+                tx, principal.org_id, therapists, rubric.key, rubric.version, session_set(role), MIN_CELL_SESSIONS
+            ):
+                residual[small.therapist_id][(small.kind, small.measure)] = small.sessions
+        for row in await read(roles(role), False):  # the reviews behind them
+            cells_of[row.therapist_id][(row.kind, row.measure)].reviews += row.n
         listed = measures(rubric)
         owed = await reviews.owed_therapists(tx, principal)
         team = []

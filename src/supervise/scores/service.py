@@ -4,7 +4,9 @@ Submitting a review stores its scores (one per session-level item and per score 
 adds them to the daily, weekly, monthly and all-time rollups; an amendment replaces the scores of the revision
 it amends and recomputes the rollup rows they touch. The rollups count a session only while its consent
 holds: a withdrawal, a changed expiry (:func:`recount`) or an expiry passing (:func:`sweep`) take it out or put
-it back. The aggregate views read the rollups (``supervise.aggregates``); :func:`verify` checks them.
+it back. Session rollups (:mod:`.sessions`) hold the same figures over session means per rater set, and are
+recomputed for the rows each of these writes touches. The aggregate views read the rollups
+(``supervise.aggregates``); :func:`verify` checks them.
 """
 
 from __future__ import annotations
@@ -20,7 +22,7 @@ from supervise.audit import service as audit
 from supervise.clock import utcnow
 from supervise.db import Tx, new_id
 from supervise.rubrics.model import ChangeRule, Responses, Result, Rubric
-from supervise.scores import repository
+from supervise.scores import repository, sessions
 from supervise.scores.periods import ROLLUPS
 from supervise.scores.repository import CaseScore, Changed, Sums
 from supervise.scores.tables import ReviewFlag
@@ -142,6 +144,8 @@ async def record_submission(tx: Tx, review: Submission, rubric: Rubric, response
         for flag in result.flags
     ]
     await repository.replace_flags(tx, review.org_id, review.amends_id, flags)
+    touched = [(str(s["measure_kind"]), str(s["measure"])) for s in scores]
+    before = await sessions.means(tx, review.org_id, recording.id)
     if review.amends_id is None:
         await repository.insert_scores(tx, scores)
         if counted:
@@ -149,6 +153,7 @@ async def record_submission(tx: Tx, review: Submission, rubric: Rubric, response
     else:
         earlier = await repository.delete_scores(tx, review.org_id, review.amends_id)
         await repository.insert_scores(tx, scores)
+        touched += [(m.kind, m.key) for m in earlier]
         await repository.replace_rollups(
             tx,
             review.org_id,
@@ -156,9 +161,10 @@ async def record_submission(tx: Tx, review: Submission, rubric: Rubric, response
             review.rubric_key,
             review.rubric_version,
             review.role,
-            [(str(s["measure_kind"]), str(s["measure"])) for s in scores] + [(m.kind, m.key) for m in earlier],
+            touched,
             [local_day],
         )
+    await sessions.follow(tx, before, await sessions.means(tx, review.org_id, recording.id))
     await _apply_change_rules(tx, review, rubric, recording.case_id)
 
 
@@ -225,7 +231,9 @@ async def recount(tx: Tx, org_id: uuid.UUID, recording_id: uuid.UUID, counted: b
     transaction: series and team views count a session only while its client's consent holds. Called when
     consent is withdrawn or its expiry changed (``recordings.service``) and by :func:`sweep`."""
     await audit.serialise(tx, org_id)
+    before = await sessions.means(tx, org_id, recording_id)
     await _replace_changed(tx, org_id, await repository.recount(tx, org_id, recording_id, counted))
+    await sessions.follow(tx, before, await sessions.means(tx, org_id, recording_id))
 
 
 async def _replace_changed(tx: Tx, org_id: uuid.UUID, changed: list[Changed]) -> None:
@@ -268,8 +276,9 @@ class Mismatch:
 def _same(a: Sums | None, b: Sums | None) -> bool:
     if a is None or b is None:
         return a is b
-    close = all(abs(x - y) <= 1e-9 * max(1.0, abs(y)) for x, y in ((a.total, b.total), (a.total_sq, b.total_sq)))
-    return a.n == b.n and (a.min, a.max) == (b.min, b.max) and close
+    # sums of many values, and session means (computed here or by the database), agree to rounding
+    pairs = ((a.total, b.total), (a.total_sq, b.total_sq), (a.min, b.min), (a.max, b.max))
+    return a.n == b.n and all(abs(x - y) <= 1e-9 * max(1.0, abs(y)) for x, y in pairs)
 
 
 async def verify(tx: Tx, org_ids: Iterable[uuid.UUID] | None = None) -> list[Mismatch]:
@@ -277,7 +286,7 @@ async def verify(tx: Tx, org_ids: Iterable[uuid.UUID] | None = None) -> list[Mis
     mismatches = []
     orgs = None if org_ids is None else list(org_ids)
     for table in ROLLUPS:
-        expected = await repository.recomputed(tx, table, orgs)
+        expected = await repository.recomputed(tx, table, orgs) | await sessions.recomputed(tx, table, orgs)
         stored = await repository.stored(tx, table, orgs)
         for key in sorted(set(expected) | set(stored), key=str):
             if not _same(stored.get(key), expected.get(key)):

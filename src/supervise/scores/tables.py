@@ -5,6 +5,8 @@ item's value and each score the rubric computed; ``counted`` says whether the ro
 only while the recording's consent holds. The rollups hold count, sum, sum of squares, min and max per
 organisation x therapist x rubric version x measure x rater role, per day, ISO week and month and over all
 time; aggregates read them, so their cost grows with the buckets asked for, not with the number of reviews.
+Rows whose ``role`` is ``s:<rater set>`` are session rollups: the same figures over session means
+(:mod:`.sessions`).
 """
 
 from __future__ import annotations
