@@ -23,6 +23,7 @@ __all__ = [
     "Changed",
     "Measure",
     "Sums",
+    "add_sums",
     "add_to_rollups",
     "consent_expired_between",
     "delete_scores",
@@ -109,6 +110,12 @@ def _upsert(tx: AsyncSession, table: Rollup, rows: list[dict[str, Any]]) -> Any:
             "max": greatest(table.max, stmt.excluded.max),
         },
     )
+
+
+async def add_sums(tx: Tx, table: Rollup, rows: Sequence[dict[str, Any]]) -> None:
+    """Add these counts and sums to the rollup rows with their keys (inserting those not there yet), in key order."""
+    if rows:
+        await tx.execute(_upsert(tx, table, sorted(rows, key=lambda row: tuple(str(row[k]) for k in sorted(row)))))
 
 
 async def insert_scores(tx: Tx, scores: Sequence[dict[str, Any]]) -> None:

@@ -11,15 +11,30 @@ unless the mean leaving was the row's min or max, when that row is recomputed fr
 from __future__ import annotations
 
 import datetime as dt
+import typing
 import uuid
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import ColumnElement, Date, and_, cast, delete, func, insert, literal, select, update
+from sqlalchemy import (
+    ColumnElement,
+    Date,
+    Table,
+    and_,
+    bindparam,
+    cast,
+    delete,
+    func,
+    insert,
+    literal,
+    select,
+    tuple_,
+    update,
+)
 
 from supervise.db import Tx
 from supervise.scores.periods import ROLLUPS, Rollup, period_end, period_start
-from supervise.scores.repository import Cell, Sums
+from supervise.scores.repository import Cell, Sums, add_sums
 from supervise.scores.tables import ReviewScore, RollupDay, RollupTotal, RollupWeek
 
 __all__ = ["SETS", "Means", "follow", "means", "recomputed", "sets_of"]
@@ -140,53 +155,87 @@ async def means(tx: Tx, org_id: uuid.UUID, recording_id: uuid.UUID) -> Means:
 
 async def follow(tx: Tx, before: Means, after: Means) -> None:
     """Bring the session rollups from a recording's means ``before`` a write to those ``after`` it: each
-    changed mean leaves its rows and the new one enters, in the session's day, week, month and all time."""
-    for cell in sorted(set(before) | set(after), key=str):
-        old, new = before.get(cell), after.get(cell)
-        if old == new:
-            continue
-        day = (old or new)[1]  # type: ignore[index]  # one of them is there
-        for table in ROLLUPS:
-            await _shift(tx, table, cell, day, None if old is None else old[0], None if new is None else new[0])
+    changed mean leaves its rows and the new one enters, in the session's day, week, month and all time. A
+    session entering a rater set is added like a review; a mean that moves or leaves shifts the row's count
+    and sums, and the row is recomputed from the scores only when the mean leaving was its min or max."""
+    changed = [
+        (cell, before.get(cell), after.get(cell))
+        for cell in sorted(set(before) | set(after), key=str)
+        if before.get(cell) != after.get(cell)
+    ]
+    for table in ROLLUPS:
+        entering, moving = [], []
+        for cell, old, new in changed:
+            key = dict(zip(_NAMES, cell, strict=True))
+            if table is not RollupTotal:
+                key["day"] = period_start(table, (old or new)[1])  # type: ignore[index]  # one is there
+            if old is None:
+                assert new is not None
+                value = new[0]
+                entering.append({**key, "n": 1, "total": value, "total_sq": value * value, "min": value, "max": value})
+            else:
+                moving.append((key, old[0], None if new is None else new[0]))
+        await add_sums(tx, table, entering)
+        if moving:
+            await _move(tx, table, moving)
 
 
-async def _shift(
-    tx: Tx, table: Rollup, cell: tuple[Any, ...], day: dt.date, old: float | None, new: float | None
-) -> None:
-    """One rollup row: a session's mean ``old`` out (``None``: it was not in), ``new`` in (``None``: it leaves)."""
-    key = dict(zip(_NAMES, cell, strict=True))
-    if table is not RollupTotal:
-        key["day"] = period_start(table, day)
-    where = [getattr(table, name) == value for name, value in key.items() if name != "day"]
-    if table is not RollupTotal:
-        where.append(table.__table__.c.day == key["day"])
-    row = (await tx.execute(select(table.n, table.total, table.total_sq, table.min, table.max).where(*where))).first()
-    if row is None or (old is not None and not _inside(old, row.min, row.max)):
-        # no row yet, or the old mean was an extreme (min and max cannot be subtracted): the row from the scores
-        await tx.execute(delete(table).where(*where))
-        scope = [getattr(ReviewScore, name) == value for name, value in key.items() if name not in ("role", "day")]
-        if table is not RollupTotal:
-            scope.append(
-                and_(ReviewScore.local_day >= key["day"], ReviewScore.local_day <= period_end(table, key["day"]))
+def _columns(table: Rollup) -> list[str]:
+    return [*_NAMES] if table is RollupTotal else [*_NAMES, "day"]
+
+
+async def _move(tx: Tx, table: Rollup, moving: list[tuple[dict[str, Any], float, float | None]]) -> None:
+    """Sessions' means ``old`` out of their rows and ``new`` (``None``: none) in."""
+    names = _columns(table)
+    columns = [table.__table__.c[name] for name in names]
+    keys = [tuple(key[name] for name in names) for key, _, _ in moving]
+    stored = {
+        tuple(row[: len(names)]): row[len(names) :]
+        for row in await tx.execute(
+            select(*columns, table.n, table.total, table.total_sq, table.min, table.max).where(
+                table.org_id == moving[0][0]["org_id"], tuple_(*columns).in_(keys)
             )
-        fresh = await _recompute(tx, table, key["role"], *scope)
-        if fresh:
-            [sums] = fresh.values()
-            await tx.execute(insert(table), [{**key, **sums._asdict()}])
-        return
-    n = row.n - (old is not None) + (new is not None)
-    if n == 0:
-        await tx.execute(delete(table).where(*where))
-        return
-    before, after = old or 0.0, new or 0.0
-    changes = {
-        "n": n,
-        "total": row.total - before + after,
-        "total_sq": row.total_sq - before * before + after * after,
-        "min": row.min if new is None else min(row.min, new),
-        "max": row.max if new is None else max(row.max, new),
+        )
     }
-    await tx.execute(update(table).where(*where).values(**changes))
+    shifted = []
+    for (key, old, new), cell in zip(moving, keys, strict=True):
+        row = stored.get(cell)
+        if row is None or not _inside(old, row[3], row[4]):
+            await _recompute_row(tx, table, key)  # min and max cannot be subtracted
+            continue
+        n, total, total_sq, low, high = row  # old lay strictly inside: other sessions hold min and max
+        gone, come = old, 0.0 if new is None else new
+        shifted.append(
+            {
+                **{f"k_{name}": key[name] for name in names},
+                "n": n - 1 + (new is not None),
+                "total": total - gone + come,
+                "total_sq": total_sq - gone * gone + come * come,
+                "min": low if new is None else min(low, new),
+                "max": high if new is None else max(high, new),
+            }
+        )
+    if shifted:
+        where = [column == bindparam(f"k_{name}") for name, column in zip(names, columns, strict=True)]
+        core = cast_table(table)  # Core, not the ORM's bulk update: one executemany
+        await tx.execute(update(core).where(*where), shifted)
+
+
+async def _recompute_row(tx: Tx, table: Rollup, key: dict[str, Any]) -> None:
+    """One session rollup row again from the scores (gone when no session is left in it)."""
+    names = _columns(table)
+    await tx.execute(delete(table).where(*(table.__table__.c[name] == key[name] for name in names)))
+    scope = [getattr(ReviewScore, name) == key[name] for name in _NAMES if name != "role"]
+    if table is not RollupTotal:
+        scope.append(and_(ReviewScore.local_day >= key["day"], ReviewScore.local_day <= period_end(table, key["day"])))
+    fresh = await _recompute(tx, table, key["role"], *scope)
+    if fresh:
+        [sums] = fresh.values()
+        await tx.execute(insert(table), [{**{name: key[name] for name in names}, **sums._asdict()}])
+
+
+def cast_table(table: Rollup) -> Table:
+    return typing.cast("Table", table.__table__)
 
 
 def _inside(value: float, low: float, high: float) -> bool:
