@@ -213,7 +213,7 @@ def _repairs_3rs(backend: str, settings: Settings) -> None:
 
     with TestClient(create_app(settings)) as client:
         assert contribution(client) == [2]  # the old state: the quiet session's 5 counted from the rollups
-    command.downgrade(cfg, "0019")
+    command.downgrade(cfg, "0020")
     command.upgrade(cfg, "head")
     assert asyncio.run(_verify_rollups(settings))[1] == []
     with TestClient(create_app(settings)) as client:

@@ -1,7 +1,7 @@
 """per-session figures, and 3RS session items without a rupture taken out
 
 Revision ID: 0022
-Revises: 0019
+Revises: 0020
 Create Date: 2026-12-07
 
 Series and team views count sessions, each the mean of the reviews of it by a rater set: session rollups
@@ -24,7 +24,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "0022"
-down_revision: str | None = "0019"
+down_revision: str | None = "0020"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
