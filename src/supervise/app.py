@@ -24,6 +24,7 @@ from supervise.config import Settings
 from supervise.dependencies import authentication, dependencies
 from supervise.docs_ui import SwaggerUI
 from supervise.document import add_links, add_transport_problems, require_if_match_on_patch
+from supervise.events.api import EventController, EventTypeController
 from supervise.health import HealthController
 from supervise.http import before_request, cors, exception_handlers, record_routed_methods, stamp_response
 from supervise.members.api import MemberController, OrganisationController, SupervisionLinkController
@@ -225,6 +226,8 @@ def create_app(settings: Settings) -> Litestar:
             ClientRatingController,
             ClientFormController,
             FormController,
+            EventController,
+            EventTypeController,
             AggregateController,
             RubricController,
             PluginController,

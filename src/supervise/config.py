@@ -68,6 +68,8 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     a guessed or leaked link cannot be hammered."""
     client_form_hours: int = 72
     """How long a client form link stays valid when its request names no expiry (at most 30 days)."""
+    event_retention_days: int = 30
+    """How long events stay in the change feed (``/v1/events``) before ``supervise events prune`` deletes them."""
     cors_origins: str = ""
     """Comma-separated origins (``https://supervision.clinic.example``) whose pages may call the API from a
     browser. Exact origins only: a wildcard would let any page on the web use a supervisor's token. Empty (the

@@ -7,6 +7,7 @@ from collections.abc import Mapping, Sequence
 __all__ = [
     "Conflict",
     "DomainError",
+    "EventsExpired",
     "FieldError",
     "Forbidden",
     "NotFound",
@@ -83,6 +84,14 @@ class RubricNotInstalled(Conflict):
 
     title = "Rubric not installed"
     type_slug = "rubric-not-installed"
+
+
+class EventsExpired(DomainError):
+    """A change-feed cursor older than the events pruned since: reading on would skip them."""
+
+    status = 410
+    title = "Gone"
+    type_slug = "events-expired"
 
 
 class PreconditionFailed(DomainError):

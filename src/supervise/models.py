@@ -6,6 +6,7 @@ from supervise.audit.tables import AuditCheckpoint, AuditEvent
 from supervise.auth.tables import ApiKey
 from supervise.cache import OrgGeneration
 from supervise.client_ratings.tables import ClientForm, ClientRating
+from supervise.events.tables import Event, EventSequence
 from supervise.idempotency.tables import IdempotencyRecord
 from supervise.members.tables import Member, Organisation, SupervisionLink
 from supervise.recordings.tables import Case, Recording
@@ -30,6 +31,8 @@ __all__ = [
     "ClientForm",
     "ClientRating",
     "ConsentSweep",
+    "Event",
+    "EventSequence",
     "IdempotencyRecord",
     "Member",
     "OrgGeneration",

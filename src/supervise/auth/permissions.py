@@ -37,6 +37,7 @@ __all__ = [
     "ClientRatingsAdmin",
     "IdentityProvidersRead",
     "IdentityProvidersWrite",
+    "EventsAdmin",
     "MembersAdmin",
     "MembersRead",
     "MembersWrite",
@@ -109,6 +110,7 @@ ClientFormsRead = Requires(Scope.CLIENT_RATINGS_READ)
 ClientFormsWrite = Requires(Scope.CLIENT_RATINGS_WRITE)
 IdentityProvidersRead = Requires(Scope.MEMBERS_READ, Role.ADMIN)
 IdentityProvidersWrite = Requires(Scope.MEMBERS_WRITE, Role.ADMIN)
+EventsAdmin = Requires(Scope.EVENTS_READ, Role.ADMIN)
 
 
 def permission_of(handler: BaseRouteHandler) -> Requires | Token | None:

@@ -32,6 +32,7 @@ class Scope(enum.StrEnum):
     REVIEWS_WRITE = "reviews:write"
     CLIENT_RATINGS_READ = "client-ratings:read"
     CLIENT_RATINGS_WRITE = "client-ratings:write"
+    EVENTS_READ = "events:read"
 
 
 @dataclass(frozen=True, slots=True)

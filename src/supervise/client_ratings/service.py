@@ -37,6 +37,8 @@ from supervise.client_ratings.tables import ClientForm, ClientRating
 from supervise.clock import utcnow
 from supervise.db import Tx, new_id
 from supervise.errors import Conflict, FieldError, Forbidden, NotFound, Unprocessable
+from supervise.events import service as events
+from supervise.events.schemas import ClientRatingSubmitted, RubricRef
 from supervise.members import service as members
 from supervise.pagination import Page, PageRequest
 from supervise.recordings import service as recordings
@@ -151,7 +153,18 @@ async def submit_rating(tx: Tx, runtime: Runtime, principal: Principal, data: Cl
     )
     await db.insert(tx, rating, conflict=Conflict("This session was rated by its client at the same moment; retry."))
     await audit.record(tx, principal, "client_rating.submit", "review", review.id)
+    await events.record(tx, principal.org_id, _submitted(rating, review))
     return Rated(rating, review, created=True)
+
+
+def _submitted(rating: ClientRating, review: Review) -> ClientRatingSubmitted:
+    return ClientRatingSubmitted(
+        review_id=review.id,
+        recording_id=rating.recording_id,
+        therapist_id=review.therapist_id,
+        source=rating.source,
+        rubric=RubricRef(key=rating.rubric_key, version=rating.rubric_version),
+    )
 
 
 async def _not_rated_yet(tx: Tx, recording: Recording, rubric_key: str) -> None:
@@ -306,5 +319,6 @@ async def submit_form(
         request_id=request_id,
         source_address=source_address,
     )
+    await events.record(tx, form.org_id, _submitted(rating, review))
     form.used_at, form.review_id = now, review.id
     return form

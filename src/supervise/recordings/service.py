@@ -20,6 +20,8 @@ from supervise.auth.principal import Principal
 from supervise.clock import utcnow
 from supervise.db import Tx, new_id
 from supervise.errors import Conflict, FieldError, Forbidden, NotFound, PreconditionFailed, Unprocessable
+from supervise.events import service as events
+from supervise.events.schemas import RecordingConsentChanged, RecordingCreated
 from supervise.members import service as members
 from supervise.pagination import Page, PageRequest
 from supervise.preconditions import check_if_match
@@ -197,6 +199,11 @@ async def create_recording(tx: Tx, principal: Principal, data: RecordingCreate) 
         tx, recording, conflict=Conflict("A recording with this external_id was pushed at the same time; retry.")
     )
     await audit.record(tx, principal, "recording.create", "recording", recording.id)
+    await events.record(
+        tx,
+        principal.org_id,
+        RecordingCreated(recording_id=recording.id, case_id=case.id, therapist_id=case.therapist_id),
+    )
     return Pushed(recording, created=True)
 
 
@@ -243,5 +250,13 @@ async def update_recording(
         stale = PreconditionFailed("The recording changed while this update ran; read it again and retry.")
         await db.update(tx, recording, changes, stale=stale)
         await audit.record(tx, principal, "recording.update", "recording", recording.id)
+        changed = RecordingConsentChanged(
+            recording_id=recording.id,
+            case_id=recording.case_id,
+            therapist_id=recording.therapist_id,
+            consent_active=recording.consent_holds(utcnow()),
+            withdrawn=recording.consent_withdrawn_at is not None,
+        )
+        await events.record(tx, principal.org_id, changed)
     await scores.recount(tx, recording.org_id, recording.id, recording.consent_holds(utcnow()))
     return recording

@@ -16,6 +16,8 @@ from supervise.auth.principal import Principal
 from supervise.clock import utcnow
 from supervise.db import Tx, new_id
 from supervise.errors import Conflict, Forbidden, NotFound
+from supervise.events import service as events
+from supervise.events.schemas import ReviewRequested, RubricRef
 from supervise.members import service as members
 from supervise.pagination import Page, PageRequest
 from supervise.preconditions import check_if_match
@@ -85,6 +87,15 @@ async def create_request(tx: Tx, runtime: Runtime, principal: Principal, data: R
     )
     await db.insert(tx, request, conflict=Conflict("This reviewer was just given the same request by someone else."))
     await audit.record(tx, principal, "review_request.create", "review_request", request.id)
+    requested = ReviewRequested(
+        review_request_id=request.id,
+        recording_id=request.recording_id,
+        therapist_id=request.therapist_id,
+        reviewer_id=request.reviewer_id,
+        role=request.role,
+        rubric=RubricRef(key=request.rubric_key, version=request.rubric_version),
+    )
+    await events.record(tx, principal.org_id, requested)
     return request
 
 

@@ -30,6 +30,8 @@ from supervise.auth.principal import Principal
 from supervise.clock import utcnow
 from supervise.db import Tx, new_id
 from supervise.errors import Conflict, FieldError, Forbidden, NotFound, Unprocessable
+from supervise.events import service as events
+from supervise.events.schemas import ReviewAcknowledged, ReviewAmended, ReviewSubmitted, RubricRef
 from supervise.pagination import Page, PageRequest
 from supervise.preconditions import check_if_match
 from supervise.recordings import service as recordings
@@ -199,9 +201,37 @@ async def submit(tx: Tx, runtime: Runtime, principal: Principal, review_id: uuid
         conflict=Conflict("Another submission changed the same figures at the same moment; retry."),
     )
     await audit.record(tx, principal, "review.submit", "review", review.id)
+    await events.record(tx, review.org_id, _submitted(review))
     if followed:
         await audit.record(tx, principal, "review.reference_followed", "review", review.id)
     return review
+
+
+def _submitted(review: Review) -> ReviewSubmitted | ReviewAmended:
+    """The event of a submission: ``review.submitted`` for a first revision, ``review.amended`` for one that
+    replaces an earlier revision."""
+    assert review.reviewer_id is not None  # a member's review, not a client rating
+    rubric = RubricRef(key=review.rubric_key, version=review.rubric_version)
+    ids = (review.id, review.recording_id, review.therapist_id, review.reviewer_id)
+    if review.amends_id is None:
+        return ReviewSubmitted(
+            review_id=ids[0],
+            recording_id=ids[1],
+            therapist_id=ids[2],
+            reviewer_id=ids[3],
+            role=review.role,
+            rubric=rubric,
+        )
+    return ReviewAmended(
+        review_id=ids[0],
+        recording_id=ids[1],
+        therapist_id=ids[2],
+        reviewer_id=ids[3],
+        role=review.role,
+        rubric=rubric,
+        replaces_id=review.amends_id,
+        revision=review.revision,
+    )
 
 
 async def amend(tx: Tx, runtime: Runtime, principal: Principal, review_id: uuid.UUID, data: AmendIn) -> Review:
@@ -280,6 +310,15 @@ async def acknowledge(
         tx, review, state="acknowledged", acknowledged_at=utcnow(), response=data.response, usefulness=data.usefulness
     )
     await audit.record(tx, principal, "review.acknowledge", "review", review.id)
+    assert review.reviewer_id is not None  # a client rating is never acknowledged
+    acknowledged = ReviewAcknowledged(
+        review_id=review.id,
+        recording_id=review.recording_id,
+        therapist_id=review.therapist_id,
+        reviewer_id=review.reviewer_id,
+        rubric=RubricRef(key=review.rubric_key, version=review.rubric_version),
+    )
+    await events.record(tx, review.org_id, acknowledged)
     return review
 
 

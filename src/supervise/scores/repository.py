@@ -192,14 +192,16 @@ async def rater_case_scores(
 
 async def replace_change_flags(
     tx: Tx, org_id: uuid.UUID, review_id: uuid.UUID, codes: Sequence[str], flags: list[ReviewFlag]
-) -> None:
-    """Replace a review's flags of the change rules ``codes`` (its neighbour session was rated meanwhile)."""
-    await tx.execute(
-        delete(ReviewFlag).where(
-            ReviewFlag.org_id == org_id, ReviewFlag.review_id == review_id, ReviewFlag.code.in_(codes)
-        )
+) -> set[str]:
+    """Replace a review's flags of the change rules ``codes`` (its neighbour session was rated meanwhile); the
+    codes it had before."""
+    deleted = await tx.execute(
+        delete(ReviewFlag)
+        .where(ReviewFlag.org_id == org_id, ReviewFlag.review_id == review_id, ReviewFlag.code.in_(codes))
+        .returning(ReviewFlag.code)
     )
     tx.add_all(flags)
+    return set(deleted.scalars())
 
 
 async def submitted_at(tx: Tx, org_id: uuid.UUID, review_id: uuid.UUID) -> dt.datetime:

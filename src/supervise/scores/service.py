@@ -21,6 +21,8 @@ from zoneinfo import ZoneInfo
 from supervise.audit import service as audit
 from supervise.clock import utcnow
 from supervise.db import Tx, new_id
+from supervise.events import service as events
+from supervise.events.schemas import FlagRaised, RubricRef
 from supervise.rubrics.model import ChangeRule, Responses, Result, Rubric
 from supervise.scores import repository, sessions
 from supervise.scores.periods import ROLLUPS
@@ -146,6 +148,7 @@ async def record_submission(tx: Tx, review: Submission, rubric: Rubric, response
     await repository.replace_flags(tx, review.org_id, review.amends_id, flags)
     touched = [(str(s["measure_kind"]), str(s["measure"])) for s in scores]
     before = await sessions.means(tx, review.org_id, recording.id)
+    await _raised(tx, flags)
     if review.amends_id is None:
         await repository.insert_scores(tx, scores)
         if counted:
@@ -189,16 +192,37 @@ async def _apply_change_rules(tx: Tx, review: Submission, rubric: Rubric, case_i
         span = rubric.span(rule.target)
         current = series[mine]
         if mine > 0 and rule.fell(series[mine - 1].value, current.value, span):
-            await repository.replace_flags(
-                tx, review.org_id, None, [_change_flag(review, rule, series[mine - 1], current, at)]
-            )
+            flag = _change_flag(review, rule, series[mine - 1], current, at)
+            await repository.replace_flags(tx, review.org_id, None, [flag])
+            await _raised(tx, [flag])
         if mine + 1 < len(series):
             later = series[mine + 1]
             raised = []
             if rule.fell(current.value, later.value, span):
                 later_at = await repository.submitted_at(tx, review.org_id, later.review_id)
                 raised.append(_change_flag(review, rule, current, later, later_at))
-            await repository.replace_change_flags(tx, review.org_id, later.review_id, [rule.key], raised)
+            had = await repository.replace_change_flags(tx, review.org_id, later.review_id, [rule.key], raised)
+            await _raised(tx, [flag for flag in raised if flag.code not in had])  # raised before: no new event
+
+
+async def _raised(tx: Tx, flags: list[ReviewFlag]) -> None:
+    """A ``flag.raised`` event per flag newly stored."""
+    if flags:
+        await events.record(
+            tx,
+            flags[0].org_id,
+            *(
+                FlagRaised(
+                    review_id=flag.review_id,
+                    recording_id=flag.recording_id,
+                    therapist_id=flag.therapist_id,
+                    code=flag.code,
+                    severity=flag.severity,
+                    rubric=RubricRef(key=flag.rubric_key, version=flag.rubric_version),
+                )
+                for flag in flags
+            ),
+        )
 
 
 def _change_flag(

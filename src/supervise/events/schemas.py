@@ -1,0 +1,250 @@
+"""What an event says: one payload Struct per event type, the envelope every event is sent in (the change feed's
+items, a webhook's body), and the catalogue (``GET /v1/event-types``).
+
+Payloads are thin: ids, the rubric version, and what kind of change it was. Never responses, comments, notes,
+names or media URIs: a receiver fetches those with its own key, so that its access is checked and audited.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+from typing import Annotated, Any, ClassVar, Literal
+
+import msgspec
+
+__all__ = [
+    "EVENT_TYPES",
+    "ClientRatingSubmitted",
+    "ClientRatingSubmittedEvent",
+    "EventOut",
+    "EventPage",
+    "EventType",
+    "EventTypeList",
+    "EventTypeOut",
+    "FlagRaised",
+    "FlagRaisedEvent",
+    "Payload",
+    "RecordingConsentChanged",
+    "RecordingConsentChangedEvent",
+    "RecordingCreated",
+    "RecordingCreatedEvent",
+    "ReviewAcknowledged",
+    "ReviewAcknowledgedEvent",
+    "ReviewAmended",
+    "ReviewAmendedEvent",
+    "ReviewRequested",
+    "ReviewRequestedEvent",
+    "ReviewSubmitted",
+    "ReviewSubmittedEvent",
+    "RubricRef",
+]
+
+EventType = Literal[
+    "recording.created",
+    "recording.consent_changed",
+    "review.requested",
+    "review.submitted",
+    "review.amended",
+    "review.acknowledged",
+    "client_rating.submitted",
+    "flag.raised",
+]
+Role = Literal["supervisor", "peer", "self", "client"]
+
+
+class RubricRef(msgspec.Struct, kw_only=True):
+    key: str
+    version: str
+
+
+class Payload(msgspec.Struct, kw_only=True):
+    """The ``data`` of an event. Each subclass is one event type."""
+
+    TYPE: ClassVar[str]
+
+
+class RecordingCreated(Payload):
+    """A recorded session was registered (``POST /v1/recordings``; a re-push of its `external_id` is none)."""
+
+    TYPE = "recording.created"
+    recording_id: uuid.UUID
+    case_id: uuid.UUID
+    therapist_id: uuid.UUID
+
+
+class RecordingConsentChanged(Payload):
+    """A session's consent was changed or withdrawn (``PATCH /v1/recordings/{id}``). An expiry passing is no
+    event: its moment was known in advance."""
+
+    TYPE = "recording.consent_changed"
+    recording_id: uuid.UUID
+    case_id: uuid.UUID
+    therapist_id: uuid.UUID
+    consent_active: bool
+    """Whether consent for supervision use holds after the change."""
+    withdrawn: bool
+
+
+class ReviewRequested(Payload):
+    """A session was assigned for review (``POST /v1/review-requests``)."""
+
+    TYPE = "review.requested"
+    review_request_id: uuid.UUID
+    recording_id: uuid.UUID
+    therapist_id: uuid.UUID
+    reviewer_id: uuid.UUID
+    role: Role
+    rubric: RubricRef
+
+
+class ReviewSubmitted(Payload):
+    """A review's first revision was submitted and scored."""
+
+    TYPE = "review.submitted"
+    review_id: uuid.UUID
+    recording_id: uuid.UUID
+    therapist_id: uuid.UUID
+    reviewer_id: uuid.UUID
+    role: Role
+    rubric: RubricRef
+
+
+class ReviewAmended(Payload):
+    """An amendment was submitted: revision `revision` (`review_id`) replaces `replaces_id` in every list."""
+
+    TYPE = "review.amended"
+    review_id: uuid.UUID
+    replaces_id: uuid.UUID
+    revision: int
+    recording_id: uuid.UUID
+    therapist_id: uuid.UUID
+    reviewer_id: uuid.UUID
+    role: Role
+    rubric: RubricRef
+
+
+class ReviewAcknowledged(Payload):
+    """The therapist acknowledged an observer's review of their session."""
+
+    TYPE = "review.acknowledged"
+    review_id: uuid.UUID
+    recording_id: uuid.UUID
+    therapist_id: uuid.UUID
+    reviewer_id: uuid.UUID
+    rubric: RubricRef
+
+
+class ClientRatingSubmitted(Payload):
+    """The client rated a session: pushed by a clinic system or given through a one-time link."""
+
+    TYPE = "client_rating.submitted"
+    review_id: uuid.UUID
+    """The rating's id (it is served as a review with role `client`)."""
+    recording_id: uuid.UUID
+    therapist_id: uuid.UUID
+    source: Literal["integration", "link"]
+    rubric: RubricRef
+
+
+class FlagRaised(Payload):
+    """A submitted rating raised a flag of its rubric (a threshold on the rating, or a change rule across a
+    case's sessions): one event per flag."""
+
+    TYPE = "flag.raised"
+    review_id: uuid.UUID
+    """The rating the flag is on."""
+    recording_id: uuid.UUID
+    therapist_id: uuid.UUID
+    code: str
+    """The rubric's code for the flag (e.g. `total_below_cutoff`)."""
+    severity: Literal["info", "warning", "critical"]
+    rubric: RubricRef
+
+
+class _Envelope(msgspec.Struct, kw_only=True, tag_field="type"):
+    """An event as the change feed serves it and a webhook sends it."""
+
+    id: uuid.UUID
+    """The event's id; a webhook's `webhook-id`. Receivers deduplicate by it."""
+    seq: int
+    """Its position in the organisation's feed, from 1, in commit order: ask for `after=<seq>`."""
+    timestamp: dt.datetime
+    """When the change was made."""
+    organisation_id: uuid.UUID
+
+
+class RecordingCreatedEvent(_Envelope, tag="recording.created"):
+    data: RecordingCreated
+
+
+class RecordingConsentChangedEvent(_Envelope, tag="recording.consent_changed"):
+    data: RecordingConsentChanged
+
+
+class ReviewRequestedEvent(_Envelope, tag="review.requested"):
+    data: ReviewRequested
+
+
+class ReviewSubmittedEvent(_Envelope, tag="review.submitted"):
+    data: ReviewSubmitted
+
+
+class ReviewAmendedEvent(_Envelope, tag="review.amended"):
+    data: ReviewAmended
+
+
+class ReviewAcknowledgedEvent(_Envelope, tag="review.acknowledged"):
+    data: ReviewAcknowledged
+
+
+class ClientRatingSubmittedEvent(_Envelope, tag="client_rating.submitted"):
+    data: ClientRatingSubmitted
+
+
+class FlagRaisedEvent(_Envelope, tag="flag.raised"):
+    data: FlagRaised
+
+
+EventOut = (
+    RecordingCreatedEvent
+    | RecordingConsentChangedEvent
+    | ReviewRequestedEvent
+    | ReviewSubmittedEvent
+    | ReviewAmendedEvent
+    | ReviewAcknowledgedEvent
+    | ClientRatingSubmittedEvent
+    | FlagRaisedEvent
+)
+
+EVENT_TYPES: dict[str, tuple[type[Payload], type[_Envelope]]] = {
+    envelope.__struct_config__.tag: (payload, envelope)  # type: ignore[misc]
+    for payload, envelope in [
+        (RecordingCreated, RecordingCreatedEvent),
+        (RecordingConsentChanged, RecordingConsentChangedEvent),
+        (ReviewRequested, ReviewRequestedEvent),
+        (ReviewSubmitted, ReviewSubmittedEvent),
+        (ReviewAmended, ReviewAmendedEvent),
+        (ReviewAcknowledged, ReviewAcknowledgedEvent),
+        (ClientRatingSubmitted, ClientRatingSubmittedEvent),
+        (FlagRaised, FlagRaisedEvent),
+    ]
+}
+"""Event type -> its payload and its envelope, in catalogue order."""
+
+
+class EventPage(msgspec.Struct, kw_only=True):
+    items: list[EventOut]
+    next_cursor: Annotated[str, msgspec.Meta(examples=["42"])]
+    """Ask for `after=<next_cursor>` next; the same as `after` when no event is newer."""
+
+
+class EventTypeOut(msgspec.Struct, kw_only=True):
+    type: EventType
+    description: str
+    schema: dict[str, Any]
+    """The JSON Schema (2020-12) of the event as the feed serves it and a webhook sends it."""
+
+
+class EventTypeList(msgspec.Struct, kw_only=True):
+    items: list[EventTypeOut]
