@@ -44,6 +44,7 @@ ROLES = {
     "auth.permissions": API,  # declared on handlers, checked by the HTTP layer
     "auth.principal": SUPPORT,
     "auth.tokens": SUPPORT,
+    "events.commands": API,  # the command line's entry to the events, as api.py is HTTP's
     "reviews.annotations": SERVICE,
     "reviews.references": SERVICE,
     "reviews.requests": SERVICE,

@@ -19,6 +19,7 @@ from supervise.cli_common import ensure_schema, env_settings, revisions
 from supervise.clock import utcnow
 from supervise.config import Settings
 from supervise.db import Database, alembic_config
+from supervise.events.commands import commands as event_commands
 from supervise.logs import server_logging
 from supervise.plugins import commands as plugin_commands
 from supervise.rubrics.commands import rubrics
@@ -378,3 +379,4 @@ def openapi(output: Path | None) -> None:
 
 main.add_command(rubrics)
 main.add_command(plugin_commands)
+main.add_command(event_commands)
