@@ -44,7 +44,10 @@ ROLES = {
     "auth.permissions": API,  # declared on handlers, checked by the HTTP layer
     "auth.principal": SUPPORT,
     "auth.tokens": SUPPORT,
+    "events.addresses": SUPPORT,
     "events.commands": API,  # the command line's entry to the events, as api.py is HTTP's
+    "events.delivery": SERVICE,
+    "events.webhooks": SERVICE,
     "reviews.annotations": SERVICE,
     "reviews.references": SERVICE,
     "reviews.requests": SERVICE,

@@ -14,7 +14,7 @@ COMMITTED = Path(__file__).resolve().parents[1] / "openapi" / "openapi.json"
 METHODS = {"get", "post", "put", "patch", "delete"}
 COMPUTATIONS = {"scoreRubricResponses"}  # POSTs that compute and store nothing: no Idempotency-Key needed
 # POSTs that move a resource to its next state: retried safely with an Idempotency-Key, answered with 200.
-TRANSITIONS = {"cancelReviewRequest", "submitReview", "acknowledgeReview"}
+TRANSITIONS = {"cancelReviewRequest", "submitReview", "acknowledgeReview", "rotateWebhookSecret", "redeliverWebhook"}
 # POSTs through a one-time link, without an API key: the link is used once (a second submission is 409).
 ONCE_BY_LINK = {"submitForm"}
 

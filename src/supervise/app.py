@@ -24,7 +24,8 @@ from supervise.config import Settings
 from supervise.dependencies import authentication, dependencies
 from supervise.docs_ui import SwaggerUI
 from supervise.document import add_links, add_transport_problems, require_if_match_on_patch
-from supervise.events.api import EventController, EventTypeController
+from supervise.events.api import EventController, EventTypeController, WebhookEndpointController
+from supervise.events.delivery import Dispatcher
 from supervise.health import HealthController
 from supervise.http import before_request, cors, exception_handlers, record_routed_methods, stamp_response
 from supervise.members.api import MemberController, OrganisationController, SupervisionLinkController
@@ -194,8 +195,11 @@ def _instants_patterned(schema: object) -> None:
         _instants_patterned(child)
 
 
-def create_app(settings: Settings) -> Litestar:
+def create_app(settings: Settings, *, deliver_webhooks: bool = False) -> Litestar:
+    """The application. ``deliver_webhooks`` runs the webhook dispatcher in the process (``supervise serve`` on
+    SQLite; on PostgreSQL ``supervise worker`` processes deliver)."""
     runtime = Runtime.build(settings)
+    dispatcher = Dispatcher(runtime.db, settings) if deliver_webhooks else None
 
     async def verify_rubrics(_: Litestar) -> None:
         async with runtime.db.transaction() as tx:
@@ -203,8 +207,12 @@ def create_app(settings: Settings) -> Litestar:
 
     async def coalesce_denials(_: Litestar) -> None:
         runtime.denials.start()
+        if dispatcher is not None:
+            dispatcher.start()
 
     async def dispose(_: Litestar) -> None:
+        if dispatcher is not None:
+            await dispatcher.stop()
         await runtime.close()
 
     app = Litestar(
@@ -228,6 +236,7 @@ def create_app(settings: Settings) -> Litestar:
             FormController,
             EventController,
             EventTypeController,
+            WebhookEndpointController,
             AggregateController,
             RubricController,
             PluginController,
@@ -266,7 +275,8 @@ def create_app(settings: Settings) -> Litestar:
 def create_app_from_env() -> Litestar:
     """Factory for ``uvicorn --factory`` (what ``supervise serve`` runs, once per worker process): settings from
     ``SUPERVISE_*`` environment variables, and the process's garbage collector tuned for serving."""
-    app = create_app(Settings.from_env())
+    settings = Settings.from_env()
+    app = create_app(settings, deliver_webhooks=settings.is_sqlite)
     tune_gc()
     return app
 

@@ -20,6 +20,7 @@ from supervise.clock import utcnow
 from supervise.config import Settings
 from supervise.db import Database, alembic_config
 from supervise.events.commands import commands as event_commands
+from supervise.events.commands import worker
 from supervise.logs import server_logging
 from supervise.plugins import commands as plugin_commands
 from supervise.rubrics.commands import rubrics
@@ -380,3 +381,4 @@ def openapi(output: Path | None) -> None:
 main.add_command(rubrics)
 main.add_command(plugin_commands)
 main.add_command(event_commands)
+main.add_command(worker)

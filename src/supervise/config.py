@@ -70,6 +70,11 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     """How long a client form link stays valid when its request names no expiry (at most 30 days)."""
     event_retention_days: int = 30
     """How long events stay in the change feed (``/v1/events``) before ``supervise events prune`` deletes them."""
+    webhook_allow_loopback: bool = False
+    """Let webhook endpoints be on loopback addresses, over plain http too (local development and tests).
+    Private, link-local and other non-public addresses are refused whatever this says."""
+    webhook_timeout_seconds: int = 10
+    """How long one webhook attempt may take (connecting, sending and the answer) before it counts as failed."""
     cors_origins: str = ""
     """Comma-separated origins (``https://supervision.clinic.example``) whose pages may call the API from a
     browser. Exact origins only: a wildcard would let any page on the web use a supervisor's token. Empty (the

@@ -51,6 +51,8 @@ __all__ = [
     "SupervisionAdmin",
     "SupervisionRead",
     "Token",
+    "WebhooksAdmin",
+    "WebhooksRead",
     "document",
     "is_public",
     "permission_of",
@@ -111,6 +113,8 @@ ClientFormsWrite = Requires(Scope.CLIENT_RATINGS_WRITE)
 IdentityProvidersRead = Requires(Scope.MEMBERS_READ, Role.ADMIN)
 IdentityProvidersWrite = Requires(Scope.MEMBERS_WRITE, Role.ADMIN)
 EventsAdmin = Requires(Scope.EVENTS_READ, Role.ADMIN)
+WebhooksRead = Requires(Scope.WEBHOOKS_READ, Role.ADMIN)
+WebhooksAdmin = Requires(Scope.WEBHOOKS_WRITE, Role.ADMIN)
 
 
 def permission_of(handler: BaseRouteHandler) -> Requires | Token | None:

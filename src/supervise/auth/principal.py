@@ -33,6 +33,8 @@ class Scope(enum.StrEnum):
     CLIENT_RATINGS_READ = "client-ratings:read"
     CLIENT_RATINGS_WRITE = "client-ratings:write"
     EVENTS_READ = "events:read"
+    WEBHOOKS_READ = "webhooks:read"
+    WEBHOOKS_WRITE = "webhooks:write"
 
 
 @dataclass(frozen=True, slots=True)

@@ -11,13 +11,23 @@ from supervise.clock import utcnow
 from supervise.config import ConfigError, Settings
 from supervise.db import Database
 from supervise.events import service
+from supervise.events.delivery import Dispatcher
 
-__all__ = ["commands"]
+__all__ = ["commands", "worker"]
 
 
 @click.group("events")
 def commands() -> None:
     """The events outbox behind the change feed (/v1/events)."""
+
+
+def _from_env() -> Settings:
+    try:
+        settings = Settings.from_env()
+        settings.server_secret()
+    except ConfigError as exc:
+        raise click.ClickException(str(exc)) from None
+    return settings
 
 
 async def _prune(settings: Settings, before: dt.datetime) -> int:
@@ -40,10 +50,38 @@ async def _prune(settings: Settings, before: dt.datetime) -> int:
 def prune(days: int | None) -> None:
     """Delete the events older than the retention period (run it daily, e.g. from cron). A feed cursor from
     before them is answered 410 from then on, so no client skips them unknowingly."""
-    try:
-        settings = Settings.from_env()
-    except ConfigError as exc:
-        raise click.ClickException(str(exc)) from None
+    settings = _from_env()
     kept = days or settings.event_retention_days
     pruned = asyncio.run(_prune(settings, utcnow() - dt.timedelta(days=kept)))
     click.echo(f"pruned {pruned} events older than {kept} days")
+
+
+async def _deliver(settings: Settings) -> None:
+    import signal
+
+    database = Database(settings)
+    dispatcher = Dispatcher(database, settings)
+    loop = asyncio.get_running_loop()
+    stopping = asyncio.Event()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stopping.set)
+    dispatcher.start()
+    try:
+        await stopping.wait()
+    finally:
+        await dispatcher.stop()  # the attempts under way finish; a killed worker's are retried after their lease
+        await database.dispose()
+
+
+@click.command("worker")
+def worker() -> None:
+    """Deliver webhooks (PostgreSQL): run any number beside any number of `serve` workers; each claims due
+    deliveries with FOR UPDATE SKIP LOCKED. On SQLite `serve` delivers them itself."""
+    settings = _from_env()
+    if settings.is_sqlite:
+        raise click.ClickException(
+            "On SQLite 'supervise serve' delivers webhooks itself, in its one process; 'supervise worker' is for "
+            "PostgreSQL (SUPERVISE_DATABASE_URL)."
+        )
+    click.echo("delivering webhooks; stop with SIGTERM or Ctrl-C", err=True)
+    asyncio.run(_deliver(settings))

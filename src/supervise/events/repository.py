@@ -21,9 +21,26 @@ from sqlalchemy import delete, func, insert, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
 from supervise.db import Tx, affected
-from supervise.events.tables import Event, EventSequence
+from supervise.events.tables import Event, EventSequence, WebhookDelivery, WebhookEndpoint
+from supervise.pagination import CursorCodec, Page, PageRequest, fetch_page
 
-__all__ = ["append", "page_after", "prunable", "prune_through", "sequence"]
+__all__ = [
+    "active_endpoints",
+    "add_deliveries",
+    "append",
+    "claim_due",
+    "delete_endpoint",
+    "disable_endpoint",
+    "finish_attempt",
+    "get_delivery",
+    "get_endpoint",
+    "page_after",
+    "page_deliveries",
+    "page_endpoints",
+    "prunable",
+    "prune_through",
+    "sequence",
+]
 
 
 async def append(tx: Tx, org_id: uuid.UUID, rows: Sequence[dict[str, Any]]) -> list[int]:
@@ -68,3 +85,133 @@ async def prune_through(tx: Tx, org_id: uuid.UUID, seq: int) -> int:
         .values(pruned_through=seq)
     )
     return affected(await tx.execute(delete(Event).where(Event.org_id == org_id, Event.seq <= seq)))
+
+
+# ------------------------------------------------------------------------------------------------- webhooks
+
+
+async def active_endpoints(tx: Tx, org_id: uuid.UUID) -> list[WebhookEndpoint]:
+    return list(
+        await tx.scalars(
+            select(WebhookEndpoint).where(WebhookEndpoint.org_id == org_id, WebhookEndpoint.active.is_(True))
+        )
+    )
+
+
+async def add_deliveries(tx: Tx, rows: Sequence[dict[str, Any]]) -> None:
+    if rows:
+        await tx.execute(insert(WebhookDelivery), list(rows))
+
+
+async def get_endpoint(
+    tx: Tx, org_id: uuid.UUID, endpoint_id: uuid.UUID, *, for_update: bool = False
+) -> WebhookEndpoint | None:
+    stmt = select(WebhookEndpoint).where(WebhookEndpoint.org_id == org_id, WebhookEndpoint.id == endpoint_id)
+    return await tx.scalar(stmt.with_for_update() if for_update else stmt)
+
+
+async def page_endpoints(tx: Tx, page: PageRequest, cursors: CursorCodec) -> Page[WebhookEndpoint]:
+    stmt = select(WebhookEndpoint).where(WebhookEndpoint.org_id == page.org_id)
+    return await fetch_page(tx, stmt, WebhookEndpoint.created_at, WebhookEndpoint.id, page, cursors)
+
+
+async def delete_endpoint(tx: Tx, endpoint: WebhookEndpoint) -> None:
+    await tx.execute(
+        delete(WebhookDelivery).where(
+            WebhookDelivery.org_id == endpoint.org_id, WebhookDelivery.endpoint_id == endpoint.id
+        )
+    )
+    await tx.delete(endpoint)
+    await tx.flush()
+
+
+async def page_deliveries(
+    tx: Tx, page: PageRequest, cursors: CursorCodec, endpoint_id: uuid.UUID
+) -> Page[WebhookDelivery]:
+    """Newest first."""
+    stmt = select(WebhookDelivery).where(
+        WebhookDelivery.org_id == page.org_id, WebhookDelivery.endpoint_id == endpoint_id
+    )
+    return await fetch_page(tx, stmt, WebhookDelivery.created_at, WebhookDelivery.id, page, cursors, descending=True)
+
+
+async def get_delivery(
+    tx: Tx, org_id: uuid.UUID, endpoint_id: uuid.UUID, delivery_id: uuid.UUID
+) -> WebhookDelivery | None:
+    return await tx.scalar(
+        select(WebhookDelivery)
+        .where(
+            WebhookDelivery.org_id == org_id,
+            WebhookDelivery.endpoint_id == endpoint_id,
+            WebhookDelivery.id == delivery_id,
+        )
+        .with_for_update()
+    )
+
+
+async def claim_due(
+    tx: Tx, now: dt.datetime, lease_until: dt.datetime, limit: int
+) -> list[tuple[WebhookDelivery, WebhookEndpoint]]:
+    """Take up to ``limit`` due deliveries of active endpoints: each gets its next attempt number and is leased
+    until ``lease_until`` (due again then, should its worker die). Rows other workers are claiming right now
+    are skipped (PostgreSQL's ``FOR UPDATE SKIP LOCKED``; SQLite has one writer at a time)."""
+    due = list(
+        await tx.scalars(
+            select(WebhookDelivery)
+            .join(
+                WebhookEndpoint,
+                (WebhookEndpoint.org_id == WebhookDelivery.org_id)
+                & (WebhookEndpoint.id == WebhookDelivery.endpoint_id),
+            )
+            .where(
+                WebhookDelivery.state == "pending",
+                WebhookDelivery.next_attempt_at <= now,
+                WebhookEndpoint.active.is_(True),
+            )
+            .order_by(WebhookDelivery.next_attempt_at)
+            .limit(limit)
+            .with_for_update(skip_locked=True, of=WebhookDelivery)
+        )
+    )
+    if not due:
+        return []
+    await tx.execute(
+        update(WebhookDelivery)
+        .where(WebhookDelivery.id.in_([d.id for d in due]))
+        .values(attempts=WebhookDelivery.attempts + 1, next_attempt_at=lease_until)
+        .execution_options(synchronize_session=False)
+    )
+    endpoints = {
+        e.id: e
+        for e in await tx.scalars(select(WebhookEndpoint).where(WebhookEndpoint.id.in_({d.endpoint_id for d in due})))
+    }
+    for delivery in due:
+        delivery.attempts += 1
+        delivery.next_attempt_at = lease_until
+    return [(delivery, endpoints[delivery.endpoint_id]) for delivery in due]
+
+
+async def finish_attempt(tx: Tx, delivery_id: uuid.UUID, attempt: int, values: dict[str, Any]) -> bool:
+    """Record the outcome of attempt ``attempt``, unless the delivery moved on meanwhile (its lease ran out and
+    another worker took it, or it was redelivered); whether it was recorded."""
+    done = await tx.execute(
+        update(WebhookDelivery)
+        .where(WebhookDelivery.id == delivery_id, WebhookDelivery.attempts == attempt)
+        .values(**values)
+        .execution_options(synchronize_session=False)
+    )
+    return affected(done) == 1
+
+
+async def disable_endpoint(tx: Tx, endpoint_id: uuid.UUID, reason: str, now: dt.datetime) -> None:
+    await tx.execute(
+        update(WebhookEndpoint)
+        .where(WebhookEndpoint.id == endpoint_id)
+        .values(
+            active=False,
+            disabled_reason=reason[:300],
+            updated_at=now,
+            version=WebhookEndpoint.version + 1,
+        )
+        .execution_options(synchronize_session=False)
+    )

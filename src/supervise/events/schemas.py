@@ -38,6 +38,14 @@ __all__ = [
     "ReviewSubmitted",
     "ReviewSubmittedEvent",
     "RubricRef",
+    "WebhookDeliveryOut",
+    "WebhookDeliveryPage",
+    "WebhookEndpointCreate",
+    "WebhookEndpointCreated",
+    "WebhookEndpointOut",
+    "WebhookEndpointPage",
+    "WebhookEndpointUpdate",
+    "WebhookSecret",
 ]
 
 EventType = Literal[
@@ -248,3 +256,89 @@ class EventTypeOut(msgspec.Struct, kw_only=True):
 
 class EventTypeList(msgspec.Struct, kw_only=True):
     items: list[EventTypeOut]
+
+
+# ------------------------------------------------------------------------------------------------- webhooks
+
+EventTypeName = Annotated[
+    str, msgspec.Meta(min_length=1, max_length=64, pattern=r"^[a-z_]+\.[a-z_]+$", examples=["review.submitted"])
+]
+WebhookUrl = Annotated[
+    str, msgspec.Meta(min_length=8, max_length=2048, examples=["https://ehr.clinic.example/hooks/supervise"])
+]
+Description = Annotated[str, msgspec.Meta(max_length=200, examples=["EHR sync"])]
+
+
+class WebhookEndpointCreate(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
+    url: WebhookUrl
+    """https, on a public address (checked now and at every delivery)."""
+    event_types: Annotated[list[EventTypeName], msgspec.Meta(min_length=1, max_length=32)]
+    """Types from `GET /v1/event-types`; an unknown one is a 422."""
+    description: Description | None = None
+
+
+class WebhookEndpointUpdate(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
+    url: WebhookUrl | msgspec.UnsetType = msgspec.UNSET
+    event_types: Annotated[list[EventTypeName], msgspec.Meta(min_length=1, max_length=32)] | msgspec.UnsetType = (
+        msgspec.UNSET
+    )
+    description: Description | msgspec.UnsetType | None = msgspec.UNSET
+    active: bool | msgspec.UnsetType = msgspec.UNSET
+    """`true` reactivates an endpoint that was disabled (and clears `disabled_reason`): its pending deliveries
+    go out again."""
+
+
+class WebhookEndpointOut(msgspec.Struct, kw_only=True):
+    id: uuid.UUID
+    url: str
+    description: str | None
+    event_types: list[str]
+    active: bool
+    disabled_reason: str | None
+    """Why delivery stopped by itself: the receiver answered 410, or an event failed past the retry schedule."""
+    previous_secret_until: dt.datetime | None
+    """During a rotation, until when the previous secret signs too."""
+    version: int
+    created_at: dt.datetime
+    updated_at: dt.datetime
+
+
+class WebhookEndpointCreated(WebhookEndpointOut, kw_only=True):
+    secret: str | None
+    """`whsec_…`: shown once; verify signatures with it (Standard Webhooks). Null in an answer replayed for an
+    `Idempotency-Key`: the secret is not kept with remembered answers."""
+
+
+class WebhookSecret(msgspec.Struct, kw_only=True):
+    secret: str | None
+    """The new `whsec_…` secret, shown once (null in an answer replayed for an `Idempotency-Key`)."""
+    previous_secret_until: dt.datetime
+    """Until then every request is signed with both the new and the previous secret."""
+
+
+class WebhookEndpointPage(msgspec.Struct, kw_only=True):
+    items: list[WebhookEndpointOut]
+    next_cursor: str | None
+
+
+class WebhookDeliveryOut(msgspec.Struct, kw_only=True):
+    id: uuid.UUID
+    endpoint_id: uuid.UUID
+    event_id: uuid.UUID
+    """The event's id, sent as `webhook-id` on every attempt."""
+    event_type: str
+    state: Literal["pending", "succeeded", "failed"]
+    attempts: int
+    next_attempt_at: dt.datetime | None
+    """When the next attempt is due (pending deliveries)."""
+    last_attempt_at: dt.datetime | None
+    last_status: int | None
+    """The HTTP status of the last attempt; null when it got no answer."""
+    last_latency_ms: int | None
+    last_error: str | None
+    created_at: dt.datetime
+
+
+class WebhookDeliveryPage(msgspec.Struct, kw_only=True):
+    items: list[WebhookDeliveryOut]
+    next_cursor: str | None

@@ -24,7 +24,7 @@ from supervise.db import Tx, new_id
 from supervise.errors import EventsExpired
 from supervise.events import repository
 from supervise.events.schemas import EVENT_TYPES, EventOut, EventTypeOut, Payload
-from supervise.events.tables import Event
+from supervise.events.tables import Event, WebhookEndpoint
 
 __all__ = ["Feed", "catalogue", "envelope", "feed", "prune", "record"]
 
@@ -40,7 +40,30 @@ async def record(tx: Tx, org_id: uuid.UUID, *payloads: Payload) -> None:
     await audit.serialise(tx, org_id)
     now = utcnow()
     rows = [{"id": new_id(), "type": p.TYPE, "occurred_at": now, "data": msgspec.to_builtins(p)} for p in payloads]
-    await repository.append(tx, org_id, rows)
+    seqs = await repository.append(tx, org_id, rows)
+    endpoints = await repository.active_endpoints(tx, org_id)
+    if endpoints:
+        events = [Event(org_id=org_id, seq=seq, **row) for seq, row in zip(seqs, rows, strict=True)]
+        await repository.add_deliveries(
+            tx, [_delivery(e, event, now) for event in events for e in endpoints if event.type in e.event_types]
+        )
+
+
+def _delivery(endpoint: WebhookEndpoint, event: Event, now: dt.datetime) -> dict[str, object]:
+    """One event for one endpoint, due now; its body is the event as the feed serves it, the same bytes on every
+    attempt."""
+    return {
+        "id": new_id(),
+        "org_id": endpoint.org_id,
+        "endpoint_id": endpoint.id,
+        "event_id": event.id,
+        "event_type": event.type,
+        "body": msgspec.json.encode(envelope(event)).decode(),
+        "state": "pending",
+        "attempts": 0,
+        "next_attempt_at": now,
+        "created_at": now,
+    }
 
 
 def envelope(event: Event) -> EventOut:

@@ -11,14 +11,28 @@ from __future__ import annotations
 
 import datetime as dt
 import uuid
-from typing import Any
+from typing import Any, Literal
 
-from sqlalchemy import JSON, BigInteger, ForeignKey, Index, String, UniqueConstraint
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    CheckConstraint,
+    ForeignKey,
+    ForeignKeyConstraint,
+    Index,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+)
 from sqlalchemy.orm import Mapped, mapped_column
 
-from supervise.db import Base, UTCDateTime
+from supervise.db import Base, UTCDateTime, Versioned
 
-__all__ = ["Event", "EventSequence"]
+__all__ = ["DeliveryState", "Event", "EventSequence", "WebhookDelivery", "WebhookEndpoint"]
+
+DeliveryState = Literal["pending", "succeeded", "failed"]
 
 
 class Event(Base):
@@ -41,3 +55,57 @@ class EventSequence(Base):
     """The number of the organisation's newest event."""
     pruned_through: Mapped[int] = mapped_column(BigInteger)
     """Every event up to this number was pruned (retention): a cursor before it has missed events."""
+
+
+class WebhookEndpoint(Versioned, Base):
+    """A URL an organisation's events are pushed to, signed per Standard Webhooks with its secret (and, during a
+    rotation, with the previous one too, until ``previous_secret_until``)."""
+
+    __tablename__ = "webhook_endpoints"
+    __table_args__ = (
+        UniqueConstraint("org_id", "id"),
+        Index("ix_webhook_endpoints_org_created", "org_id", "created_at", "id"),
+    )
+
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True)
+    org_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("organisations.id"))
+    url: Mapped[str] = mapped_column(String(2048))
+    description: Mapped[str | None] = mapped_column(String(200))
+    event_types: Mapped[list[str]] = mapped_column(JSON)
+    active: Mapped[bool] = mapped_column(Boolean)
+    disabled_reason: Mapped[str | None] = mapped_column(String(300))
+    """Why delivery stopped by itself (410, or failures past the retry schedule); cleared on reactivation."""
+    secret: Mapped[str] = mapped_column(String(64))
+    previous_secret: Mapped[str | None] = mapped_column(String(64))
+    previous_secret_until: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
+
+
+class WebhookDelivery(Base):
+    """One event to one endpoint: attempted until it succeeds, or the endpoint is disabled."""
+
+    __tablename__ = "webhook_deliveries"
+    __table_args__ = (
+        ForeignKeyConstraint(["org_id", "endpoint_id"], ["webhook_endpoints.org_id", "webhook_endpoints.id"]),
+        UniqueConstraint("endpoint_id", "event_id"),
+        Index("ix_webhook_deliveries_due", "state", "next_attempt_at"),
+        Index("ix_webhook_deliveries_endpoint", "org_id", "endpoint_id", "created_at", "id"),
+        CheckConstraint("state IN ('pending', 'succeeded', 'failed')", name="state"),
+    )
+
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True)
+    org_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("organisations.id"))
+    endpoint_id: Mapped[uuid.UUID]
+    event_id: Mapped[uuid.UUID]
+    event_type: Mapped[str] = mapped_column(String(64))
+    body: Mapped[str] = mapped_column(Text)
+    """The event as sent: the same bytes on every attempt."""
+    state: Mapped[DeliveryState] = mapped_column(String(16))
+    attempts: Mapped[int] = mapped_column(Integer)
+    next_attempt_at: Mapped[dt.datetime] = mapped_column(UTCDateTime())
+    """When it is due; while an attempt runs, when its lease runs out (a worker killed mid-attempt loses
+    nothing: the delivery is due again then)."""
+    last_status: Mapped[int | None] = mapped_column(Integer)
+    last_latency_ms: Mapped[int | None] = mapped_column(Integer)
+    last_error: Mapped[str | None] = mapped_column(String(300))
+    last_attempt_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime())
