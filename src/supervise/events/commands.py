@@ -30,7 +30,7 @@ def _from_env() -> Settings:
     return settings
 
 
-async def _prune(settings: Settings, before: dt.datetime) -> int:
+async def _prune(settings: Settings, before: dt.datetime) -> tuple[int, int]:
     database = Database(settings)
     try:
         async with database.transaction() as tx:
@@ -48,12 +48,13 @@ async def _prune(settings: Settings, before: dt.datetime) -> int:
     help="Days to keep; SUPERVISE_EVENT_RETENTION_DAYS (30) when left out.",
 )
 def prune(days: int | None) -> None:
-    """Delete the events older than the retention period (run it daily, e.g. from cron). A feed cursor from
-    before them is answered 410 from then on, so no client skips them unknowingly."""
+    """Delete the events, and the settled webhook deliveries, older than the retention period (run it daily,
+    e.g. from cron). A feed cursor from before them is answered 410 from then on, so no client skips them
+    unknowingly."""
     settings = _from_env()
     kept = days or settings.event_retention_days
-    pruned = asyncio.run(_prune(settings, utcnow() - dt.timedelta(days=kept)))
-    click.echo(f"pruned {pruned} events older than {kept} days")
+    events, deliveries = asyncio.run(_prune(settings, utcnow() - dt.timedelta(days=kept)))
+    click.echo(f"pruned {events} events and {deliveries} settled webhook deliveries older than {kept} days")
 
 
 async def _deliver(settings: Settings) -> None:

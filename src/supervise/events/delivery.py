@@ -52,7 +52,7 @@ JITTER = 0.2
 """Each wait is drawn from +/- 20% of the schedule's, so receivers that recover are not hit by every retry at
 once."""
 MOST_RETRY_AFTER = dt.timedelta(hours=24)
-LEASE = dt.timedelta(seconds=30)
+LEASE = dt.timedelta(seconds=10)
 """Beyond the timeout: how long a claimed delivery is held for its worker."""
 USER_AGENT = "supervise-webhooks/1"
 

@@ -38,6 +38,7 @@ __all__ = [
     "page_deliveries",
     "page_endpoints",
     "prunable",
+    "prune_deliveries",
     "prune_through",
     "sequence",
 ]
@@ -215,3 +216,11 @@ async def disable_endpoint(tx: Tx, endpoint_id: uuid.UUID, reason: str, now: dt.
         )
         .execution_options(synchronize_session=False)
     )
+
+
+async def prune_deliveries(tx: Tx, before: dt.datetime) -> int:
+    """Delete the settled deliveries (succeeded or failed) made before ``before``; pending ones stay."""
+    done = await tx.execute(
+        delete(WebhookDelivery).where(WebhookDelivery.state != "pending", WebhookDelivery.created_at < before)
+    )
+    return affected(done)

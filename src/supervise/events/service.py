@@ -103,14 +103,15 @@ async def feed(tx: Tx, principal: Principal, after: int | None, limit: int) -> F
     return Feed(events, events[-1].seq if events else after)
 
 
-async def prune(tx: Tx, before: dt.datetime) -> int:
-    """Delete every organisation's events older than ``before``; how many. Each organisation's feed loses a
-    prefix: the events up to its newest one older than ``before`` (a feed never has a hole)."""
+async def prune(tx: Tx, before: dt.datetime) -> tuple[int, int]:
+    """Delete every organisation's events older than ``before``, and the webhook deliveries settled before it;
+    how many of each. Each organisation's feed loses a prefix: the events up to its newest one older than
+    ``before`` (a feed never has a hole). Pending deliveries stay, with the event they carry."""
     pruned = 0
     for org_id, seq in await repository.prunable(tx, before):
         await audit.serialise(tx, org_id)
         pruned += await repository.prune_through(tx, org_id, seq)
-    return pruned
+    return pruned, await repository.prune_deliveries(tx, before)
 
 
 @functools.cache
