@@ -98,7 +98,7 @@ def test_every_change_appends_its_event_and_nothing_else_does(org: Org) -> None:
         "therapist_id": team.therapist.id,
         "reviewer_id": team.peer.id,
         "role": "peer",
-        "rubric": {"key": "alliance", "version": "1.0"},
+        "rubric": {"key": "alliance", "version": "1.1"},
     }
     # the same assignment again is a 409: no event
     assert_problem(team.assign(team.supervisor, team.peer, "peer"), 409)

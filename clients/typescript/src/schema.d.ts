@@ -135,7 +135,7 @@ export interface paths {
         };
         /**
          * A team side by side
-         * @description Per therapist of a supervisor's team (yours by default; admins: any supervisor's, or the whole organisation without `supervisor_id`), every measure's statistics. Cells built from fewer than 5 reviews are withheld (`suppressed`). Audited.
+         * @description Per therapist of a supervisor's team (yours by default; admins: any supervisor's, or the whole organisation without `supervisor_id`), every measure's statistics per session (`n` sessions, each the mean of its reviews; `reviews` beside it), over all time or one whole calendar month (`from` its first day, `to` its last). Cells of fewer than 5 sessions are withheld (`suppressed`), and an all-time cell too when the months withheld hold 1 to 4 sessions together, so no subtraction of cells singles a session out. Audited.
          *
          *     **Permission**: the `reviews:read` scope.
          */
@@ -201,7 +201,7 @@ export interface paths {
         };
         /**
          * A therapist's alliance over time
-         * @description Per item and per score of a rubric version, per week, month, quarter or all time, by rater role: n, mean, sd, 95% CI, min, max. For the therapist, their supervisors and admins. Read from rollups kept current at every submission. Audited.
+         * @description Per item and per score of a rubric version, per week, month, quarter or all time, by rater role: n, mean, sd, 95% CI, min, max, and the reviews behind them. `n` counts sessions, each the mean of the reviews of it in the roles asked (`unit=session`), or single reviews (`unit=review`, read from rollups kept current at every submission). For the therapist, their supervisors and admins. Audited.
          *
          *     **Permission**: the `reviews:read` scope.
          */
@@ -404,6 +404,50 @@ export interface paths {
          *     **Permission**: the `client-ratings:write` scope and the `admin` role.
          */
         post: operations["createClientRating"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/event-types": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * The event catalogue
+         * @description Every event type the feed serves and webhooks send, with a description and the JSON Schema of its events (the same schemas as `listEvents` in this document).
+         *
+         *     **Permission**: any valid API key or access token.
+         */
+        get: operations["listEventTypes"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/events": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Read the change feed (clinic systems)
+         * @description The organisation's events in commit order, oldest first: every event appears once, and a cursor never passes an event that commits later (each organisation's events are numbered as they commit). Poll with `after=<next_cursor>`; an empty page answers the same cursor. Events are kept for the server's retention period (30 days by default); a cursor older than the events pruned since is 410 (`events-expired`): sync from the lists, then start again without `after`. Payloads hold ids only: fetch what an event is about with your key. Audited.
+         *
+         *     **Permission**: the `events:read` scope and the `admin` role.
+         */
+        get: operations["listEvents"];
+        put?: never;
+        post?: never;
         delete?: never;
         options?: never;
         head?: never;
@@ -1128,6 +1172,134 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/webhook-endpoints": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * List webhook endpoints
+         * @description Oldest first. Secrets are never shown again.
+         *
+         *     **Permission**: the `webhooks:read` scope and the `admin` role.
+         */
+        get: operations["listWebhookEndpoints"];
+        put?: never;
+        /**
+         * Register a webhook endpoint
+         * @description Events of the listed types are pushed to the URL as they commit, signed per Standard Webhooks (`webhook-id`, `webhook-timestamp`, `webhook-signature`) with the endpoint's secret, which this answer shows once. The URL must be https and resolve only to public addresses (422 naming `url` otherwise; checked again at every delivery); an unknown event type is a 422 naming it.
+         *
+         *     **Permission**: the `webhooks:write` scope and the `admin` role.
+         */
+        post: operations["createWebhookEndpoint"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/webhook-endpoints/{endpoint_id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Get a webhook endpoint
+         * @description Whether it is active and, if delivery stopped by itself, why (`disabled_reason`).
+         *
+         *     **Permission**: the `webhooks:read` scope and the `admin` role.
+         */
+        get: operations["getWebhookEndpoint"];
+        put?: never;
+        post?: never;
+        /**
+         * Delete a webhook endpoint
+         * @description Nothing more is sent to it; its delivery log goes with it.
+         *
+         *     **Permission**: the `webhooks:write` scope and the `admin` role.
+         */
+        delete: operations["deleteWebhookEndpoint"];
+        options?: never;
+        head?: never;
+        /**
+         * Change a webhook endpoint, deactivate or reactivate it
+         * @description URL, event types, description, `active`. Reactivating a disabled endpoint sends its pending deliveries. Needs If-Match.
+         *
+         *     **Permission**: the `webhooks:write` scope and the `admin` role.
+         */
+        patch: operations["updateWebhookEndpoint"];
+        trace?: never;
+    };
+    "/v1/webhook-endpoints/{endpoint_id}/deliveries": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * The endpoint's delivery log
+         * @description Newest first: per event, its state, attempts, when the next is due, and the last attempt's status, latency and error.
+         *
+         *     **Permission**: the `webhooks:read` scope and the `admin` role.
+         */
+        get: operations["listWebhookDeliveries"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/webhook-endpoints/{endpoint_id}/deliveries/{delivery_id}/redeliver": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Send a delivery again
+         * @description Due now, with the same `webhook-id` (receivers deduplicate by it). Not while it is pending or its endpoint is disabled (409).
+         *
+         *     **Permission**: the `webhooks:write` scope and the `admin` role.
+         */
+        post: operations["redeliverWebhook"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/webhook-endpoints/{endpoint_id}/rotate-secret": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Rotate an endpoint's signing secret
+         * @description The new secret is shown once. For 24 hours every request carries two signatures, one by each secret, so a receiver switches without losing a request.
+         *
+         *     **Permission**: the `webhooks:write` scope and the `admin` role.
+         */
+        post: operations["rotateWebhookSecret"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
 }
 export type webhooks = Record<string, never>;
 export interface components {
@@ -1290,6 +1462,8 @@ export interface components {
             mean: number | null;
             min: number | null;
             n: number;
+            /** @default 0 */
+            reviews?: number;
             sd: number | null;
             start: string | null;
         };
@@ -1416,6 +1590,31 @@ export interface components {
             /** Format: uuid */
             therapist_id: string;
         };
+        /** ClientRatingSubmitted */
+        ClientRatingSubmitted: {
+            /** Format: uuid */
+            recording_id: string;
+            /** Format: uuid */
+            review_id: string;
+            rubric: components["schemas"]["events_schemas_RubricRef"];
+            /** @enum {string} */
+            source: "integration" | "link";
+            /** Format: uuid */
+            therapist_id: string;
+        };
+        /** ClientRatingSubmittedEvent */
+        ClientRatingSubmittedEvent: {
+            data: components["schemas"]["ClientRatingSubmitted"];
+            /** Format: uuid */
+            id: string;
+            /** Format: uuid */
+            organisation_id: string;
+            seq: number;
+            /** Format: date-time */
+            timestamp: string;
+            /** @constant */
+            type: "client_rating.submitted";
+        };
         /** ConsentIn */
         ConsentIn: {
             expires_at?: string | null;
@@ -1443,6 +1642,25 @@ export interface components {
             month: string;
             n: number;
             within_one: number | null;
+        };
+        /** EventPage */
+        EventPage: {
+            items: (components["schemas"]["RecordingCreatedEvent"] | components["schemas"]["RecordingConsentChangedEvent"] | components["schemas"]["ReviewRequestedEvent"] | components["schemas"]["ReviewSubmittedEvent"] | components["schemas"]["ReviewAmendedEvent"] | components["schemas"]["ReviewAcknowledgedEvent"] | components["schemas"]["ClientRatingSubmittedEvent"] | components["schemas"]["FlagRaisedEvent"])[];
+            /** @example 42 */
+            next_cursor: string;
+        };
+        /** EventTypeList */
+        EventTypeList: {
+            items: components["schemas"]["EventTypeOut"][];
+        };
+        /** EventTypeOut */
+        EventTypeOut: {
+            description: string;
+            schema: {
+                [key: string]: unknown;
+            };
+            /** @enum {string} */
+            type: "recording.created" | "recording.consent_changed" | "review.requested" | "review.submitted" | "review.amended" | "review.acknowledged" | "client_rating.submitted" | "flag.raised";
         };
         /** FieldErrorOut */
         FieldErrorOut: {
@@ -1480,6 +1698,32 @@ export interface components {
         FlagPage: {
             items: components["schemas"]["FlagOut"][];
             next_cursor: string | null;
+        };
+        /** FlagRaised */
+        FlagRaised: {
+            code: string;
+            /** Format: uuid */
+            recording_id: string;
+            /** Format: uuid */
+            review_id: string;
+            rubric: components["schemas"]["events_schemas_RubricRef"];
+            /** @enum {string} */
+            severity: "info" | "warning" | "critical";
+            /** Format: uuid */
+            therapist_id: string;
+        };
+        /** FlagRaisedEvent */
+        FlagRaisedEvent: {
+            data: components["schemas"]["FlagRaised"];
+            /** Format: uuid */
+            id: string;
+            /** Format: uuid */
+            organisation_id: string;
+            seq: number;
+            /** Format: date-time */
+            timestamp: string;
+            /** @constant */
+            type: "flag.raised";
         };
         /** FormReceipt */
         FormReceipt: {
@@ -1791,7 +2035,7 @@ export interface components {
             distribution: string;
             hooks: string[];
             name: string;
-            rubrics: components["schemas"]["RubricRef"][];
+            rubrics: components["schemas"]["rubrics_schemas_RubricRef"][];
             version: string;
         };
         /** Problem */
@@ -1818,6 +2062,30 @@ export interface components {
             schema_revision: string | null;
             status: string;
         };
+        /** RecordingConsentChanged */
+        RecordingConsentChanged: {
+            /** Format: uuid */
+            case_id: string;
+            consent_active: boolean;
+            /** Format: uuid */
+            recording_id: string;
+            /** Format: uuid */
+            therapist_id: string;
+            withdrawn: boolean;
+        };
+        /** RecordingConsentChangedEvent */
+        RecordingConsentChangedEvent: {
+            data: components["schemas"]["RecordingConsentChanged"];
+            /** Format: uuid */
+            id: string;
+            /** Format: uuid */
+            organisation_id: string;
+            seq: number;
+            /** Format: date-time */
+            timestamp: string;
+            /** @constant */
+            type: "recording.consent_changed";
+        };
         /** RecordingCreate */
         RecordingCreate: {
             /** Format: uuid */
@@ -1832,6 +2100,28 @@ export interface components {
             /** Format: date-time */
             occurred_at: string;
             session_number: number;
+        };
+        /** RecordingCreated */
+        RecordingCreated: {
+            /** Format: uuid */
+            case_id: string;
+            /** Format: uuid */
+            recording_id: string;
+            /** Format: uuid */
+            therapist_id: string;
+        };
+        /** RecordingCreatedEvent */
+        RecordingCreatedEvent: {
+            data: components["schemas"]["RecordingCreated"];
+            /** Format: uuid */
+            id: string;
+            /** Format: uuid */
+            organisation_id: string;
+            seq: number;
+            /** Format: date-time */
+            timestamp: string;
+            /** @constant */
+            type: "recording.created";
         };
         /** RecordingOut */
         RecordingOut: {
@@ -1926,6 +2216,61 @@ export interface components {
                 [key: string]: number | null;
             };
         };
+        /** ReviewAcknowledged */
+        ReviewAcknowledged: {
+            /** Format: uuid */
+            recording_id: string;
+            /** Format: uuid */
+            review_id: string;
+            /** Format: uuid */
+            reviewer_id: string;
+            rubric: components["schemas"]["events_schemas_RubricRef"];
+            /** Format: uuid */
+            therapist_id: string;
+        };
+        /** ReviewAcknowledgedEvent */
+        ReviewAcknowledgedEvent: {
+            data: components["schemas"]["ReviewAcknowledged"];
+            /** Format: uuid */
+            id: string;
+            /** Format: uuid */
+            organisation_id: string;
+            seq: number;
+            /** Format: date-time */
+            timestamp: string;
+            /** @constant */
+            type: "review.acknowledged";
+        };
+        /** ReviewAmended */
+        ReviewAmended: {
+            /** Format: uuid */
+            recording_id: string;
+            /** Format: uuid */
+            replaces_id: string;
+            /** Format: uuid */
+            review_id: string;
+            /** Format: uuid */
+            reviewer_id: string;
+            revision: number;
+            /** @enum {string} */
+            role: "supervisor" | "peer" | "self" | "client";
+            rubric: components["schemas"]["events_schemas_RubricRef"];
+            /** Format: uuid */
+            therapist_id: string;
+        };
+        /** ReviewAmendedEvent */
+        ReviewAmendedEvent: {
+            data: components["schemas"]["ReviewAmended"];
+            /** Format: uuid */
+            id: string;
+            /** Format: uuid */
+            organisation_id: string;
+            seq: number;
+            /** Format: date-time */
+            timestamp: string;
+            /** @constant */
+            type: "review.amended";
+        };
         /** ReviewCreate */
         ReviewCreate: {
             recording_id?: string | null;
@@ -2017,6 +2362,33 @@ export interface components {
             items: components["schemas"]["ReviewRequestOut"][];
             next_cursor: string | null;
         };
+        /** ReviewRequested */
+        ReviewRequested: {
+            /** Format: uuid */
+            recording_id: string;
+            /** Format: uuid */
+            review_request_id: string;
+            /** Format: uuid */
+            reviewer_id: string;
+            /** @enum {string} */
+            role: "supervisor" | "peer" | "self" | "client";
+            rubric: components["schemas"]["events_schemas_RubricRef"];
+            /** Format: uuid */
+            therapist_id: string;
+        };
+        /** ReviewRequestedEvent */
+        ReviewRequestedEvent: {
+            data: components["schemas"]["ReviewRequested"];
+            /** Format: uuid */
+            id: string;
+            /** Format: uuid */
+            organisation_id: string;
+            seq: number;
+            /** Format: date-time */
+            timestamp: string;
+            /** @constant */
+            type: "review.requested";
+        };
         /** ReviewResult */
         ReviewResult: {
             flags: components["schemas"]["Flag"][];
@@ -2024,6 +2396,33 @@ export interface components {
             scores: {
                 [key: string]: number | null;
             };
+        };
+        /** ReviewSubmitted */
+        ReviewSubmitted: {
+            /** Format: uuid */
+            recording_id: string;
+            /** Format: uuid */
+            review_id: string;
+            /** Format: uuid */
+            reviewer_id: string;
+            /** @enum {string} */
+            role: "supervisor" | "peer" | "self" | "client";
+            rubric: components["schemas"]["events_schemas_RubricRef"];
+            /** Format: uuid */
+            therapist_id: string;
+        };
+        /** ReviewSubmittedEvent */
+        ReviewSubmittedEvent: {
+            data: components["schemas"]["ReviewSubmitted"];
+            /** Format: uuid */
+            id: string;
+            /** Format: uuid */
+            organisation_id: string;
+            seq: number;
+            /** Format: date-time */
+            timestamp: string;
+            /** @constant */
+            type: "review.submitted";
         };
         /** ReviewUpdate */
         ReviewUpdate: {
@@ -2105,17 +2504,12 @@ export interface components {
             key: string;
             version: string;
         };
-        /** RubricRef */
-        RubricRef: {
-            key: string;
-            version: string;
-        };
         /**
          * Scope
          * @description What an API key may do. A key without scopes may do whatever its member's roles allow.
          * @enum {string}
          */
-        Scope: "members:read" | "members:write" | "supervision:read" | "supervision:write" | "api-keys:read" | "api-keys:write" | "audit:read" | "recordings:read" | "recordings:write" | "reviews:read" | "reviews:write" | "client-ratings:read" | "client-ratings:write";
+        Scope: "members:read" | "members:write" | "supervision:read" | "supervision:write" | "api-keys:read" | "api-keys:write" | "audit:read" | "recordings:read" | "recordings:write" | "reviews:read" | "reviews:write" | "client-ratings:read" | "client-ratings:write" | "events:read" | "webhooks:read" | "webhooks:write";
         /** ScoreSpec */
         ScoreSpec: {
             /** @default  */
@@ -2227,6 +2621,8 @@ export interface components {
             mean: number | null;
             min: number | null;
             n: number;
+            /** @default 0 */
+            reviews?: number;
             sd: number | null;
             suppressed: boolean;
         };
@@ -2243,9 +2639,9 @@ export interface components {
             labels: {
                 [key: string]: string;
             };
-            min_cell_reviews: number;
+            min_cell_sessions: number;
             /** @enum {string} */
-            role: "supervisor" | "peer" | "self" | "client" | "observers";
+            role: "observers" | "self" | "client";
             rubric: components["schemas"]["RubricPin"];
             therapists: components["schemas"]["TeamRow"][];
             /** @enum {string} */
@@ -2264,6 +2660,11 @@ export interface components {
             rubric: components["schemas"]["RubricPin"];
             /** Format: uuid */
             therapist_id: string;
+            /**
+             * @default session
+             * @enum {string}
+             */
+            unit?: "session" | "review";
             /** @enum {string} */
             version_chosen: "asked" | "latest";
             versions: string[];
@@ -2300,11 +2701,102 @@ export interface components {
             reviewer_id: string;
             sd: number | null;
         };
+        /** WebhookDeliveryOut */
+        WebhookDeliveryOut: {
+            attempts: number;
+            /** Format: date-time */
+            created_at: string;
+            /** Format: uuid */
+            endpoint_id: string;
+            /** Format: uuid */
+            event_id: string;
+            event_type: string;
+            /** Format: uuid */
+            id: string;
+            last_attempt_at: string | null;
+            last_error: string | null;
+            last_latency_ms: number | null;
+            last_status: number | null;
+            next_attempt_at: string | null;
+            /** @enum {string} */
+            state: "pending" | "succeeded" | "failed";
+        };
+        /** WebhookDeliveryPage */
+        WebhookDeliveryPage: {
+            items: components["schemas"]["WebhookDeliveryOut"][];
+            next_cursor: string | null;
+        };
+        /** WebhookEndpointCreate */
+        WebhookEndpointCreate: {
+            /** @example EHR sync */
+            description?: string | null;
+            event_types: string[];
+            /** @example https://ehr.clinic.example/hooks/supervise */
+            url: string;
+        };
+        /** WebhookEndpointCreated */
+        WebhookEndpointCreated: {
+            active: boolean;
+            /** Format: date-time */
+            created_at: string;
+            description: string | null;
+            disabled_reason: string | null;
+            event_types: string[];
+            /** Format: uuid */
+            id: string;
+            previous_secret_until: string | null;
+            secret: string | null;
+            /** Format: date-time */
+            updated_at: string;
+            url: string;
+            version: number;
+        };
+        /** WebhookEndpointOut */
+        WebhookEndpointOut: {
+            active: boolean;
+            /** Format: date-time */
+            created_at: string;
+            description: string | null;
+            disabled_reason: string | null;
+            event_types: string[];
+            /** Format: uuid */
+            id: string;
+            previous_secret_until: string | null;
+            /** Format: date-time */
+            updated_at: string;
+            url: string;
+            version: number;
+        };
+        /** WebhookEndpointPage */
+        WebhookEndpointPage: {
+            items: components["schemas"]["WebhookEndpointOut"][];
+            next_cursor: string | null;
+        };
+        /** WebhookEndpointUpdate */
+        WebhookEndpointUpdate: {
+            active?: boolean;
+            /** @example EHR sync */
+            description?: string | null;
+            event_types?: string[];
+            /** @example https://ehr.clinic.example/hooks/supervise */
+            url?: string;
+        };
+        /** WebhookSecret */
+        WebhookSecret: {
+            /** Format: date-time */
+            previous_secret_until: string;
+            secret: string | null;
+        };
         /** OrganisationOut */
         auth_schemas_OrganisationOut: {
             /** Format: uuid */
             id: string;
             name: string;
+        };
+        /** RubricRef */
+        events_schemas_RubricRef: {
+            key: string;
+            version: string;
         };
         /** OrganisationOut */
         members_schemas_OrganisationOut: {
@@ -2316,6 +2808,11 @@ export interface components {
             name: string;
             time_zone: string;
             version: number;
+        };
+        /** RubricRef */
+        rubrics_schemas_RubricRef: {
+            key: string;
+            version: string;
         };
     };
     responses: {
@@ -2699,8 +3196,8 @@ export interface operations {
                 version?: string | null;
                 /** @description Whose team. */
                 supervisor_id?: string | null;
-                /** @description Whose ratings: one rater role, or `observers` (supervisors and peers). */
-                role?: "supervisor" | "peer" | "self" | "client" | "observers";
+                /** @description Whose ratings: `observers` (supervisors and peers), `self` or `client`. */
+                role?: "observers" | "self" | "client";
                 /** @description First day (the session's date in the organisation's time zone). */
                 from?: string | null;
                 /** @description Last day, included. */
@@ -2936,6 +3433,8 @@ export interface operations {
                 bucket?: "week" | "month" | "quarter" | "all";
                 /** @description Whose ratings: one rater role, or `observers` (supervisors and peers). */
                 role?: "supervisor" | "peer" | "self" | "client" | "observers";
+                /** @description What `n` counts: sessions (observers averaged within one) or reviews. */
+                unit?: "session" | "review";
                 /** @description First day (the session's date in the organisation's time zone). */
                 from?: string | null;
                 /** @description Last day, included. */
@@ -3814,6 +4313,100 @@ export interface operations {
             };
             /** @description Valid JSON, but not a valid request */
             422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            429: components["responses"]["TooManyRequests"];
+            431: components["responses"]["HeaderFieldsTooLarge"];
+        };
+    };
+    listEventTypes: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Request fulfilled, document follows */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["EventTypeList"];
+                };
+            };
+            /** @description Missing or unknown API key */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            429: components["responses"]["TooManyRequests"];
+            431: components["responses"]["HeaderFieldsTooLarge"];
+        };
+    };
+    listEvents: {
+        parameters: {
+            query?: {
+                /** @description The `next_cursor` of the previous page (an event's `seq`): only events after it. Left out: from the oldest event kept. */
+                after?: string | null;
+                /** @description Items per page (1 to 200). */
+                limit?: number;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Request fulfilled, document follows */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["EventPage"];
+                };
+            };
+            /** @description Invalid input */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Missing or unknown API key */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not allowed */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Events pruned */
+            410: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -7352,6 +7945,637 @@ export interface operations {
             };
             /** @description Unknown id */
             404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            429: components["responses"]["TooManyRequests"];
+            431: components["responses"]["HeaderFieldsTooLarge"];
+        };
+    };
+    listWebhookEndpoints: {
+        parameters: {
+            query?: {
+                /** @description Items per page (1 to 200). */
+                limit?: number;
+                /** @description ``next_cursor`` of the previous page, unchanged. */
+                cursor?: string | null;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Request fulfilled, document follows */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["WebhookEndpointPage"];
+                };
+            };
+            /** @description Invalid input */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Missing or unknown API key */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not allowed */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            429: components["responses"]["TooManyRequests"];
+            431: components["responses"]["HeaderFieldsTooLarge"];
+        };
+    };
+    createWebhookEndpoint: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description Repeat a POST safely: the same key and body within 24 hours replays the first response; the same key with another body is 422. */
+                "Idempotency-Key"?: string | null;
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["WebhookEndpointCreate"];
+            };
+        };
+        responses: {
+            /** @description Document created, URL follows */
+            201: {
+                headers: {
+                    /** @description Version of the resource, for If-Match. */
+                    ETag?: unknown;
+                    /** @description URL of the created resource. */
+                    Location?: unknown;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["WebhookEndpointCreated"];
+                };
+            };
+            /** @description Invalid input */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Missing or unknown API key */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not allowed */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Body too large */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Body not JSON */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Valid JSON, but not a valid request */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            429: components["responses"]["TooManyRequests"];
+            431: components["responses"]["HeaderFieldsTooLarge"];
+        };
+    };
+    getWebhookEndpoint: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The webhook endpoint's id. */
+                endpoint_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Request fulfilled, document follows */
+            200: {
+                headers: {
+                    /** @description Version of the resource, for If-Match. */
+                    ETag?: unknown;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["WebhookEndpointOut"];
+                };
+            };
+            /** @description Invalid input */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Missing or unknown API key */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not allowed */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Unknown id */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            429: components["responses"]["TooManyRequests"];
+            431: components["responses"]["HeaderFieldsTooLarge"];
+        };
+    };
+    deleteWebhookEndpoint: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The webhook endpoint's id. */
+                endpoint_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Request fulfilled, nothing follows */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Invalid input */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Missing or unknown API key */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not allowed */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Unknown id */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            429: components["responses"]["TooManyRequests"];
+            431: components["responses"]["HeaderFieldsTooLarge"];
+        };
+    };
+    updateWebhookEndpoint: {
+        parameters: {
+            query?: never;
+            header: {
+                /** @description The ETag of the version being changed. Missing: 428; stale: 412. */
+                "If-Match": string | null;
+            };
+            path: {
+                /** @description The webhook endpoint's id. */
+                endpoint_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["WebhookEndpointUpdate"];
+            };
+        };
+        responses: {
+            /** @description Request fulfilled, document follows */
+            200: {
+                headers: {
+                    /** @description Version of the resource, for If-Match. */
+                    ETag?: unknown;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["WebhookEndpointOut"];
+                };
+            };
+            /** @description Invalid input */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Missing or unknown API key */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not allowed */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Unknown id */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Stale ETag */
+            412: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Body too large */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Body not JSON */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Valid JSON, but not a valid request */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description If-Match missing */
+            428: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            429: components["responses"]["TooManyRequests"];
+            431: components["responses"]["HeaderFieldsTooLarge"];
+        };
+    };
+    listWebhookDeliveries: {
+        parameters: {
+            query?: {
+                /** @description Items per page (1 to 200). */
+                limit?: number;
+                /** @description ``next_cursor`` of the previous page, unchanged. */
+                cursor?: string | null;
+            };
+            header?: never;
+            path: {
+                /** @description The webhook endpoint's id. */
+                endpoint_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Request fulfilled, document follows */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["WebhookDeliveryPage"];
+                };
+            };
+            /** @description Invalid input */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Missing or unknown API key */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not allowed */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Unknown id */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            429: components["responses"]["TooManyRequests"];
+            431: components["responses"]["HeaderFieldsTooLarge"];
+        };
+    };
+    redeliverWebhook: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description Repeat a POST safely: the same key and body within 24 hours replays the first response; the same key with another body is 422. */
+                "Idempotency-Key"?: string | null;
+                /** @description The ETag of the version being changed. Missing: 428; stale: 412. */
+                "If-Match"?: string | null;
+            };
+            path: {
+                /** @description The webhook endpoint's id. */
+                endpoint_id: string;
+                delivery_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Request fulfilled, document follows */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["WebhookDeliveryOut"];
+                };
+            };
+            /** @description Invalid input */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Missing or unknown API key */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not allowed */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Unknown id */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Conflict */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Stale ETag */
+            412: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Valid JSON, but not a valid request */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            429: components["responses"]["TooManyRequests"];
+            431: components["responses"]["HeaderFieldsTooLarge"];
+        };
+    };
+    rotateWebhookSecret: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description Repeat a POST safely: the same key and body within 24 hours replays the first response; the same key with another body is 422. */
+                "Idempotency-Key"?: string | null;
+                /** @description The ETag of the version being changed. Missing: 428; stale: 412. */
+                "If-Match"?: string | null;
+            };
+            path: {
+                /** @description The webhook endpoint's id. */
+                endpoint_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Request fulfilled, document follows */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["WebhookSecret"];
+                };
+            };
+            /** @description Invalid input */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Missing or unknown API key */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not allowed */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Unknown id */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Conflict */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Stale ETag */
+            412: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Valid JSON, but not a valid request */
+            422: {
                 headers: {
                     [name: string]: unknown;
                 };
