@@ -23,6 +23,10 @@ BODIES = {
     ("POST", "/v1/reviews/{review_id:uuid}/acknowledge"): {"usefulness": 3},
     ("POST", "/v1/reviews/{review_id:uuid}/annotations"): {"start_ms": 0, "kind": "note", "text": "probe"},
     ("POST", "/v1/reviews/{review_id:uuid}/reference"): None,
+    ("PATCH", "/v1/identity-providers/{provider_id:uuid}"): {"name": "probe"},
+    ("PATCH", "/v1/webhook-endpoints/{endpoint_id:uuid}"): {"active": False},
+    ("POST", "/v1/webhook-endpoints/{endpoint_id:uuid}/rotate-secret"): None,
+    ("POST", "/v1/webhook-endpoints/{endpoint_id:uuid}/deliveries/{delivery_id:uuid}/redeliver"): None,
 }
 
 
@@ -55,6 +59,21 @@ def test_foreign_ids_are_indistinguishable_from_unknown_ids(app: Litestar, org: 
         "/v1/supervision-links", json={"supervisor_id": supervisor.id, "supervisee_id": supervisee.id}
     ).json()
     key = other_org.admin.api.get(f"/v1/members/{supervisee.id}/api-keys").json()["items"][0]
+    provider = other_org.admin.api.post(
+        "/v1/identity-providers",
+        json={
+            "name": "Their provider",
+            "issuer": "https://login.clinic-b.example",
+            "audience": f"api://supervise/{uuid.uuid4().hex}",
+            "jwks_uri": "https://login.clinic-b.example/keys",
+        },
+    )
+    assert provider.status_code == 201, provider.text
+    # a public address given literally, so registering needs no DNS; the recording below makes a delivery to it
+    hook = other_org.admin.api.post(
+        "/v1/webhook-endpoints", json={"url": "https://93.184.215.14/hooks", "event_types": ["recording.created"]}
+    )
+    assert hook.status_code == 201, hook.text
     case = other_org.admin.api.post("/v1/cases", json={"therapist_id": supervisee.id, "external_ref": "C-1"}).json()
     recording = other_org.admin.api.post("/v1/recordings", json=recording_body(case["id"])).json()
     request = supervisor.api.post(
@@ -70,6 +89,7 @@ def test_foreign_ids_are_indistinguishable_from_unknown_ids(app: Litestar, org: 
     annotation = supervisor.api.post(
         f"/v1/reviews/{review['id']}/annotations", json={"start_ms": 0, "kind": "note", "text": "mine"}
     ).json()
+    [delivery] = other_org.admin.api.get(f"/v1/webhook-endpoints/{hook.json()['id']}/deliveries").json()["items"]
     form = other_org.admin.api.post("/v1/client-forms", json={"recording_id": recording["id"], "rubric_key": "srs"})
     assert form.status_code == 201, form.text
     foreign = {
@@ -83,6 +103,9 @@ def test_foreign_ids_are_indistinguishable_from_unknown_ids(app: Litestar, org: 
         "review_id": review["id"],
         "annotation_id": annotation["id"],
         "therapist_id": supervisee.id,
+        "provider_id": provider.json()["id"],
+        "endpoint_id": hook.json()["id"],
+        "delivery_id": delivery["id"],
     }
 
     routes = id_routes(app)

@@ -230,7 +230,7 @@ async function showReviews(therapist) {
 async function showTeam() {
   const rubric = /** @type {HTMLSelectElement} */ ($("rubric")).value;
   const team = await get("getTeamView", "/v1/aggregates/team", { rubric });
-  $("team-caption").textContent = `${team.role}; cells from fewer than ${team.min_cell_reviews} reviews are suppressed`;
+  $("team-caption").textContent = `${team.role}; cells from fewer than ${team.min_cell_sessions} sessions are suppressed`;
   const keys = [...new Set(team.therapists.flatMap((row) => row.cells.map((c) => c.key)))];
   const head = h("tr", {}, [h("th", {}, ["Therapist"]), ...keys.map((k) => h("th", {}, [team.labels[k] ?? k]))]);
   const rows = await Promise.all(
@@ -240,7 +240,7 @@ async function showTeam() {
         ...keys.map((key) => {
           const cell = row.cells.find((c) => c.key === key);
           if (!cell || cell.suppressed || cell.mean === null) {
-            return h("td", { class: "suppressed", title: `fewer than ${team.min_cell_reviews} reviews` }, ["suppressed"]);
+            return h("td", { class: "suppressed", title: `fewer than ${team.min_cell_sessions} sessions` }, ["suppressed"]);
           }
           return h("td", { "data-mean": cell.mean }, [cell.mean.toFixed(2), h("small", {}, [`n=${cell.n}`])]);
         }),

@@ -119,13 +119,13 @@ def test_release_discards_the_drafts_of_every_organisation_and_the_snapshot(back
         assert noted.status_code == 201, noted.text
         kept = [draft(team.supervisor, team, "ctrs"), draft(third.supervisor, third, "ctrs")]  # another rubric
         snapshot(d.url, "alliance", "0.9")  # another version of the same rubric
-        assert d.snapshots() == {("alliance", "1.0"), ("alliance", "0.9"), ("ctrs", "1.0")}
+        assert d.snapshots() == {("alliance", "1.1"), ("alliance", "0.9"), ("ctrs", "1.0")}
 
-        released = d.cli("rubrics", "release", "alliance", "1.0", "--yes")
+        released = d.cli("rubrics", "release", "alliance", "1.1", "--yes")
         assert released.exit_code == 0, released.output
         assert "2 draft reviews in Riverside" in released.output
         assert "1 draft review in Hillside" in released.output
-        assert "released alliance 1.0: 3 drafts discarded in 2 organisations, and its snapshot" in released.output
+        assert "released alliance 1.1: 3 drafts discarded in 2 organisations, and its snapshot" in released.output
 
         assert d.snapshots() == {("alliance", "0.9"), ("ctrs", "1.0")}
         for person, gone in ((team.supervisor, drafts[0]), (team.therapist, drafts[1]), (other.supervisor, drafts[2])):
@@ -146,7 +146,7 @@ def test_release_discards_the_drafts_of_every_organisation_and_the_snapshot(back
 
         # the version is free again: the next draft freezes it anew
         draft(team.supervisor, team)
-        assert ("alliance", "1.0") in d.snapshots()
+        assert ("alliance", "1.1") in d.snapshots()
 
 
 def test_a_submitted_review_refuses_the_release(backend: str, tmp_path: Path) -> None:
@@ -155,12 +155,12 @@ def test_a_submitted_review_refuses_the_release(backend: str, tmp_path: Path) ->
         complete(team.supervisor, draft(team.supervisor, team))
         waiting = draft(team.therapist, team)
 
-        refused = d.cli("rubrics", "release", "alliance", "1.0", "--yes")
+        refused = d.cli("rubrics", "release", "alliance", "1.1", "--yes")
         assert refused.exit_code == 1
-        assert "rubric alliance 1.0 is used by more than drafts: 1 submitted review (or amendment)" in refused.output
+        assert "rubric alliance 1.1 is used by more than drafts: 1 submitted review (or amendment)" in refused.output
         assert "stored scores" in refused.output and "Nothing was changed" in refused.output
         assert team.therapist.api.get(f"/v1/reviews/{waiting['id']}").status_code == 200
-        assert ("alliance", "1.0") in d.snapshots()
+        assert ("alliance", "1.1") in d.snapshots()
 
 
 def test_a_client_rating_refuses_the_release(backend: str, tmp_path: Path) -> None:
@@ -184,16 +184,16 @@ def test_an_open_request_refuses_the_release_and_a_cancelled_one_does_not(backen
         request = team.request(team.supervisor, team.peer, "peer")
         started = team.start(team.peer, request)
 
-        refused = d.cli("rubrics", "release", "alliance", "1.0", "--yes")
+        refused = d.cli("rubrics", "release", "alliance", "1.1", "--yes")
         assert refused.exit_code == 1
         assert "1 review request open, in progress or done" in refused.output
         assert team.peer.api.get(f"/v1/reviews/{started['id']}").status_code == 200
 
         cancelled = team.supervisor.api.post(f"/v1/review-requests/{request['id']}/cancel")
         assert cancelled.status_code == 200, cancelled.text
-        released = d.cli("rubrics", "release", "alliance", "1.0", "--yes")
+        released = d.cli("rubrics", "release", "alliance", "1.1", "--yes")
         assert released.exit_code == 0, released.output
-        assert ("alliance", "1.0") not in d.snapshots()
+        assert ("alliance", "1.1") not in d.snapshots()
         # the cancelled assignment stays, as history
         kept = team.supervisor.api.get(f"/v1/review-requests/{request['id']}")
         assert (kept.status_code, kept.json()["state"]) == (200, "cancelled")
@@ -224,7 +224,7 @@ def test_an_unfrozen_version_has_nothing_to_release(backend: str, tmp_path: Path
             refused = d.cli("rubrics", "release", key, version, "--yes")
             assert refused.exit_code == 1
             assert f"no snapshot of rubric {key} {version}: nothing has frozen that version" in refused.output
-            assert "(versions with snapshots: alliance 1.0)" in refused.output
+            assert "(versions with snapshots: alliance 1.1)" in refused.output
 
 
 def test_release_asks_first(backend: str, tmp_path: Path) -> None:
@@ -232,14 +232,14 @@ def test_release_asks_first(backend: str, tmp_path: Path) -> None:
         team = make_team(d.org("Riverside"))
         kept = draft(team.supervisor, team)
 
-        declined = d.cli("rubrics", "release", "alliance", "1.0", prompt="n\n")
+        declined = d.cli("rubrics", "release", "alliance", "1.1", prompt="n\n")
         assert declined.exit_code == 1
         assert "1 draft review in Riverside" in declined.output
-        assert "Release alliance 1.0? [y/N]" in declined.output and "Aborted" in declined.output
+        assert "Release alliance 1.1? [y/N]" in declined.output and "Aborted" in declined.output
         assert team.supervisor.api.get(f"/v1/reviews/{kept['id']}").status_code == 200
-        assert ("alliance", "1.0") in d.snapshots()
+        assert ("alliance", "1.1") in d.snapshots()
 
-        accepted = d.cli("rubrics", "release", "alliance", "1.0", prompt="y\n")
+        accepted = d.cli("rubrics", "release", "alliance", "1.1", prompt="y\n")
         assert accepted.exit_code == 0, accepted.output
         assert team.supervisor.api.get(f"/v1/reviews/{kept['id']}").status_code == 404
 
@@ -251,20 +251,20 @@ def test_after_a_release_the_server_starts_with_the_changed_definition(backend: 
     with deployment(backend, tmp_path) as d:
         team = make_team(d.org("Riverside"))
         gone = draft(team.supervisor, team)
-        installed = load_registry().rubrics[("alliance", "1.0")]
+        installed = load_registry().rubrics[("alliance", "1.1")]
         first = installed.items[0]
         earlier = msgspec.structs.replace(first, label="Rapport (earlier wording)")
         asyncio.run(_forget_snapshot(d.url))
-        snapshot(d.url, "alliance", "1.0", items=(earlier, *installed.items[1:]))
+        snapshot(d.url, "alliance", "1.1", items=(earlier, *installed.items[1:]))
 
         checked = d.cli("rubrics", "check")
         assert checked.exit_code == 1
         assert f'items.{first.key}.label: "Rapport (earlier wording)" → "{first.label}"' in checked.output
         with pytest.raises(ExceptionGroup) as refused, TestClient(create_app(d.settings)):  # the startup refusal
             pass
-        assert refused.group_contains(RubricError, match=r"alliance 1\.0 \(plugin 'alliance'\)")
+        assert refused.group_contains(RubricError, match=r"alliance 1\.1 \(plugin 'alliance'\)")
 
-        released = d.cli("rubrics", "release", "alliance", "1.0", "--yes")
+        released = d.cli("rubrics", "release", "alliance", "1.1", "--yes")
         assert released.exit_code == 0, released.output
         assert d.cli("rubrics", "check").exit_code == 0
         with TestClient(create_app(d.settings), raise_server_exceptions=False) as client:
@@ -302,10 +302,10 @@ def test_a_review_submitted_while_the_operator_reads_the_prompt_refuses_the_rele
             return True
 
         monkeypatch.setattr("click.confirm", submit_then_accept)
-        refused = d.cli("rubrics", "release", "alliance", "1.0")
+        refused = d.cli("rubrics", "release", "alliance", "1.1")
         assert refused.exit_code == 1
         assert "2 draft reviews in Riverside" in refused.output  # the prompt's count
         assert "1 submitted review (or amendment)" in refused.output and "Nothing was changed" in refused.output
         assert team.therapist.api.get(f"/v1/reviews/{waiting['id']}").status_code == 200
-        assert ("alliance", "1.0") in d.snapshots()
+        assert ("alliance", "1.1") in d.snapshots()
         assert not [e for e in events(team.org) if e["action"] in ("review.discard", "rubric.version_released")]
