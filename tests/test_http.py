@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 
+from supervise.cli import openapi_document
 from supervise.http import PROBLEM_JSON
 from tests.support import Api, Org
 
@@ -103,9 +104,22 @@ def test_cursor_pages_through_every_item_once(org: Org) -> None:
         page = org.admin.api.get("/v1/members", params=params).json()
         seen += [m["id"] for m in page["items"]]
         cursor = page["next_cursor"]
+        assert page["has_more"] is (cursor is not None)
         if cursor is None:
             break
     assert len(seen) == len(set(seen)) == 5
+    # a page that happens to end the list says so: no further request needed
+    last = org.admin.api.get("/v1/members", params={"limit": 5}).json()
+    assert (len(last["items"]), last["has_more"], last["next_cursor"]) == (5, False, None)
+
+
+def test_every_list_says_whether_more_exists() -> None:
+    schemas = openapi_document()["components"]["schemas"]
+    pages = {name: s for name, s in schemas.items() if "next_cursor" in s.get("properties", {})}
+    assert len(pages) >= 10
+    for name, schema in pages.items():
+        assert schema["properties"]["has_more"]["type"] == "boolean", name
+        assert {"items", "next_cursor", "has_more"} <= set(schema["required"]), name
 
 
 def test_tampered_or_foreign_cursor_is_400(org: Org, other_org: Org) -> None:

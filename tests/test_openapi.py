@@ -8,7 +8,7 @@ from typing import Any
 
 from supervise.cli import openapi_document
 from supervise.http import PROBLEM_JSON
-from tests.support import Api
+from tests.support import Api, Org
 
 COMMITTED = Path(__file__).resolve().parents[1] / "openapi" / "openapi.json"
 METHODS = {"get", "post", "put", "patch", "delete"}
@@ -73,3 +73,50 @@ def test_docs_and_schema_are_served(anonymous: Api) -> None:
     docs = anonymous.client.get("/docs", follow_redirects=True)
     assert docs.status_code == 200
     assert "text/html" in docs.headers["content-type"]
+
+
+def _responses(document: dict[str, Any]) -> list[tuple[str, dict[str, Any]]]:
+    """``(where, response)`` of every response object: each operation's, resolved, and the shared ones."""
+    shared = document["components"]["responses"]
+    found = [(f"components/responses/{name}", response) for name, response in shared.items()]
+    for path, method, op in operations():
+        for status, response in op["responses"].items():
+            resolved = shared[response["$ref"].rpartition("/")[2]] if "$ref" in response else response
+            found.append((f"{method} {path} {status}", resolved))
+    return found
+
+
+def test_every_response_header_is_declared_with_a_schema() -> None:
+    """Generated clients type a header from its schema (without one it is ``unknown``)."""
+    document = openapi_document()
+    components = document["components"]["headers"]
+    for where, response in _responses(document):
+        headers = response.get("headers", {})
+        assert "X-Request-ID" in headers and "Cache-Control" in headers, where
+        for name, header in headers.items():
+            resolved = components[header["$ref"].rpartition("/")[2]] if "$ref" in header else header
+            assert resolved.get("schema", {}).get("type") == "string", (where, name)
+        if where.endswith((" 429", " 503")) or where.endswith("TooManyRequests"):
+            assert "Retry-After" in headers, where
+
+
+def test_answers_carry_the_headers_their_operation_declares(org: Org) -> None:
+    made = org.admin.api.post("/v1/members", json={"name": "H", "roles": [], "kind": "integration"})
+    declared = next(op for _, _, op in operations() if op["operationId"] == "createMember")["responses"]["201"]
+    for name in declared["headers"]:
+        if name != "Idempotent-Replayed":  # only on a replay
+            assert name.lower() in made.headers, name
+
+
+def test_fields_with_defaults_are_not_required() -> None:
+    """A client may leave out what has a default (a member's ``kind``, the ``segments`` of responses). (The
+    TypeScript generator must run with ``--default-non-nullable=false``: by default openapi-typescript makes
+    every property with a default non-optional, whatever ``required`` says.)"""
+    schemas = openapi_document()["components"]["schemas"]
+    for name, schema in schemas.items():
+        for field, declared in schema.get("properties", {}).items():
+            if "default" in declared:
+                assert field not in schema.get("required", []), (name, field)
+    assert "kind" not in schemas["MemberCreate"].get("required", [])
+    assert schemas["MemberCreate"]["properties"]["kind"]["default"] == "person"
+    assert "segments" not in schemas["Responses"].get("required", [])

@@ -105,7 +105,8 @@ def test_a_malformed_rate_is_refused_at_start_naming_the_setting(database_url: s
 def test_every_operation_declares_its_429(app: Litestar) -> None:
     document = app.openapi_schema.to_schema()
     shared = document["components"]["responses"]["TooManyRequests"]
-    assert set(shared["headers"]) == {"Retry-After", "RateLimit", "RateLimit-Policy"}
+    # a 429 says when to retry and which limit it met, beside the headers every answer carries
+    assert set(shared["headers"]) == {"Retry-After", "RateLimit", "RateLimit-Policy", "Cache-Control", "X-Request-ID"}
     for path, item in document["paths"].items():
         for method, operation in item.items():
             if method in ("get", "post", "patch", "put", "delete"):

@@ -10,7 +10,7 @@ from litestar import Litestar, get
 from litestar.datastructures import State
 from litestar.exceptions import ImproperlyConfiguredException
 from litestar.openapi import OpenAPIConfig
-from litestar.openapi.spec import Components, OpenAPIFormat, OpenAPIType, Schema, SecurityScheme, Tag
+from litestar.openapi.spec import Components, Contact, OpenAPIFormat, OpenAPIType, Schema, SecurityScheme, Tag
 from litestar.response import Redirect
 
 from supervise import __version__, logs, metrics
@@ -20,15 +20,24 @@ from supervise.auth import permissions
 from supervise.auth.api import ApiKeyController, IdentityProviderController, MeController
 from supervise.bodies import YEAR_PATTERN, JsonRequest
 from supervise.client_ratings.api import ClientFormController, ClientRatingController, FormController
+from supervise.conditional import ConditionalGet
 from supervise.config import Settings
 from supervise.dependencies import authentication, dependencies
 from supervise.docs_ui import SwaggerUI
-from supervise.document import add_links, add_transport_problems, require_if_match_on_patch
+from supervise.document import (
+    add_links,
+    add_transport_problems,
+    bound_tuples,
+    declare_conditional_get,
+    declare_response_headers,
+    require_if_match_on_patch,
+)
 from supervise.events.api import EventController, EventTypeController, WebhookEndpointController
 from supervise.events.delivery import Dispatcher
 from supervise.health import HealthController
 from supervise.http import before_request, cors, exception_handlers, record_routed_methods, stamp_response
 from supervise.members.api import MemberController, OrganisationController, SupervisionLinkController
+from supervise.problem_types import ProblemTypeController
 from supervise.recordings.api import CaseController, RecordingController
 from supervise.reviews.api import ReviewController, ReviewRequestController, list_recording_reviews
 from supervise.rubrics import service as rubrics
@@ -46,9 +55,12 @@ with rubrics that come from plugins.
   lacks it gets 403 before anything else about the request is looked at.
 * **Errors**: RFC 9457 `application/problem+json`; `errors` lists the fields at fault. 400: the request does
   not match this document (types, ranges, unknown fields); 422: it does, but breaks a rule the document cannot
-  express (a person without email, a link to an unknown member, a reused Idempotency-Key).
-* **Lists**: `?limit=&cursor=`; pass `next_cursor` back unchanged.
+  express (a person without email, a link to an unknown member, a reused Idempotency-Key). The `type` names the
+  cause (`…/draft-exists`, `…/consent-ended`, …; `GET /problems` lists them all, `GET /problems/{slug}` one);
+  branch on it, and read the ids some types carry (`draft_id`, `superseded_by_id`, …).
+* **Lists**: `?limit=&cursor=`; pass `next_cursor` back unchanged; `has_more` says whether it is set.
 * **Writes**: `Idempotency-Key` on POST (remembered 24 hours); `If-Match` with the `ETag` on PATCH.
+* **Caching**: answers with an `ETag` are `private, no-cache`; `If-None-Match` with a current tag gets 304.
 * **Bodies**: JSON only (`application/json` or a `+json` type; 415 otherwise), decoded strictly against this
   document: a number sent as a string, an unknown field or a key given twice is a 400 naming the field.
   Every instant, in a body or a query, is RFC 3339 written with a year from 1900 to 2199 (400 otherwise);
@@ -108,6 +120,7 @@ def openapi_config() -> OpenAPIConfig:
     return OpenAPIConfig(
         title="supervise",
         version=__version__,
+        contact=Contact(name="supervise", url="https://supervise.dev"),
         description=DESCRIPTION,
         path="/schema",
         render_plugins=[SwaggerUI()],
@@ -127,11 +140,16 @@ def openapi_config() -> OpenAPIConfig:
             Tag(name="Members"),
             Tag(name="Supervision"),
             Tag(name="API keys"),
+            Tag(name="Identity providers"),
             Tag(name="Recordings"),
             Tag(name="Reviews"),
+            Tag(name="Client ratings"),
             Tag(name="Aggregates"),
             Tag(name="Audit"),
+            Tag(name="Events"),
+            Tag(name="Webhooks"),
             Tag(name="Rubrics"),
+            Tag(name="Problems"),
             Tag(name="Health"),
         ],
         use_handler_docstrings=False,
@@ -240,10 +258,11 @@ def create_app(settings: Settings, *, deliver_webhooks: bool = False) -> Litesta
             AggregateController,
             RubricController,
             PluginController,
+            ProblemTypeController,
             metrics.MetricsController,
         ],
         dependencies=dependencies(runtime),
-        middleware=[metrics.middleware(), authentication(runtime)],
+        middleware=[metrics.middleware(), ConditionalGet, authentication(runtime)],
         exception_handlers=exception_handlers,
         before_send=[stamp_response],
         before_request=before_request,
@@ -266,9 +285,12 @@ def create_app(settings: Settings, *, deliver_webhooks: bool = False) -> Litesta
     for schema in (app.openapi_schema.components.schemas or {}).values():
         _numbers_any_of(schema)
         _instants_patterned(schema)
+        bound_tuples(schema)
     add_links(app.openapi_schema, LINKS)
     add_transport_problems(app.openapi_schema)
     require_if_match_on_patch(app.openapi_schema)
+    declare_response_headers(app.openapi_schema)
+    declare_conditional_get(app.openapi_schema)
     return app
 
 

@@ -18,6 +18,7 @@ import msgspec
 from litestar import Request
 from litestar.exceptions import HTTPException, ValidationException
 
+from supervise import problems
 from supervise.errors import DomainError, FieldError
 
 __all__ = ["FIRST_YEAR", "LAST_YEAR", "YEAR_PATTERN", "JsonRequest"]
@@ -62,7 +63,9 @@ def _no_repeated_keys(pairs: list[tuple[str, Any]]) -> None:
 
 
 def _malformed(detail: str) -> DomainError:
-    return DomainError(f"The request body is not valid JSON: {detail}.", errors=[FieldError("body", detail)])
+    return DomainError(
+        problems.INVALID_REQUEST, f"The request body is not valid JSON: {detail}.", errors=[FieldError("body", detail)]
+    )
 
 
 _DECODERS: dict[int, tuple[Any, msgspec.json.Decoder[Any]]] = {}
@@ -131,6 +134,7 @@ class JsonRequest(Request[Any, Any, Any]):
                 json.loads(body, object_pairs_hook=_no_repeated_keys)
             except _Repeated as repeated:
                 raise DomainError(
+                    problems.INVALID_REQUEST,
                     f"The request body gives the key {repeated.key!r} more than once.",
                     errors=[FieldError(repeated.key, "given more than once")],
                 ) from None
@@ -141,5 +145,5 @@ class JsonRequest(Request[Any, Any, Any]):
         ]
         if errors:
             summary = "; ".join(f"{e.field}: {e.message}" for e in errors)
-            raise DomainError(f"The request is not valid: {summary}", errors=errors)
+            raise DomainError(problems.INVALID_REQUEST, f"The request is not valid: {summary}", errors=errors)
         return data

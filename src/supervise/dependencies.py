@@ -32,6 +32,7 @@ from litestar.middleware import DefineMiddleware
 from litestar.types import ASGIApp, Message, Receive, Scope, Send
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from supervise import problems
 from supervise.audit import service as audit
 from supervise.auth import service as auth
 from supervise.auth.permissions import Requires, Token
@@ -81,7 +82,9 @@ class Authentication:
     async def _serve(self, scope: Scope, receive: Receive, send: Send) -> None:
         headers = scope["headers"]
         if (len(headers) if isinstance(headers, list) else sum(1 for _ in headers)) > MAX_HEADERS:
-            raise HeadersTooLarge(f"A request may carry at most {MAX_HEADERS} header fields.")
+            raise HeadersTooLarge(
+                problems.REQUEST_HEADER_FIELDS_TOO_LARGE, f"A request may carry at most {MAX_HEADERS} header fields."
+            )
         handler = scope["route_handler"]
         permission: Requires | Token | None = handler.opt.get("permission")
         runtime = self.runtime
@@ -123,10 +126,10 @@ class Authentication:
             limited = await runtime.throttle.caller(principal.credential_id, principal.org_id)
             state = scope.setdefault("state", {})
             state[_CALLER], state[_SESSION] = caller, session
-            reason = permission.refusal(principal)
-            if reason is not None:
+            refused = permission.refusal(principal)
+            if refused is not None:
                 await _record_refusal(session, runtime, principal, scope)
-                raise Forbidden(reason, headers=limited.headers() if limited is not None else None)
+                raise Forbidden(*refused, headers=limited.headers() if limited is not None else None)
             await self.app(scope, receive, _with_headers(send, limited))
         finally:
             if session.in_transaction():  # a failure: roll back and give the connection back
@@ -149,8 +152,6 @@ def _with_headers(send: Send, limited: Limited | None) -> Send:
 
 class HeadersTooLarge(DomainError):
     status = 431
-    title = "Request header fields too large"
-    type_slug = "request-header-fields-too-large"
 
 
 @lru_cache(maxsize=4096)

@@ -30,7 +30,12 @@ class HealthController(Controller):
     tags = ["Health"]
     security = [{}]
 
-    @get("/healthz", operation_id="getHealth", summary="Liveness: the process answers")
+    @get(
+        "/healthz",
+        operation_id="getHealth",
+        summary="Liveness: the process answers",
+        description="200 while the process serves requests; it reads nothing. Needs no API key.",
+    )
     async def healthz(self) -> Health:
         return Health()
 
@@ -38,6 +43,8 @@ class HealthController(Controller):
         "/readyz",
         operation_id="getReadiness",
         summary="Readiness: database reachable and schema at head",
+        description="200 when the database answers and its schema is at the migrations' head, else 503 with the "
+        "reason. Needs no API key.",
         responses={503: ResponseSpec(data_container=Readiness, description="Not ready; the body says why.")},
     )
     async def readyz(self, runtime: NamedDependency[Runtime]) -> Response[Readiness]:

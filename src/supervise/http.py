@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import logging
 import re
-from collections.abc import Awaitable, Callable, Sequence
+import uuid
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
+from http import HTTPStatus
 from typing import Any, TypeVar
 
 import msgspec
@@ -16,22 +18,21 @@ from litestar.datastructures import MutableScopeHeaders
 from litestar.di import NamedDependency
 from litestar.enums import MediaType
 from litestar.exceptions import HTTPException, ValidationException
-from litestar.openapi.datastructures import ResponseSpec
-from litestar.openapi.spec import (
-    Example,
-)
 from litestar.params import QueryParameter
 from litestar.routes import HTTPRoute
 from litestar.types import ExceptionHandlersMap, Message, Scope
 from sqlalchemy.exc import DataError
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from supervise import problems
 from supervise.auth.principal import Principal
 from supervise.config import Settings
 from supervise.errors import DomainError, FieldError
 from supervise.idempotency.service import StoredResponse, fingerprint, run_once
 from supervise.parameters import IdempotencyKey
 from supervise.preconditions import etag
+from supervise.problem_details import PROBLEM_JSON, FieldErrorOut, Problem, example_problem, problem_responses
+from supervise.problems import ProblemType
 
 __all__ = [
     "CORS_METHODS",
@@ -60,51 +61,7 @@ log = logging.getLogger("supervise")
 
 T = TypeVar("T")
 
-PROBLEM_JSON = "application/problem+json"
-PROBLEM_BASE = "https://supervise.dev/problems/"
 _REQUEST_ID = re.compile(r"^[A-Za-z0-9._:\-]{1,128}$")
-
-
-class FieldErrorOut(msgspec.Struct):
-    field: str
-    """Where the fault is: a body field (``email``), a query parameter, a header or a path segment."""
-    message: str
-
-
-class Problem(msgspec.Struct, omit_defaults=True):
-    """RFC 9457 problem details.
-
-    Deliberately without ``instance`` or a request id (that is in the ``X-Request-ID`` header): a 404 for
-    another organisation's id must be byte-identical to one for an id that never existed.
-    """
-
-    type: str
-    title: str
-    status: int
-    detail: str
-    errors: list[FieldErrorOut] = msgspec.field(default_factory=list)
-
-
-_TITLES = {
-    400: "Bad request",
-    401: "Unauthorized",
-    403: "Forbidden",
-    404: "Not found",
-    405: "Method not allowed",
-    406: "Not acceptable",
-    409: "Conflict",
-    410: "Gone",
-    412: "Precondition failed",
-    413: "Request body too large",
-    415: "Unsupported media type",
-    422: "Unprocessable request",
-    428: "Precondition required",
-    429: "Too many requests",
-    431: "Request header fields too large",
-    500: "Internal server error",
-    503: "Service unavailable",
-}
-_SLUGS = {status: title.lower().replace(" ", "-") for status, title in _TITLES.items()}
 
 
 def request_id(request: Request[Any, Any, Any]) -> str:
@@ -112,25 +69,24 @@ def request_id(request: Request[Any, Any, Any]) -> str:
 
 
 def _problem(
-    request: Request[Any, Any, Any],
-    status: int,
+    kind: ProblemType,
     detail: str,
     *,
     errors: Sequence[FieldError] = (),
     headers: dict[str, str] | None = None,
-    title: str | None = None,
-    slug: str | None = None,
+    ids: Mapping[str, uuid.UUID] | None = None,
 ) -> Response[bytes]:
     body = Problem(
-        type=PROBLEM_BASE + (slug or _SLUGS.get(status, "error")),
-        title=title or _TITLES.get(status, "Error"),
-        status=status,
+        type=kind.uri,
+        title=kind.title,
+        status=kind.status,
         detail=detail,
         errors=[FieldErrorOut(field=e.field, message=e.message) for e in errors],
+        **(ids or {}),
     )
     return Response(
         msgspec.json.encode(body),
-        status_code=status,
+        status_code=kind.status,
         media_type=PROBLEM_JSON,
         headers=headers or {},
     )
@@ -138,9 +94,7 @@ def _problem(
 
 def problem(request: Request[Any, Any, Any], exc: DomainError) -> Response[bytes]:
     """The problem+json response for a domain error."""
-    return _problem(
-        request, exc.status, exc.detail, errors=exc.errors, headers=exc.headers, title=exc.title, slug=exc.type_slug
-    )
+    return _problem(exc.kind, exc.detail, errors=exc.errors, headers=exc.headers, ids=exc.ids)
 
 
 def _field_of(error: dict[str, Any]) -> str:
@@ -183,12 +137,15 @@ def _validation_error(request: Request[Any, Any, Any], exc: ValidationException)
     if not errors:
         errors = [FieldError("body", exc.detail)]
     summary = "; ".join(f"{e.field}: {e.message}" for e in errors)
-    return _problem(request, 400, f"The request is not valid: {summary}", errors=errors)
+    return _problem(problems.INVALID_REQUEST, f"The request is not valid: {summary}", errors=errors)
 
 
 def _http_error(request: Request[Any, Any, Any], exc: HTTPException) -> Response[bytes]:
     status = exc.status_code
-    detail = exc.detail if exc.detail and exc.detail != _TITLES.get(status) else ""
+    kind = problems.BY_STATUS.get(status) or (
+        problems.INTERNAL_SERVER_ERROR if status >= 500 else problems.INVALID_REQUEST
+    )
+    detail = exc.detail if exc.detail and exc.detail != _phrase(status) else ""
     if status == 404:
         detail = "No route matches this path."
     elif status == 405:
@@ -200,21 +157,30 @@ def _http_error(request: Request[Any, Any, Any], exc: HTTPException) -> Response
         detail = "The server failed to handle this request."
     elif status == 400 and detail:
         # Litestar reports undecodable JSON and similar client faults as a plain 400.
-        return _problem(request, 400, detail, errors=[FieldError("body", detail)])
+        return _problem(kind, detail, errors=[FieldError("body", detail)])
     headers = {k: v for k, v in (exc.headers or {}).items()}
-    return _problem(request, status, detail or _TITLES.get(status, "Error"), headers=headers)
+    return _problem(kind, detail or _phrase(status), headers=headers)
+
+
+def _phrase(status: int) -> str:
+    try:
+        return HTTPStatus(status).phrase
+    except ValueError:
+        return "Error"
 
 
 def _unexpected_error(request: Request[Any, Any, Any], exc: Exception) -> Response[bytes]:
     log.exception("unhandled error on %s %s", request.method, request.url.path, exc_info=exc)
-    return _problem(request, 500, "The server failed to handle this request.")
+    return _problem(problems.INTERNAL_SERVER_ERROR, "The server failed to handle this request.")
 
 
 def _data_error(request: Request[Any, Any, Any], exc: DataError) -> Response[bytes]:
     # Input that passed validation but that the database refuses (it should not happen: every string field
     # excludes control characters). Logged, because it means a constraint is missing from a schema.
     log.warning("database refused a value on %s %s: %s", request.method, request.url.path, exc.orig)
-    return _problem(request, 400, "A value in this request cannot be stored.", errors=[FieldError("body", "invalid")])
+    return _problem(
+        problems.INVALID_REQUEST, "A value in this request cannot be stored.", errors=[FieldError("body", "invalid")]
+    )
 
 
 exception_handlers: ExceptionHandlersMap = {
@@ -310,6 +276,7 @@ async def reject_unknown_query(request: Request[Any, Any, Any]) -> None:
     unknown = sorted(name for name in request.query_params if name not in declared)
     if unknown:
         raise DomainError(
+            problems.INVALID_REQUEST,
             f"Unknown query parameter(s): {', '.join(unknown)}.",
             errors=[FieldError(name, "unknown query parameter") for name in unknown],
         )
@@ -317,6 +284,7 @@ async def reject_unknown_query(request: Request[Any, Any, Any]) -> None:
     repeated = sorted(name for name in set(request.query_params) if len(request.query_params.getall(name)) > 1)
     if repeated:
         raise DomainError(
+            problems.INVALID_REQUEST,
             f"Query parameter(s) given more than once: {', '.join(repeated)}.",
             errors=[FieldError(name, "given more than once") for name in repeated],
         )
@@ -376,6 +344,12 @@ class Made:
     """What a replay answers instead of ``body``, when the two must differ (a secret is shown once)."""
 
 
+class _Versioned(msgspec.Struct):
+    """A resource's row version, if the answer is a versioned resource (a rubric's ``version`` is a string)."""
+
+    version: int | str | None = None
+
+
 class Once:
     """A POST run once per ``Idempotency-Key``: the request's ``once`` dependency, which also declares that
     header. The same key and body replay the first answer (``Idempotent-Replayed: true``)."""
@@ -392,8 +366,9 @@ class Once:
         *,
         etag_version: int | None = None,
     ) -> Response[Any]:
-        """Answer with what ``make`` made, or with the answer to the first request that carried this key.
-        ``etag_version``: the version every resource this operation makes starts at (sent as its ETag)."""
+        """Answer with what ``make`` made, or with the answer to the first request that carried this key; a
+        versioned resource with its ETag (of the version answered, on a replay too). ``etag_version``: the
+        version a resource whose answer omits ``version`` starts at (sent as its ETag)."""
         request = self._request
         request_hash = fingerprint(request.method, request.url.path, msgspec.json.encode(data))
 
@@ -409,8 +384,11 @@ class Once:
         headers = {"Location": stored.location} if stored.location else {}
         if stored.replayed:
             headers["Idempotent-Replayed"] = "true"
-        if etag_version is not None:
-            headers["ETag"] = etag(etag_version)
+        version = msgspec.json.decode(stored.body, type=_Versioned).version
+        if version is None:
+            version = etag_version
+        if isinstance(version, int):
+            headers["ETag"] = etag(version)
         return Response(stored.body, status_code=stored.status_code, media_type="application/json", headers=headers)
 
 
@@ -424,42 +402,3 @@ def provide_once(
 
 
 # ------------------------------------------------------------------------------------------- OpenAPI
-
-
-_PROBLEM_EXAMPLES = {
-    400: ("Invalid input", "The request is not valid: email: Expected `str`, got `int`"),
-    401: ("Missing or unknown API key", "Send an API key as 'Authorization: Bearer <key>'."),
-    403: ("Not allowed", "Only an admin may do this."),
-    404: ("Unknown id", "No member with this id."),
-    409: ("Conflict", "This supervision link already exists."),
-    410: ("Events pruned", "Events up to 118 were pruned (retention); this cursor (42) would skip them."),
-    412: ("Stale ETag", 'The resource changed since you read it; its current ETag is "3".'),
-    413: ("Body too large", "The request body exceeds the limit of 1048576 bytes."),
-    415: ("Body not JSON", "The request body must be application/json, not text/plain."),
-    422: ("Valid JSON, but not a valid request", "A person needs an email address."),
-    428: ("If-Match missing", "This update needs an If-Match header carrying the ETag of the version you read."),
-    429: ("Rate limit reached", "Too many requests for this API key: 6000 per 60 s. Retry after 17 s."),
-    431: ("Request head too large", "A request may carry at most 100 header fields."),
-}
-
-
-def example_problem(status: int) -> tuple[str, Problem]:
-    """What a problem with ``status`` is about, and an example of one, for the OpenAPI document."""
-    summary, detail = _PROBLEM_EXAMPLES.get(status, (_TITLES.get(status, "Error"), "…"))
-    title = _TITLES.get(status, "Error")
-    return summary, Problem(type=PROBLEM_BASE + _SLUGS.get(status, "error"), title=title, status=status, detail=detail)
-
-
-def problem_responses(*statuses: int) -> dict[int, ResponseSpec]:
-    """OpenAPI entries for the problem responses an operation can answer (401 is always possible)."""
-    specs: dict[int, ResponseSpec] = {}
-    for status in sorted({*statuses}):
-        summary, example = example_problem(status)
-        specs[status] = ResponseSpec(
-            data_container=Problem,
-            media_type=PROBLEM_JSON,
-            description=summary,
-            generate_examples=False,
-            examples=[Example(summary=summary, value=msgspec.to_builtins(example))],
-        )
-    return specs

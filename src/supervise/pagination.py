@@ -17,6 +17,7 @@ from sqlalchemy import Select, and_, or_
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import InstrumentedAttribute
 
+from supervise import problems
 from supervise.errors import DomainError, FieldError
 
 __all__ = ["DEFAULT_LIMIT", "MAX_LIMIT", "CursorCodec", "Page", "PageRequest", "fetch_page"]
@@ -43,6 +44,7 @@ class CursorCodec:
 
     def decode(self, token: str, org_id: uuid.UUID, scope: str) -> tuple[dt.datetime, uuid.UUID]:
         invalid = DomainError(
+            problems.INVALID_CURSOR,
             "The cursor is not valid for this list: pass back next_cursor unchanged, with the same filters.",
             errors=[FieldError("cursor", "invalid or tampered cursor")],
         )
@@ -75,6 +77,10 @@ class PageRequest:
 class Page(Generic[T]):
     items: list[T]
     next_cursor: str | None
+
+    @property
+    def has_more(self) -> bool:
+        return self.next_cursor is not None
 
 
 async def fetch_page(

@@ -9,6 +9,7 @@ from typing import Annotated
 from litestar.datastructures import ResponseHeader
 from litestar.params import HeaderParameter, QueryParameter
 
+from supervise import problems
 from supervise.auth.principal import Principal
 from supervise.bodies import YEAR_PATTERN
 from supervise.errors import FieldError, Unprocessable
@@ -53,7 +54,8 @@ IfMatch = Annotated[
         name="If-Match",
         min_length=1,
         max_length=512,
-        description="The ETag of the version being changed. Missing: 428; stale: 412.",
+        description="The ETag of the version being changed (or `*`). Missing or blank: 428 where required, no "
+        "precondition where optional; stale (or not an entity tag, which matches nothing): 412.",
     ),
 ]
 
@@ -98,5 +100,7 @@ def instant(value: str | None, field: str) -> dt.datetime | None:
         parsed = dt.datetime.fromisoformat(value)
     except ValueError:
         # It matches the pattern but names no real instant (month 13): the document cannot say that, so 422.
-        raise Unprocessable(f"{field} is not a valid time.", errors=[FieldError(field, "not a valid time")]) from None
+        raise Unprocessable(
+            problems.INVALID_VALUE, f"{field} is not a valid time.", errors=[FieldError(field, "not a valid time")]
+        ) from None
     return parsed

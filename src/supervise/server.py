@@ -12,6 +12,8 @@ from __future__ import annotations
 import msgspec
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
+from supervise import problems
+
 __all__ = ["MAX_HEADERS", "MAX_HEAD_BYTES", "BoundedHttpToolsProtocol"]
 
 MAX_HEAD_BYTES = 32 * 1024
@@ -21,8 +23,8 @@ MAX_HEADERS = 100
 
 _REFUSAL = msgspec.json.encode(
     {
-        "type": "https://supervise.dev/problems/request-header-fields-too-large",
-        "title": "Request header fields too large",
+        "type": problems.REQUEST_HEADER_FIELDS_TOO_LARGE.uri,
+        "title": problems.REQUEST_HEADER_FIELDS_TOO_LARGE.title,
         "status": 431,
         "detail": f"The request line and header fields together exceed {MAX_HEAD_BYTES} bytes.",
     }

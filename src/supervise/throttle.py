@@ -29,7 +29,7 @@ from limits import RateLimitItem, parse
 from limits.aio.storage import MemoryStorage, RedisStorage, Storage
 from limits.errors import StorageError
 
-from supervise import metrics
+from supervise import metrics, problems
 from supervise.config import ConfigError, Settings
 from supervise.errors import DomainError
 
@@ -40,8 +40,6 @@ log = logging.getLogger("supervise.throttle")
 
 class TooManyRequests(DomainError):
     status = 429
-    title = "Too many requests"
-    type_slug = "too-many-requests"
 
 
 @dataclass(frozen=True, slots=True)
@@ -70,6 +68,7 @@ class Limited:
             "link": "this form link",
         }
         return TooManyRequests(
+            problems.TOO_MANY_REQUESTS,
             f"Too many requests for {subject[self.policy]}: {self.limit} per {self.window} s. "
             f"Retry after {self.reset} s.",
             headers={"Retry-After": str(self.reset), **self.headers()},

@@ -127,6 +127,7 @@ def test_team_cells_cannot_be_subtracted_to_recover_a_session(org: Org) -> None:
     ):
         refused = assert_problem(org.admin.api.get(TEAM, params={"rubric": RUBRIC, **bounds}), 422)
         assert [e["field"] for e in refused["errors"]] == [field]
+        assert refused["type"].endswith("/whole-period-required")
     # the team view pools observers, the therapist or the client: no role's cell lies inside another's
     assert_problem(org.admin.api.get(TEAM, params={"rubric": RUBRIC, "role": "supervisor"}), 400)
 

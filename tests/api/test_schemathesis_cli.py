@@ -37,11 +37,11 @@ suppress-health-check = ["filter_too_much"]
 expected-statuses = ["400", "401", "403", "406", "415", "422", "428"]
 
 [checks.positive_data_acceptance]
-expected-statuses = ["2xx", "401", "403", "404", "409", "412", "422"]
+expected-statuses = ["2xx", "304", "401", "403", "404", "409", "412", "422"]
 
 [[operations]]
 include-operation-id-regex = "^list"
-checks.positive_data_acceptance.expected-statuses = ["2xx", "400", "401", "403", "404", "409", "412", "422"]
+checks.positive_data_acceptance.expected-statuses = ["2xx", "304", "400", "401", "403", "404", "409", "412", "422"]
 
 [auth.wfc]
 path = "{wfc}"

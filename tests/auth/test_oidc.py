@@ -345,13 +345,16 @@ def test_providers_are_managed_by_admins_and_audited(org: Org, other_org: Org, i
     provider = made.json()["id"]
     assert [p["id"] for p in org.admin.api.get("/v1/identity-providers").json()["items"]] == [provider]
     # The pair belongs to one organisation: another cannot take it.
-    assert_problem(other_org.admin.api.post("/v1/identity-providers", json=body), 409)
+    taken = assert_problem(other_org.admin.api.post("/v1/identity-providers", json=body), 409)
+    assert taken["type"].endswith("/identity-provider-exists")
     clinician = org.member("clinician")
     assert_problem(clinician.api.get("/v1/identity-providers"), 403)
     assert_problem(clinician.api.post("/v1/identity-providers", json={**body, "audience": "x"}), 403)
     for field_name, value in (("issuer", "http://idp.clinic.example"), ("jwks_uri", "ftp://idp.clinic.example/k")):
         refused = org.admin.api.post("/v1/identity-providers", json={**body, "audience": "y", field_name: value})
-        assert {e["field"] for e in assert_problem(refused, 422)["errors"]} == {field_name}
+        problem = assert_problem(refused, 422)
+        assert {e["field"] for e in problem["errors"]} == {field_name}
+        assert problem["type"].endswith("/address-refused")
     current = org.admin.api.get(f"/v1/identity-providers/{provider}")
     assert_problem(org.admin.api.patch(f"/v1/identity-providers/{provider}", json={"name": "Entra ID"}), 428)
     renamed = org.admin.api.patch(

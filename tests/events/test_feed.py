@@ -141,6 +141,10 @@ def test_events_past_retention_are_pruned_and_an_old_cursor_is_refused(settings:
     with time_machine.travel(now - dt.timedelta(days=29), tick=False):
         team.request(team.supervisor, team.therapist, "self")  # 29 days ago: kept
     assert [e["seq"] for e in feed(org.admin)["items"]] == [1, 2, 3]
+    first = org.admin.api.get("/v1/events", params={"limit": "2"}).json()
+    assert ([e["seq"] for e in first["items"]], first["next_cursor"], first["has_more"]) == ([1, 2], "2", True)
+    last = org.admin.api.get("/v1/events", params={"limit": "2", "after": "2"}).json()
+    assert ([e["seq"] for e in last["items"]], last["has_more"]) == ([3], False)
 
     assert "pruned" in prune(settings)  # 30 days by default
     kept = feed(org.admin)
@@ -150,7 +154,7 @@ def test_events_past_retention_are_pruned_and_an_old_cursor_is_refused(settings:
     assert [e["seq"] for e in feed(org.admin, after="2")["items"]] == [3]  # a cursor at the cut goes on
 
     prune(settings, "--older-than", "1")
-    assert feed(org.admin) == {"items": [], "next_cursor": "3"}
+    assert feed(org.admin) == {"items": [], "next_cursor": "3", "has_more": False}
     # numbering goes on after pruning: a cursor never meets a number twice
     team.request(team.supervisor, team.bystander, "peer")
     assert [e["seq"] for e in feed(org.admin, after="3")["items"]] == [4]

@@ -226,11 +226,14 @@ def test_410_disables_the_endpoint_until_it_is_reactivated(clinic: Org, loopback
     team.request(team.supervisor, team.peer, "peer")  # while disabled: no delivery is made for it
     assert deliver(loopback) == 0 and len(receiver.received) == 1
     [failed] = log(clinic, endpoint)
-    assert_problem(clinic.admin.api.post(f"{url}/deliveries/{failed['id']}/redeliver"), 409)
+    disabled = assert_problem(clinic.admin.api.post(f"{url}/deliveries/{failed['id']}/redeliver"), 409)
+    assert disabled["type"].endswith("/endpoint-disabled")
     back = clinic.admin.api.patch(url, json={"active": True}, headers={"If-Match": stored.headers["etag"]})
     assert back.status_code == 200 and back.json()["disabled_reason"] is None
     again = clinic.admin.api.post(f"{url}/deliveries/{failed['id']}/redeliver")
     assert again.status_code == 200, again.text
+    pending = assert_problem(clinic.admin.api.post(f"{url}/deliveries/{failed['id']}/redeliver"), 409)
+    assert pending["type"].endswith("/delivery-pending")
     assert deliver(loopback) == 1
     assert [r.headers["webhook-id"] for r in receiver.received] == [str(failed["event_id"])] * 2
 
@@ -312,6 +315,7 @@ def test_unsafe_urls_are_refused_at_registration(clinic: Org, url: str, problem:
         clinic.admin.api.post("/v1/webhook-endpoints", json={"url": url, "event_types": ["review.submitted"]}), 422
     )
     assert refused["errors"][0]["field"] == "url" and problem in refused["errors"][0]["message"]
+    assert refused["type"].endswith("/address-refused")
 
 
 def test_loopback_and_unknown_types_are_refused_by_default(org: Org) -> None:
@@ -320,7 +324,7 @@ def test_loopback_and_unknown_types_are_refused_by_default(org: Org) -> None:
     assert refused["errors"][0]["field"] == "url"
     body = {"url": "https://127.0.0.1/x", "event_types": ["review.submitted", "review.deleted"]}
     refused = assert_problem(org.admin.api.post("/v1/webhook-endpoints", json=body), 422)
-    assert refused["errors"][0]["field"] == "event_types[1]"
+    assert refused["errors"][0]["field"] == "event_types[1]" and refused["type"].endswith("/invalid-value")
 
 
 def test_an_address_refused_at_delivery_gets_no_request(

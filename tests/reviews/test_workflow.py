@@ -9,6 +9,7 @@ from litestar import Litestar
 from litestar.testing import TestClient
 
 from supervise.runtime import Runtime
+from tests.recordings.test_api import recording_body
 from tests.reviews.support import ITEMS, RUBRIC, complete, full, make_team, save
 from tests.support import Org
 from tests.test_http import assert_problem
@@ -89,7 +90,8 @@ def test_no_review_without_consent(org: Org) -> None:
     assert withdrawn.status_code == 200
     problem = assert_problem(team.assign(team.supervisor, team.bystander, "peer"), 422)
     assert fields(problem) == ["recording_id"]  # the supervisor no longer sees the recording
-    problem = assert_problem(team.assign(org.admin, team.bystander, "peer"), 422)
+    problem = assert_problem(team.assign(org.admin, team.bystander, "peer"), 409)  # the admin sees it: its cause
+    assert problem["type"].endswith("/consent-ended")
     assert problem["errors"] == [{"field": "recording_id", "message": "consent for supervision use is not active"}]
     # the peer's request is no longer served to them, so nothing can be started from it
     assert_problem(team.peer.api.get(f"/v1/review-requests/{request['id']}"), 404)
@@ -103,7 +105,7 @@ def test_expired_consent_hides_the_recording_and_its_reviews_from_reviewers(org:
     assert_problem(team.supervisor.api.get(f"/v1/recordings/{team.recording_id}"), 404)
     assert team.supervisor.api.get("/v1/recordings").json()["items"] == []
     assert team.therapist.api.get(f"/v1/recordings/{team.recording_id}").status_code == 200
-    assert fields(assert_problem(team.assign(org.admin, team.peer, "peer"), 422)) == ["recording_id"]
+    assert fields(assert_problem(team.assign(org.admin, team.peer, "peer"), 409)) == ["recording_id"]
 
 
 def test_a_reviewer_lists_their_own_open_requests(org: Org) -> None:
@@ -405,3 +407,23 @@ def test_amending_a_review_whose_rubric_version_is_gone_is_refused(
     assert refused["type"].endswith("/rubric-not-installed") and RUBRIC in refused["detail"]
     listed = team.supervisor.api.get(f"/v1/recordings/{team.recording_id}/reviews").json()["items"]
     assert [(r["id"], r["revision"]) for r in listed] == [(submitted["id"], 1)]
+
+
+def test_reviews_filter_by_recording(org: Org) -> None:
+    team = make_team(org)
+    first = complete(team.supervisor, team.direct(team.supervisor))
+    other = team.therapist.api.post("/v1/recordings", json=recording_body(team.case_id, session_number=7)).json()
+    second = team.supervisor.api.post("/v1/reviews", json={"recording_id": other["id"], "rubric_key": RUBRIC}).json()
+    everything = {r["id"] for r in team.supervisor.api.get("/v1/reviews").json()["items"]}
+    assert {first["id"], second["id"]} <= everything
+    only = team.supervisor.api.get("/v1/reviews", params={"recording_id": team.recording_id, "limit": 1}).json()
+    assert ([r["id"] for r in only["items"]], only["has_more"]) == ([first["id"]], False)
+    # a cursor of one recording's list is not one of another's
+    two = team.supervisor.api.get("/v1/reviews", params={"limit": 1}).json()
+    assert two["has_more"] is True
+    crossed = {"recording_id": other["id"], "cursor": two["next_cursor"]}
+    assert_problem(team.supervisor.api.get("/v1/reviews", params=crossed), 400)
+    # a recording the caller cannot see is 404, byte for byte as one that does not exist
+    hidden = team.bystander.api.get("/v1/reviews", params={"recording_id": team.recording_id})
+    unknown = team.bystander.api.get("/v1/reviews", params={"recording_id": "0190f5c4-6a5e-7cc1-8000-000000000001"})
+    assert assert_problem(hidden, 404) == assert_problem(unknown, 404)

@@ -167,7 +167,7 @@ def test_a_failing_plugin_is_a_problem_naming_it(settings: Settings, org: Org) -
         api = Api(client, org.admin.api.key)
         response = api.post("/v1/rubrics/alliance/versions/1.0/score", json={"items": dict.fromkeys(ALLIANCE_KEYS, 4)})
         problem = assert_problem(response, 500)
-        assert problem["title"] == "Rubric plugin failed"
+        assert problem["title"] == "Rubric plugin failed" and problem["type"].endswith("/plugin-failure")
         assert "Plugin 'alliance' failed while scoring alliance 1.0: KeyError" in problem["detail"]
 
 

@@ -11,8 +11,51 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** Liveness: the process answers */
+        /**
+         * Liveness: the process answers
+         * @description 200 while the process serves requests; it reads nothing. Needs no API key.
+         */
         get: operations["getHealth"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/problems": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * List the problem types
+         * @description Every `type` a problem+json answer can carry, with its status, title, when it is raised and the extension members it carries. Needs no API key.
+         */
+        get: operations["listProblemTypes"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/problems/{slug}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Describe one problem type
+         * @description What a type URI `https://supervise.dev/problems/{slug}` means. Needs no API key.
+         */
+        get: operations["getProblemType"];
         put?: never;
         post?: never;
         delete?: never;
@@ -28,7 +71,10 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** Readiness: database reachable and schema at head */
+        /**
+         * Readiness: database reachable and schema at head
+         * @description 200 when the database answers and its schema is at the migrations' head, else 503 with the reason. Needs no API key.
+         */
         get: operations["getReadiness"];
         put?: never;
         post?: never;
@@ -849,7 +895,7 @@ export interface paths {
         };
         /**
          * List reviews
-         * @description Current revisions you may see: your own; submitted reviews of your sessions, of your supervisees' sessions, and of sessions you reviewed yourself; admins see every review, drafts included. Blind review: while you still owe a first review of a recording (an open request or a first draft), you see no one else's review of it, whatever your role. Audited.
+         * @description Current revisions you may see: your own; submitted reviews of your sessions, of your supervisees' sessions, and of sessions you reviewed yourself; admins see every review, drafts included. Blind review: while you still owe a first review of a recording (an open request or a first draft), you see no one else's review of it, whatever your role. `recording_id`: only that recording's (404 if you cannot see it). Audited.
          *
          *     **Permission**: the `reviews:read` scope.
          */
@@ -1413,6 +1459,7 @@ export interface components {
         };
         /** ApiKeyPage */
         ApiKeyPage: {
+            has_more: boolean;
             items: components["schemas"]["ApiKeyOut"][];
             next_cursor: string | null;
         };
@@ -1442,6 +1489,7 @@ export interface components {
         };
         /** AuditEventPage */
         AuditEventPage: {
+            has_more: boolean;
             items: components["schemas"]["AuditEventOut"][];
             next_cursor: string | null;
         };
@@ -1491,6 +1539,7 @@ export interface components {
         };
         /** CasePage */
         CasePage: {
+            has_more: boolean;
             items: components["schemas"]["CaseOut"][];
             next_cursor: string | null;
         };
@@ -1548,6 +1597,7 @@ export interface components {
         };
         /** ClientFormPage */
         ClientFormPage: {
+            has_more: boolean;
             items: components["schemas"]["ClientFormOut"][];
             next_cursor: string | null;
         };
@@ -1596,7 +1646,7 @@ export interface components {
             recording_id: string;
             /** Format: uuid */
             review_id: string;
-            rubric: components["schemas"]["events_schemas_RubricRef"];
+            rubric: components["schemas"]["EventRubric"];
             /** @enum {string} */
             source: "integration" | "link";
             /** Format: uuid */
@@ -1645,9 +1695,15 @@ export interface components {
         };
         /** EventPage */
         EventPage: {
+            has_more: boolean;
             items: (components["schemas"]["RecordingCreatedEvent"] | components["schemas"]["RecordingConsentChangedEvent"] | components["schemas"]["ReviewRequestedEvent"] | components["schemas"]["ReviewSubmittedEvent"] | components["schemas"]["ReviewAmendedEvent"] | components["schemas"]["ReviewAcknowledgedEvent"] | components["schemas"]["ClientRatingSubmittedEvent"] | components["schemas"]["FlagRaisedEvent"])[];
             /** @example 42 */
             next_cursor: string;
+        };
+        /** EventRubric */
+        EventRubric: {
+            key: string;
+            version: string;
         };
         /** EventTypeList */
         EventTypeList: {
@@ -1696,6 +1752,7 @@ export interface components {
         };
         /** FlagPage */
         FlagPage: {
+            has_more: boolean;
             items: components["schemas"]["FlagOut"][];
             next_cursor: string | null;
         };
@@ -1706,7 +1763,7 @@ export interface components {
             recording_id: string;
             /** Format: uuid */
             review_id: string;
-            rubric: components["schemas"]["events_schemas_RubricRef"];
+            rubric: components["schemas"]["EventRubric"];
             /** @enum {string} */
             severity: "info" | "warning" | "critical";
             /** Format: uuid */
@@ -1819,6 +1876,7 @@ export interface components {
         };
         /** IdentityProviderPage */
         IdentityProviderPage: {
+            has_more: boolean;
             items: components["schemas"]["IdentityProviderOut"][];
             next_cursor: string | null;
         };
@@ -1912,7 +1970,7 @@ export interface components {
             api_key: components["schemas"]["ApiKeyOut"] | null;
             identity?: components["schemas"]["MeIdentity"] | null;
             member: components["schemas"]["MemberOut"];
-            organisation: components["schemas"]["auth_schemas_OrganisationOut"];
+            organisation: components["schemas"]["MeOrganisation"];
         };
         /** MeIdentity */
         MeIdentity: {
@@ -1920,6 +1978,12 @@ export interface components {
             /** Format: uuid */
             provider_id: string;
             subject: string;
+        };
+        /** MeOrganisation */
+        MeOrganisation: {
+            /** Format: uuid */
+            id: string;
+            name: string;
         };
         /** MeasureSeries */
         MeasureSeries: {
@@ -1973,6 +2037,7 @@ export interface components {
         };
         /** MemberPage */
         MemberPage: {
+            has_more: boolean;
             items: components["schemas"]["MemberOut"][];
             next_cursor: string | null;
         };
@@ -2002,6 +2067,17 @@ export interface components {
             start?: number | null;
             /** @default 1 */
             step?: number;
+        };
+        /** OrganisationOut */
+        OrganisationOut: {
+            client_ratings_to_peers: boolean;
+            /** Format: date-time */
+            created_at: string;
+            /** Format: uuid */
+            id: string;
+            name: string;
+            time_zone: string;
+            version: number;
         };
         /** OrganisationUpdate */
         OrganisationUpdate: {
@@ -2035,13 +2111,33 @@ export interface components {
             distribution: string;
             hooks: string[];
             name: string;
-            rubrics: components["schemas"]["rubrics_schemas_RubricRef"][];
+            rubrics: components["schemas"]["RubricRef"][];
             version: string;
         };
         /** Problem */
         Problem: {
+            case_id?: string | null;
             detail: string;
+            draft_id?: string | null;
             errors?: components["schemas"]["FieldErrorOut"][];
+            link_id?: string | null;
+            recording_id?: string | null;
+            request_id?: string | null;
+            review_id?: string | null;
+            status: number;
+            superseded_by_id?: string | null;
+            title: string;
+            type: string;
+        };
+        /** ProblemTypeList */
+        ProblemTypeList: {
+            items: components["schemas"]["ProblemTypeOut"][];
+        };
+        /** ProblemTypeOut */
+        ProblemTypeOut: {
+            description: string;
+            extensions: string[];
+            slug: string;
             status: number;
             title: string;
             type: string;
@@ -2148,6 +2244,7 @@ export interface components {
         };
         /** RecordingPage */
         RecordingPage: {
+            has_more: boolean;
             items: components["schemas"]["RecordingOut"][];
             next_cursor: string | null;
         };
@@ -2156,8 +2253,8 @@ export interface components {
             consent_expires_at?: string | null;
             /** @enum {null|string} */
             consent_scope?: "supervision" | "supervision_and_training" | null;
-            /** @enum {boolean|null} */
-            withdraw_consent?: true | null;
+            /** @default false */
+            withdraw_consent?: boolean;
         };
         /** ReferenceOut */
         ReferenceOut: {
@@ -2224,7 +2321,7 @@ export interface components {
             review_id: string;
             /** Format: uuid */
             reviewer_id: string;
-            rubric: components["schemas"]["events_schemas_RubricRef"];
+            rubric: components["schemas"]["EventRubric"];
             /** Format: uuid */
             therapist_id: string;
         };
@@ -2254,7 +2351,7 @@ export interface components {
             revision: number;
             /** @enum {string} */
             role: "supervisor" | "peer" | "self" | "client";
-            rubric: components["schemas"]["events_schemas_RubricRef"];
+            rubric: components["schemas"]["EventRubric"];
             /** Format: uuid */
             therapist_id: string;
         };
@@ -2312,6 +2409,7 @@ export interface components {
         };
         /** ReviewPage */
         ReviewPage: {
+            has_more: boolean;
             items: components["schemas"]["ReviewOut"][];
             next_cursor: string | null;
         };
@@ -2359,6 +2457,7 @@ export interface components {
         };
         /** ReviewRequestPage */
         ReviewRequestPage: {
+            has_more: boolean;
             items: components["schemas"]["ReviewRequestOut"][];
             next_cursor: string | null;
         };
@@ -2372,7 +2471,7 @@ export interface components {
             reviewer_id: string;
             /** @enum {string} */
             role: "supervisor" | "peer" | "self" | "client";
-            rubric: components["schemas"]["events_schemas_RubricRef"];
+            rubric: components["schemas"]["EventRubric"];
             /** Format: uuid */
             therapist_id: string;
         };
@@ -2407,7 +2506,7 @@ export interface components {
             reviewer_id: string;
             /** @enum {string} */
             role: "supervisor" | "peer" | "self" | "client";
-            rubric: components["schemas"]["events_schemas_RubricRef"];
+            rubric: components["schemas"]["EventRubric"];
             /** Format: uuid */
             therapist_id: string;
         };
@@ -2501,6 +2600,11 @@ export interface components {
         };
         /** RubricPin */
         RubricPin: {
+            key: string;
+            version: string;
+        };
+        /** RubricRef */
+        RubricRef: {
             key: string;
             version: string;
         };
@@ -2603,6 +2707,7 @@ export interface components {
         };
         /** SupervisionLinkPage */
         SupervisionLinkPage: {
+            has_more: boolean;
             items: components["schemas"]["SupervisionLinkOut"][];
             next_cursor: string | null;
         };
@@ -2723,6 +2828,7 @@ export interface components {
         };
         /** WebhookDeliveryPage */
         WebhookDeliveryPage: {
+            has_more: boolean;
             items: components["schemas"]["WebhookDeliveryOut"][];
             next_cursor: string | null;
         };
@@ -2769,6 +2875,7 @@ export interface components {
         };
         /** WebhookEndpointPage */
         WebhookEndpointPage: {
+            has_more: boolean;
             items: components["schemas"]["WebhookEndpointOut"][];
             next_cursor: string | null;
         };
@@ -2787,62 +2894,29 @@ export interface components {
             previous_secret_until: string;
             secret: string | null;
         };
-        /** OrganisationOut */
-        auth_schemas_OrganisationOut: {
-            /** Format: uuid */
-            id: string;
-            name: string;
-        };
-        /** RubricRef */
-        events_schemas_RubricRef: {
-            key: string;
-            version: string;
-        };
-        /** OrganisationOut */
-        members_schemas_OrganisationOut: {
-            client_ratings_to_peers: boolean;
-            /** Format: date-time */
-            created_at: string;
-            /** Format: uuid */
-            id: string;
-            name: string;
-            time_zone: string;
-            version: number;
-        };
-        /** RubricRef */
-        rubrics_schemas_RubricRef: {
-            key: string;
-            version: string;
-        };
     };
     responses: {
-        /** @description Request head too large */
+        /** @description Request head too large (type: `request-header-fields-too-large`; see `GET /problems`) */
         HeaderFieldsTooLarge: {
             headers: {
+                "Cache-Control": components["headers"]["Cache-Control"];
+                RateLimit: components["headers"]["RateLimit"];
+                "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                "X-Request-ID": components["headers"]["X-Request-ID"];
                 [name: string]: unknown;
             };
             content: {
                 "application/problem+json": components["schemas"]["Problem"];
             };
         };
-        /** @description Rate limit reached */
+        /** @description Rate limit reached (type: `too-many-requests`; see `GET /problems`) */
         TooManyRequests: {
             headers: {
-                /**
-                 * @description Requests remaining in the window, and seconds until it closes.
-                 * @example "key";r=0;t=17
-                 */
-                RateLimit?: string;
-                /**
-                 * @description The limit reached: `"key"`, `"organisation"` or `"address"`, its quota and window.
-                 * @example "key";q=6000;w=60
-                 */
-                "RateLimit-Policy"?: string;
-                /**
-                 * @description Seconds until the limit's window closes.
-                 * @example 17
-                 */
-                "Retry-After"?: string;
+                "Cache-Control": components["headers"]["Cache-Control"];
+                RateLimit: components["headers"]["RateLimit"];
+                "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                "Retry-After": components["headers"]["Retry-After"];
+                "X-Request-ID": components["headers"]["X-Request-ID"];
                 [name: string]: unknown;
             };
             content: {
@@ -2852,7 +2926,48 @@ export interface components {
     };
     parameters: never;
     requestBodies: never;
-    headers: never;
+    headers: {
+        /**
+         * @description `no-store` for answers that must not be kept; `private, no-cache` for those a client may keep and revalidate with `If-None-Match`.
+         * @example private, no-cache
+         */
+        "Cache-Control": string;
+        /**
+         * @description The version of the resource, a strong validator: send it back as `If-Match` to update and as `If-None-Match` to revalidate.
+         * @example "3"
+         */
+        ETag: string;
+        /**
+         * @description `true` when this is the remembered answer to an earlier request with the same `Idempotency-Key`.
+         * @example true
+         */
+        "Idempotent-Replayed": "true";
+        /**
+         * @description Where the created resource lives.
+         * @example /v1/reviews/0190f5c4-6a5e-7cc1-8000-000000000001
+         */
+        Location: string;
+        /**
+         * @description Requests `r` remaining in that window, and seconds `t` until it closes.
+         * @example "key";r=5999;t=60
+         */
+        RateLimit: string;
+        /**
+         * @description The limit nearer to running out: `"key"`, `"organisation"`, `"address"` or `"link"`, its quota `q` and window `w` in seconds.
+         * @example "key";q=6000;w=60
+         */
+        "RateLimit-Policy": string;
+        /**
+         * @description Seconds to wait before retrying.
+         * @example 17
+         */
+        "Retry-After": string;
+        /**
+         * @description This request's id: the one the request carried when valid, else a new one. Logged with every line the request caused; quote it when reporting a problem.
+         * @example 8a2f3c1e9b7d4e0f8a2f3c1e9b7d4e0f
+         */
+        "X-Request-ID": string;
+    };
     pathItems: never;
 }
 export type $defs = Record<string, never>;
@@ -2869,10 +2984,95 @@ export interface operations {
             /** @description Request fulfilled, document follows */
             200: {
                 headers: {
+                    "Cache-Control": components["headers"]["Cache-Control"];
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    "X-Request-ID": components["headers"]["X-Request-ID"];
                     [name: string]: unknown;
                 };
                 content: {
                     "application/json": components["schemas"]["Health"];
+                };
+            };
+            429: components["responses"]["TooManyRequests"];
+            431: components["responses"]["HeaderFieldsTooLarge"];
+        };
+    };
+    listProblemTypes: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The catalogue */
+            200: {
+                headers: {
+                    "Cache-Control": components["headers"]["Cache-Control"];
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    "X-Request-ID": components["headers"]["X-Request-ID"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ProblemTypeList"];
+                };
+            };
+            429: components["responses"]["TooManyRequests"];
+            431: components["responses"]["HeaderFieldsTooLarge"];
+        };
+    };
+    getProblemType: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description e.g. draft-exists */
+                slug: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Request fulfilled, document follows */
+            200: {
+                headers: {
+                    "Cache-Control": components["headers"]["Cache-Control"];
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    "X-Request-ID": components["headers"]["X-Request-ID"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ProblemTypeOut"];
+                };
+            };
+            /** @description Invalid input (type: `invalid-request`, `invalid-cursor`; see `GET /problems`) */
+            400: {
+                headers: {
+                    "Cache-Control": components["headers"]["Cache-Control"];
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    "X-Request-ID": components["headers"]["X-Request-ID"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Unknown id (type: `not-found`, `no-route`; see `GET /problems`) */
+            404: {
+                headers: {
+                    "Cache-Control": components["headers"]["Cache-Control"];
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    "X-Request-ID": components["headers"]["X-Request-ID"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             429: components["responses"]["TooManyRequests"];
@@ -2891,6 +3091,10 @@ export interface operations {
             /** @description Request fulfilled, document follows */
             200: {
                 headers: {
+                    "Cache-Control": components["headers"]["Cache-Control"];
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    "X-Request-ID": components["headers"]["X-Request-ID"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -2902,6 +3106,11 @@ export interface operations {
             /** @description Not ready; the body says why. */
             503: {
                 headers: {
+                    "Cache-Control": components["headers"]["Cache-Control"];
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    "Retry-After": components["headers"]["Retry-After"];
+                    "X-Request-ID": components["headers"]["X-Request-ID"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -2920,7 +3129,10 @@ export interface operations {
                 /** @description Whose calibration. */
                 reviewer_id?: string | null;
             };
-            header?: never;
+            header?: {
+                /** @description ETags you hold (or `*`): if one is current, the answer is 304 with no body. */
+                "If-None-Match"?: string;
+            };
             path?: never;
             cookie?: never;
         };
@@ -2929,42 +3141,75 @@ export interface operations {
             /** @description Request fulfilled, document follows */
             200: {
                 headers: {
+                    "Cache-Control": components["headers"]["Cache-Control"];
+                    ETag: components["headers"]["ETag"];
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    "X-Request-ID": components["headers"]["X-Request-ID"];
                     [name: string]: unknown;
                 };
                 content: {
                     "application/json": components["schemas"]["Calibration"];
                 };
             };
-            /** @description Invalid input */
+            /** @description Not modified: a tag you sent is current; keep what you have. */
+            304: {
+                headers: {
+                    "Cache-Control": components["headers"]["Cache-Control"];
+                    ETag: components["headers"]["ETag"];
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    "X-Request-ID": components["headers"]["X-Request-ID"];
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Invalid input (type: `invalid-request`, `invalid-cursor`; see `GET /problems`) */
             400: {
                 headers: {
+                    "Cache-Control": components["headers"]["Cache-Control"];
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    "X-Request-ID": components["headers"]["X-Request-ID"];
                     [name: string]: unknown;
                 };
                 content: {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Missing or unknown API key */
+            /** @description Missing or unknown API key (type: `unauthorized`; see `GET /problems`) */
             401: {
                 headers: {
+                    "Cache-Control": components["headers"]["Cache-Control"];
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    "X-Request-ID": components["headers"]["X-Request-ID"];
                     [name: string]: unknown;
                 };
                 content: {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Not allowed */
+            /** @description Not allowed (type: `scope-missing`, `role-required`, `not-permitted`, `scope-not-held`; see `GET /problems`) */
             403: {
                 headers: {
+                    "Cache-Control": components["headers"]["Cache-Control"];
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    "X-Request-ID": components["headers"]["X-Request-ID"];
                     [name: string]: unknown;
                 };
                 content: {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Valid JSON, but not a valid request */
+            /** @description Valid JSON, but not a valid request (type: `idempotency-key-reused`, `responses-invalid`, `rubric-unknown`, `invalid-reference`, `invalid-value`, `address-refused`, `whole-period-required`; see `GET /problems`) */
             422: {
                 headers: {
+                    "Cache-Control": components["headers"]["Cache-Control"];
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    "X-Request-ID": components["headers"]["X-Request-ID"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -2985,7 +3230,10 @@ export interface operations {
                 /** @description An item or score key. */
                 measure?: string;
             };
-            header?: never;
+            header?: {
+                /** @description ETags you hold (or `*`): if one is current, the answer is 304 with no body. */
+                "If-None-Match"?: string;
+            };
             path: {
                 case_id: string;
             };
@@ -2996,51 +3244,88 @@ export interface operations {
             /** @description Request fulfilled, document follows */
             200: {
                 headers: {
+                    "Cache-Control": components["headers"]["Cache-Control"];
+                    ETag: components["headers"]["ETag"];
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    "X-Request-ID": components["headers"]["X-Request-ID"];
                     [name: string]: unknown;
                 };
                 content: {
                     "application/json": components["schemas"]["CaseTrajectory"];
                 };
             };
-            /** @description Invalid input */
+            /** @description Not modified: a tag you sent is current; keep what you have. */
+            304: {
+                headers: {
+                    "Cache-Control": components["headers"]["Cache-Control"];
+                    ETag: components["headers"]["ETag"];
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    "X-Request-ID": components["headers"]["X-Request-ID"];
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Invalid input (type: `invalid-request`, `invalid-cursor`; see `GET /problems`) */
             400: {
                 headers: {
+                    "Cache-Control": components["headers"]["Cache-Control"];
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    "X-Request-ID": components["headers"]["X-Request-ID"];
                     [name: string]: unknown;
                 };
                 content: {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Missing or unknown API key */
+            /** @description Missing or unknown API key (type: `unauthorized`; see `GET /problems`) */
             401: {
                 headers: {
+                    "Cache-Control": components["headers"]["Cache-Control"];
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    "X-Request-ID": components["headers"]["X-Request-ID"];
                     [name: string]: unknown;
                 };
                 content: {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Not allowed */
+            /** @description Not allowed (type: `scope-missing`, `role-required`, `not-permitted`, `scope-not-held`; see `GET /problems`) */
             403: {
                 headers: {
+                    "Cache-Control": components["headers"]["Cache-Control"];
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    "X-Request-ID": components["headers"]["X-Request-ID"];
                     [name: string]: unknown;
                 };
                 content: {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Unknown id */
+            /** @description Unknown id (type: `not-found`, `no-route`; see `GET /problems`) */
             404: {
                 headers: {
+                    "Cache-Control": components["headers"]["Cache-Control"];
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    "X-Request-ID": components["headers"]["X-Request-ID"];
                     [name: string]: unknown;
                 };
                 content: {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Valid JSON, but not a valid request */
+            /** @description Valid JSON, but not a valid request (type: `idempotency-key-reused`, `responses-invalid`, `rubric-unknown`, `invalid-reference`, `invalid-value`, `address-refused`, `whole-period-required`; see `GET /problems`) */
             422: {
                 headers: {
+                    "Cache-Control": components["headers"]["Cache-Control"];
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    "X-Request-ID": components["headers"]["X-Request-ID"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -3063,7 +3348,10 @@ export interface operations {
                 /** @description ``next_cursor`` of the previous page, unchanged. */
                 cursor?: string | null;
             };
-            header?: never;
+            header?: {
+                /** @description ETags you hold (or `*`): if one is current, the answer is 304 with no body. */
+                "If-None-Match"?: string;
+            };
             path?: never;
             cookie?: never;
         };
@@ -3072,33 +3360,62 @@ export interface operations {
             /** @description Request fulfilled, document follows */
             200: {
                 headers: {
+                    "Cache-Control": components["headers"]["Cache-Control"];
+                    ETag: components["headers"]["ETag"];
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    "X-Request-ID": components["headers"]["X-Request-ID"];
                     [name: string]: unknown;
                 };
                 content: {
                     "application/json": components["schemas"]["FlagPage"];
                 };
             };
-            /** @description Invalid input */
+            /** @description Not modified: a tag you sent is current; keep what you have. */
+            304: {
+                headers: {
+                    "Cache-Control": components["headers"]["Cache-Control"];
+                    ETag: components["headers"]["ETag"];
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    "X-Request-ID": components["headers"]["X-Request-ID"];
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Invalid input (type: `invalid-request`, `invalid-cursor`; see `GET /problems`) */
             400: {
                 headers: {
+                    "Cache-Control": components["headers"]["Cache-Control"];
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    "X-Request-ID": components["headers"]["X-Request-ID"];
                     [name: string]: unknown;
                 };
                 content: {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Missing or unknown API key */
+            /** @description Missing or unknown API key (type: `unauthorized`; see `GET /problems`) */
             401: {
                 headers: {
+                    "Cache-Control": components["headers"]["Cache-Control"];
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    "X-Request-ID": components["headers"]["X-Request-ID"];
                     [name: string]: unknown;
                 };
                 content: {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Not allowed */
+            /** @description Not allowed (type: `scope-missing`, `role-required`, `not-permitted`, `scope-not-held`; see `GET /problems`) */
             403: {
                 headers: {
+                    "Cache-Control": components["headers"]["Cache-Control"];
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    "X-Request-ID": components["headers"]["X-Request-ID"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -3123,7 +3440,10 @@ export interface operations {
                 /** @description Last day, included. */
                 to?: string | null;
             };
-            header?: never;
+            header?: {
+                /** @description ETags you hold (or `*`): if one is current, the answer is 304 with no body. */
+                "If-None-Match"?: string;
+            };
             path?: never;
             cookie?: never;
         };
@@ -3132,51 +3452,88 @@ export interface operations {
             /** @description Request fulfilled, document follows */
             200: {
                 headers: {
+                    "Cache-Control": components["headers"]["Cache-Control"];
+                    ETag: components["headers"]["ETag"];
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    "X-Request-ID": components["headers"]["X-Request-ID"];
                     [name: string]: unknown;
                 };
                 content: {
                     "application/json": components["schemas"]["Reliability"];
                 };
             };
-            /** @description Invalid input */
+            /** @description Not modified: a tag you sent is current; keep what you have. */
+            304: {
+                headers: {
+                    "Cache-Control": components["headers"]["Cache-Control"];
+                    ETag: components["headers"]["ETag"];
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    "X-Request-ID": components["headers"]["X-Request-ID"];
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Invalid input (type: `invalid-request`, `invalid-cursor`; see `GET /problems`) */
             400: {
                 headers: {
+                    "Cache-Control": components["headers"]["Cache-Control"];
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    "X-Request-ID": components["headers"]["X-Request-ID"];
                     [name: string]: unknown;
                 };
                 content: {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Missing or unknown API key */
+            /** @description Missing or unknown API key (type: `unauthorized`; see `GET /problems`) */
             401: {
                 headers: {
+                    "Cache-Control": components["headers"]["Cache-Control"];
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    "X-Request-ID": components["headers"]["X-Request-ID"];
                     [name: string]: unknown;
                 };
                 content: {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Not allowed */
+            /** @description Not allowed (type: `scope-missing`, `role-required`, `not-permitted`, `scope-not-held`; see `GET /problems`) */
             403: {
                 headers: {
+                    "Cache-Control": components["headers"]["Cache-Control"];
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    "X-Request-ID": components["headers"]["X-Request-ID"];
                     [name: string]: unknown;
                 };
                 content: {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Unknown id */
+            /** @description Unknown id (type: `not-found`, `no-route`; see `GET /problems`) */
             404: {
                 headers: {
+                    "Cache-Control": components["headers"]["Cache-Control"];
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    "X-Request-ID": components["headers"]["X-Request-ID"];
                     [name: string]: unknown;
                 };
                 content: {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Valid JSON, but not a valid request */
+            /** @description Valid JSON, but not a valid request (type: `idempotency-key-reused`, `responses-invalid`, `rubric-unknown`, `invalid-reference`, `invalid-value`, `address-refused`, `whole-period-required`; see `GET /problems`) */
             422: {
                 headers: {
+                    "Cache-Control": components["headers"]["Cache-Control"];
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    "X-Request-ID": components["headers"]["X-Request-ID"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -3203,7 +3560,10 @@ export interface operations {
                 /** @description Last day, included. */
                 to?: string | null;
             };
-            header?: never;
+            header?: {
+                /** @description ETags you hold (or `*`): if one is current, the answer is 304 with no body. */
+                "If-None-Match"?: string;
+            };
             path?: never;
             cookie?: never;
         };
@@ -3212,42 +3572,75 @@ export interface operations {
             /** @description Two therapists side by side */
             200: {
                 headers: {
+                    "Cache-Control": components["headers"]["Cache-Control"];
+                    ETag: components["headers"]["ETag"];
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    "X-Request-ID": components["headers"]["X-Request-ID"];
                     [name: string]: unknown;
                 };
                 content: {
                     "application/json": components["schemas"]["TeamView"];
                 };
             };
-            /** @description Invalid input */
+            /** @description Not modified: a tag you sent is current; keep what you have. */
+            304: {
+                headers: {
+                    "Cache-Control": components["headers"]["Cache-Control"];
+                    ETag: components["headers"]["ETag"];
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    "X-Request-ID": components["headers"]["X-Request-ID"];
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Invalid input (type: `invalid-request`, `invalid-cursor`; see `GET /problems`) */
             400: {
                 headers: {
+                    "Cache-Control": components["headers"]["Cache-Control"];
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    "X-Request-ID": components["headers"]["X-Request-ID"];
                     [name: string]: unknown;
                 };
                 content: {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Missing or unknown API key */
+            /** @description Missing or unknown API key (type: `unauthorized`; see `GET /problems`) */
             401: {
                 headers: {
+                    "Cache-Control": components["headers"]["Cache-Control"];
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    "X-Request-ID": components["headers"]["X-Request-ID"];
                     [name: string]: unknown;
                 };
                 content: {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Not allowed */
+            /** @description Not allowed (type: `scope-missing`, `role-required`, `not-permitted`, `scope-not-held`; see `GET /problems`) */
             403: {
                 headers: {
+                    "Cache-Control": components["headers"]["Cache-Control"];
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    "X-Request-ID": components["headers"]["X-Request-ID"];
                     [name: string]: unknown;
                 };
                 content: {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Valid JSON, but not a valid request */
+            /** @description Valid JSON, but not a valid request (type: `idempotency-key-reused`, `responses-invalid`, `rubric-unknown`, `invalid-reference`, `invalid-value`, `address-refused`, `whole-period-required`; see `GET /problems`) */
             422: {
                 headers: {
+                    "Cache-Control": components["headers"]["Cache-Control"];
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    "X-Request-ID": components["headers"]["X-Request-ID"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -3278,7 +3671,10 @@ export interface operations {
                 /** @description Last day, included. */
                 to?: string | null;
             };
-            header?: never;
+            header?: {
+                /** @description ETags you hold (or `*`): if one is current, the answer is 304 with no body. */
+                "If-None-Match"?: string;
+            };
             path: {
                 therapist_id: string;
             };
@@ -3289,51 +3685,88 @@ export interface operations {
             /** @description Request fulfilled, document follows */
             200: {
                 headers: {
+                    "Cache-Control": components["headers"]["Cache-Control"];
+                    ETag: components["headers"]["ETag"];
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    "X-Request-ID": components["headers"]["X-Request-ID"];
                     [name: string]: unknown;
                 };
                 content: {
                     "application/json": components["schemas"]["Perspectives"];
                 };
             };
-            /** @description Invalid input */
+            /** @description Not modified: a tag you sent is current; keep what you have. */
+            304: {
+                headers: {
+                    "Cache-Control": components["headers"]["Cache-Control"];
+                    ETag: components["headers"]["ETag"];
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    "X-Request-ID": components["headers"]["X-Request-ID"];
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Invalid input (type: `invalid-request`, `invalid-cursor`; see `GET /problems`) */
             400: {
                 headers: {
+                    "Cache-Control": components["headers"]["Cache-Control"];
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    "X-Request-ID": components["headers"]["X-Request-ID"];
                     [name: string]: unknown;
                 };
                 content: {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Missing or unknown API key */
+            /** @description Missing or unknown API key (type: `unauthorized`; see `GET /problems`) */
             401: {
                 headers: {
+                    "Cache-Control": components["headers"]["Cache-Control"];
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    "X-Request-ID": components["headers"]["X-Request-ID"];
                     [name: string]: unknown;
                 };
                 content: {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Not allowed */
+            /** @description Not allowed (type: `scope-missing`, `role-required`, `not-permitted`, `scope-not-held`; see `GET /problems`) */
             403: {
                 headers: {
+                    "Cache-Control": components["headers"]["Cache-Control"];
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    "X-Request-ID": components["headers"]["X-Request-ID"];
                     [name: string]: unknown;
                 };
                 content: {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Unknown id */
+            /** @description Unknown id (type: `not-found`, `no-route`; see `GET /problems`) */
             404: {
                 headers: {
+                    "Cache-Control": components["headers"]["Cache-Control"];
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    "X-Request-ID": components["headers"]["X-Request-ID"];
                     [name: string]: unknown;
                 };
                 content: {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Valid JSON, but not a valid request */
+            /** @description Valid JSON, but not a valid request (type: `idempotency-key-reused`, `responses-invalid`, `rubric-unknown`, `invalid-reference`, `invalid-value`, `address-refused`, `whole-period-required`; see `GET /problems`) */
             422: {
                 headers: {
+                    "Cache-Control": components["headers"]["Cache-Control"];
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    "X-Request-ID": components["headers"]["X-Request-ID"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -3356,7 +3789,10 @@ export interface operations {
                 /** @description Last day, included. */
                 to?: string | null;
             };
-            header?: never;
+            header?: {
+                /** @description ETags you hold (or `*`): if one is current, the answer is 304 with no body. */
+                "If-None-Match"?: string;
+            };
             path: {
                 therapist_id: string;
             };
@@ -3367,51 +3803,88 @@ export interface operations {
             /** @description Request fulfilled, document follows */
             200: {
                 headers: {
+                    "Cache-Control": components["headers"]["Cache-Control"];
+                    ETag: components["headers"]["ETag"];
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    "X-Request-ID": components["headers"]["X-Request-ID"];
                     [name: string]: unknown;
                 };
                 content: {
                     "application/json": components["schemas"]["SelfVsObserver"];
                 };
             };
-            /** @description Invalid input */
+            /** @description Not modified: a tag you sent is current; keep what you have. */
+            304: {
+                headers: {
+                    "Cache-Control": components["headers"]["Cache-Control"];
+                    ETag: components["headers"]["ETag"];
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    "X-Request-ID": components["headers"]["X-Request-ID"];
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Invalid input (type: `invalid-request`, `invalid-cursor`; see `GET /problems`) */
             400: {
                 headers: {
+                    "Cache-Control": components["headers"]["Cache-Control"];
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    "X-Request-ID": components["headers"]["X-Request-ID"];
                     [name: string]: unknown;
                 };
                 content: {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Missing or unknown API key */
+            /** @description Missing or unknown API key (type: `unauthorized`; see `GET /problems`) */
             401: {
                 headers: {
+                    "Cache-Control": components["headers"]["Cache-Control"];
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    "X-Request-ID": components["headers"]["X-Request-ID"];
                     [name: string]: unknown;
                 };
                 content: {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Not allowed */
+            /** @description Not allowed (type: `scope-missing`, `role-required`, `not-permitted`, `scope-not-held`; see `GET /problems`) */
             403: {
                 headers: {
+                    "Cache-Control": components["headers"]["Cache-Control"];
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    "X-Request-ID": components["headers"]["X-Request-ID"];
                     [name: string]: unknown;
                 };
                 content: {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Unknown id */
+            /** @description Unknown id (type: `not-found`, `no-route`; see `GET /problems`) */
             404: {
                 headers: {
+                    "Cache-Control": components["headers"]["Cache-Control"];
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    "X-Request-ID": components["headers"]["X-Request-ID"];
                     [name: string]: unknown;
                 };
                 content: {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Valid JSON, but not a valid request */
+            /** @description Valid JSON, but not a valid request (type: `idempotency-key-reused`, `responses-invalid`, `rubric-unknown`, `invalid-reference`, `invalid-value`, `address-refused`, `whole-period-required`; see `GET /problems`) */
             422: {
                 headers: {
+                    "Cache-Control": components["headers"]["Cache-Control"];
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    "X-Request-ID": components["headers"]["X-Request-ID"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -3440,7 +3913,10 @@ export interface operations {
                 /** @description Last day, included. */
                 to?: string | null;
             };
-            header?: never;
+            header?: {
+                /** @description ETags you hold (or `*`): if one is current, the answer is 304 with no body. */
+                "If-None-Match"?: string;
+            };
             path: {
                 therapist_id: string;
             };
@@ -3451,51 +3927,88 @@ export interface operations {
             /** @description Monthly figures per item and score */
             200: {
                 headers: {
+                    "Cache-Control": components["headers"]["Cache-Control"];
+                    ETag: components["headers"]["ETag"];
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    "X-Request-ID": components["headers"]["X-Request-ID"];
                     [name: string]: unknown;
                 };
                 content: {
                     "application/json": components["schemas"]["TherapistSeries"];
                 };
             };
-            /** @description Invalid input */
+            /** @description Not modified: a tag you sent is current; keep what you have. */
+            304: {
+                headers: {
+                    "Cache-Control": components["headers"]["Cache-Control"];
+                    ETag: components["headers"]["ETag"];
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    "X-Request-ID": components["headers"]["X-Request-ID"];
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Invalid input (type: `invalid-request`, `invalid-cursor`; see `GET /problems`) */
             400: {
                 headers: {
+                    "Cache-Control": components["headers"]["Cache-Control"];
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    "X-Request-ID": components["headers"]["X-Request-ID"];
                     [name: string]: unknown;
                 };
                 content: {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Missing or unknown API key */
+            /** @description Missing or unknown API key (type: `unauthorized`; see `GET /problems`) */
             401: {
                 headers: {
+                    "Cache-Control": components["headers"]["Cache-Control"];
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    "X-Request-ID": components["headers"]["X-Request-ID"];
                     [name: string]: unknown;
                 };
                 content: {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Not allowed */
+            /** @description Not allowed (type: `scope-missing`, `role-required`, `not-permitted`, `scope-not-held`; see `GET /problems`) */
             403: {
                 headers: {
+                    "Cache-Control": components["headers"]["Cache-Control"];
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    "X-Request-ID": components["headers"]["X-Request-ID"];
                     [name: string]: unknown;
                 };
                 content: {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Unknown id */
+            /** @description Unknown id (type: `not-found`, `no-route`; see `GET /problems`) */
             404: {
                 headers: {
+                    "Cache-Control": components["headers"]["Cache-Control"];
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    "X-Request-ID": components["headers"]["X-Request-ID"];
                     [name: string]: unknown;
                 };
                 content: {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Valid JSON, but not a valid request */
+            /** @description Valid JSON, but not a valid request (type: `idempotency-key-reused`, `responses-invalid`, `rubric-unknown`, `invalid-reference`, `invalid-value`, `address-refused`, `whole-period-required`; see `GET /problems`) */
             422: {
                 headers: {
+                    "Cache-Control": components["headers"]["Cache-Control"];
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    "X-Request-ID": components["headers"]["X-Request-ID"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -3512,7 +4025,10 @@ export interface operations {
                 /** @description Whose feedback. */
                 reviewer_id?: string | null;
             };
-            header?: never;
+            header?: {
+                /** @description ETags you hold (or `*`): if one is current, the answer is 304 with no body. */
+                "If-None-Match"?: string;
+            };
             path?: never;
             cookie?: never;
         };
@@ -3521,33 +4037,62 @@ export interface operations {
             /** @description Request fulfilled, document follows */
             200: {
                 headers: {
+                    "Cache-Control": components["headers"]["Cache-Control"];
+                    ETag: components["headers"]["ETag"];
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    "X-Request-ID": components["headers"]["X-Request-ID"];
                     [name: string]: unknown;
                 };
                 content: {
                     "application/json": components["schemas"]["Usefulness"];
                 };
             };
-            /** @description Invalid input */
+            /** @description Not modified: a tag you sent is current; keep what you have. */
+            304: {
+                headers: {
+                    "Cache-Control": components["headers"]["Cache-Control"];
+                    ETag: components["headers"]["ETag"];
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    "X-Request-ID": components["headers"]["X-Request-ID"];
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Invalid input (type: `invalid-request`, `invalid-cursor`; see `GET /problems`) */
             400: {
                 headers: {
+                    "Cache-Control": components["headers"]["Cache-Control"];
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    "X-Request-ID": components["headers"]["X-Request-ID"];
                     [name: string]: unknown;
                 };
                 content: {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Missing or unknown API key */
+            /** @description Missing or unknown API key (type: `unauthorized`; see `GET /problems`) */
             401: {
                 headers: {
+                    "Cache-Control": components["headers"]["Cache-Control"];
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    "X-Request-ID": components["headers"]["X-Request-ID"];
                     [name: string]: unknown;
                 };
                 content: {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Not allowed */
+            /** @description Not allowed (type: `scope-missing`, `role-required`, `not-permitted`, `scope-not-held`; see `GET /problems`) */
             403: {
                 headers: {
+                    "Cache-Control": components["headers"]["Cache-Control"];
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    "X-Request-ID": components["headers"]["X-Request-ID"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -3572,42 +4117,62 @@ export interface operations {
             /** @description Request fulfilled, document follows */
             200: {
                 headers: {
+                    "Cache-Control": components["headers"]["Cache-Control"];
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    "X-Request-ID": components["headers"]["X-Request-ID"];
                     [name: string]: unknown;
                 };
                 content: {
                     "application/json": components["schemas"]["ApiKeyOut"];
                 };
             };
-            /** @description Invalid input */
+            /** @description Invalid input (type: `invalid-request`, `invalid-cursor`; see `GET /problems`) */
             400: {
                 headers: {
+                    "Cache-Control": components["headers"]["Cache-Control"];
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    "X-Request-ID": components["headers"]["X-Request-ID"];
                     [name: string]: unknown;
                 };
                 content: {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Missing or unknown API key */
+            /** @description Missing or unknown API key (type: `unauthorized`; see `GET /problems`) */
             401: {
                 headers: {
+                    "Cache-Control": components["headers"]["Cache-Control"];
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    "X-Request-ID": components["headers"]["X-Request-ID"];
                     [name: string]: unknown;
                 };
                 content: {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Not allowed */
+            /** @description Not allowed (type: `scope-missing`, `role-required`, `not-permitted`, `scope-not-held`; see `GET /problems`) */
             403: {
                 headers: {
+                    "Cache-Control": components["headers"]["Cache-Control"];
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    "X-Request-ID": components["headers"]["X-Request-ID"];
                     [name: string]: unknown;
                 };
                 content: {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Unknown id */
+            /** @description Unknown id (type: `not-found`, `no-route`; see `GET /problems`) */
             404: {
                 headers: {
+                    "Cache-Control": components["headers"]["Cache-Control"];
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    "X-Request-ID": components["headers"]["X-Request-ID"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -3632,40 +4197,60 @@ export interface operations {
             /** @description Request fulfilled, nothing follows */
             204: {
                 headers: {
+                    "Cache-Control": components["headers"]["Cache-Control"];
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    "X-Request-ID": components["headers"]["X-Request-ID"];
                     [name: string]: unknown;
                 };
                 content?: never;
             };
-            /** @description Invalid input */
+            /** @description Invalid input (type: `invalid-request`, `invalid-cursor`; see `GET /problems`) */
             400: {
                 headers: {
+                    "Cache-Control": components["headers"]["Cache-Control"];
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    "X-Request-ID": components["headers"]["X-Request-ID"];
                     [name: string]: unknown;
                 };
                 content: {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Missing or unknown API key */
+            /** @description Missing or unknown API key (type: `unauthorized`; see `GET /problems`) */
             401: {
                 headers: {
+                    "Cache-Control": components["headers"]["Cache-Control"];
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    "X-Request-ID": components["headers"]["X-Request-ID"];
                     [name: string]: unknown;
                 };
                 content: {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Not allowed */
+            /** @description Not allowed (type: `scope-missing`, `role-required`, `not-permitted`, `scope-not-held`; see `GET /problems`) */
             403: {
                 headers: {
+                    "Cache-Control": components["headers"]["Cache-Control"];
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    "X-Request-ID": components["headers"]["X-Request-ID"];
                     [name: string]: unknown;
                 };
                 content: {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Unknown id */
+            /** @description Unknown id (type: `not-found`, `no-route`; see `GET /problems`) */
             404: {
                 headers: {
+                    "Cache-Control": components["headers"]["Cache-Control"];
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    "X-Request-ID": components["headers"]["X-Request-ID"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -3697,33 +4282,49 @@ export interface operations {
             /** @description Request fulfilled, document follows */
             200: {
                 headers: {
+                    "Cache-Control": components["headers"]["Cache-Control"];
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    "X-Request-ID": components["headers"]["X-Request-ID"];
                     [name: string]: unknown;
                 };
                 content: {
                     "application/json": components["schemas"]["AuditEventPage"];
                 };
             };
-            /** @description Invalid input */
+            /** @description Invalid input (type: `invalid-request`, `invalid-cursor`; see `GET /problems`) */
             400: {
                 headers: {
+                    "Cache-Control": components["headers"]["Cache-Control"];
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    "X-Request-ID": components["headers"]["X-Request-ID"];
                     [name: string]: unknown;
                 };
                 content: {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Missing or unknown API key */
+            /** @description Missing or unknown API key (type: `unauthorized`; see `GET /problems`) */
             401: {
                 headers: {
+                    "Cache-Control": components["headers"]["Cache-Control"];
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    "X-Request-ID": components["headers"]["X-Request-ID"];
                     [name: string]: unknown;
                 };
                 content: {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Not allowed */
+            /** @description Not allowed (type: `scope-missing`, `role-required`, `not-permitted`, `scope-not-held`; see `GET /problems`) */
             403: {
                 headers: {
+                    "Cache-Control": components["headers"]["Cache-Control"];
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    "X-Request-ID": components["headers"]["X-Request-ID"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -3753,33 +4354,49 @@ export interface operations {
             /** @description Request fulfilled, document follows */
             200: {
                 headers: {
+                    "Cache-Control": components["headers"]["Cache-Control"];
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    "X-Request-ID": components["headers"]["X-Request-ID"];
                     [name: string]: unknown;
                 };
                 content: {
                     "application/json": components["schemas"]["CasePage"];
                 };
             };
-            /** @description Invalid input */
+            /** @description Invalid input (type: `invalid-request`, `invalid-cursor`; see `GET /problems`) */
             400: {
                 headers: {
+                    "Cache-Control": components["headers"]["Cache-Control"];
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    "X-Request-ID": components["headers"]["X-Request-ID"];
                     [name: string]: unknown;
                 };
                 content: {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Missing or unknown API key */
+            /** @description Missing or unknown API key (type: `unauthorized`; see `GET /problems`) */
             401: {
                 headers: {
+                    "Cache-Control": components["headers"]["Cache-Control"];
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    "X-Request-ID": components["headers"]["X-Request-ID"];
                     [name: string]: unknown;
                 };
                 content: {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Not allowed */
+            /** @description Not allowed (type: `scope-missing`, `role-required`, `not-permitted`, `scope-not-held`; see `GET /problems`) */
             403: {
                 headers: {
+                    "Cache-Control": components["headers"]["Cache-Control"];
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    "X-Request-ID": components["headers"]["X-Request-ID"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -3795,7 +4412,7 @@ export interface operations {
             query?: never;
             header?: {
                 /** @description Repeat a POST safely: the same key and body within 24 hours replays the first response; the same key with another body is 422. */
-                "Idempotency-Key"?: string | null;
+                "Idempotency-Key"?: string;
             };
             path?: never;
             cookie?: never;
@@ -3809,71 +4426,103 @@ export interface operations {
             /** @description Document created, URL follows */
             201: {
                 headers: {
-                    /** @description URL of the created resource. */
-                    Location?: unknown;
+                    "Cache-Control": components["headers"]["Cache-Control"];
+                    "Idempotent-Replayed": components["headers"]["Idempotent-Replayed"];
+                    Location: components["headers"]["Location"];
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    "X-Request-ID": components["headers"]["X-Request-ID"];
                     [name: string]: unknown;
                 };
                 content: {
                     "application/json": components["schemas"]["CaseOut"];
                 };
             };
-            /** @description Invalid input */
+            /** @description Invalid input (type: `invalid-request`, `invalid-cursor`; see `GET /problems`) */
             400: {
                 headers: {
+                    "Cache-Control": components["headers"]["Cache-Control"];
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    "X-Request-ID": components["headers"]["X-Request-ID"];
                     [name: string]: unknown;
                 };
                 content: {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Missing or unknown API key */
+            /** @description Missing or unknown API key (type: `unauthorized`; see `GET /problems`) */
             401: {
                 headers: {
+                    "Cache-Control": components["headers"]["Cache-Control"];
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    "X-Request-ID": components["headers"]["X-Request-ID"];
                     [name: string]: unknown;
                 };
                 content: {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Not allowed */
+            /** @description Not allowed (type: `scope-missing`, `role-required`, `not-permitted`, `scope-not-held`; see `GET /problems`) */
             403: {
                 headers: {
+                    "Cache-Control": components["headers"]["Cache-Control"];
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    "X-Request-ID": components["headers"]["X-Request-ID"];
                     [name: string]: unknown;
                 };
                 content: {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Conflict */
+            /** @description Conflict (type: `draft-exists`, `review-exists`, `request-exists`, `request-closed`, `review-submitted`, `review-not-submitted`, `already-acknowledged`, `superseded`, `not-for-this-role`, `consent-ended`, `training-consent-missing`, `not-a-reference-candidate`, `reference-exists`, `annotation-limit`, `case-exists`, `external-id-used`, `already-rated`, `form-used`, `rubric-not-installed`, `blind-review-pending`, `link-exists`, `email-taken`, `time-zone-fixed`, `self-lockout`, `last-admin`, `idempotency-key-in-use`, `concurrent-write`, `endpoint-disabled`, `delivery-pending`, `identity-provider-exists`; see `GET /problems`) */
             409: {
                 headers: {
+                    "Cache-Control": components["headers"]["Cache-Control"];
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    "X-Request-ID": components["headers"]["X-Request-ID"];
                     [name: string]: unknown;
                 };
                 content: {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Body too large */
+            /** @description Body too large (type: `request-body-too-large`; see `GET /problems`) */
             413: {
                 headers: {
+                    "Cache-Control": components["headers"]["Cache-Control"];
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    "X-Request-ID": components["headers"]["X-Request-ID"];
                     [name: string]: unknown;
                 };
                 content: {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Body not JSON */
+            /** @description Body not JSON (type: `unsupported-media-type`; see `GET /problems`) */
             415: {
                 headers: {
+                    "Cache-Control": components["headers"]["Cache-Control"];
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    "X-Request-ID": components["headers"]["X-Request-ID"];
                     [name: string]: unknown;
                 };
                 content: {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Valid JSON, but not a valid request */
+            /** @description Valid JSON, but not a valid request (type: `idempotency-key-reused`, `responses-invalid`, `rubric-unknown`, `invalid-reference`, `invalid-value`, `address-refused`, `whole-period-required`; see `GET /problems`) */
             422: {
                 headers: {
+                    "Cache-Control": components["headers"]["Cache-Control"];
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    "X-Request-ID": components["headers"]["X-Request-ID"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -3898,42 +4547,62 @@ export interface operations {
             /** @description Request fulfilled, document follows */
             200: {
                 headers: {
+                    "Cache-Control": components["headers"]["Cache-Control"];
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    "X-Request-ID": components["headers"]["X-Request-ID"];
                     [name: string]: unknown;
                 };
                 content: {
                     "application/json": components["schemas"]["CaseOut"];
                 };
             };
-            /** @description Invalid input */
+            /** @description Invalid input (type: `invalid-request`, `invalid-cursor`; see `GET /problems`) */
             400: {
                 headers: {
+                    "Cache-Control": components["headers"]["Cache-Control"];
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    "X-Request-ID": components["headers"]["X-Request-ID"];
                     [name: string]: unknown;
                 };
                 content: {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Missing or unknown API key */
+            /** @description Missing or unknown API key (type: `unauthorized`; see `GET /problems`) */
             401: {
                 headers: {
+                    "Cache-Control": components["headers"]["Cache-Control"];
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    "X-Request-ID": components["headers"]["X-Request-ID"];
                     [name: string]: unknown;
                 };
                 content: {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Not allowed */
+            /** @description Not allowed (type: `scope-missing`, `role-required`, `not-permitted`, `scope-not-held`; see `GET /problems`) */
             403: {
                 headers: {
+                    "Cache-Control": components["headers"]["Cache-Control"];
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    "X-Request-ID": components["headers"]["X-Request-ID"];
                     [name: string]: unknown;
                 };
                 content: {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Unknown id */
+            /** @description Unknown id (type: `not-found`, `no-route`; see `GET /problems`) */
             404: {
                 headers: {
+                    "Cache-Control": components["headers"]["Cache-Control"];
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    "X-Request-ID": components["headers"]["X-Request-ID"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -3963,33 +4632,49 @@ export interface operations {
             /** @description Request fulfilled, document follows */
             200: {
                 headers: {
+                    "Cache-Control": components["headers"]["Cache-Control"];
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    "X-Request-ID": components["headers"]["X-Request-ID"];
                     [name: string]: unknown;
                 };
                 content: {
                     "application/json": components["schemas"]["ClientFormPage"];
                 };
             };
-            /** @description Invalid input */
+            /** @description Invalid input (type: `invalid-request`, `invalid-cursor`; see `GET /problems`) */
             400: {
                 headers: {
+                    "Cache-Control": components["headers"]["Cache-Control"];
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    "X-Request-ID": components["headers"]["X-Request-ID"];
                     [name: string]: unknown;
                 };
                 content: {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Missing or unknown API key */
+            /** @description Missing or unknown API key (type: `unauthorized`; see `GET /problems`) */
             401: {
                 headers: {
+                    "Cache-Control": components["headers"]["Cache-Control"];
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    "X-Request-ID": components["headers"]["X-Request-ID"];
                     [name: string]: unknown;
                 };
                 content: {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Not allowed */
+            /** @description Not allowed (type: `scope-missing`, `role-required`, `not-permitted`, `scope-not-held`; see `GET /problems`) */
             403: {
                 headers: {
+                    "Cache-Control": components["headers"]["Cache-Control"];
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    "X-Request-ID": components["headers"]["X-Request-ID"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -4005,7 +4690,7 @@ export interface operations {
             query?: never;
             header?: {
                 /** @description Repeat a POST safely: the same key and body within 24 hours replays the first response; the same key with another body is 422. */
-                "Idempotency-Key"?: string | null;
+                "Idempotency-Key"?: string;
             };
             path?: never;
             cookie?: never;
@@ -4019,71 +4704,103 @@ export interface operations {
             /** @description Document created, URL follows */
             201: {
                 headers: {
-                    /** @description URL of the created resource. */
-                    Location?: unknown;
+                    "Cache-Control": components["headers"]["Cache-Control"];
+                    "Idempotent-Replayed": components["headers"]["Idempotent-Replayed"];
+                    Location: components["headers"]["Location"];
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    "X-Request-ID": components["headers"]["X-Request-ID"];
                     [name: string]: unknown;
                 };
                 content: {
                     "application/json": components["schemas"]["IssuedForm"];
                 };
             };
-            /** @description Invalid input */
+            /** @description Invalid input (type: `invalid-request`, `invalid-cursor`; see `GET /problems`) */
             400: {
                 headers: {
+                    "Cache-Control": components["headers"]["Cache-Control"];
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    "X-Request-ID": components["headers"]["X-Request-ID"];
                     [name: string]: unknown;
                 };
                 content: {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Missing or unknown API key */
+            /** @description Missing or unknown API key (type: `unauthorized`; see `GET /problems`) */
             401: {
                 headers: {
+                    "Cache-Control": components["headers"]["Cache-Control"];
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    "X-Request-ID": components["headers"]["X-Request-ID"];
                     [name: string]: unknown;
                 };
                 content: {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Not allowed */
+            /** @description Not allowed (type: `scope-missing`, `role-required`, `not-permitted`, `scope-not-held`; see `GET /problems`) */
             403: {
                 headers: {
+                    "Cache-Control": components["headers"]["Cache-Control"];
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    "X-Request-ID": components["headers"]["X-Request-ID"];
                     [name: string]: unknown;
                 };
                 content: {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Conflict */
+            /** @description Conflict (type: `draft-exists`, `review-exists`, `request-exists`, `request-closed`, `review-submitted`, `review-not-submitted`, `already-acknowledged`, `superseded`, `not-for-this-role`, `consent-ended`, `training-consent-missing`, `not-a-reference-candidate`, `reference-exists`, `annotation-limit`, `case-exists`, `external-id-used`, `already-rated`, `form-used`, `rubric-not-installed`, `blind-review-pending`, `link-exists`, `email-taken`, `time-zone-fixed`, `self-lockout`, `last-admin`, `idempotency-key-in-use`, `concurrent-write`, `endpoint-disabled`, `delivery-pending`, `identity-provider-exists`; see `GET /problems`) */
             409: {
                 headers: {
+                    "Cache-Control": components["headers"]["Cache-Control"];
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    "X-Request-ID": components["headers"]["X-Request-ID"];
                     [name: string]: unknown;
                 };
                 content: {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Body too large */
+            /** @description Body too large (type: `request-body-too-large`; see `GET /problems`) */
             413: {
                 headers: {
+                    "Cache-Control": components["headers"]["Cache-Control"];
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    "X-Request-ID": components["headers"]["X-Request-ID"];
                     [name: string]: unknown;
                 };
                 content: {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Body not JSON */
+            /** @description Body not JSON (type: `unsupported-media-type`; see `GET /problems`) */
             415: {
                 headers: {
+                    "Cache-Control": components["headers"]["Cache-Control"];
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    "X-Request-ID": components["headers"]["X-Request-ID"];
                     [name: string]: unknown;
                 };
                 content: {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Valid JSON, but not a valid request */
+            /** @description Valid JSON, but not a valid request (type: `idempotency-key-reused`, `responses-invalid`, `rubric-unknown`, `invalid-reference`, `invalid-value`, `address-refused`, `whole-period-required`; see `GET /problems`) */
             422: {
                 headers: {
+                    "Cache-Control": components["headers"]["Cache-Control"];
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    "X-Request-ID": components["headers"]["X-Request-ID"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -4108,42 +4825,62 @@ export interface operations {
             /** @description Request fulfilled, document follows */
             200: {
                 headers: {
+                    "Cache-Control": components["headers"]["Cache-Control"];
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    "X-Request-ID": components["headers"]["X-Request-ID"];
                     [name: string]: unknown;
                 };
                 content: {
                     "application/json": components["schemas"]["ClientFormOut"];
                 };
             };
-            /** @description Invalid input */
+            /** @description Invalid input (type: `invalid-request`, `invalid-cursor`; see `GET /problems`) */
             400: {
                 headers: {
+                    "Cache-Control": components["headers"]["Cache-Control"];
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    "X-Request-ID": components["headers"]["X-Request-ID"];
                     [name: string]: unknown;
                 };
                 content: {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Missing or unknown API key */
+            /** @description Missing or unknown API key (type: `unauthorized`; see `GET /problems`) */
             401: {
                 headers: {
+                    "Cache-Control": components["headers"]["Cache-Control"];
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    "X-Request-ID": components["headers"]["X-Request-ID"];
                     [name: string]: unknown;
                 };
                 content: {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Not allowed */
+            /** @description Not allowed (type: `scope-missing`, `role-required`, `not-permitted`, `scope-not-held`; see `GET /problems`) */
             403: {
                 headers: {
+                    "Cache-Control": components["headers"]["Cache-Control"];
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    "X-Request-ID": components["headers"]["X-Request-ID"];
                     [name: string]: unknown;
                 };
                 content: {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Unknown id */
+            /** @description Unknown id (type: `not-found`, `no-route`; see `GET /problems`) */
             404: {
                 headers: {
+                    "Cache-Control": components["headers"]["Cache-Control"];
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    "X-Request-ID": components["headers"]["X-Request-ID"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -4168,49 +4905,73 @@ export interface operations {
             /** @description Request fulfilled, nothing follows */
             204: {
                 headers: {
+                    "Cache-Control": components["headers"]["Cache-Control"];
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    "X-Request-ID": components["headers"]["X-Request-ID"];
                     [name: string]: unknown;
                 };
                 content?: never;
             };
-            /** @description Invalid input */
+            /** @description Invalid input (type: `invalid-request`, `invalid-cursor`; see `GET /problems`) */
             400: {
                 headers: {
+                    "Cache-Control": components["headers"]["Cache-Control"];
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    "X-Request-ID": components["headers"]["X-Request-ID"];
                     [name: string]: unknown;
                 };
                 content: {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Missing or unknown API key */
+            /** @description Missing or unknown API key (type: `unauthorized`; see `GET /problems`) */
             401: {
                 headers: {
+                    "Cache-Control": components["headers"]["Cache-Control"];
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    "X-Request-ID": components["headers"]["X-Request-ID"];
                     [name: string]: unknown;
                 };
                 content: {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Not allowed */
+            /** @description Not allowed (type: `scope-missing`, `role-required`, `not-permitted`, `scope-not-held`; see `GET /problems`) */
             403: {
                 headers: {
+                    "Cache-Control": components["headers"]["Cache-Control"];
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    "X-Request-ID": components["headers"]["X-Request-ID"];
                     [name: string]: unknown;
                 };
                 content: {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Unknown id */
+            /** @description Unknown id (type: `not-found`, `no-route`; see `GET /problems`) */
             404: {
                 headers: {
+                    "Cache-Control": components["headers"]["Cache-Control"];
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    "X-Request-ID": components["headers"]["X-Request-ID"];
                     [name: string]: unknown;
                 };
                 content: {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Conflict */
+            /** @description Conflict (type: `draft-exists`, `review-exists`, `request-exists`, `request-closed`, `review-submitted`, `review-not-submitted`, `already-acknowledged`, `superseded`, `not-for-this-role`, `consent-ended`, `training-consent-missing`, `not-a-reference-candidate`, `reference-exists`, `annotation-limit`, `case-exists`, `external-id-used`, `already-rated`, `form-used`, `rubric-not-installed`, `blind-review-pending`, `link-exists`, `email-taken`, `time-zone-fixed`, `self-lockout`, `last-admin`, `idempotency-key-in-use`, `concurrent-write`, `endpoint-disabled`, `delivery-pending`, `identity-provider-exists`; see `GET /problems`) */
             409: {
                 headers: {
+                    "Cache-Control": components["headers"]["Cache-Control"];
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    "X-Request-ID": components["headers"]["X-Request-ID"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -4226,7 +4987,7 @@ export interface operations {
             query?: never;
             header?: {
                 /** @description Repeat a POST safely: the same key and body within 24 hours replays the first response; the same key with another body is 422. */
-                "Idempotency-Key"?: string | null;
+                "Idempotency-Key"?: string;
             };
             path?: never;
             cookie?: never;
@@ -4240,6 +5001,11 @@ export interface operations {
             /** @description Already pushed: the same rating. */
             200: {
                 headers: {
+                    "Cache-Control": components["headers"]["Cache-Control"];
+                    "Idempotent-Replayed": components["headers"]["Idempotent-Replayed"];
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    "X-Request-ID": components["headers"]["X-Request-ID"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -4249,71 +5015,103 @@ export interface operations {
             /** @description Document created, URL follows */
             201: {
                 headers: {
-                    /** @description URL of the created resource. */
-                    Location?: unknown;
+                    "Cache-Control": components["headers"]["Cache-Control"];
+                    "Idempotent-Replayed": components["headers"]["Idempotent-Replayed"];
+                    Location: components["headers"]["Location"];
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    "X-Request-ID": components["headers"]["X-Request-ID"];
                     [name: string]: unknown;
                 };
                 content: {
                     "application/json": components["schemas"]["ClientRatingOut"];
                 };
             };
-            /** @description Invalid input */
+            /** @description Invalid input (type: `invalid-request`, `invalid-cursor`; see `GET /problems`) */
             400: {
                 headers: {
+                    "Cache-Control": components["headers"]["Cache-Control"];
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    "X-Request-ID": components["headers"]["X-Request-ID"];
                     [name: string]: unknown;
                 };
                 content: {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Missing or unknown API key */
+            /** @description Missing or unknown API key (type: `unauthorized`; see `GET /problems`) */
             401: {
                 headers: {
+                    "Cache-Control": components["headers"]["Cache-Control"];
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    "X-Request-ID": components["headers"]["X-Request-ID"];
                     [name: string]: unknown;
                 };
                 content: {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Not allowed */
+            /** @description Not allowed (type: `scope-missing`, `role-required`, `not-permitted`, `scope-not-held`; see `GET /problems`) */
             403: {
                 headers: {
+                    "Cache-Control": components["headers"]["Cache-Control"];
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    "X-Request-ID": components["headers"]["X-Request-ID"];
                     [name: string]: unknown;
                 };
                 content: {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Conflict */
+            /** @description Conflict (type: `draft-exists`, `review-exists`, `request-exists`, `request-closed`, `review-submitted`, `review-not-submitted`, `already-acknowledged`, `superseded`, `not-for-this-role`, `consent-ended`, `training-consent-missing`, `not-a-reference-candidate`, `reference-exists`, `annotation-limit`, `case-exists`, `external-id-used`, `already-rated`, `form-used`, `rubric-not-installed`, `blind-review-pending`, `link-exists`, `email-taken`, `time-zone-fixed`, `self-lockout`, `last-admin`, `idempotency-key-in-use`, `concurrent-write`, `endpoint-disabled`, `delivery-pending`, `identity-provider-exists`; see `GET /problems`) */
             409: {
                 headers: {
+                    "Cache-Control": components["headers"]["Cache-Control"];
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    "X-Request-ID": components["headers"]["X-Request-ID"];
                     [name: string]: unknown;
                 };
                 content: {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Body too large */
+            /** @description Body too large (type: `request-body-too-large`; see `GET /problems`) */
             413: {
                 headers: {
+                    "Cache-Control": components["headers"]["Cache-Control"];
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    "X-Request-ID": components["headers"]["X-Request-ID"];
                     [name: string]: unknown;
                 };
                 content: {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Body not JSON */
+            /** @description Body not JSON (type: `unsupported-media-type`; see `GET /problems`) */
             415: {
                 headers: {
+                    "Cache-Control": components["headers"]["Cache-Control"];
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    "X-Request-ID": components["headers"]["X-Request-ID"];
                     [name: string]: unknown;
                 };
                 content: {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Valid JSON, but not a valid request */
+            /** @description Valid JSON, but not a valid request (type: `idempotency-key-reused`, `responses-invalid`, `rubric-unknown`, `invalid-reference`, `invalid-value`, `address-refused`, `whole-period-required`; see `GET /problems`) */
             422: {
                 headers: {
+                    "Cache-Control": components["headers"]["Cache-Control"];
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    "X-Request-ID": components["headers"]["X-Request-ID"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -4336,15 +5134,23 @@ export interface operations {
             /** @description Request fulfilled, document follows */
             200: {
                 headers: {
+                    "Cache-Control": components["headers"]["Cache-Control"];
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    "X-Request-ID": components["headers"]["X-Request-ID"];
                     [name: string]: unknown;
                 };
                 content: {
                     "application/json": components["schemas"]["EventTypeList"];
                 };
             };
-            /** @description Missing or unknown API key */
+            /** @description Missing or unknown API key (type: `unauthorized`; see `GET /problems`) */
             401: {
                 headers: {
+                    "Cache-Control": components["headers"]["Cache-Control"];
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    "X-Request-ID": components["headers"]["X-Request-ID"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -4372,42 +5178,62 @@ export interface operations {
             /** @description Request fulfilled, document follows */
             200: {
                 headers: {
+                    "Cache-Control": components["headers"]["Cache-Control"];
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    "X-Request-ID": components["headers"]["X-Request-ID"];
                     [name: string]: unknown;
                 };
                 content: {
                     "application/json": components["schemas"]["EventPage"];
                 };
             };
-            /** @description Invalid input */
+            /** @description Invalid input (type: `invalid-request`, `invalid-cursor`; see `GET /problems`) */
             400: {
                 headers: {
+                    "Cache-Control": components["headers"]["Cache-Control"];
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    "X-Request-ID": components["headers"]["X-Request-ID"];
                     [name: string]: unknown;
                 };
                 content: {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Missing or unknown API key */
+            /** @description Missing or unknown API key (type: `unauthorized`; see `GET /problems`) */
             401: {
                 headers: {
+                    "Cache-Control": components["headers"]["Cache-Control"];
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    "X-Request-ID": components["headers"]["X-Request-ID"];
                     [name: string]: unknown;
                 };
                 content: {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Not allowed */
+            /** @description Not allowed (type: `scope-missing`, `role-required`, `not-permitted`, `scope-not-held`; see `GET /problems`) */
             403: {
                 headers: {
+                    "Cache-Control": components["headers"]["Cache-Control"];
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    "X-Request-ID": components["headers"]["X-Request-ID"];
                     [name: string]: unknown;
                 };
                 content: {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Events pruned */
+            /** @description Events pruned (type: `events-expired`; see `GET /problems`) */
             410: {
                 headers: {
+                    "Cache-Control": components["headers"]["Cache-Control"];
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    "X-Request-ID": components["headers"]["X-Request-ID"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -4433,24 +5259,36 @@ export interface operations {
             /** @description Request fulfilled, document follows */
             200: {
                 headers: {
+                    "Cache-Control": components["headers"]["Cache-Control"];
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    "X-Request-ID": components["headers"]["X-Request-ID"];
                     [name: string]: unknown;
                 };
                 content: {
                     "application/json": components["schemas"]["FormView"];
                 };
             };
-            /** @description Invalid input */
+            /** @description Invalid input (type: `invalid-request`, `invalid-cursor`; see `GET /problems`) */
             400: {
                 headers: {
+                    "Cache-Control": components["headers"]["Cache-Control"];
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    "X-Request-ID": components["headers"]["X-Request-ID"];
                     [name: string]: unknown;
                 };
                 content: {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Unknown id */
+            /** @description Unknown id (type: `not-found`, `no-route`; see `GET /problems`) */
             404: {
                 headers: {
+                    "Cache-Control": components["headers"]["Cache-Control"];
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    "X-Request-ID": components["headers"]["X-Request-ID"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -4480,60 +5318,88 @@ export interface operations {
             /** @description Request fulfilled, document follows */
             200: {
                 headers: {
+                    "Cache-Control": components["headers"]["Cache-Control"];
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    "X-Request-ID": components["headers"]["X-Request-ID"];
                     [name: string]: unknown;
                 };
                 content: {
                     "application/json": components["schemas"]["FormReceipt"];
                 };
             };
-            /** @description Invalid input */
+            /** @description Invalid input (type: `invalid-request`, `invalid-cursor`; see `GET /problems`) */
             400: {
                 headers: {
+                    "Cache-Control": components["headers"]["Cache-Control"];
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    "X-Request-ID": components["headers"]["X-Request-ID"];
                     [name: string]: unknown;
                 };
                 content: {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Unknown id */
+            /** @description Unknown id (type: `not-found`, `no-route`; see `GET /problems`) */
             404: {
                 headers: {
+                    "Cache-Control": components["headers"]["Cache-Control"];
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    "X-Request-ID": components["headers"]["X-Request-ID"];
                     [name: string]: unknown;
                 };
                 content: {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Conflict */
+            /** @description Conflict (type: `draft-exists`, `review-exists`, `request-exists`, `request-closed`, `review-submitted`, `review-not-submitted`, `already-acknowledged`, `superseded`, `not-for-this-role`, `consent-ended`, `training-consent-missing`, `not-a-reference-candidate`, `reference-exists`, `annotation-limit`, `case-exists`, `external-id-used`, `already-rated`, `form-used`, `rubric-not-installed`, `blind-review-pending`, `link-exists`, `email-taken`, `time-zone-fixed`, `self-lockout`, `last-admin`, `idempotency-key-in-use`, `concurrent-write`, `endpoint-disabled`, `delivery-pending`, `identity-provider-exists`; see `GET /problems`) */
             409: {
                 headers: {
+                    "Cache-Control": components["headers"]["Cache-Control"];
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    "X-Request-ID": components["headers"]["X-Request-ID"];
                     [name: string]: unknown;
                 };
                 content: {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Body too large */
+            /** @description Body too large (type: `request-body-too-large`; see `GET /problems`) */
             413: {
                 headers: {
+                    "Cache-Control": components["headers"]["Cache-Control"];
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    "X-Request-ID": components["headers"]["X-Request-ID"];
                     [name: string]: unknown;
                 };
                 content: {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Body not JSON */
+            /** @description Body not JSON (type: `unsupported-media-type`; see `GET /problems`) */
             415: {
                 headers: {
+                    "Cache-Control": components["headers"]["Cache-Control"];
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    "X-Request-ID": components["headers"]["X-Request-ID"];
                     [name: string]: unknown;
                 };
                 content: {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Valid JSON, but not a valid request */
+            /** @description Valid JSON, but not a valid request (type: `idempotency-key-reused`, `responses-invalid`, `rubric-unknown`, `invalid-reference`, `invalid-value`, `address-refused`, `whole-period-required`; see `GET /problems`) */
             422: {
                 headers: {
+                    "Cache-Control": components["headers"]["Cache-Control"];
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    "X-Request-ID": components["headers"]["X-Request-ID"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -4561,33 +5427,49 @@ export interface operations {
             /** @description Request fulfilled, document follows */
             200: {
                 headers: {
+                    "Cache-Control": components["headers"]["Cache-Control"];
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    "X-Request-ID": components["headers"]["X-Request-ID"];
                     [name: string]: unknown;
                 };
                 content: {
                     "application/json": components["schemas"]["IdentityProviderPage"];
                 };
             };
-            /** @description Invalid input */
+            /** @description Invalid input (type: `invalid-request`, `invalid-cursor`; see `GET /problems`) */
             400: {
                 headers: {
+                    "Cache-Control": components["headers"]["Cache-Control"];
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    "X-Request-ID": components["headers"]["X-Request-ID"];
                     [name: string]: unknown;
                 };
                 content: {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Missing or unknown API key */
+            /** @description Missing or unknown API key (type: `unauthorized`; see `GET /problems`) */
             401: {
                 headers: {
+                    "Cache-Control": components["headers"]["Cache-Control"];
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    "X-Request-ID": components["headers"]["X-Request-ID"];
                     [name: string]: unknown;
                 };
                 content: {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Not allowed */
+            /** @description Not allowed (type: `scope-missing`, `role-required`, `not-permitted`, `scope-not-held`; see `GET /problems`) */
             403: {
                 headers: {
+                    "Cache-Control": components["headers"]["Cache-Control"];
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    "X-Request-ID": components["headers"]["X-Request-ID"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -4603,7 +5485,7 @@ export interface operations {
             query?: never;
             header?: {
                 /** @description Repeat a POST safely: the same key and body within 24 hours replays the first response; the same key with another body is 422. */
-                "Idempotency-Key"?: string | null;
+                "Idempotency-Key"?: string;
             };
             path?: never;
             cookie?: never;
@@ -4617,73 +5499,104 @@ export interface operations {
             /** @description Document created, URL follows */
             201: {
                 headers: {
-                    /** @description Version of the resource, for If-Match. */
-                    ETag?: unknown;
-                    /** @description URL of the created resource. */
-                    Location?: unknown;
+                    "Cache-Control": components["headers"]["Cache-Control"];
+                    ETag: components["headers"]["ETag"];
+                    "Idempotent-Replayed": components["headers"]["Idempotent-Replayed"];
+                    Location: components["headers"]["Location"];
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    "X-Request-ID": components["headers"]["X-Request-ID"];
                     [name: string]: unknown;
                 };
                 content: {
                     "application/json": components["schemas"]["IdentityProviderOut"];
                 };
             };
-            /** @description Invalid input */
+            /** @description Invalid input (type: `invalid-request`, `invalid-cursor`; see `GET /problems`) */
             400: {
                 headers: {
+                    "Cache-Control": components["headers"]["Cache-Control"];
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    "X-Request-ID": components["headers"]["X-Request-ID"];
                     [name: string]: unknown;
                 };
                 content: {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Missing or unknown API key */
+            /** @description Missing or unknown API key (type: `unauthorized`; see `GET /problems`) */
             401: {
                 headers: {
+                    "Cache-Control": components["headers"]["Cache-Control"];
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    "X-Request-ID": components["headers"]["X-Request-ID"];
                     [name: string]: unknown;
                 };
                 content: {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Not allowed */
+            /** @description Not allowed (type: `scope-missing`, `role-required`, `not-permitted`, `scope-not-held`; see `GET /problems`) */
             403: {
                 headers: {
+                    "Cache-Control": components["headers"]["Cache-Control"];
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    "X-Request-ID": components["headers"]["X-Request-ID"];
                     [name: string]: unknown;
                 };
                 content: {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Conflict */
+            /** @description Conflict (type: `draft-exists`, `review-exists`, `request-exists`, `request-closed`, `review-submitted`, `review-not-submitted`, `already-acknowledged`, `superseded`, `not-for-this-role`, `consent-ended`, `training-consent-missing`, `not-a-reference-candidate`, `reference-exists`, `annotation-limit`, `case-exists`, `external-id-used`, `already-rated`, `form-used`, `rubric-not-installed`, `blind-review-pending`, `link-exists`, `email-taken`, `time-zone-fixed`, `self-lockout`, `last-admin`, `idempotency-key-in-use`, `concurrent-write`, `endpoint-disabled`, `delivery-pending`, `identity-provider-exists`; see `GET /problems`) */
             409: {
                 headers: {
+                    "Cache-Control": components["headers"]["Cache-Control"];
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    "X-Request-ID": components["headers"]["X-Request-ID"];
                     [name: string]: unknown;
                 };
                 content: {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Body too large */
+            /** @description Body too large (type: `request-body-too-large`; see `GET /problems`) */
             413: {
                 headers: {
+                    "Cache-Control": components["headers"]["Cache-Control"];
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    "X-Request-ID": components["headers"]["X-Request-ID"];
                     [name: string]: unknown;
                 };
                 content: {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Body not JSON */
+            /** @description Body not JSON (type: `unsupported-media-type`; see `GET /problems`) */
             415: {
                 headers: {
+                    "Cache-Control": components["headers"]["Cache-Control"];
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    "X-Request-ID": components["headers"]["X-Request-ID"];
                     [name: string]: unknown;
                 };
                 content: {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Valid JSON, but not a valid request */
+            /** @description Valid JSON, but not a valid request (type: `idempotency-key-reused`, `responses-invalid`, `rubric-unknown`, `invalid-reference`, `invalid-value`, `address-refused`, `whole-period-required`; see `GET /problems`) */
             422: {
                 headers: {
+                    "Cache-Control": components["headers"]["Cache-Control"];
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    "X-Request-ID": components["headers"]["X-Request-ID"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -4697,7 +5610,10 @@ export interface operations {
     getIdentityProvider: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description ETags you hold (or `*`): if one is current, the answer is 304 with no body. */
+                "If-None-Match"?: string;
+            };
             path: {
                 provider_id: string;
             };
@@ -4708,44 +5624,75 @@ export interface operations {
             /** @description Request fulfilled, document follows */
             200: {
                 headers: {
-                    /** @description Version of the resource, for If-Match. */
-                    ETag?: unknown;
+                    "Cache-Control": components["headers"]["Cache-Control"];
+                    ETag: components["headers"]["ETag"];
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    "X-Request-ID": components["headers"]["X-Request-ID"];
                     [name: string]: unknown;
                 };
                 content: {
                     "application/json": components["schemas"]["IdentityProviderOut"];
                 };
             };
-            /** @description Invalid input */
+            /** @description Not modified: a tag you sent is current; keep what you have. */
+            304: {
+                headers: {
+                    "Cache-Control": components["headers"]["Cache-Control"];
+                    ETag: components["headers"]["ETag"];
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    "X-Request-ID": components["headers"]["X-Request-ID"];
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Invalid input (type: `invalid-request`, `invalid-cursor`; see `GET /problems`) */
             400: {
                 headers: {
+                    "Cache-Control": components["headers"]["Cache-Control"];
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    "X-Request-ID": components["headers"]["X-Request-ID"];
                     [name: string]: unknown;
                 };
                 content: {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Missing or unknown API key */
+            /** @description Missing or unknown API key (type: `unauthorized`; see `GET /problems`) */
             401: {
                 headers: {
+                    "Cache-Control": components["headers"]["Cache-Control"];
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    "X-Request-ID": components["headers"]["X-Request-ID"];
                     [name: string]: unknown;
                 };
                 content: {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Not allowed */
+            /** @description Not allowed (type: `scope-missing`, `role-required`, `not-permitted`, `scope-not-held`; see `GET /problems`) */
             403: {
                 headers: {
+                    "Cache-Control": components["headers"]["Cache-Control"];
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    "X-Request-ID": components["headers"]["X-Request-ID"];
                     [name: string]: unknown;
                 };
                 content: {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Unknown id */
+            /** @description Unknown id (type: `not-found`, `no-route`; see `GET /problems`) */
             404: {
                 headers: {
+                    "Cache-Control": components["headers"]["Cache-Control"];
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    "X-Request-ID": components["headers"]["X-Request-ID"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -4770,40 +5717,60 @@ export interface operations {
             /** @description Request fulfilled, nothing follows */
             204: {
                 headers: {
+                    "Cache-Control": components["headers"]["Cache-Control"];
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    "X-Request-ID": components["headers"]["X-Request-ID"];
                     [name: string]: unknown;
                 };
                 content?: never;
             };
-            /** @description Invalid input */
+            /** @description Invalid input (type: `invalid-request`, `invalid-cursor`; see `GET /problems`) */
             400: {
                 headers: {
+                    "Cache-Control": components["headers"]["Cache-Control"];
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    "X-Request-ID": components["headers"]["X-Request-ID"];
                     [name: string]: unknown;
                 };
                 content: {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Missing or unknown API key */
+            /** @description Missing or unknown API key (type: `unauthorized`; see `GET /problems`) */
             401: {
                 headers: {
+                    "Cache-Control": components["headers"]["Cache-Control"];
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    "X-Request-ID": components["headers"]["X-Request-ID"];
                     [name: string]: unknown;
                 };
                 content: {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Not allowed */
+            /** @description Not allowed (type: `scope-missing`, `role-required`, `not-permitted`, `scope-not-held`; see `GET /problems`) */
             403: {
                 headers: {
+                    "Cache-Control": components["headers"]["Cache-Control"];
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    "X-Request-ID": components["headers"]["X-Request-ID"];
                     [name: string]: unknown;
                 };
                 content: {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Unknown id */
+            /** @description Unknown id (type: `not-found`, `no-route`; see `GET /problems`) */
             404: {
                 headers: {
+                    "Cache-Control": components["headers"]["Cache-Control"];
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    "X-Request-ID": components["headers"]["X-Request-ID"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -4818,8 +5785,8 @@ export interface operations {
         parameters: {
             query?: never;
             header: {
-                /** @description The ETag of the version being changed. Missing: 428; stale: 412. */
-                "If-Match": string | null;
+                /** @description The ETag of the version being changed (or `*`). Missing or blank: 428 where required, no precondition where optional; stale (or not an entity tag, which matches nothing): 412. */
+                "If-Match": string;
             };
             path: {
                 provider_id: string;
@@ -4835,98 +5802,141 @@ export interface operations {
             /** @description Request fulfilled, document follows */
             200: {
                 headers: {
-                    /** @description Version of the resource, for If-Match. */
-                    ETag?: unknown;
+                    "Cache-Control": components["headers"]["Cache-Control"];
+                    ETag: components["headers"]["ETag"];
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    "X-Request-ID": components["headers"]["X-Request-ID"];
                     [name: string]: unknown;
                 };
                 content: {
                     "application/json": components["schemas"]["IdentityProviderOut"];
                 };
             };
-            /** @description Invalid input */
+            /** @description Invalid input (type: `invalid-request`, `invalid-cursor`; see `GET /problems`) */
             400: {
                 headers: {
+                    "Cache-Control": components["headers"]["Cache-Control"];
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    "X-Request-ID": components["headers"]["X-Request-ID"];
                     [name: string]: unknown;
                 };
                 content: {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Missing or unknown API key */
+            /** @description Missing or unknown API key (type: `unauthorized`; see `GET /problems`) */
             401: {
                 headers: {
+                    "Cache-Control": components["headers"]["Cache-Control"];
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    "X-Request-ID": components["headers"]["X-Request-ID"];
                     [name: string]: unknown;
                 };
                 content: {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Not allowed */
+            /** @description Not allowed (type: `scope-missing`, `role-required`, `not-permitted`, `scope-not-held`; see `GET /problems`) */
             403: {
                 headers: {
+                    "Cache-Control": components["headers"]["Cache-Control"];
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    "X-Request-ID": components["headers"]["X-Request-ID"];
                     [name: string]: unknown;
                 };
                 content: {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Unknown id */
+            /** @description Unknown id (type: `not-found`, `no-route`; see `GET /problems`) */
             404: {
                 headers: {
+                    "Cache-Control": components["headers"]["Cache-Control"];
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    "X-Request-ID": components["headers"]["X-Request-ID"];
                     [name: string]: unknown;
                 };
                 content: {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Conflict */
+            /** @description Conflict (type: `draft-exists`, `review-exists`, `request-exists`, `request-closed`, `review-submitted`, `review-not-submitted`, `already-acknowledged`, `superseded`, `not-for-this-role`, `consent-ended`, `training-consent-missing`, `not-a-reference-candidate`, `reference-exists`, `annotation-limit`, `case-exists`, `external-id-used`, `already-rated`, `form-used`, `rubric-not-installed`, `blind-review-pending`, `link-exists`, `email-taken`, `time-zone-fixed`, `self-lockout`, `last-admin`, `idempotency-key-in-use`, `concurrent-write`, `endpoint-disabled`, `delivery-pending`, `identity-provider-exists`; see `GET /problems`) */
             409: {
                 headers: {
+                    "Cache-Control": components["headers"]["Cache-Control"];
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    "X-Request-ID": components["headers"]["X-Request-ID"];
                     [name: string]: unknown;
                 };
                 content: {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Stale ETag */
+            /** @description Stale ETag (type: `precondition-failed`; see `GET /problems`) */
             412: {
                 headers: {
+                    "Cache-Control": components["headers"]["Cache-Control"];
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    "X-Request-ID": components["headers"]["X-Request-ID"];
                     [name: string]: unknown;
                 };
                 content: {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Body too large */
+            /** @description Body too large (type: `request-body-too-large`; see `GET /problems`) */
             413: {
                 headers: {
+                    "Cache-Control": components["headers"]["Cache-Control"];
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    "X-Request-ID": components["headers"]["X-Request-ID"];
                     [name: string]: unknown;
                 };
                 content: {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Body not JSON */
+            /** @description Body not JSON (type: `unsupported-media-type`; see `GET /problems`) */
             415: {
                 headers: {
+                    "Cache-Control": components["headers"]["Cache-Control"];
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    "X-Request-ID": components["headers"]["X-Request-ID"];
                     [name: string]: unknown;
                 };
                 content: {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Valid JSON, but not a valid request */
+            /** @description Valid JSON, but not a valid request (type: `idempotency-key-reused`, `responses-invalid`, `rubric-unknown`, `invalid-reference`, `invalid-value`, `address-refused`, `whole-period-required`; see `GET /problems`) */
             422: {
                 headers: {
+                    "Cache-Control": components["headers"]["Cache-Control"];
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    "X-Request-ID": components["headers"]["X-Request-ID"];
                     [name: string]: unknown;
                 };
                 content: {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description If-Match missing */
+            /** @description If-Match missing (type: `precondition-required`; see `GET /problems`) */
             428: {
                 headers: {
+                    "Cache-Control": components["headers"]["Cache-Control"];
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    "X-Request-ID": components["headers"]["X-Request-ID"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -4949,15 +5959,23 @@ export interface operations {
             /** @description Request fulfilled, document follows */
             200: {
                 headers: {
+                    "Cache-Control": components["headers"]["Cache-Control"];
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    "X-Request-ID": components["headers"]["X-Request-ID"];
                     [name: string]: unknown;
                 };
                 content: {
                     "application/json": components["schemas"]["Me"];
                 };
             };
-            /** @description Missing or unknown API key */
+            /** @description Missing or unknown API key (type: `unauthorized`; see `GET /problems`) */
             401: {
                 headers: {
+                    "Cache-Control": components["headers"]["Cache-Control"];
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    "X-Request-ID": components["headers"]["X-Request-ID"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -4989,33 +6007,49 @@ export interface operations {
             /** @description Request fulfilled, document follows */
             200: {
                 headers: {
+                    "Cache-Control": components["headers"]["Cache-Control"];
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    "X-Request-ID": components["headers"]["X-Request-ID"];
                     [name: string]: unknown;
                 };
                 content: {
                     "application/json": components["schemas"]["MemberPage"];
                 };
             };
-            /** @description Invalid input */
+            /** @description Invalid input (type: `invalid-request`, `invalid-cursor`; see `GET /problems`) */
             400: {
                 headers: {
+                    "Cache-Control": components["headers"]["Cache-Control"];
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    "X-Request-ID": components["headers"]["X-Request-ID"];
                     [name: string]: unknown;
                 };
                 content: {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Missing or unknown API key */
+            /** @description Missing or unknown API key (type: `unauthorized`; see `GET /problems`) */
             401: {
                 headers: {
+                    "Cache-Control": components["headers"]["Cache-Control"];
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    "X-Request-ID": components["headers"]["X-Request-ID"];
                     [name: string]: unknown;
                 };
                 content: {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Not allowed */
+            /** @description Not allowed (type: `scope-missing`, `role-required`, `not-permitted`, `scope-not-held`; see `GET /problems`) */
             403: {
                 headers: {
+                    "Cache-Control": components["headers"]["Cache-Control"];
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    "X-Request-ID": components["headers"]["X-Request-ID"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -5031,7 +6065,7 @@ export interface operations {
             query?: never;
             header?: {
                 /** @description Repeat a POST safely: the same key and body within 24 hours replays the first response; the same key with another body is 422. */
-                "Idempotency-Key"?: string | null;
+                "Idempotency-Key"?: string;
             };
             path?: never;
             cookie?: never;
@@ -5045,73 +6079,104 @@ export interface operations {
             /** @description Document created, URL follows */
             201: {
                 headers: {
-                    /** @description Version of the resource, for If-Match. */
-                    ETag?: unknown;
-                    /** @description URL of the created resource. */
-                    Location?: unknown;
+                    "Cache-Control": components["headers"]["Cache-Control"];
+                    ETag: components["headers"]["ETag"];
+                    "Idempotent-Replayed": components["headers"]["Idempotent-Replayed"];
+                    Location: components["headers"]["Location"];
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    "X-Request-ID": components["headers"]["X-Request-ID"];
                     [name: string]: unknown;
                 };
                 content: {
                     "application/json": components["schemas"]["MemberOut"];
                 };
             };
-            /** @description Invalid input */
+            /** @description Invalid input (type: `invalid-request`, `invalid-cursor`; see `GET /problems`) */
             400: {
                 headers: {
+                    "Cache-Control": components["headers"]["Cache-Control"];
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    "X-Request-ID": components["headers"]["X-Request-ID"];
                     [name: string]: unknown;
                 };
                 content: {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Missing or unknown API key */
+            /** @description Missing or unknown API key (type: `unauthorized`; see `GET /problems`) */
             401: {
                 headers: {
+                    "Cache-Control": components["headers"]["Cache-Control"];
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    "X-Request-ID": components["headers"]["X-Request-ID"];
                     [name: string]: unknown;
                 };
                 content: {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Not allowed */
+            /** @description Not allowed (type: `scope-missing`, `role-required`, `not-permitted`, `scope-not-held`; see `GET /problems`) */
             403: {
                 headers: {
+                    "Cache-Control": components["headers"]["Cache-Control"];
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    "X-Request-ID": components["headers"]["X-Request-ID"];
                     [name: string]: unknown;
                 };
                 content: {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Conflict */
+            /** @description Conflict (type: `draft-exists`, `review-exists`, `request-exists`, `request-closed`, `review-submitted`, `review-not-submitted`, `already-acknowledged`, `superseded`, `not-for-this-role`, `consent-ended`, `training-consent-missing`, `not-a-reference-candidate`, `reference-exists`, `annotation-limit`, `case-exists`, `external-id-used`, `already-rated`, `form-used`, `rubric-not-installed`, `blind-review-pending`, `link-exists`, `email-taken`, `time-zone-fixed`, `self-lockout`, `last-admin`, `idempotency-key-in-use`, `concurrent-write`, `endpoint-disabled`, `delivery-pending`, `identity-provider-exists`; see `GET /problems`) */
             409: {
                 headers: {
+                    "Cache-Control": components["headers"]["Cache-Control"];
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    "X-Request-ID": components["headers"]["X-Request-ID"];
                     [name: string]: unknown;
                 };
                 content: {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Body too large */
+            /** @description Body too large (type: `request-body-too-large`; see `GET /problems`) */
             413: {
                 headers: {
+                    "Cache-Control": components["headers"]["Cache-Control"];
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    "X-Request-ID": components["headers"]["X-Request-ID"];
                     [name: string]: unknown;
                 };
                 content: {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Body not JSON */
+            /** @description Body not JSON (type: `unsupported-media-type`; see `GET /problems`) */
             415: {
                 headers: {
+                    "Cache-Control": components["headers"]["Cache-Control"];
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    "X-Request-ID": components["headers"]["X-Request-ID"];
                     [name: string]: unknown;
                 };
                 content: {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Valid JSON, but not a valid request */
+            /** @description Valid JSON, but not a valid request (type: `idempotency-key-reused`, `responses-invalid`, `rubric-unknown`, `invalid-reference`, `invalid-value`, `address-refused`, `whole-period-required`; see `GET /problems`) */
             422: {
                 headers: {
+                    "Cache-Control": components["headers"]["Cache-Control"];
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    "X-Request-ID": components["headers"]["X-Request-ID"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -5125,7 +6190,10 @@ export interface operations {
     getMember: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description ETags you hold (or `*`): if one is current, the answer is 304 with no body. */
+                "If-None-Match"?: string;
+            };
             path: {
                 member_id: string;
             };
@@ -5136,44 +6204,75 @@ export interface operations {
             /** @description Request fulfilled, document follows */
             200: {
                 headers: {
-                    /** @description Version of the resource, for If-Match. */
-                    ETag?: unknown;
+                    "Cache-Control": components["headers"]["Cache-Control"];
+                    ETag: components["headers"]["ETag"];
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    "X-Request-ID": components["headers"]["X-Request-ID"];
                     [name: string]: unknown;
                 };
                 content: {
                     "application/json": components["schemas"]["MemberOut"];
                 };
             };
-            /** @description Invalid input */
+            /** @description Not modified: a tag you sent is current; keep what you have. */
+            304: {
+                headers: {
+                    "Cache-Control": components["headers"]["Cache-Control"];
+                    ETag: components["headers"]["ETag"];
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    "X-Request-ID": components["headers"]["X-Request-ID"];
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Invalid input (type: `invalid-request`, `invalid-cursor`; see `GET /problems`) */
             400: {
                 headers: {
+                    "Cache-Control": components["headers"]["Cache-Control"];
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    "X-Request-ID": components["headers"]["X-Request-ID"];
                     [name: string]: unknown;
                 };
                 content: {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Missing or unknown API key */
+            /** @description Missing or unknown API key (type: `unauthorized`; see `GET /problems`) */
             401: {
                 headers: {
+                    "Cache-Control": components["headers"]["Cache-Control"];
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    "X-Request-ID": components["headers"]["X-Request-ID"];
                     [name: string]: unknown;
                 };
                 content: {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Not allowed */
+            /** @description Not allowed (type: `scope-missing`, `role-required`, `not-permitted`, `scope-not-held`; see `GET /problems`) */
             403: {
                 headers: {
+                    "Cache-Control": components["headers"]["Cache-Control"];
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    "X-Request-ID": components["headers"]["X-Request-ID"];
                     [name: string]: unknown;
                 };
                 content: {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Unknown id */
+            /** @description Unknown id (type: `not-found`, `no-route`; see `GET /problems`) */
             404: {
                 headers: {
+                    "Cache-Control": components["headers"]["Cache-Control"];
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    "X-Request-ID": components["headers"]["X-Request-ID"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -5188,8 +6287,8 @@ export interface operations {
         parameters: {
             query?: never;
             header: {
-                /** @description The ETag of the version being changed. Missing: 428; stale: 412. */
-                "If-Match": string | null;
+                /** @description The ETag of the version being changed (or `*`). Missing or blank: 428 where required, no precondition where optional; stale (or not an entity tag, which matches nothing): 412. */
+                "If-Match": string;
             };
             path: {
                 member_id: string;
@@ -5205,98 +6304,141 @@ export interface operations {
             /** @description Request fulfilled, document follows */
             200: {
                 headers: {
-                    /** @description Version of the resource, for If-Match. */
-                    ETag?: unknown;
+                    "Cache-Control": components["headers"]["Cache-Control"];
+                    ETag: components["headers"]["ETag"];
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    "X-Request-ID": components["headers"]["X-Request-ID"];
                     [name: string]: unknown;
                 };
                 content: {
                     "application/json": components["schemas"]["MemberOut"];
                 };
             };
-            /** @description Invalid input */
+            /** @description Invalid input (type: `invalid-request`, `invalid-cursor`; see `GET /problems`) */
             400: {
                 headers: {
+                    "Cache-Control": components["headers"]["Cache-Control"];
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    "X-Request-ID": components["headers"]["X-Request-ID"];
                     [name: string]: unknown;
                 };
                 content: {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Missing or unknown API key */
+            /** @description Missing or unknown API key (type: `unauthorized`; see `GET /problems`) */
             401: {
                 headers: {
+                    "Cache-Control": components["headers"]["Cache-Control"];
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    "X-Request-ID": components["headers"]["X-Request-ID"];
                     [name: string]: unknown;
                 };
                 content: {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Not allowed */
+            /** @description Not allowed (type: `scope-missing`, `role-required`, `not-permitted`, `scope-not-held`; see `GET /problems`) */
             403: {
                 headers: {
+                    "Cache-Control": components["headers"]["Cache-Control"];
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    "X-Request-ID": components["headers"]["X-Request-ID"];
                     [name: string]: unknown;
                 };
                 content: {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Unknown id */
+            /** @description Unknown id (type: `not-found`, `no-route`; see `GET /problems`) */
             404: {
                 headers: {
+                    "Cache-Control": components["headers"]["Cache-Control"];
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    "X-Request-ID": components["headers"]["X-Request-ID"];
                     [name: string]: unknown;
                 };
                 content: {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Conflict */
+            /** @description Conflict (type: `draft-exists`, `review-exists`, `request-exists`, `request-closed`, `review-submitted`, `review-not-submitted`, `already-acknowledged`, `superseded`, `not-for-this-role`, `consent-ended`, `training-consent-missing`, `not-a-reference-candidate`, `reference-exists`, `annotation-limit`, `case-exists`, `external-id-used`, `already-rated`, `form-used`, `rubric-not-installed`, `blind-review-pending`, `link-exists`, `email-taken`, `time-zone-fixed`, `self-lockout`, `last-admin`, `idempotency-key-in-use`, `concurrent-write`, `endpoint-disabled`, `delivery-pending`, `identity-provider-exists`; see `GET /problems`) */
             409: {
                 headers: {
+                    "Cache-Control": components["headers"]["Cache-Control"];
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    "X-Request-ID": components["headers"]["X-Request-ID"];
                     [name: string]: unknown;
                 };
                 content: {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Stale ETag */
+            /** @description Stale ETag (type: `precondition-failed`; see `GET /problems`) */
             412: {
                 headers: {
+                    "Cache-Control": components["headers"]["Cache-Control"];
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    "X-Request-ID": components["headers"]["X-Request-ID"];
                     [name: string]: unknown;
                 };
                 content: {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Body too large */
+            /** @description Body too large (type: `request-body-too-large`; see `GET /problems`) */
             413: {
                 headers: {
+                    "Cache-Control": components["headers"]["Cache-Control"];
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    "X-Request-ID": components["headers"]["X-Request-ID"];
                     [name: string]: unknown;
                 };
                 content: {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Body not JSON */
+            /** @description Body not JSON (type: `unsupported-media-type`; see `GET /problems`) */
             415: {
                 headers: {
+                    "Cache-Control": components["headers"]["Cache-Control"];
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    "X-Request-ID": components["headers"]["X-Request-ID"];
                     [name: string]: unknown;
                 };
                 content: {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Valid JSON, but not a valid request */
+            /** @description Valid JSON, but not a valid request (type: `idempotency-key-reused`, `responses-invalid`, `rubric-unknown`, `invalid-reference`, `invalid-value`, `address-refused`, `whole-period-required`; see `GET /problems`) */
             422: {
                 headers: {
+                    "Cache-Control": components["headers"]["Cache-Control"];
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    "X-Request-ID": components["headers"]["X-Request-ID"];
                     [name: string]: unknown;
                 };
                 content: {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description If-Match missing */
+            /** @description If-Match missing (type: `precondition-required`; see `GET /problems`) */
             428: {
                 headers: {
+                    "Cache-Control": components["headers"]["Cache-Control"];
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    "X-Request-ID": components["headers"]["X-Request-ID"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -5326,42 +6468,62 @@ export interface operations {
             /** @description Request fulfilled, document follows */
             200: {
                 headers: {
+                    "Cache-Control": components["headers"]["Cache-Control"];
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    "X-Request-ID": components["headers"]["X-Request-ID"];
                     [name: string]: unknown;
                 };
                 content: {
                     "application/json": components["schemas"]["ApiKeyPage"];
                 };
             };
-            /** @description Invalid input */
+            /** @description Invalid input (type: `invalid-request`, `invalid-cursor`; see `GET /problems`) */
             400: {
                 headers: {
+                    "Cache-Control": components["headers"]["Cache-Control"];
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    "X-Request-ID": components["headers"]["X-Request-ID"];
                     [name: string]: unknown;
                 };
                 content: {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Missing or unknown API key */
+            /** @description Missing or unknown API key (type: `unauthorized`; see `GET /problems`) */
             401: {
                 headers: {
+                    "Cache-Control": components["headers"]["Cache-Control"];
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    "X-Request-ID": components["headers"]["X-Request-ID"];
                     [name: string]: unknown;
                 };
                 content: {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Not allowed */
+            /** @description Not allowed (type: `scope-missing`, `role-required`, `not-permitted`, `scope-not-held`; see `GET /problems`) */
             403: {
                 headers: {
+                    "Cache-Control": components["headers"]["Cache-Control"];
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    "X-Request-ID": components["headers"]["X-Request-ID"];
                     [name: string]: unknown;
                 };
                 content: {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Unknown id */
+            /** @description Unknown id (type: `not-found`, `no-route`; see `GET /problems`) */
             404: {
                 headers: {
+                    "Cache-Control": components["headers"]["Cache-Control"];
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    "X-Request-ID": components["headers"]["X-Request-ID"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -5377,7 +6539,7 @@ export interface operations {
             query?: never;
             header?: {
                 /** @description Repeat a POST safely: the same key and body within 24 hours replays the first response; the same key with another body is 422. */
-                "Idempotency-Key"?: string | null;
+                "Idempotency-Key"?: string;
             };
             path: {
                 member_id: string;
@@ -5393,71 +6555,103 @@ export interface operations {
             /** @description Document created, URL follows */
             201: {
                 headers: {
-                    /** @description URL of the created resource. */
-                    Location?: unknown;
+                    "Cache-Control": components["headers"]["Cache-Control"];
+                    "Idempotent-Replayed": components["headers"]["Idempotent-Replayed"];
+                    Location: components["headers"]["Location"];
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    "X-Request-ID": components["headers"]["X-Request-ID"];
                     [name: string]: unknown;
                 };
                 content: {
                     "application/json": components["schemas"]["ApiKeyCreated"];
                 };
             };
-            /** @description Invalid input */
+            /** @description Invalid input (type: `invalid-request`, `invalid-cursor`; see `GET /problems`) */
             400: {
                 headers: {
+                    "Cache-Control": components["headers"]["Cache-Control"];
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    "X-Request-ID": components["headers"]["X-Request-ID"];
                     [name: string]: unknown;
                 };
                 content: {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Missing or unknown API key */
+            /** @description Missing or unknown API key (type: `unauthorized`; see `GET /problems`) */
             401: {
                 headers: {
+                    "Cache-Control": components["headers"]["Cache-Control"];
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    "X-Request-ID": components["headers"]["X-Request-ID"];
                     [name: string]: unknown;
                 };
                 content: {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Not allowed */
+            /** @description Not allowed (type: `scope-missing`, `role-required`, `not-permitted`, `scope-not-held`; see `GET /problems`) */
             403: {
                 headers: {
+                    "Cache-Control": components["headers"]["Cache-Control"];
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    "X-Request-ID": components["headers"]["X-Request-ID"];
                     [name: string]: unknown;
                 };
                 content: {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Unknown id */
+            /** @description Unknown id (type: `not-found`, `no-route`; see `GET /problems`) */
             404: {
                 headers: {
+                    "Cache-Control": components["headers"]["Cache-Control"];
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    "X-Request-ID": components["headers"]["X-Request-ID"];
                     [name: string]: unknown;
                 };
                 content: {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Body too large */
+            /** @description Body too large (type: `request-body-too-large`; see `GET /problems`) */
             413: {
                 headers: {
+                    "Cache-Control": components["headers"]["Cache-Control"];
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    "X-Request-ID": components["headers"]["X-Request-ID"];
                     [name: string]: unknown;
                 };
                 content: {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Body not JSON */
+            /** @description Body not JSON (type: `unsupported-media-type`; see `GET /problems`) */
             415: {
                 headers: {
+                    "Cache-Control": components["headers"]["Cache-Control"];
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    "X-Request-ID": components["headers"]["X-Request-ID"];
                     [name: string]: unknown;
                 };
                 content: {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Valid JSON, but not a valid request */
+            /** @description Valid JSON, but not a valid request (type: `idempotency-key-reused`, `responses-invalid`, `rubric-unknown`, `invalid-reference`, `invalid-value`, `address-refused`, `whole-period-required`; see `GET /problems`) */
             422: {
                 headers: {
+                    "Cache-Control": components["headers"]["Cache-Control"];
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    "X-Request-ID": components["headers"]["X-Request-ID"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -5471,7 +6665,10 @@ export interface operations {
     getOrganisation: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description ETags you hold (or `*`): if one is current, the answer is 304 with no body. */
+                "If-None-Match"?: string;
+            };
             path?: never;
             cookie?: never;
         };
@@ -5480,35 +6677,62 @@ export interface operations {
             /** @description Request fulfilled, document follows */
             200: {
                 headers: {
-                    /** @description Version of the resource, for If-Match. */
-                    ETag?: unknown;
+                    "Cache-Control": components["headers"]["Cache-Control"];
+                    ETag: components["headers"]["ETag"];
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    "X-Request-ID": components["headers"]["X-Request-ID"];
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["members_schemas_OrganisationOut"];
+                    "application/json": components["schemas"]["OrganisationOut"];
                 };
             };
-            /** @description Invalid input */
+            /** @description Not modified: a tag you sent is current; keep what you have. */
+            304: {
+                headers: {
+                    "Cache-Control": components["headers"]["Cache-Control"];
+                    ETag: components["headers"]["ETag"];
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    "X-Request-ID": components["headers"]["X-Request-ID"];
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Invalid input (type: `invalid-request`, `invalid-cursor`; see `GET /problems`) */
             400: {
                 headers: {
+                    "Cache-Control": components["headers"]["Cache-Control"];
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    "X-Request-ID": components["headers"]["X-Request-ID"];
                     [name: string]: unknown;
                 };
                 content: {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Missing or unknown API key */
+            /** @description Missing or unknown API key (type: `unauthorized`; see `GET /problems`) */
             401: {
                 headers: {
+                    "Cache-Control": components["headers"]["Cache-Control"];
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    "X-Request-ID": components["headers"]["X-Request-ID"];
                     [name: string]: unknown;
                 };
                 content: {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Not allowed */
+            /** @description Not allowed (type: `scope-missing`, `role-required`, `not-permitted`, `scope-not-held`; see `GET /problems`) */
             403: {
                 headers: {
+                    "Cache-Control": components["headers"]["Cache-Control"];
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    "X-Request-ID": components["headers"]["X-Request-ID"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -5523,8 +6747,8 @@ export interface operations {
         parameters: {
             query?: never;
             header: {
-                /** @description The ETag of the version being changed. Missing: 428; stale: 412. */
-                "If-Match": string | null;
+                /** @description The ETag of the version being changed (or `*`). Missing or blank: 428 where required, no precondition where optional; stale (or not an entity tag, which matches nothing): 412. */
+                "If-Match": string;
             };
             path?: never;
             cookie?: never;
@@ -5538,80 +6762,115 @@ export interface operations {
             /** @description Request fulfilled, document follows */
             200: {
                 headers: {
-                    /** @description Version of the resource, for If-Match. */
-                    ETag?: unknown;
+                    "Cache-Control": components["headers"]["Cache-Control"];
+                    ETag: components["headers"]["ETag"];
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    "X-Request-ID": components["headers"]["X-Request-ID"];
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["members_schemas_OrganisationOut"];
+                    "application/json": components["schemas"]["OrganisationOut"];
                 };
             };
-            /** @description Invalid input */
+            /** @description Invalid input (type: `invalid-request`, `invalid-cursor`; see `GET /problems`) */
             400: {
                 headers: {
+                    "Cache-Control": components["headers"]["Cache-Control"];
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    "X-Request-ID": components["headers"]["X-Request-ID"];
                     [name: string]: unknown;
                 };
                 content: {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Missing or unknown API key */
+            /** @description Missing or unknown API key (type: `unauthorized`; see `GET /problems`) */
             401: {
                 headers: {
+                    "Cache-Control": components["headers"]["Cache-Control"];
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    "X-Request-ID": components["headers"]["X-Request-ID"];
                     [name: string]: unknown;
                 };
                 content: {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Not allowed */
+            /** @description Not allowed (type: `scope-missing`, `role-required`, `not-permitted`, `scope-not-held`; see `GET /problems`) */
             403: {
                 headers: {
+                    "Cache-Control": components["headers"]["Cache-Control"];
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    "X-Request-ID": components["headers"]["X-Request-ID"];
                     [name: string]: unknown;
                 };
                 content: {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Stale ETag */
+            /** @description Stale ETag (type: `precondition-failed`; see `GET /problems`) */
             412: {
                 headers: {
+                    "Cache-Control": components["headers"]["Cache-Control"];
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    "X-Request-ID": components["headers"]["X-Request-ID"];
                     [name: string]: unknown;
                 };
                 content: {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Body too large */
+            /** @description Body too large (type: `request-body-too-large`; see `GET /problems`) */
             413: {
                 headers: {
+                    "Cache-Control": components["headers"]["Cache-Control"];
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    "X-Request-ID": components["headers"]["X-Request-ID"];
                     [name: string]: unknown;
                 };
                 content: {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Body not JSON */
+            /** @description Body not JSON (type: `unsupported-media-type`; see `GET /problems`) */
             415: {
                 headers: {
+                    "Cache-Control": components["headers"]["Cache-Control"];
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    "X-Request-ID": components["headers"]["X-Request-ID"];
                     [name: string]: unknown;
                 };
                 content: {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Valid JSON, but not a valid request */
+            /** @description Valid JSON, but not a valid request (type: `idempotency-key-reused`, `responses-invalid`, `rubric-unknown`, `invalid-reference`, `invalid-value`, `address-refused`, `whole-period-required`; see `GET /problems`) */
             422: {
                 headers: {
+                    "Cache-Control": components["headers"]["Cache-Control"];
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    "X-Request-ID": components["headers"]["X-Request-ID"];
                     [name: string]: unknown;
                 };
                 content: {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description If-Match missing */
+            /** @description If-Match missing (type: `precondition-required`; see `GET /problems`) */
             428: {
                 headers: {
+                    "Cache-Control": components["headers"]["Cache-Control"];
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    "X-Request-ID": components["headers"]["X-Request-ID"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -5634,24 +6893,36 @@ export interface operations {
             /** @description Request fulfilled, document follows */
             200: {
                 headers: {
+                    "Cache-Control": components["headers"]["Cache-Control"];
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    "X-Request-ID": components["headers"]["X-Request-ID"];
                     [name: string]: unknown;
                 };
                 content: {
                     "application/json": components["schemas"]["PluginOut"][];
                 };
             };
-            /** @description Invalid input */
+            /** @description Invalid input (type: `invalid-request`, `invalid-cursor`; see `GET /problems`) */
             400: {
                 headers: {
+                    "Cache-Control": components["headers"]["Cache-Control"];
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    "X-Request-ID": components["headers"]["X-Request-ID"];
                     [name: string]: unknown;
                 };
                 content: {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Missing or unknown API key */
+            /** @description Missing or unknown API key (type: `unauthorized`; see `GET /problems`) */
             401: {
                 headers: {
+                    "Cache-Control": components["headers"]["Cache-Control"];
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    "X-Request-ID": components["headers"]["X-Request-ID"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -5689,42 +6960,62 @@ export interface operations {
             /** @description Request fulfilled, document follows */
             200: {
                 headers: {
+                    "Cache-Control": components["headers"]["Cache-Control"];
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    "X-Request-ID": components["headers"]["X-Request-ID"];
                     [name: string]: unknown;
                 };
                 content: {
                     "application/json": components["schemas"]["RecordingPage"];
                 };
             };
-            /** @description Invalid input */
+            /** @description Invalid input (type: `invalid-request`, `invalid-cursor`; see `GET /problems`) */
             400: {
                 headers: {
+                    "Cache-Control": components["headers"]["Cache-Control"];
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    "X-Request-ID": components["headers"]["X-Request-ID"];
                     [name: string]: unknown;
                 };
                 content: {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Missing or unknown API key */
+            /** @description Missing or unknown API key (type: `unauthorized`; see `GET /problems`) */
             401: {
                 headers: {
+                    "Cache-Control": components["headers"]["Cache-Control"];
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    "X-Request-ID": components["headers"]["X-Request-ID"];
                     [name: string]: unknown;
                 };
                 content: {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Not allowed */
+            /** @description Not allowed (type: `scope-missing`, `role-required`, `not-permitted`, `scope-not-held`; see `GET /problems`) */
             403: {
                 headers: {
+                    "Cache-Control": components["headers"]["Cache-Control"];
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    "X-Request-ID": components["headers"]["X-Request-ID"];
                     [name: string]: unknown;
                 };
                 content: {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Valid JSON, but not a valid request */
+            /** @description Valid JSON, but not a valid request (type: `idempotency-key-reused`, `responses-invalid`, `rubric-unknown`, `invalid-reference`, `invalid-value`, `address-refused`, `whole-period-required`; see `GET /problems`) */
             422: {
                 headers: {
+                    "Cache-Control": components["headers"]["Cache-Control"];
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    "X-Request-ID": components["headers"]["X-Request-ID"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -5740,7 +7031,7 @@ export interface operations {
             query?: never;
             header?: {
                 /** @description Repeat a POST safely: the same key and body within 24 hours replays the first response; the same key with another body is 422. */
-                "Idempotency-Key"?: string | null;
+                "Idempotency-Key"?: string;
             };
             path?: never;
             cookie?: never;
@@ -5754,6 +7045,12 @@ export interface operations {
             /** @description Already pushed: the existing recording. */
             200: {
                 headers: {
+                    "Cache-Control": components["headers"]["Cache-Control"];
+                    ETag: components["headers"]["ETag"];
+                    "Idempotent-Replayed": components["headers"]["Idempotent-Replayed"];
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    "X-Request-ID": components["headers"]["X-Request-ID"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -5763,73 +7060,104 @@ export interface operations {
             /** @description Document created, URL follows */
             201: {
                 headers: {
-                    /** @description Version of the resource, for If-Match. */
-                    ETag?: unknown;
-                    /** @description URL of the created resource. */
-                    Location?: unknown;
+                    "Cache-Control": components["headers"]["Cache-Control"];
+                    ETag: components["headers"]["ETag"];
+                    "Idempotent-Replayed": components["headers"]["Idempotent-Replayed"];
+                    Location: components["headers"]["Location"];
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    "X-Request-ID": components["headers"]["X-Request-ID"];
                     [name: string]: unknown;
                 };
                 content: {
                     "application/json": components["schemas"]["RecordingOut"];
                 };
             };
-            /** @description Invalid input */
+            /** @description Invalid input (type: `invalid-request`, `invalid-cursor`; see `GET /problems`) */
             400: {
                 headers: {
+                    "Cache-Control": components["headers"]["Cache-Control"];
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    "X-Request-ID": components["headers"]["X-Request-ID"];
                     [name: string]: unknown;
                 };
                 content: {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Missing or unknown API key */
+            /** @description Missing or unknown API key (type: `unauthorized`; see `GET /problems`) */
             401: {
                 headers: {
+                    "Cache-Control": components["headers"]["Cache-Control"];
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    "X-Request-ID": components["headers"]["X-Request-ID"];
                     [name: string]: unknown;
                 };
                 content: {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Not allowed */
+            /** @description Not allowed (type: `scope-missing`, `role-required`, `not-permitted`, `scope-not-held`; see `GET /problems`) */
             403: {
                 headers: {
+                    "Cache-Control": components["headers"]["Cache-Control"];
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    "X-Request-ID": components["headers"]["X-Request-ID"];
                     [name: string]: unknown;
                 };
                 content: {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Conflict */
+            /** @description Conflict (type: `draft-exists`, `review-exists`, `request-exists`, `request-closed`, `review-submitted`, `review-not-submitted`, `already-acknowledged`, `superseded`, `not-for-this-role`, `consent-ended`, `training-consent-missing`, `not-a-reference-candidate`, `reference-exists`, `annotation-limit`, `case-exists`, `external-id-used`, `already-rated`, `form-used`, `rubric-not-installed`, `blind-review-pending`, `link-exists`, `email-taken`, `time-zone-fixed`, `self-lockout`, `last-admin`, `idempotency-key-in-use`, `concurrent-write`, `endpoint-disabled`, `delivery-pending`, `identity-provider-exists`; see `GET /problems`) */
             409: {
                 headers: {
+                    "Cache-Control": components["headers"]["Cache-Control"];
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    "X-Request-ID": components["headers"]["X-Request-ID"];
                     [name: string]: unknown;
                 };
                 content: {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Body too large */
+            /** @description Body too large (type: `request-body-too-large`; see `GET /problems`) */
             413: {
                 headers: {
+                    "Cache-Control": components["headers"]["Cache-Control"];
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    "X-Request-ID": components["headers"]["X-Request-ID"];
                     [name: string]: unknown;
                 };
                 content: {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Body not JSON */
+            /** @description Body not JSON (type: `unsupported-media-type`; see `GET /problems`) */
             415: {
                 headers: {
+                    "Cache-Control": components["headers"]["Cache-Control"];
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    "X-Request-ID": components["headers"]["X-Request-ID"];
                     [name: string]: unknown;
                 };
                 content: {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Valid JSON, but not a valid request */
+            /** @description Valid JSON, but not a valid request (type: `idempotency-key-reused`, `responses-invalid`, `rubric-unknown`, `invalid-reference`, `invalid-value`, `address-refused`, `whole-period-required`; see `GET /problems`) */
             422: {
                 headers: {
+                    "Cache-Control": components["headers"]["Cache-Control"];
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    "X-Request-ID": components["headers"]["X-Request-ID"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -5843,7 +7171,10 @@ export interface operations {
     getRecording: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description ETags you hold (or `*`): if one is current, the answer is 304 with no body. */
+                "If-None-Match"?: string;
+            };
             path: {
                 recording_id: string;
             };
@@ -5854,44 +7185,75 @@ export interface operations {
             /** @description Request fulfilled, document follows */
             200: {
                 headers: {
-                    /** @description Version of the resource, for If-Match. */
-                    ETag?: unknown;
+                    "Cache-Control": components["headers"]["Cache-Control"];
+                    ETag: components["headers"]["ETag"];
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    "X-Request-ID": components["headers"]["X-Request-ID"];
                     [name: string]: unknown;
                 };
                 content: {
                     "application/json": components["schemas"]["RecordingOut"];
                 };
             };
-            /** @description Invalid input */
+            /** @description Not modified: a tag you sent is current; keep what you have. */
+            304: {
+                headers: {
+                    "Cache-Control": components["headers"]["Cache-Control"];
+                    ETag: components["headers"]["ETag"];
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    "X-Request-ID": components["headers"]["X-Request-ID"];
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Invalid input (type: `invalid-request`, `invalid-cursor`; see `GET /problems`) */
             400: {
                 headers: {
+                    "Cache-Control": components["headers"]["Cache-Control"];
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    "X-Request-ID": components["headers"]["X-Request-ID"];
                     [name: string]: unknown;
                 };
                 content: {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Missing or unknown API key */
+            /** @description Missing or unknown API key (type: `unauthorized`; see `GET /problems`) */
             401: {
                 headers: {
+                    "Cache-Control": components["headers"]["Cache-Control"];
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    "X-Request-ID": components["headers"]["X-Request-ID"];
                     [name: string]: unknown;
                 };
                 content: {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Not allowed */
+            /** @description Not allowed (type: `scope-missing`, `role-required`, `not-permitted`, `scope-not-held`; see `GET /problems`) */
             403: {
                 headers: {
+                    "Cache-Control": components["headers"]["Cache-Control"];
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    "X-Request-ID": components["headers"]["X-Request-ID"];
                     [name: string]: unknown;
                 };
                 content: {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Unknown id */
+            /** @description Unknown id (type: `not-found`, `no-route`; see `GET /problems`) */
             404: {
                 headers: {
+                    "Cache-Control": components["headers"]["Cache-Control"];
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    "X-Request-ID": components["headers"]["X-Request-ID"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -5906,8 +7268,8 @@ export interface operations {
         parameters: {
             query?: never;
             header: {
-                /** @description The ETag of the version being changed. Missing: 428; stale: 412. */
-                "If-Match": string | null;
+                /** @description The ETag of the version being changed (or `*`). Missing or blank: 428 where required, no precondition where optional; stale (or not an entity tag, which matches nothing): 412. */
+                "If-Match": string;
             };
             path: {
                 recording_id: string;
@@ -5923,89 +7285,128 @@ export interface operations {
             /** @description Request fulfilled, document follows */
             200: {
                 headers: {
-                    /** @description Version of the resource, for If-Match. */
-                    ETag?: unknown;
+                    "Cache-Control": components["headers"]["Cache-Control"];
+                    ETag: components["headers"]["ETag"];
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    "X-Request-ID": components["headers"]["X-Request-ID"];
                     [name: string]: unknown;
                 };
                 content: {
                     "application/json": components["schemas"]["RecordingOut"];
                 };
             };
-            /** @description Invalid input */
+            /** @description Invalid input (type: `invalid-request`, `invalid-cursor`; see `GET /problems`) */
             400: {
                 headers: {
+                    "Cache-Control": components["headers"]["Cache-Control"];
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    "X-Request-ID": components["headers"]["X-Request-ID"];
                     [name: string]: unknown;
                 };
                 content: {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Missing or unknown API key */
+            /** @description Missing or unknown API key (type: `unauthorized`; see `GET /problems`) */
             401: {
                 headers: {
+                    "Cache-Control": components["headers"]["Cache-Control"];
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    "X-Request-ID": components["headers"]["X-Request-ID"];
                     [name: string]: unknown;
                 };
                 content: {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Not allowed */
+            /** @description Not allowed (type: `scope-missing`, `role-required`, `not-permitted`, `scope-not-held`; see `GET /problems`) */
             403: {
                 headers: {
+                    "Cache-Control": components["headers"]["Cache-Control"];
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    "X-Request-ID": components["headers"]["X-Request-ID"];
                     [name: string]: unknown;
                 };
                 content: {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Unknown id */
+            /** @description Unknown id (type: `not-found`, `no-route`; see `GET /problems`) */
             404: {
                 headers: {
+                    "Cache-Control": components["headers"]["Cache-Control"];
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    "X-Request-ID": components["headers"]["X-Request-ID"];
                     [name: string]: unknown;
                 };
                 content: {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Stale ETag */
+            /** @description Stale ETag (type: `precondition-failed`; see `GET /problems`) */
             412: {
                 headers: {
+                    "Cache-Control": components["headers"]["Cache-Control"];
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    "X-Request-ID": components["headers"]["X-Request-ID"];
                     [name: string]: unknown;
                 };
                 content: {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Body too large */
+            /** @description Body too large (type: `request-body-too-large`; see `GET /problems`) */
             413: {
                 headers: {
+                    "Cache-Control": components["headers"]["Cache-Control"];
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    "X-Request-ID": components["headers"]["X-Request-ID"];
                     [name: string]: unknown;
                 };
                 content: {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Body not JSON */
+            /** @description Body not JSON (type: `unsupported-media-type`; see `GET /problems`) */
             415: {
                 headers: {
+                    "Cache-Control": components["headers"]["Cache-Control"];
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    "X-Request-ID": components["headers"]["X-Request-ID"];
                     [name: string]: unknown;
                 };
                 content: {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Valid JSON, but not a valid request */
+            /** @description Valid JSON, but not a valid request (type: `idempotency-key-reused`, `responses-invalid`, `rubric-unknown`, `invalid-reference`, `invalid-value`, `address-refused`, `whole-period-required`; see `GET /problems`) */
             422: {
                 headers: {
+                    "Cache-Control": components["headers"]["Cache-Control"];
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    "X-Request-ID": components["headers"]["X-Request-ID"];
                     [name: string]: unknown;
                 };
                 content: {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description If-Match missing */
+            /** @description If-Match missing (type: `precondition-required`; see `GET /problems`) */
             428: {
                 headers: {
+                    "Cache-Control": components["headers"]["Cache-Control"];
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    "X-Request-ID": components["headers"]["X-Request-ID"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -6035,42 +7436,62 @@ export interface operations {
             /** @description Request fulfilled, document follows */
             200: {
                 headers: {
+                    "Cache-Control": components["headers"]["Cache-Control"];
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    "X-Request-ID": components["headers"]["X-Request-ID"];
                     [name: string]: unknown;
                 };
                 content: {
                     "application/json": components["schemas"]["ReviewPage"];
                 };
             };
-            /** @description Invalid input */
+            /** @description Invalid input (type: `invalid-request`, `invalid-cursor`; see `GET /problems`) */
             400: {
                 headers: {
+                    "Cache-Control": components["headers"]["Cache-Control"];
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    "X-Request-ID": components["headers"]["X-Request-ID"];
                     [name: string]: unknown;
                 };
                 content: {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Missing or unknown API key */
+            /** @description Missing or unknown API key (type: `unauthorized`; see `GET /problems`) */
             401: {
                 headers: {
+                    "Cache-Control": components["headers"]["Cache-Control"];
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    "X-Request-ID": components["headers"]["X-Request-ID"];
                     [name: string]: unknown;
                 };
                 content: {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Not allowed */
+            /** @description Not allowed (type: `scope-missing`, `role-required`, `not-permitted`, `scope-not-held`; see `GET /problems`) */
             403: {
                 headers: {
+                    "Cache-Control": components["headers"]["Cache-Control"];
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    "X-Request-ID": components["headers"]["X-Request-ID"];
                     [name: string]: unknown;
                 };
                 content: {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Unknown id */
+            /** @description Unknown id (type: `not-found`, `no-route`; see `GET /problems`) */
             404: {
                 headers: {
+                    "Cache-Control": components["headers"]["Cache-Control"];
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    "X-Request-ID": components["headers"]["X-Request-ID"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -6104,33 +7525,49 @@ export interface operations {
             /** @description Request fulfilled, document follows */
             200: {
                 headers: {
+                    "Cache-Control": components["headers"]["Cache-Control"];
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    "X-Request-ID": components["headers"]["X-Request-ID"];
                     [name: string]: unknown;
                 };
                 content: {
                     "application/json": components["schemas"]["ReviewRequestPage"];
                 };
             };
-            /** @description Invalid input */
+            /** @description Invalid input (type: `invalid-request`, `invalid-cursor`; see `GET /problems`) */
             400: {
                 headers: {
+                    "Cache-Control": components["headers"]["Cache-Control"];
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    "X-Request-ID": components["headers"]["X-Request-ID"];
                     [name: string]: unknown;
                 };
                 content: {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Missing or unknown API key */
+            /** @description Missing or unknown API key (type: `unauthorized`; see `GET /problems`) */
             401: {
                 headers: {
+                    "Cache-Control": components["headers"]["Cache-Control"];
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    "X-Request-ID": components["headers"]["X-Request-ID"];
                     [name: string]: unknown;
                 };
                 content: {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Not allowed */
+            /** @description Not allowed (type: `scope-missing`, `role-required`, `not-permitted`, `scope-not-held`; see `GET /problems`) */
             403: {
                 headers: {
+                    "Cache-Control": components["headers"]["Cache-Control"];
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    "X-Request-ID": components["headers"]["X-Request-ID"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -6146,7 +7583,7 @@ export interface operations {
             query?: never;
             header?: {
                 /** @description Repeat a POST safely: the same key and body within 24 hours replays the first response; the same key with another body is 422. */
-                "Idempotency-Key"?: string | null;
+                "Idempotency-Key"?: string;
             };
             path?: never;
             cookie?: never;
@@ -6160,71 +7597,104 @@ export interface operations {
             /** @description Document created, URL follows */
             201: {
                 headers: {
-                    /** @description URL of the created resource. */
-                    Location?: unknown;
+                    "Cache-Control": components["headers"]["Cache-Control"];
+                    ETag: components["headers"]["ETag"];
+                    "Idempotent-Replayed": components["headers"]["Idempotent-Replayed"];
+                    Location: components["headers"]["Location"];
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    "X-Request-ID": components["headers"]["X-Request-ID"];
                     [name: string]: unknown;
                 };
                 content: {
                     "application/json": components["schemas"]["ReviewRequestOut"];
                 };
             };
-            /** @description Invalid input */
+            /** @description Invalid input (type: `invalid-request`, `invalid-cursor`; see `GET /problems`) */
             400: {
                 headers: {
+                    "Cache-Control": components["headers"]["Cache-Control"];
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    "X-Request-ID": components["headers"]["X-Request-ID"];
                     [name: string]: unknown;
                 };
                 content: {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Missing or unknown API key */
+            /** @description Missing or unknown API key (type: `unauthorized`; see `GET /problems`) */
             401: {
                 headers: {
+                    "Cache-Control": components["headers"]["Cache-Control"];
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    "X-Request-ID": components["headers"]["X-Request-ID"];
                     [name: string]: unknown;
                 };
                 content: {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Not allowed */
+            /** @description Not allowed (type: `scope-missing`, `role-required`, `not-permitted`, `scope-not-held`; see `GET /problems`) */
             403: {
                 headers: {
+                    "Cache-Control": components["headers"]["Cache-Control"];
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    "X-Request-ID": components["headers"]["X-Request-ID"];
                     [name: string]: unknown;
                 };
                 content: {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Conflict */
+            /** @description Conflict (type: `draft-exists`, `review-exists`, `request-exists`, `request-closed`, `review-submitted`, `review-not-submitted`, `already-acknowledged`, `superseded`, `not-for-this-role`, `consent-ended`, `training-consent-missing`, `not-a-reference-candidate`, `reference-exists`, `annotation-limit`, `case-exists`, `external-id-used`, `already-rated`, `form-used`, `rubric-not-installed`, `blind-review-pending`, `link-exists`, `email-taken`, `time-zone-fixed`, `self-lockout`, `last-admin`, `idempotency-key-in-use`, `concurrent-write`, `endpoint-disabled`, `delivery-pending`, `identity-provider-exists`; see `GET /problems`) */
             409: {
                 headers: {
+                    "Cache-Control": components["headers"]["Cache-Control"];
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    "X-Request-ID": components["headers"]["X-Request-ID"];
                     [name: string]: unknown;
                 };
                 content: {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Body too large */
+            /** @description Body too large (type: `request-body-too-large`; see `GET /problems`) */
             413: {
                 headers: {
+                    "Cache-Control": components["headers"]["Cache-Control"];
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    "X-Request-ID": components["headers"]["X-Request-ID"];
                     [name: string]: unknown;
                 };
                 content: {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Body not JSON */
+            /** @description Body not JSON (type: `unsupported-media-type`; see `GET /problems`) */
             415: {
                 headers: {
+                    "Cache-Control": components["headers"]["Cache-Control"];
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    "X-Request-ID": components["headers"]["X-Request-ID"];
                     [name: string]: unknown;
                 };
                 content: {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Valid JSON, but not a valid request */
+            /** @description Valid JSON, but not a valid request (type: `idempotency-key-reused`, `responses-invalid`, `rubric-unknown`, `invalid-reference`, `invalid-value`, `address-refused`, `whole-period-required`; see `GET /problems`) */
             422: {
                 headers: {
+                    "Cache-Control": components["headers"]["Cache-Control"];
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    "X-Request-ID": components["headers"]["X-Request-ID"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -6238,7 +7708,10 @@ export interface operations {
     getReviewRequest: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description ETags you hold (or `*`): if one is current, the answer is 304 with no body. */
+                "If-None-Match"?: string;
+            };
             path: {
                 request_id: string;
             };
@@ -6249,44 +7722,75 @@ export interface operations {
             /** @description Request fulfilled, document follows */
             200: {
                 headers: {
-                    /** @description Version of the resource, for If-Match. */
-                    ETag?: unknown;
+                    "Cache-Control": components["headers"]["Cache-Control"];
+                    ETag: components["headers"]["ETag"];
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    "X-Request-ID": components["headers"]["X-Request-ID"];
                     [name: string]: unknown;
                 };
                 content: {
                     "application/json": components["schemas"]["ReviewRequestOut"];
                 };
             };
-            /** @description Invalid input */
+            /** @description Not modified: a tag you sent is current; keep what you have. */
+            304: {
+                headers: {
+                    "Cache-Control": components["headers"]["Cache-Control"];
+                    ETag: components["headers"]["ETag"];
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    "X-Request-ID": components["headers"]["X-Request-ID"];
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Invalid input (type: `invalid-request`, `invalid-cursor`; see `GET /problems`) */
             400: {
                 headers: {
+                    "Cache-Control": components["headers"]["Cache-Control"];
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    "X-Request-ID": components["headers"]["X-Request-ID"];
                     [name: string]: unknown;
                 };
                 content: {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Missing or unknown API key */
+            /** @description Missing or unknown API key (type: `unauthorized`; see `GET /problems`) */
             401: {
                 headers: {
+                    "Cache-Control": components["headers"]["Cache-Control"];
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    "X-Request-ID": components["headers"]["X-Request-ID"];
                     [name: string]: unknown;
                 };
                 content: {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Not allowed */
+            /** @description Not allowed (type: `scope-missing`, `role-required`, `not-permitted`, `scope-not-held`; see `GET /problems`) */
             403: {
                 headers: {
+                    "Cache-Control": components["headers"]["Cache-Control"];
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    "X-Request-ID": components["headers"]["X-Request-ID"];
                     [name: string]: unknown;
                 };
                 content: {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Unknown id */
+            /** @description Unknown id (type: `not-found`, `no-route`; see `GET /problems`) */
             404: {
                 headers: {
+                    "Cache-Control": components["headers"]["Cache-Control"];
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    "X-Request-ID": components["headers"]["X-Request-ID"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -6302,9 +7806,9 @@ export interface operations {
             query?: never;
             header?: {
                 /** @description Repeat a POST safely: the same key and body within 24 hours replays the first response; the same key with another body is 422. */
-                "Idempotency-Key"?: string | null;
-                /** @description The ETag of the version being changed. Missing: 428; stale: 412. */
-                "If-Match"?: string | null;
+                "Idempotency-Key"?: string;
+                /** @description The ETag of the version being changed (or `*`). Missing or blank: 428 where required, no precondition where optional; stale (or not an entity tag, which matches nothing): 412. */
+                "If-Match"?: string;
             };
             path: {
                 request_id: string;
@@ -6316,69 +7820,103 @@ export interface operations {
             /** @description Request fulfilled, document follows */
             200: {
                 headers: {
+                    "Cache-Control": components["headers"]["Cache-Control"];
+                    ETag: components["headers"]["ETag"];
+                    "Idempotent-Replayed": components["headers"]["Idempotent-Replayed"];
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    "X-Request-ID": components["headers"]["X-Request-ID"];
                     [name: string]: unknown;
                 };
                 content: {
                     "application/json": components["schemas"]["ReviewRequestOut"];
                 };
             };
-            /** @description Invalid input */
+            /** @description Invalid input (type: `invalid-request`, `invalid-cursor`; see `GET /problems`) */
             400: {
                 headers: {
+                    "Cache-Control": components["headers"]["Cache-Control"];
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    "X-Request-ID": components["headers"]["X-Request-ID"];
                     [name: string]: unknown;
                 };
                 content: {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Missing or unknown API key */
+            /** @description Missing or unknown API key (type: `unauthorized`; see `GET /problems`) */
             401: {
                 headers: {
+                    "Cache-Control": components["headers"]["Cache-Control"];
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    "X-Request-ID": components["headers"]["X-Request-ID"];
                     [name: string]: unknown;
                 };
                 content: {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Not allowed */
+            /** @description Not allowed (type: `scope-missing`, `role-required`, `not-permitted`, `scope-not-held`; see `GET /problems`) */
             403: {
                 headers: {
+                    "Cache-Control": components["headers"]["Cache-Control"];
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    "X-Request-ID": components["headers"]["X-Request-ID"];
                     [name: string]: unknown;
                 };
                 content: {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Unknown id */
+            /** @description Unknown id (type: `not-found`, `no-route`; see `GET /problems`) */
             404: {
                 headers: {
+                    "Cache-Control": components["headers"]["Cache-Control"];
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    "X-Request-ID": components["headers"]["X-Request-ID"];
                     [name: string]: unknown;
                 };
                 content: {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Conflict */
+            /** @description Conflict (type: `draft-exists`, `review-exists`, `request-exists`, `request-closed`, `review-submitted`, `review-not-submitted`, `already-acknowledged`, `superseded`, `not-for-this-role`, `consent-ended`, `training-consent-missing`, `not-a-reference-candidate`, `reference-exists`, `annotation-limit`, `case-exists`, `external-id-used`, `already-rated`, `form-used`, `rubric-not-installed`, `blind-review-pending`, `link-exists`, `email-taken`, `time-zone-fixed`, `self-lockout`, `last-admin`, `idempotency-key-in-use`, `concurrent-write`, `endpoint-disabled`, `delivery-pending`, `identity-provider-exists`; see `GET /problems`) */
             409: {
                 headers: {
+                    "Cache-Control": components["headers"]["Cache-Control"];
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    "X-Request-ID": components["headers"]["X-Request-ID"];
                     [name: string]: unknown;
                 };
                 content: {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Stale ETag */
+            /** @description Stale ETag (type: `precondition-failed`; see `GET /problems`) */
             412: {
                 headers: {
+                    "Cache-Control": components["headers"]["Cache-Control"];
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    "X-Request-ID": components["headers"]["X-Request-ID"];
                     [name: string]: unknown;
                 };
                 content: {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Valid JSON, but not a valid request */
+            /** @description Valid JSON, but not a valid request (type: `idempotency-key-reused`, `responses-invalid`, `rubric-unknown`, `invalid-reference`, `invalid-value`, `address-refused`, `whole-period-required`; see `GET /problems`) */
             422: {
                 headers: {
+                    "Cache-Control": components["headers"]["Cache-Control"];
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    "X-Request-ID": components["headers"]["X-Request-ID"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -6396,6 +7934,8 @@ export interface operations {
                 reviewer?: string | null;
                 /** @description A member id, or `me` for the caller. */
                 therapist?: string | null;
+                /** @description Only this recording's. */
+                recording_id?: string | null;
                 /** @description Only in this state. */
                 state?: "draft" | "submitted" | "acknowledged" | null;
                 /** @description Only this rubric (key). */
@@ -6416,33 +7956,62 @@ export interface operations {
             /** @description Request fulfilled, document follows */
             200: {
                 headers: {
+                    "Cache-Control": components["headers"]["Cache-Control"];
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    "X-Request-ID": components["headers"]["X-Request-ID"];
                     [name: string]: unknown;
                 };
                 content: {
                     "application/json": components["schemas"]["ReviewPage"];
                 };
             };
-            /** @description Invalid input */
+            /** @description Invalid input (type: `invalid-request`, `invalid-cursor`; see `GET /problems`) */
             400: {
                 headers: {
+                    "Cache-Control": components["headers"]["Cache-Control"];
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    "X-Request-ID": components["headers"]["X-Request-ID"];
                     [name: string]: unknown;
                 };
                 content: {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Missing or unknown API key */
+            /** @description Missing or unknown API key (type: `unauthorized`; see `GET /problems`) */
             401: {
                 headers: {
+                    "Cache-Control": components["headers"]["Cache-Control"];
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    "X-Request-ID": components["headers"]["X-Request-ID"];
                     [name: string]: unknown;
                 };
                 content: {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Not allowed */
+            /** @description Not allowed (type: `scope-missing`, `role-required`, `not-permitted`, `scope-not-held`; see `GET /problems`) */
             403: {
                 headers: {
+                    "Cache-Control": components["headers"]["Cache-Control"];
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    "X-Request-ID": components["headers"]["X-Request-ID"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Unknown id (type: `not-found`, `no-route`; see `GET /problems`) */
+            404: {
+                headers: {
+                    "Cache-Control": components["headers"]["Cache-Control"];
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    "X-Request-ID": components["headers"]["X-Request-ID"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -6458,7 +8027,7 @@ export interface operations {
             query?: never;
             header?: {
                 /** @description Repeat a POST safely: the same key and body within 24 hours replays the first response; the same key with another body is 422. */
-                "Idempotency-Key"?: string | null;
+                "Idempotency-Key"?: string;
             };
             path?: never;
             cookie?: never;
@@ -6472,71 +8041,104 @@ export interface operations {
             /** @description Document created, URL follows */
             201: {
                 headers: {
-                    /** @description URL of the created resource. */
-                    Location?: unknown;
+                    "Cache-Control": components["headers"]["Cache-Control"];
+                    ETag: components["headers"]["ETag"];
+                    "Idempotent-Replayed": components["headers"]["Idempotent-Replayed"];
+                    Location: components["headers"]["Location"];
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    "X-Request-ID": components["headers"]["X-Request-ID"];
                     [name: string]: unknown;
                 };
                 content: {
                     "application/json": components["schemas"]["ReviewOut"];
                 };
             };
-            /** @description Invalid input */
+            /** @description Invalid input (type: `invalid-request`, `invalid-cursor`; see `GET /problems`) */
             400: {
                 headers: {
+                    "Cache-Control": components["headers"]["Cache-Control"];
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    "X-Request-ID": components["headers"]["X-Request-ID"];
                     [name: string]: unknown;
                 };
                 content: {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Missing or unknown API key */
+            /** @description Missing or unknown API key (type: `unauthorized`; see `GET /problems`) */
             401: {
                 headers: {
+                    "Cache-Control": components["headers"]["Cache-Control"];
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    "X-Request-ID": components["headers"]["X-Request-ID"];
                     [name: string]: unknown;
                 };
                 content: {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Not allowed */
+            /** @description Not allowed (type: `scope-missing`, `role-required`, `not-permitted`, `scope-not-held`; see `GET /problems`) */
             403: {
                 headers: {
+                    "Cache-Control": components["headers"]["Cache-Control"];
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    "X-Request-ID": components["headers"]["X-Request-ID"];
                     [name: string]: unknown;
                 };
                 content: {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Conflict */
+            /** @description Conflict (type: `draft-exists`, `review-exists`, `request-exists`, `request-closed`, `review-submitted`, `review-not-submitted`, `already-acknowledged`, `superseded`, `not-for-this-role`, `consent-ended`, `training-consent-missing`, `not-a-reference-candidate`, `reference-exists`, `annotation-limit`, `case-exists`, `external-id-used`, `already-rated`, `form-used`, `rubric-not-installed`, `blind-review-pending`, `link-exists`, `email-taken`, `time-zone-fixed`, `self-lockout`, `last-admin`, `idempotency-key-in-use`, `concurrent-write`, `endpoint-disabled`, `delivery-pending`, `identity-provider-exists`; see `GET /problems`) */
             409: {
                 headers: {
+                    "Cache-Control": components["headers"]["Cache-Control"];
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    "X-Request-ID": components["headers"]["X-Request-ID"];
                     [name: string]: unknown;
                 };
                 content: {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Body too large */
+            /** @description Body too large (type: `request-body-too-large`; see `GET /problems`) */
             413: {
                 headers: {
+                    "Cache-Control": components["headers"]["Cache-Control"];
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    "X-Request-ID": components["headers"]["X-Request-ID"];
                     [name: string]: unknown;
                 };
                 content: {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Body not JSON */
+            /** @description Body not JSON (type: `unsupported-media-type`; see `GET /problems`) */
             415: {
                 headers: {
+                    "Cache-Control": components["headers"]["Cache-Control"];
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    "X-Request-ID": components["headers"]["X-Request-ID"];
                     [name: string]: unknown;
                 };
                 content: {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Valid JSON, but not a valid request */
+            /** @description Valid JSON, but not a valid request (type: `idempotency-key-reused`, `responses-invalid`, `rubric-unknown`, `invalid-reference`, `invalid-value`, `address-refused`, `whole-period-required`; see `GET /problems`) */
             422: {
                 headers: {
+                    "Cache-Control": components["headers"]["Cache-Control"];
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    "X-Request-ID": components["headers"]["X-Request-ID"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -6550,7 +8152,10 @@ export interface operations {
     getReview: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description ETags you hold (or `*`): if one is current, the answer is 304 with no body. */
+                "If-None-Match"?: string;
+            };
             path: {
                 review_id: string;
             };
@@ -6561,44 +8166,75 @@ export interface operations {
             /** @description Request fulfilled, document follows */
             200: {
                 headers: {
-                    /** @description Version of the resource, for If-Match. */
-                    ETag?: unknown;
+                    "Cache-Control": components["headers"]["Cache-Control"];
+                    ETag: components["headers"]["ETag"];
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    "X-Request-ID": components["headers"]["X-Request-ID"];
                     [name: string]: unknown;
                 };
                 content: {
                     "application/json": components["schemas"]["ReviewOut"];
                 };
             };
-            /** @description Invalid input */
+            /** @description Not modified: a tag you sent is current; keep what you have. */
+            304: {
+                headers: {
+                    "Cache-Control": components["headers"]["Cache-Control"];
+                    ETag: components["headers"]["ETag"];
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    "X-Request-ID": components["headers"]["X-Request-ID"];
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Invalid input (type: `invalid-request`, `invalid-cursor`; see `GET /problems`) */
             400: {
                 headers: {
+                    "Cache-Control": components["headers"]["Cache-Control"];
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    "X-Request-ID": components["headers"]["X-Request-ID"];
                     [name: string]: unknown;
                 };
                 content: {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Missing or unknown API key */
+            /** @description Missing or unknown API key (type: `unauthorized`; see `GET /problems`) */
             401: {
                 headers: {
+                    "Cache-Control": components["headers"]["Cache-Control"];
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    "X-Request-ID": components["headers"]["X-Request-ID"];
                     [name: string]: unknown;
                 };
                 content: {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Not allowed */
+            /** @description Not allowed (type: `scope-missing`, `role-required`, `not-permitted`, `scope-not-held`; see `GET /problems`) */
             403: {
                 headers: {
+                    "Cache-Control": components["headers"]["Cache-Control"];
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    "X-Request-ID": components["headers"]["X-Request-ID"];
                     [name: string]: unknown;
                 };
                 content: {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Unknown id */
+            /** @description Unknown id (type: `not-found`, `no-route`; see `GET /problems`) */
             404: {
                 headers: {
+                    "Cache-Control": components["headers"]["Cache-Control"];
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    "X-Request-ID": components["headers"]["X-Request-ID"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -6613,8 +8249,8 @@ export interface operations {
         parameters: {
             query?: never;
             header?: {
-                /** @description The ETag of the version being changed. Missing: 428; stale: 412. */
-                "If-Match"?: string | null;
+                /** @description The ETag of the version being changed (or `*`). Missing or blank: 428 where required, no precondition where optional; stale (or not an entity tag, which matches nothing): 412. */
+                "If-Match"?: string;
             };
             path: {
                 review_id: string;
@@ -6626,58 +8262,86 @@ export interface operations {
             /** @description Request fulfilled, nothing follows */
             204: {
                 headers: {
+                    "Cache-Control": components["headers"]["Cache-Control"];
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    "X-Request-ID": components["headers"]["X-Request-ID"];
                     [name: string]: unknown;
                 };
                 content?: never;
             };
-            /** @description Invalid input */
+            /** @description Invalid input (type: `invalid-request`, `invalid-cursor`; see `GET /problems`) */
             400: {
                 headers: {
+                    "Cache-Control": components["headers"]["Cache-Control"];
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    "X-Request-ID": components["headers"]["X-Request-ID"];
                     [name: string]: unknown;
                 };
                 content: {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Missing or unknown API key */
+            /** @description Missing or unknown API key (type: `unauthorized`; see `GET /problems`) */
             401: {
                 headers: {
+                    "Cache-Control": components["headers"]["Cache-Control"];
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    "X-Request-ID": components["headers"]["X-Request-ID"];
                     [name: string]: unknown;
                 };
                 content: {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Not allowed */
+            /** @description Not allowed (type: `scope-missing`, `role-required`, `not-permitted`, `scope-not-held`; see `GET /problems`) */
             403: {
                 headers: {
+                    "Cache-Control": components["headers"]["Cache-Control"];
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    "X-Request-ID": components["headers"]["X-Request-ID"];
                     [name: string]: unknown;
                 };
                 content: {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Unknown id */
+            /** @description Unknown id (type: `not-found`, `no-route`; see `GET /problems`) */
             404: {
                 headers: {
+                    "Cache-Control": components["headers"]["Cache-Control"];
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    "X-Request-ID": components["headers"]["X-Request-ID"];
                     [name: string]: unknown;
                 };
                 content: {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Conflict */
+            /** @description Conflict (type: `draft-exists`, `review-exists`, `request-exists`, `request-closed`, `review-submitted`, `review-not-submitted`, `already-acknowledged`, `superseded`, `not-for-this-role`, `consent-ended`, `training-consent-missing`, `not-a-reference-candidate`, `reference-exists`, `annotation-limit`, `case-exists`, `external-id-used`, `already-rated`, `form-used`, `rubric-not-installed`, `blind-review-pending`, `link-exists`, `email-taken`, `time-zone-fixed`, `self-lockout`, `last-admin`, `idempotency-key-in-use`, `concurrent-write`, `endpoint-disabled`, `delivery-pending`, `identity-provider-exists`; see `GET /problems`) */
             409: {
                 headers: {
+                    "Cache-Control": components["headers"]["Cache-Control"];
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    "X-Request-ID": components["headers"]["X-Request-ID"];
                     [name: string]: unknown;
                 };
                 content: {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Stale ETag */
+            /** @description Stale ETag (type: `precondition-failed`; see `GET /problems`) */
             412: {
                 headers: {
+                    "Cache-Control": components["headers"]["Cache-Control"];
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    "X-Request-ID": components["headers"]["X-Request-ID"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -6692,8 +8356,8 @@ export interface operations {
         parameters: {
             query?: never;
             header: {
-                /** @description The ETag of the version being changed. Missing: 428; stale: 412. */
-                "If-Match": string | null;
+                /** @description The ETag of the version being changed (or `*`). Missing or blank: 428 where required, no precondition where optional; stale (or not an entity tag, which matches nothing): 412. */
+                "If-Match": string;
             };
             path: {
                 review_id: string;
@@ -6709,98 +8373,141 @@ export interface operations {
             /** @description Request fulfilled, document follows */
             200: {
                 headers: {
-                    /** @description Version of the resource, for If-Match. */
-                    ETag?: unknown;
+                    "Cache-Control": components["headers"]["Cache-Control"];
+                    ETag: components["headers"]["ETag"];
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    "X-Request-ID": components["headers"]["X-Request-ID"];
                     [name: string]: unknown;
                 };
                 content: {
                     "application/json": components["schemas"]["ReviewOut"];
                 };
             };
-            /** @description Invalid input */
+            /** @description Invalid input (type: `invalid-request`, `invalid-cursor`; see `GET /problems`) */
             400: {
                 headers: {
+                    "Cache-Control": components["headers"]["Cache-Control"];
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    "X-Request-ID": components["headers"]["X-Request-ID"];
                     [name: string]: unknown;
                 };
                 content: {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Missing or unknown API key */
+            /** @description Missing or unknown API key (type: `unauthorized`; see `GET /problems`) */
             401: {
                 headers: {
+                    "Cache-Control": components["headers"]["Cache-Control"];
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    "X-Request-ID": components["headers"]["X-Request-ID"];
                     [name: string]: unknown;
                 };
                 content: {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Not allowed */
+            /** @description Not allowed (type: `scope-missing`, `role-required`, `not-permitted`, `scope-not-held`; see `GET /problems`) */
             403: {
                 headers: {
+                    "Cache-Control": components["headers"]["Cache-Control"];
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    "X-Request-ID": components["headers"]["X-Request-ID"];
                     [name: string]: unknown;
                 };
                 content: {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Unknown id */
+            /** @description Unknown id (type: `not-found`, `no-route`; see `GET /problems`) */
             404: {
                 headers: {
+                    "Cache-Control": components["headers"]["Cache-Control"];
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    "X-Request-ID": components["headers"]["X-Request-ID"];
                     [name: string]: unknown;
                 };
                 content: {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Conflict */
+            /** @description Conflict (type: `draft-exists`, `review-exists`, `request-exists`, `request-closed`, `review-submitted`, `review-not-submitted`, `already-acknowledged`, `superseded`, `not-for-this-role`, `consent-ended`, `training-consent-missing`, `not-a-reference-candidate`, `reference-exists`, `annotation-limit`, `case-exists`, `external-id-used`, `already-rated`, `form-used`, `rubric-not-installed`, `blind-review-pending`, `link-exists`, `email-taken`, `time-zone-fixed`, `self-lockout`, `last-admin`, `idempotency-key-in-use`, `concurrent-write`, `endpoint-disabled`, `delivery-pending`, `identity-provider-exists`; see `GET /problems`) */
             409: {
                 headers: {
+                    "Cache-Control": components["headers"]["Cache-Control"];
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    "X-Request-ID": components["headers"]["X-Request-ID"];
                     [name: string]: unknown;
                 };
                 content: {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Stale ETag */
+            /** @description Stale ETag (type: `precondition-failed`; see `GET /problems`) */
             412: {
                 headers: {
+                    "Cache-Control": components["headers"]["Cache-Control"];
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    "X-Request-ID": components["headers"]["X-Request-ID"];
                     [name: string]: unknown;
                 };
                 content: {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Body too large */
+            /** @description Body too large (type: `request-body-too-large`; see `GET /problems`) */
             413: {
                 headers: {
+                    "Cache-Control": components["headers"]["Cache-Control"];
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    "X-Request-ID": components["headers"]["X-Request-ID"];
                     [name: string]: unknown;
                 };
                 content: {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Body not JSON */
+            /** @description Body not JSON (type: `unsupported-media-type`; see `GET /problems`) */
             415: {
                 headers: {
+                    "Cache-Control": components["headers"]["Cache-Control"];
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    "X-Request-ID": components["headers"]["X-Request-ID"];
                     [name: string]: unknown;
                 };
                 content: {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Valid JSON, but not a valid request */
+            /** @description Valid JSON, but not a valid request (type: `idempotency-key-reused`, `responses-invalid`, `rubric-unknown`, `invalid-reference`, `invalid-value`, `address-refused`, `whole-period-required`; see `GET /problems`) */
             422: {
                 headers: {
+                    "Cache-Control": components["headers"]["Cache-Control"];
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    "X-Request-ID": components["headers"]["X-Request-ID"];
                     [name: string]: unknown;
                 };
                 content: {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description If-Match missing */
+            /** @description If-Match missing (type: `precondition-required`; see `GET /problems`) */
             428: {
                 headers: {
+                    "Cache-Control": components["headers"]["Cache-Control"];
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    "X-Request-ID": components["headers"]["X-Request-ID"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -6816,9 +8523,9 @@ export interface operations {
             query?: never;
             header?: {
                 /** @description Repeat a POST safely: the same key and body within 24 hours replays the first response; the same key with another body is 422. */
-                "Idempotency-Key"?: string | null;
-                /** @description The ETag of the version being changed. Missing: 428; stale: 412. */
-                "If-Match"?: string | null;
+                "Idempotency-Key"?: string;
+                /** @description The ETag of the version being changed (or `*`). Missing or blank: 428 where required, no precondition where optional; stale (or not an entity tag, which matches nothing): 412. */
+                "If-Match"?: string;
             };
             path: {
                 review_id: string;
@@ -6834,87 +8541,129 @@ export interface operations {
             /** @description Request fulfilled, document follows */
             200: {
                 headers: {
+                    "Cache-Control": components["headers"]["Cache-Control"];
+                    ETag: components["headers"]["ETag"];
+                    "Idempotent-Replayed": components["headers"]["Idempotent-Replayed"];
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    "X-Request-ID": components["headers"]["X-Request-ID"];
                     [name: string]: unknown;
                 };
                 content: {
                     "application/json": components["schemas"]["ReviewOut"];
                 };
             };
-            /** @description Invalid input */
+            /** @description Invalid input (type: `invalid-request`, `invalid-cursor`; see `GET /problems`) */
             400: {
                 headers: {
+                    "Cache-Control": components["headers"]["Cache-Control"];
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    "X-Request-ID": components["headers"]["X-Request-ID"];
                     [name: string]: unknown;
                 };
                 content: {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Missing or unknown API key */
+            /** @description Missing or unknown API key (type: `unauthorized`; see `GET /problems`) */
             401: {
                 headers: {
+                    "Cache-Control": components["headers"]["Cache-Control"];
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    "X-Request-ID": components["headers"]["X-Request-ID"];
                     [name: string]: unknown;
                 };
                 content: {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Not allowed */
+            /** @description Not allowed (type: `scope-missing`, `role-required`, `not-permitted`, `scope-not-held`; see `GET /problems`) */
             403: {
                 headers: {
+                    "Cache-Control": components["headers"]["Cache-Control"];
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    "X-Request-ID": components["headers"]["X-Request-ID"];
                     [name: string]: unknown;
                 };
                 content: {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Unknown id */
+            /** @description Unknown id (type: `not-found`, `no-route`; see `GET /problems`) */
             404: {
                 headers: {
+                    "Cache-Control": components["headers"]["Cache-Control"];
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    "X-Request-ID": components["headers"]["X-Request-ID"];
                     [name: string]: unknown;
                 };
                 content: {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Conflict */
+            /** @description Conflict (type: `draft-exists`, `review-exists`, `request-exists`, `request-closed`, `review-submitted`, `review-not-submitted`, `already-acknowledged`, `superseded`, `not-for-this-role`, `consent-ended`, `training-consent-missing`, `not-a-reference-candidate`, `reference-exists`, `annotation-limit`, `case-exists`, `external-id-used`, `already-rated`, `form-used`, `rubric-not-installed`, `blind-review-pending`, `link-exists`, `email-taken`, `time-zone-fixed`, `self-lockout`, `last-admin`, `idempotency-key-in-use`, `concurrent-write`, `endpoint-disabled`, `delivery-pending`, `identity-provider-exists`; see `GET /problems`) */
             409: {
                 headers: {
+                    "Cache-Control": components["headers"]["Cache-Control"];
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    "X-Request-ID": components["headers"]["X-Request-ID"];
                     [name: string]: unknown;
                 };
                 content: {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Stale ETag */
+            /** @description Stale ETag (type: `precondition-failed`; see `GET /problems`) */
             412: {
                 headers: {
+                    "Cache-Control": components["headers"]["Cache-Control"];
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    "X-Request-ID": components["headers"]["X-Request-ID"];
                     [name: string]: unknown;
                 };
                 content: {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Body too large */
+            /** @description Body too large (type: `request-body-too-large`; see `GET /problems`) */
             413: {
                 headers: {
+                    "Cache-Control": components["headers"]["Cache-Control"];
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    "X-Request-ID": components["headers"]["X-Request-ID"];
                     [name: string]: unknown;
                 };
                 content: {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Body not JSON */
+            /** @description Body not JSON (type: `unsupported-media-type`; see `GET /problems`) */
             415: {
                 headers: {
+                    "Cache-Control": components["headers"]["Cache-Control"];
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    "X-Request-ID": components["headers"]["X-Request-ID"];
                     [name: string]: unknown;
                 };
                 content: {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Valid JSON, but not a valid request */
+            /** @description Valid JSON, but not a valid request (type: `idempotency-key-reused`, `responses-invalid`, `rubric-unknown`, `invalid-reference`, `invalid-value`, `address-refused`, `whole-period-required`; see `GET /problems`) */
             422: {
                 headers: {
+                    "Cache-Control": components["headers"]["Cache-Control"];
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    "X-Request-ID": components["headers"]["X-Request-ID"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -6930,7 +8679,7 @@ export interface operations {
             query?: never;
             header?: {
                 /** @description Repeat a POST safely: the same key and body within 24 hours replays the first response; the same key with another body is 422. */
-                "Idempotency-Key"?: string | null;
+                "Idempotency-Key"?: string;
             };
             path: {
                 review_id: string;
@@ -6946,80 +8695,117 @@ export interface operations {
             /** @description Document created, URL follows */
             201: {
                 headers: {
-                    /** @description URL of the created resource. */
-                    Location?: unknown;
+                    "Cache-Control": components["headers"]["Cache-Control"];
+                    ETag: components["headers"]["ETag"];
+                    "Idempotent-Replayed": components["headers"]["Idempotent-Replayed"];
+                    Location: components["headers"]["Location"];
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    "X-Request-ID": components["headers"]["X-Request-ID"];
                     [name: string]: unknown;
                 };
                 content: {
                     "application/json": components["schemas"]["ReviewOut"];
                 };
             };
-            /** @description Invalid input */
+            /** @description Invalid input (type: `invalid-request`, `invalid-cursor`; see `GET /problems`) */
             400: {
                 headers: {
+                    "Cache-Control": components["headers"]["Cache-Control"];
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    "X-Request-ID": components["headers"]["X-Request-ID"];
                     [name: string]: unknown;
                 };
                 content: {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Missing or unknown API key */
+            /** @description Missing or unknown API key (type: `unauthorized`; see `GET /problems`) */
             401: {
                 headers: {
+                    "Cache-Control": components["headers"]["Cache-Control"];
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    "X-Request-ID": components["headers"]["X-Request-ID"];
                     [name: string]: unknown;
                 };
                 content: {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Not allowed */
+            /** @description Not allowed (type: `scope-missing`, `role-required`, `not-permitted`, `scope-not-held`; see `GET /problems`) */
             403: {
                 headers: {
+                    "Cache-Control": components["headers"]["Cache-Control"];
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    "X-Request-ID": components["headers"]["X-Request-ID"];
                     [name: string]: unknown;
                 };
                 content: {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Unknown id */
+            /** @description Unknown id (type: `not-found`, `no-route`; see `GET /problems`) */
             404: {
                 headers: {
+                    "Cache-Control": components["headers"]["Cache-Control"];
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    "X-Request-ID": components["headers"]["X-Request-ID"];
                     [name: string]: unknown;
                 };
                 content: {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Conflict */
+            /** @description Conflict (type: `draft-exists`, `review-exists`, `request-exists`, `request-closed`, `review-submitted`, `review-not-submitted`, `already-acknowledged`, `superseded`, `not-for-this-role`, `consent-ended`, `training-consent-missing`, `not-a-reference-candidate`, `reference-exists`, `annotation-limit`, `case-exists`, `external-id-used`, `already-rated`, `form-used`, `rubric-not-installed`, `blind-review-pending`, `link-exists`, `email-taken`, `time-zone-fixed`, `self-lockout`, `last-admin`, `idempotency-key-in-use`, `concurrent-write`, `endpoint-disabled`, `delivery-pending`, `identity-provider-exists`; see `GET /problems`) */
             409: {
                 headers: {
+                    "Cache-Control": components["headers"]["Cache-Control"];
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    "X-Request-ID": components["headers"]["X-Request-ID"];
                     [name: string]: unknown;
                 };
                 content: {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Body too large */
+            /** @description Body too large (type: `request-body-too-large`; see `GET /problems`) */
             413: {
                 headers: {
+                    "Cache-Control": components["headers"]["Cache-Control"];
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    "X-Request-ID": components["headers"]["X-Request-ID"];
                     [name: string]: unknown;
                 };
                 content: {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Body not JSON */
+            /** @description Body not JSON (type: `unsupported-media-type`; see `GET /problems`) */
             415: {
                 headers: {
+                    "Cache-Control": components["headers"]["Cache-Control"];
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    "X-Request-ID": components["headers"]["X-Request-ID"];
                     [name: string]: unknown;
                 };
                 content: {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Valid JSON, but not a valid request */
+            /** @description Valid JSON, but not a valid request (type: `idempotency-key-reused`, `responses-invalid`, `rubric-unknown`, `invalid-reference`, `invalid-value`, `address-refused`, `whole-period-required`; see `GET /problems`) */
             422: {
                 headers: {
+                    "Cache-Control": components["headers"]["Cache-Control"];
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    "X-Request-ID": components["headers"]["X-Request-ID"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -7044,42 +8830,62 @@ export interface operations {
             /** @description Request fulfilled, document follows */
             200: {
                 headers: {
+                    "Cache-Control": components["headers"]["Cache-Control"];
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    "X-Request-ID": components["headers"]["X-Request-ID"];
                     [name: string]: unknown;
                 };
                 content: {
                     "application/json": components["schemas"]["AnnotationList"];
                 };
             };
-            /** @description Invalid input */
+            /** @description Invalid input (type: `invalid-request`, `invalid-cursor`; see `GET /problems`) */
             400: {
                 headers: {
+                    "Cache-Control": components["headers"]["Cache-Control"];
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    "X-Request-ID": components["headers"]["X-Request-ID"];
                     [name: string]: unknown;
                 };
                 content: {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Missing or unknown API key */
+            /** @description Missing or unknown API key (type: `unauthorized`; see `GET /problems`) */
             401: {
                 headers: {
+                    "Cache-Control": components["headers"]["Cache-Control"];
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    "X-Request-ID": components["headers"]["X-Request-ID"];
                     [name: string]: unknown;
                 };
                 content: {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Not allowed */
+            /** @description Not allowed (type: `scope-missing`, `role-required`, `not-permitted`, `scope-not-held`; see `GET /problems`) */
             403: {
                 headers: {
+                    "Cache-Control": components["headers"]["Cache-Control"];
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    "X-Request-ID": components["headers"]["X-Request-ID"];
                     [name: string]: unknown;
                 };
                 content: {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Unknown id */
+            /** @description Unknown id (type: `not-found`, `no-route`; see `GET /problems`) */
             404: {
                 headers: {
+                    "Cache-Control": components["headers"]["Cache-Control"];
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    "X-Request-ID": components["headers"]["X-Request-ID"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -7095,7 +8901,7 @@ export interface operations {
             query?: never;
             header?: {
                 /** @description Repeat a POST safely: the same key and body within 24 hours replays the first response; the same key with another body is 422. */
-                "Idempotency-Key"?: string | null;
+                "Idempotency-Key"?: string;
             };
             path: {
                 review_id: string;
@@ -7111,80 +8917,116 @@ export interface operations {
             /** @description Document created, URL follows */
             201: {
                 headers: {
-                    /** @description URL of the created resource. */
-                    Location?: unknown;
+                    "Cache-Control": components["headers"]["Cache-Control"];
+                    "Idempotent-Replayed": components["headers"]["Idempotent-Replayed"];
+                    Location: components["headers"]["Location"];
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    "X-Request-ID": components["headers"]["X-Request-ID"];
                     [name: string]: unknown;
                 };
                 content: {
                     "application/json": components["schemas"]["AnnotationOut"];
                 };
             };
-            /** @description Invalid input */
+            /** @description Invalid input (type: `invalid-request`, `invalid-cursor`; see `GET /problems`) */
             400: {
                 headers: {
+                    "Cache-Control": components["headers"]["Cache-Control"];
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    "X-Request-ID": components["headers"]["X-Request-ID"];
                     [name: string]: unknown;
                 };
                 content: {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Missing or unknown API key */
+            /** @description Missing or unknown API key (type: `unauthorized`; see `GET /problems`) */
             401: {
                 headers: {
+                    "Cache-Control": components["headers"]["Cache-Control"];
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    "X-Request-ID": components["headers"]["X-Request-ID"];
                     [name: string]: unknown;
                 };
                 content: {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Not allowed */
+            /** @description Not allowed (type: `scope-missing`, `role-required`, `not-permitted`, `scope-not-held`; see `GET /problems`) */
             403: {
                 headers: {
+                    "Cache-Control": components["headers"]["Cache-Control"];
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    "X-Request-ID": components["headers"]["X-Request-ID"];
                     [name: string]: unknown;
                 };
                 content: {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Unknown id */
+            /** @description Unknown id (type: `not-found`, `no-route`; see `GET /problems`) */
             404: {
                 headers: {
+                    "Cache-Control": components["headers"]["Cache-Control"];
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    "X-Request-ID": components["headers"]["X-Request-ID"];
                     [name: string]: unknown;
                 };
                 content: {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Conflict */
+            /** @description Conflict (type: `draft-exists`, `review-exists`, `request-exists`, `request-closed`, `review-submitted`, `review-not-submitted`, `already-acknowledged`, `superseded`, `not-for-this-role`, `consent-ended`, `training-consent-missing`, `not-a-reference-candidate`, `reference-exists`, `annotation-limit`, `case-exists`, `external-id-used`, `already-rated`, `form-used`, `rubric-not-installed`, `blind-review-pending`, `link-exists`, `email-taken`, `time-zone-fixed`, `self-lockout`, `last-admin`, `idempotency-key-in-use`, `concurrent-write`, `endpoint-disabled`, `delivery-pending`, `identity-provider-exists`; see `GET /problems`) */
             409: {
                 headers: {
+                    "Cache-Control": components["headers"]["Cache-Control"];
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    "X-Request-ID": components["headers"]["X-Request-ID"];
                     [name: string]: unknown;
                 };
                 content: {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Body too large */
+            /** @description Body too large (type: `request-body-too-large`; see `GET /problems`) */
             413: {
                 headers: {
+                    "Cache-Control": components["headers"]["Cache-Control"];
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    "X-Request-ID": components["headers"]["X-Request-ID"];
                     [name: string]: unknown;
                 };
                 content: {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Body not JSON */
+            /** @description Body not JSON (type: `unsupported-media-type`; see `GET /problems`) */
             415: {
                 headers: {
+                    "Cache-Control": components["headers"]["Cache-Control"];
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    "X-Request-ID": components["headers"]["X-Request-ID"];
                     [name: string]: unknown;
                 };
                 content: {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Valid JSON, but not a valid request */
+            /** @description Valid JSON, but not a valid request (type: `idempotency-key-reused`, `responses-invalid`, `rubric-unknown`, `invalid-reference`, `invalid-value`, `address-refused`, `whole-period-required`; see `GET /problems`) */
             422: {
                 headers: {
+                    "Cache-Control": components["headers"]["Cache-Control"];
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    "X-Request-ID": components["headers"]["X-Request-ID"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -7210,49 +9052,73 @@ export interface operations {
             /** @description Request fulfilled, nothing follows */
             204: {
                 headers: {
+                    "Cache-Control": components["headers"]["Cache-Control"];
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    "X-Request-ID": components["headers"]["X-Request-ID"];
                     [name: string]: unknown;
                 };
                 content?: never;
             };
-            /** @description Invalid input */
+            /** @description Invalid input (type: `invalid-request`, `invalid-cursor`; see `GET /problems`) */
             400: {
                 headers: {
+                    "Cache-Control": components["headers"]["Cache-Control"];
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    "X-Request-ID": components["headers"]["X-Request-ID"];
                     [name: string]: unknown;
                 };
                 content: {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Missing or unknown API key */
+            /** @description Missing or unknown API key (type: `unauthorized`; see `GET /problems`) */
             401: {
                 headers: {
+                    "Cache-Control": components["headers"]["Cache-Control"];
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    "X-Request-ID": components["headers"]["X-Request-ID"];
                     [name: string]: unknown;
                 };
                 content: {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Not allowed */
+            /** @description Not allowed (type: `scope-missing`, `role-required`, `not-permitted`, `scope-not-held`; see `GET /problems`) */
             403: {
                 headers: {
+                    "Cache-Control": components["headers"]["Cache-Control"];
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    "X-Request-ID": components["headers"]["X-Request-ID"];
                     [name: string]: unknown;
                 };
                 content: {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Unknown id */
+            /** @description Unknown id (type: `not-found`, `no-route`; see `GET /problems`) */
             404: {
                 headers: {
+                    "Cache-Control": components["headers"]["Cache-Control"];
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    "X-Request-ID": components["headers"]["X-Request-ID"];
                     [name: string]: unknown;
                 };
                 content: {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Conflict */
+            /** @description Conflict (type: `draft-exists`, `review-exists`, `request-exists`, `request-closed`, `review-submitted`, `review-not-submitted`, `already-acknowledged`, `superseded`, `not-for-this-role`, `consent-ended`, `training-consent-missing`, `not-a-reference-candidate`, `reference-exists`, `annotation-limit`, `case-exists`, `external-id-used`, `already-rated`, `form-used`, `rubric-not-installed`, `blind-review-pending`, `link-exists`, `email-taken`, `time-zone-fixed`, `self-lockout`, `last-admin`, `idempotency-key-in-use`, `concurrent-write`, `endpoint-disabled`, `delivery-pending`, `identity-provider-exists`; see `GET /problems`) */
             409: {
                 headers: {
+                    "Cache-Control": components["headers"]["Cache-Control"];
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    "X-Request-ID": components["headers"]["X-Request-ID"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -7268,7 +9134,7 @@ export interface operations {
             query?: never;
             header?: {
                 /** @description Repeat a POST safely: the same key and body within 24 hours replays the first response; the same key with another body is 422. */
-                "Idempotency-Key"?: string | null;
+                "Idempotency-Key"?: string;
             };
             path: {
                 review_id: string;
@@ -7280,62 +9146,90 @@ export interface operations {
             /** @description Document created, URL follows */
             201: {
                 headers: {
-                    /** @description URL of the created resource. */
-                    Location?: unknown;
+                    "Cache-Control": components["headers"]["Cache-Control"];
+                    "Idempotent-Replayed": components["headers"]["Idempotent-Replayed"];
+                    Location: components["headers"]["Location"];
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    "X-Request-ID": components["headers"]["X-Request-ID"];
                     [name: string]: unknown;
                 };
                 content: {
                     "application/json": components["schemas"]["ReferenceOut"];
                 };
             };
-            /** @description Invalid input */
+            /** @description Invalid input (type: `invalid-request`, `invalid-cursor`; see `GET /problems`) */
             400: {
                 headers: {
+                    "Cache-Control": components["headers"]["Cache-Control"];
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    "X-Request-ID": components["headers"]["X-Request-ID"];
                     [name: string]: unknown;
                 };
                 content: {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Missing or unknown API key */
+            /** @description Missing or unknown API key (type: `unauthorized`; see `GET /problems`) */
             401: {
                 headers: {
+                    "Cache-Control": components["headers"]["Cache-Control"];
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    "X-Request-ID": components["headers"]["X-Request-ID"];
                     [name: string]: unknown;
                 };
                 content: {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Not allowed */
+            /** @description Not allowed (type: `scope-missing`, `role-required`, `not-permitted`, `scope-not-held`; see `GET /problems`) */
             403: {
                 headers: {
+                    "Cache-Control": components["headers"]["Cache-Control"];
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    "X-Request-ID": components["headers"]["X-Request-ID"];
                     [name: string]: unknown;
                 };
                 content: {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Unknown id */
+            /** @description Unknown id (type: `not-found`, `no-route`; see `GET /problems`) */
             404: {
                 headers: {
+                    "Cache-Control": components["headers"]["Cache-Control"];
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    "X-Request-ID": components["headers"]["X-Request-ID"];
                     [name: string]: unknown;
                 };
                 content: {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Conflict */
+            /** @description Conflict (type: `draft-exists`, `review-exists`, `request-exists`, `request-closed`, `review-submitted`, `review-not-submitted`, `already-acknowledged`, `superseded`, `not-for-this-role`, `consent-ended`, `training-consent-missing`, `not-a-reference-candidate`, `reference-exists`, `annotation-limit`, `case-exists`, `external-id-used`, `already-rated`, `form-used`, `rubric-not-installed`, `blind-review-pending`, `link-exists`, `email-taken`, `time-zone-fixed`, `self-lockout`, `last-admin`, `idempotency-key-in-use`, `concurrent-write`, `endpoint-disabled`, `delivery-pending`, `identity-provider-exists`; see `GET /problems`) */
             409: {
                 headers: {
+                    "Cache-Control": components["headers"]["Cache-Control"];
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    "X-Request-ID": components["headers"]["X-Request-ID"];
                     [name: string]: unknown;
                 };
                 content: {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Valid JSON, but not a valid request */
+            /** @description Valid JSON, but not a valid request (type: `idempotency-key-reused`, `responses-invalid`, `rubric-unknown`, `invalid-reference`, `invalid-value`, `address-refused`, `whole-period-required`; see `GET /problems`) */
             422: {
                 headers: {
+                    "Cache-Control": components["headers"]["Cache-Control"];
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    "X-Request-ID": components["headers"]["X-Request-ID"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -7360,40 +9254,60 @@ export interface operations {
             /** @description Request fulfilled, nothing follows */
             204: {
                 headers: {
+                    "Cache-Control": components["headers"]["Cache-Control"];
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    "X-Request-ID": components["headers"]["X-Request-ID"];
                     [name: string]: unknown;
                 };
                 content?: never;
             };
-            /** @description Invalid input */
+            /** @description Invalid input (type: `invalid-request`, `invalid-cursor`; see `GET /problems`) */
             400: {
                 headers: {
+                    "Cache-Control": components["headers"]["Cache-Control"];
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    "X-Request-ID": components["headers"]["X-Request-ID"];
                     [name: string]: unknown;
                 };
                 content: {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Missing or unknown API key */
+            /** @description Missing or unknown API key (type: `unauthorized`; see `GET /problems`) */
             401: {
                 headers: {
+                    "Cache-Control": components["headers"]["Cache-Control"];
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    "X-Request-ID": components["headers"]["X-Request-ID"];
                     [name: string]: unknown;
                 };
                 content: {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Not allowed */
+            /** @description Not allowed (type: `scope-missing`, `role-required`, `not-permitted`, `scope-not-held`; see `GET /problems`) */
             403: {
                 headers: {
+                    "Cache-Control": components["headers"]["Cache-Control"];
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    "X-Request-ID": components["headers"]["X-Request-ID"];
                     [name: string]: unknown;
                 };
                 content: {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Unknown id */
+            /** @description Unknown id (type: `not-found`, `no-route`; see `GET /problems`) */
             404: {
                 headers: {
+                    "Cache-Control": components["headers"]["Cache-Control"];
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    "X-Request-ID": components["headers"]["X-Request-ID"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -7409,9 +9323,9 @@ export interface operations {
             query?: never;
             header?: {
                 /** @description Repeat a POST safely: the same key and body within 24 hours replays the first response; the same key with another body is 422. */
-                "Idempotency-Key"?: string | null;
-                /** @description The ETag of the version being changed. Missing: 428; stale: 412. */
-                "If-Match"?: string | null;
+                "Idempotency-Key"?: string;
+                /** @description The ETag of the version being changed (or `*`). Missing or blank: 428 where required, no precondition where optional; stale (or not an entity tag, which matches nothing): 412. */
+                "If-Match"?: string;
             };
             path: {
                 review_id: string;
@@ -7423,69 +9337,103 @@ export interface operations {
             /** @description Request fulfilled, document follows */
             200: {
                 headers: {
+                    "Cache-Control": components["headers"]["Cache-Control"];
+                    ETag: components["headers"]["ETag"];
+                    "Idempotent-Replayed": components["headers"]["Idempotent-Replayed"];
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    "X-Request-ID": components["headers"]["X-Request-ID"];
                     [name: string]: unknown;
                 };
                 content: {
                     "application/json": components["schemas"]["ReviewOut"];
                 };
             };
-            /** @description Invalid input */
+            /** @description Invalid input (type: `invalid-request`, `invalid-cursor`; see `GET /problems`) */
             400: {
                 headers: {
+                    "Cache-Control": components["headers"]["Cache-Control"];
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    "X-Request-ID": components["headers"]["X-Request-ID"];
                     [name: string]: unknown;
                 };
                 content: {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Missing or unknown API key */
+            /** @description Missing or unknown API key (type: `unauthorized`; see `GET /problems`) */
             401: {
                 headers: {
+                    "Cache-Control": components["headers"]["Cache-Control"];
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    "X-Request-ID": components["headers"]["X-Request-ID"];
                     [name: string]: unknown;
                 };
                 content: {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Not allowed */
+            /** @description Not allowed (type: `scope-missing`, `role-required`, `not-permitted`, `scope-not-held`; see `GET /problems`) */
             403: {
                 headers: {
+                    "Cache-Control": components["headers"]["Cache-Control"];
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    "X-Request-ID": components["headers"]["X-Request-ID"];
                     [name: string]: unknown;
                 };
                 content: {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Unknown id */
+            /** @description Unknown id (type: `not-found`, `no-route`; see `GET /problems`) */
             404: {
                 headers: {
+                    "Cache-Control": components["headers"]["Cache-Control"];
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    "X-Request-ID": components["headers"]["X-Request-ID"];
                     [name: string]: unknown;
                 };
                 content: {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Conflict */
+            /** @description Conflict (type: `draft-exists`, `review-exists`, `request-exists`, `request-closed`, `review-submitted`, `review-not-submitted`, `already-acknowledged`, `superseded`, `not-for-this-role`, `consent-ended`, `training-consent-missing`, `not-a-reference-candidate`, `reference-exists`, `annotation-limit`, `case-exists`, `external-id-used`, `already-rated`, `form-used`, `rubric-not-installed`, `blind-review-pending`, `link-exists`, `email-taken`, `time-zone-fixed`, `self-lockout`, `last-admin`, `idempotency-key-in-use`, `concurrent-write`, `endpoint-disabled`, `delivery-pending`, `identity-provider-exists`; see `GET /problems`) */
             409: {
                 headers: {
+                    "Cache-Control": components["headers"]["Cache-Control"];
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    "X-Request-ID": components["headers"]["X-Request-ID"];
                     [name: string]: unknown;
                 };
                 content: {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Stale ETag */
+            /** @description Stale ETag (type: `precondition-failed`; see `GET /problems`) */
             412: {
                 headers: {
+                    "Cache-Control": components["headers"]["Cache-Control"];
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    "X-Request-ID": components["headers"]["X-Request-ID"];
                     [name: string]: unknown;
                 };
                 content: {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Valid JSON, but not a valid request */
+            /** @description Valid JSON, but not a valid request (type: `idempotency-key-reused`, `responses-invalid`, `rubric-unknown`, `invalid-reference`, `invalid-value`, `address-refused`, `whole-period-required`; see `GET /problems`) */
             422: {
                 headers: {
+                    "Cache-Control": components["headers"]["Cache-Control"];
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    "X-Request-ID": components["headers"]["X-Request-ID"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -7494,9 +9442,13 @@ export interface operations {
             };
             429: components["responses"]["TooManyRequests"];
             431: components["responses"]["HeaderFieldsTooLarge"];
-            /** @description Internal server error */
+            /** @description A rubric plugin failed (type: `internal-server-error`, `plugin-failure`; see `GET /problems`) */
             500: {
                 headers: {
+                    "Cache-Control": components["headers"]["Cache-Control"];
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    "X-Request-ID": components["headers"]["X-Request-ID"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -7517,24 +9469,36 @@ export interface operations {
             /** @description Request fulfilled, document follows */
             200: {
                 headers: {
+                    "Cache-Control": components["headers"]["Cache-Control"];
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    "X-Request-ID": components["headers"]["X-Request-ID"];
                     [name: string]: unknown;
                 };
                 content: {
                     "application/json": components["schemas"]["RubricOut"][];
                 };
             };
-            /** @description Invalid input */
+            /** @description Invalid input (type: `invalid-request`, `invalid-cursor`; see `GET /problems`) */
             400: {
                 headers: {
+                    "Cache-Control": components["headers"]["Cache-Control"];
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    "X-Request-ID": components["headers"]["X-Request-ID"];
                     [name: string]: unknown;
                 };
                 content: {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Missing or unknown API key */
+            /** @description Missing or unknown API key (type: `unauthorized`; see `GET /problems`) */
             401: {
                 headers: {
+                    "Cache-Control": components["headers"]["Cache-Control"];
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    "X-Request-ID": components["headers"]["X-Request-ID"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -7560,33 +9524,49 @@ export interface operations {
             /** @description Request fulfilled, document follows */
             200: {
                 headers: {
+                    "Cache-Control": components["headers"]["Cache-Control"];
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    "X-Request-ID": components["headers"]["X-Request-ID"];
                     [name: string]: unknown;
                 };
                 content: {
                     "application/json": components["schemas"]["RubricOut"];
                 };
             };
-            /** @description Invalid input */
+            /** @description Invalid input (type: `invalid-request`, `invalid-cursor`; see `GET /problems`) */
             400: {
                 headers: {
+                    "Cache-Control": components["headers"]["Cache-Control"];
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    "X-Request-ID": components["headers"]["X-Request-ID"];
                     [name: string]: unknown;
                 };
                 content: {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Missing or unknown API key */
+            /** @description Missing or unknown API key (type: `unauthorized`; see `GET /problems`) */
             401: {
                 headers: {
+                    "Cache-Control": components["headers"]["Cache-Control"];
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    "X-Request-ID": components["headers"]["X-Request-ID"];
                     [name: string]: unknown;
                 };
                 content: {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Unknown id */
+            /** @description Unknown id (type: `not-found`, `no-route`; see `GET /problems`) */
             404: {
                 headers: {
+                    "Cache-Control": components["headers"]["Cache-Control"];
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    "X-Request-ID": components["headers"]["X-Request-ID"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -7613,33 +9593,49 @@ export interface operations {
             /** @description Request fulfilled, document follows */
             200: {
                 headers: {
+                    "Cache-Control": components["headers"]["Cache-Control"];
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    "X-Request-ID": components["headers"]["X-Request-ID"];
                     [name: string]: unknown;
                 };
                 content: {
                     "application/json": components["schemas"]["RubricOut"];
                 };
             };
-            /** @description Invalid input */
+            /** @description Invalid input (type: `invalid-request`, `invalid-cursor`; see `GET /problems`) */
             400: {
                 headers: {
+                    "Cache-Control": components["headers"]["Cache-Control"];
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    "X-Request-ID": components["headers"]["X-Request-ID"];
                     [name: string]: unknown;
                 };
                 content: {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Missing or unknown API key */
+            /** @description Missing or unknown API key (type: `unauthorized`; see `GET /problems`) */
             401: {
                 headers: {
+                    "Cache-Control": components["headers"]["Cache-Control"];
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    "X-Request-ID": components["headers"]["X-Request-ID"];
                     [name: string]: unknown;
                 };
                 content: {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Unknown id */
+            /** @description Unknown id (type: `not-found`, `no-route`; see `GET /problems`) */
             404: {
                 headers: {
+                    "Cache-Control": components["headers"]["Cache-Control"];
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    "X-Request-ID": components["headers"]["X-Request-ID"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -7673,60 +9669,88 @@ export interface operations {
             /** @description Request fulfilled, document follows */
             200: {
                 headers: {
+                    "Cache-Control": components["headers"]["Cache-Control"];
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    "X-Request-ID": components["headers"]["X-Request-ID"];
                     [name: string]: unknown;
                 };
                 content: {
                     "application/json": components["schemas"]["Result"];
                 };
             };
-            /** @description Invalid input */
+            /** @description Invalid input (type: `invalid-request`, `invalid-cursor`; see `GET /problems`) */
             400: {
                 headers: {
+                    "Cache-Control": components["headers"]["Cache-Control"];
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    "X-Request-ID": components["headers"]["X-Request-ID"];
                     [name: string]: unknown;
                 };
                 content: {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Missing or unknown API key */
+            /** @description Missing or unknown API key (type: `unauthorized`; see `GET /problems`) */
             401: {
                 headers: {
+                    "Cache-Control": components["headers"]["Cache-Control"];
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    "X-Request-ID": components["headers"]["X-Request-ID"];
                     [name: string]: unknown;
                 };
                 content: {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Unknown id */
+            /** @description Unknown id (type: `not-found`, `no-route`; see `GET /problems`) */
             404: {
                 headers: {
+                    "Cache-Control": components["headers"]["Cache-Control"];
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    "X-Request-ID": components["headers"]["X-Request-ID"];
                     [name: string]: unknown;
                 };
                 content: {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Body too large */
+            /** @description Body too large (type: `request-body-too-large`; see `GET /problems`) */
             413: {
                 headers: {
+                    "Cache-Control": components["headers"]["Cache-Control"];
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    "X-Request-ID": components["headers"]["X-Request-ID"];
                     [name: string]: unknown;
                 };
                 content: {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Body not JSON */
+            /** @description Body not JSON (type: `unsupported-media-type`; see `GET /problems`) */
             415: {
                 headers: {
+                    "Cache-Control": components["headers"]["Cache-Control"];
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    "X-Request-ID": components["headers"]["X-Request-ID"];
                     [name: string]: unknown;
                 };
                 content: {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Valid JSON, but not a valid request */
+            /** @description Valid JSON, but not a valid request (type: `idempotency-key-reused`, `responses-invalid`, `rubric-unknown`, `invalid-reference`, `invalid-value`, `address-refused`, `whole-period-required`; see `GET /problems`) */
             422: {
                 headers: {
+                    "Cache-Control": components["headers"]["Cache-Control"];
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    "X-Request-ID": components["headers"]["X-Request-ID"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -7735,9 +9759,13 @@ export interface operations {
             };
             429: components["responses"]["TooManyRequests"];
             431: components["responses"]["HeaderFieldsTooLarge"];
-            /** @description Internal server error */
+            /** @description A rubric plugin failed (type: `internal-server-error`, `plugin-failure`; see `GET /problems`) */
             500: {
                 headers: {
+                    "Cache-Control": components["headers"]["Cache-Control"];
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    "X-Request-ID": components["headers"]["X-Request-ID"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -7767,33 +9795,49 @@ export interface operations {
             /** @description Request fulfilled, document follows */
             200: {
                 headers: {
+                    "Cache-Control": components["headers"]["Cache-Control"];
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    "X-Request-ID": components["headers"]["X-Request-ID"];
                     [name: string]: unknown;
                 };
                 content: {
                     "application/json": components["schemas"]["SupervisionLinkPage"];
                 };
             };
-            /** @description Invalid input */
+            /** @description Invalid input (type: `invalid-request`, `invalid-cursor`; see `GET /problems`) */
             400: {
                 headers: {
+                    "Cache-Control": components["headers"]["Cache-Control"];
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    "X-Request-ID": components["headers"]["X-Request-ID"];
                     [name: string]: unknown;
                 };
                 content: {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Missing or unknown API key */
+            /** @description Missing or unknown API key (type: `unauthorized`; see `GET /problems`) */
             401: {
                 headers: {
+                    "Cache-Control": components["headers"]["Cache-Control"];
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    "X-Request-ID": components["headers"]["X-Request-ID"];
                     [name: string]: unknown;
                 };
                 content: {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Not allowed */
+            /** @description Not allowed (type: `scope-missing`, `role-required`, `not-permitted`, `scope-not-held`; see `GET /problems`) */
             403: {
                 headers: {
+                    "Cache-Control": components["headers"]["Cache-Control"];
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    "X-Request-ID": components["headers"]["X-Request-ID"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -7809,7 +9853,7 @@ export interface operations {
             query?: never;
             header?: {
                 /** @description Repeat a POST safely: the same key and body within 24 hours replays the first response; the same key with another body is 422. */
-                "Idempotency-Key"?: string | null;
+                "Idempotency-Key"?: string;
             };
             path?: never;
             cookie?: never;
@@ -7823,71 +9867,103 @@ export interface operations {
             /** @description Document created, URL follows */
             201: {
                 headers: {
-                    /** @description URL of the created resource. */
-                    Location?: unknown;
+                    "Cache-Control": components["headers"]["Cache-Control"];
+                    "Idempotent-Replayed": components["headers"]["Idempotent-Replayed"];
+                    Location: components["headers"]["Location"];
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    "X-Request-ID": components["headers"]["X-Request-ID"];
                     [name: string]: unknown;
                 };
                 content: {
                     "application/json": components["schemas"]["SupervisionLinkOut"];
                 };
             };
-            /** @description Invalid input */
+            /** @description Invalid input (type: `invalid-request`, `invalid-cursor`; see `GET /problems`) */
             400: {
                 headers: {
+                    "Cache-Control": components["headers"]["Cache-Control"];
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    "X-Request-ID": components["headers"]["X-Request-ID"];
                     [name: string]: unknown;
                 };
                 content: {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Missing or unknown API key */
+            /** @description Missing or unknown API key (type: `unauthorized`; see `GET /problems`) */
             401: {
                 headers: {
+                    "Cache-Control": components["headers"]["Cache-Control"];
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    "X-Request-ID": components["headers"]["X-Request-ID"];
                     [name: string]: unknown;
                 };
                 content: {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Not allowed */
+            /** @description Not allowed (type: `scope-missing`, `role-required`, `not-permitted`, `scope-not-held`; see `GET /problems`) */
             403: {
                 headers: {
+                    "Cache-Control": components["headers"]["Cache-Control"];
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    "X-Request-ID": components["headers"]["X-Request-ID"];
                     [name: string]: unknown;
                 };
                 content: {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Conflict */
+            /** @description Conflict (type: `draft-exists`, `review-exists`, `request-exists`, `request-closed`, `review-submitted`, `review-not-submitted`, `already-acknowledged`, `superseded`, `not-for-this-role`, `consent-ended`, `training-consent-missing`, `not-a-reference-candidate`, `reference-exists`, `annotation-limit`, `case-exists`, `external-id-used`, `already-rated`, `form-used`, `rubric-not-installed`, `blind-review-pending`, `link-exists`, `email-taken`, `time-zone-fixed`, `self-lockout`, `last-admin`, `idempotency-key-in-use`, `concurrent-write`, `endpoint-disabled`, `delivery-pending`, `identity-provider-exists`; see `GET /problems`) */
             409: {
                 headers: {
+                    "Cache-Control": components["headers"]["Cache-Control"];
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    "X-Request-ID": components["headers"]["X-Request-ID"];
                     [name: string]: unknown;
                 };
                 content: {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Body too large */
+            /** @description Body too large (type: `request-body-too-large`; see `GET /problems`) */
             413: {
                 headers: {
+                    "Cache-Control": components["headers"]["Cache-Control"];
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    "X-Request-ID": components["headers"]["X-Request-ID"];
                     [name: string]: unknown;
                 };
                 content: {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Body not JSON */
+            /** @description Body not JSON (type: `unsupported-media-type`; see `GET /problems`) */
             415: {
                 headers: {
+                    "Cache-Control": components["headers"]["Cache-Control"];
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    "X-Request-ID": components["headers"]["X-Request-ID"];
                     [name: string]: unknown;
                 };
                 content: {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Valid JSON, but not a valid request */
+            /** @description Valid JSON, but not a valid request (type: `idempotency-key-reused`, `responses-invalid`, `rubric-unknown`, `invalid-reference`, `invalid-value`, `address-refused`, `whole-period-required`; see `GET /problems`) */
             422: {
                 headers: {
+                    "Cache-Control": components["headers"]["Cache-Control"];
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    "X-Request-ID": components["headers"]["X-Request-ID"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -7912,40 +9988,60 @@ export interface operations {
             /** @description Request fulfilled, nothing follows */
             204: {
                 headers: {
+                    "Cache-Control": components["headers"]["Cache-Control"];
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    "X-Request-ID": components["headers"]["X-Request-ID"];
                     [name: string]: unknown;
                 };
                 content?: never;
             };
-            /** @description Invalid input */
+            /** @description Invalid input (type: `invalid-request`, `invalid-cursor`; see `GET /problems`) */
             400: {
                 headers: {
+                    "Cache-Control": components["headers"]["Cache-Control"];
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    "X-Request-ID": components["headers"]["X-Request-ID"];
                     [name: string]: unknown;
                 };
                 content: {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Missing or unknown API key */
+            /** @description Missing or unknown API key (type: `unauthorized`; see `GET /problems`) */
             401: {
                 headers: {
+                    "Cache-Control": components["headers"]["Cache-Control"];
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    "X-Request-ID": components["headers"]["X-Request-ID"];
                     [name: string]: unknown;
                 };
                 content: {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Not allowed */
+            /** @description Not allowed (type: `scope-missing`, `role-required`, `not-permitted`, `scope-not-held`; see `GET /problems`) */
             403: {
                 headers: {
+                    "Cache-Control": components["headers"]["Cache-Control"];
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    "X-Request-ID": components["headers"]["X-Request-ID"];
                     [name: string]: unknown;
                 };
                 content: {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Unknown id */
+            /** @description Unknown id (type: `not-found`, `no-route`; see `GET /problems`) */
             404: {
                 headers: {
+                    "Cache-Control": components["headers"]["Cache-Control"];
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    "X-Request-ID": components["headers"]["X-Request-ID"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -7973,33 +10069,49 @@ export interface operations {
             /** @description Request fulfilled, document follows */
             200: {
                 headers: {
+                    "Cache-Control": components["headers"]["Cache-Control"];
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    "X-Request-ID": components["headers"]["X-Request-ID"];
                     [name: string]: unknown;
                 };
                 content: {
                     "application/json": components["schemas"]["WebhookEndpointPage"];
                 };
             };
-            /** @description Invalid input */
+            /** @description Invalid input (type: `invalid-request`, `invalid-cursor`; see `GET /problems`) */
             400: {
                 headers: {
+                    "Cache-Control": components["headers"]["Cache-Control"];
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    "X-Request-ID": components["headers"]["X-Request-ID"];
                     [name: string]: unknown;
                 };
                 content: {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Missing or unknown API key */
+            /** @description Missing or unknown API key (type: `unauthorized`; see `GET /problems`) */
             401: {
                 headers: {
+                    "Cache-Control": components["headers"]["Cache-Control"];
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    "X-Request-ID": components["headers"]["X-Request-ID"];
                     [name: string]: unknown;
                 };
                 content: {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Not allowed */
+            /** @description Not allowed (type: `scope-missing`, `role-required`, `not-permitted`, `scope-not-held`; see `GET /problems`) */
             403: {
                 headers: {
+                    "Cache-Control": components["headers"]["Cache-Control"];
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    "X-Request-ID": components["headers"]["X-Request-ID"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -8015,7 +10127,7 @@ export interface operations {
             query?: never;
             header?: {
                 /** @description Repeat a POST safely: the same key and body within 24 hours replays the first response; the same key with another body is 422. */
-                "Idempotency-Key"?: string | null;
+                "Idempotency-Key"?: string;
             };
             path?: never;
             cookie?: never;
@@ -8029,64 +10141,91 @@ export interface operations {
             /** @description Document created, URL follows */
             201: {
                 headers: {
-                    /** @description Version of the resource, for If-Match. */
-                    ETag?: unknown;
-                    /** @description URL of the created resource. */
-                    Location?: unknown;
+                    "Cache-Control": components["headers"]["Cache-Control"];
+                    ETag: components["headers"]["ETag"];
+                    "Idempotent-Replayed": components["headers"]["Idempotent-Replayed"];
+                    Location: components["headers"]["Location"];
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    "X-Request-ID": components["headers"]["X-Request-ID"];
                     [name: string]: unknown;
                 };
                 content: {
                     "application/json": components["schemas"]["WebhookEndpointCreated"];
                 };
             };
-            /** @description Invalid input */
+            /** @description Invalid input (type: `invalid-request`, `invalid-cursor`; see `GET /problems`) */
             400: {
                 headers: {
+                    "Cache-Control": components["headers"]["Cache-Control"];
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    "X-Request-ID": components["headers"]["X-Request-ID"];
                     [name: string]: unknown;
                 };
                 content: {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Missing or unknown API key */
+            /** @description Missing or unknown API key (type: `unauthorized`; see `GET /problems`) */
             401: {
                 headers: {
+                    "Cache-Control": components["headers"]["Cache-Control"];
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    "X-Request-ID": components["headers"]["X-Request-ID"];
                     [name: string]: unknown;
                 };
                 content: {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Not allowed */
+            /** @description Not allowed (type: `scope-missing`, `role-required`, `not-permitted`, `scope-not-held`; see `GET /problems`) */
             403: {
                 headers: {
+                    "Cache-Control": components["headers"]["Cache-Control"];
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    "X-Request-ID": components["headers"]["X-Request-ID"];
                     [name: string]: unknown;
                 };
                 content: {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Body too large */
+            /** @description Body too large (type: `request-body-too-large`; see `GET /problems`) */
             413: {
                 headers: {
+                    "Cache-Control": components["headers"]["Cache-Control"];
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    "X-Request-ID": components["headers"]["X-Request-ID"];
                     [name: string]: unknown;
                 };
                 content: {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Body not JSON */
+            /** @description Body not JSON (type: `unsupported-media-type`; see `GET /problems`) */
             415: {
                 headers: {
+                    "Cache-Control": components["headers"]["Cache-Control"];
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    "X-Request-ID": components["headers"]["X-Request-ID"];
                     [name: string]: unknown;
                 };
                 content: {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Valid JSON, but not a valid request */
+            /** @description Valid JSON, but not a valid request (type: `idempotency-key-reused`, `responses-invalid`, `rubric-unknown`, `invalid-reference`, `invalid-value`, `address-refused`, `whole-period-required`; see `GET /problems`) */
             422: {
                 headers: {
+                    "Cache-Control": components["headers"]["Cache-Control"];
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    "X-Request-ID": components["headers"]["X-Request-ID"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -8100,7 +10239,10 @@ export interface operations {
     getWebhookEndpoint: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description ETags you hold (or `*`): if one is current, the answer is 304 with no body. */
+                "If-None-Match"?: string;
+            };
             path: {
                 /** @description The webhook endpoint's id. */
                 endpoint_id: string;
@@ -8112,44 +10254,75 @@ export interface operations {
             /** @description Request fulfilled, document follows */
             200: {
                 headers: {
-                    /** @description Version of the resource, for If-Match. */
-                    ETag?: unknown;
+                    "Cache-Control": components["headers"]["Cache-Control"];
+                    ETag: components["headers"]["ETag"];
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    "X-Request-ID": components["headers"]["X-Request-ID"];
                     [name: string]: unknown;
                 };
                 content: {
                     "application/json": components["schemas"]["WebhookEndpointOut"];
                 };
             };
-            /** @description Invalid input */
+            /** @description Not modified: a tag you sent is current; keep what you have. */
+            304: {
+                headers: {
+                    "Cache-Control": components["headers"]["Cache-Control"];
+                    ETag: components["headers"]["ETag"];
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    "X-Request-ID": components["headers"]["X-Request-ID"];
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Invalid input (type: `invalid-request`, `invalid-cursor`; see `GET /problems`) */
             400: {
                 headers: {
+                    "Cache-Control": components["headers"]["Cache-Control"];
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    "X-Request-ID": components["headers"]["X-Request-ID"];
                     [name: string]: unknown;
                 };
                 content: {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Missing or unknown API key */
+            /** @description Missing or unknown API key (type: `unauthorized`; see `GET /problems`) */
             401: {
                 headers: {
+                    "Cache-Control": components["headers"]["Cache-Control"];
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    "X-Request-ID": components["headers"]["X-Request-ID"];
                     [name: string]: unknown;
                 };
                 content: {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Not allowed */
+            /** @description Not allowed (type: `scope-missing`, `role-required`, `not-permitted`, `scope-not-held`; see `GET /problems`) */
             403: {
                 headers: {
+                    "Cache-Control": components["headers"]["Cache-Control"];
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    "X-Request-ID": components["headers"]["X-Request-ID"];
                     [name: string]: unknown;
                 };
                 content: {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Unknown id */
+            /** @description Unknown id (type: `not-found`, `no-route`; see `GET /problems`) */
             404: {
                 headers: {
+                    "Cache-Control": components["headers"]["Cache-Control"];
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    "X-Request-ID": components["headers"]["X-Request-ID"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -8175,40 +10348,60 @@ export interface operations {
             /** @description Request fulfilled, nothing follows */
             204: {
                 headers: {
+                    "Cache-Control": components["headers"]["Cache-Control"];
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    "X-Request-ID": components["headers"]["X-Request-ID"];
                     [name: string]: unknown;
                 };
                 content?: never;
             };
-            /** @description Invalid input */
+            /** @description Invalid input (type: `invalid-request`, `invalid-cursor`; see `GET /problems`) */
             400: {
                 headers: {
+                    "Cache-Control": components["headers"]["Cache-Control"];
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    "X-Request-ID": components["headers"]["X-Request-ID"];
                     [name: string]: unknown;
                 };
                 content: {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Missing or unknown API key */
+            /** @description Missing or unknown API key (type: `unauthorized`; see `GET /problems`) */
             401: {
                 headers: {
+                    "Cache-Control": components["headers"]["Cache-Control"];
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    "X-Request-ID": components["headers"]["X-Request-ID"];
                     [name: string]: unknown;
                 };
                 content: {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Not allowed */
+            /** @description Not allowed (type: `scope-missing`, `role-required`, `not-permitted`, `scope-not-held`; see `GET /problems`) */
             403: {
                 headers: {
+                    "Cache-Control": components["headers"]["Cache-Control"];
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    "X-Request-ID": components["headers"]["X-Request-ID"];
                     [name: string]: unknown;
                 };
                 content: {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Unknown id */
+            /** @description Unknown id (type: `not-found`, `no-route`; see `GET /problems`) */
             404: {
                 headers: {
+                    "Cache-Control": components["headers"]["Cache-Control"];
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    "X-Request-ID": components["headers"]["X-Request-ID"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -8223,8 +10416,8 @@ export interface operations {
         parameters: {
             query?: never;
             header: {
-                /** @description The ETag of the version being changed. Missing: 428; stale: 412. */
-                "If-Match": string | null;
+                /** @description The ETag of the version being changed (or `*`). Missing or blank: 428 where required, no precondition where optional; stale (or not an entity tag, which matches nothing): 412. */
+                "If-Match": string;
             };
             path: {
                 /** @description The webhook endpoint's id. */
@@ -8241,89 +10434,128 @@ export interface operations {
             /** @description Request fulfilled, document follows */
             200: {
                 headers: {
-                    /** @description Version of the resource, for If-Match. */
-                    ETag?: unknown;
+                    "Cache-Control": components["headers"]["Cache-Control"];
+                    ETag: components["headers"]["ETag"];
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    "X-Request-ID": components["headers"]["X-Request-ID"];
                     [name: string]: unknown;
                 };
                 content: {
                     "application/json": components["schemas"]["WebhookEndpointOut"];
                 };
             };
-            /** @description Invalid input */
+            /** @description Invalid input (type: `invalid-request`, `invalid-cursor`; see `GET /problems`) */
             400: {
                 headers: {
+                    "Cache-Control": components["headers"]["Cache-Control"];
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    "X-Request-ID": components["headers"]["X-Request-ID"];
                     [name: string]: unknown;
                 };
                 content: {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Missing or unknown API key */
+            /** @description Missing or unknown API key (type: `unauthorized`; see `GET /problems`) */
             401: {
                 headers: {
+                    "Cache-Control": components["headers"]["Cache-Control"];
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    "X-Request-ID": components["headers"]["X-Request-ID"];
                     [name: string]: unknown;
                 };
                 content: {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Not allowed */
+            /** @description Not allowed (type: `scope-missing`, `role-required`, `not-permitted`, `scope-not-held`; see `GET /problems`) */
             403: {
                 headers: {
+                    "Cache-Control": components["headers"]["Cache-Control"];
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    "X-Request-ID": components["headers"]["X-Request-ID"];
                     [name: string]: unknown;
                 };
                 content: {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Unknown id */
+            /** @description Unknown id (type: `not-found`, `no-route`; see `GET /problems`) */
             404: {
                 headers: {
+                    "Cache-Control": components["headers"]["Cache-Control"];
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    "X-Request-ID": components["headers"]["X-Request-ID"];
                     [name: string]: unknown;
                 };
                 content: {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Stale ETag */
+            /** @description Stale ETag (type: `precondition-failed`; see `GET /problems`) */
             412: {
                 headers: {
+                    "Cache-Control": components["headers"]["Cache-Control"];
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    "X-Request-ID": components["headers"]["X-Request-ID"];
                     [name: string]: unknown;
                 };
                 content: {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Body too large */
+            /** @description Body too large (type: `request-body-too-large`; see `GET /problems`) */
             413: {
                 headers: {
+                    "Cache-Control": components["headers"]["Cache-Control"];
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    "X-Request-ID": components["headers"]["X-Request-ID"];
                     [name: string]: unknown;
                 };
                 content: {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Body not JSON */
+            /** @description Body not JSON (type: `unsupported-media-type`; see `GET /problems`) */
             415: {
                 headers: {
+                    "Cache-Control": components["headers"]["Cache-Control"];
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    "X-Request-ID": components["headers"]["X-Request-ID"];
                     [name: string]: unknown;
                 };
                 content: {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Valid JSON, but not a valid request */
+            /** @description Valid JSON, but not a valid request (type: `idempotency-key-reused`, `responses-invalid`, `rubric-unknown`, `invalid-reference`, `invalid-value`, `address-refused`, `whole-period-required`; see `GET /problems`) */
             422: {
                 headers: {
+                    "Cache-Control": components["headers"]["Cache-Control"];
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    "X-Request-ID": components["headers"]["X-Request-ID"];
                     [name: string]: unknown;
                 };
                 content: {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description If-Match missing */
+            /** @description If-Match missing (type: `precondition-required`; see `GET /problems`) */
             428: {
                 headers: {
+                    "Cache-Control": components["headers"]["Cache-Control"];
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    "X-Request-ID": components["headers"]["X-Request-ID"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -8354,42 +10586,62 @@ export interface operations {
             /** @description Request fulfilled, document follows */
             200: {
                 headers: {
+                    "Cache-Control": components["headers"]["Cache-Control"];
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    "X-Request-ID": components["headers"]["X-Request-ID"];
                     [name: string]: unknown;
                 };
                 content: {
                     "application/json": components["schemas"]["WebhookDeliveryPage"];
                 };
             };
-            /** @description Invalid input */
+            /** @description Invalid input (type: `invalid-request`, `invalid-cursor`; see `GET /problems`) */
             400: {
                 headers: {
+                    "Cache-Control": components["headers"]["Cache-Control"];
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    "X-Request-ID": components["headers"]["X-Request-ID"];
                     [name: string]: unknown;
                 };
                 content: {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Missing or unknown API key */
+            /** @description Missing or unknown API key (type: `unauthorized`; see `GET /problems`) */
             401: {
                 headers: {
+                    "Cache-Control": components["headers"]["Cache-Control"];
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    "X-Request-ID": components["headers"]["X-Request-ID"];
                     [name: string]: unknown;
                 };
                 content: {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Not allowed */
+            /** @description Not allowed (type: `scope-missing`, `role-required`, `not-permitted`, `scope-not-held`; see `GET /problems`) */
             403: {
                 headers: {
+                    "Cache-Control": components["headers"]["Cache-Control"];
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    "X-Request-ID": components["headers"]["X-Request-ID"];
                     [name: string]: unknown;
                 };
                 content: {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Unknown id */
+            /** @description Unknown id (type: `not-found`, `no-route`; see `GET /problems`) */
             404: {
                 headers: {
+                    "Cache-Control": components["headers"]["Cache-Control"];
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    "X-Request-ID": components["headers"]["X-Request-ID"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -8405,9 +10657,9 @@ export interface operations {
             query?: never;
             header?: {
                 /** @description Repeat a POST safely: the same key and body within 24 hours replays the first response; the same key with another body is 422. */
-                "Idempotency-Key"?: string | null;
-                /** @description The ETag of the version being changed. Missing: 428; stale: 412. */
-                "If-Match"?: string | null;
+                "Idempotency-Key"?: string;
+                /** @description The ETag of the version being changed (or `*`). Missing or blank: 428 where required, no precondition where optional; stale (or not an entity tag, which matches nothing): 412. */
+                "If-Match"?: string;
             };
             path: {
                 /** @description The webhook endpoint's id. */
@@ -8421,69 +10673,102 @@ export interface operations {
             /** @description Request fulfilled, document follows */
             200: {
                 headers: {
+                    "Cache-Control": components["headers"]["Cache-Control"];
+                    "Idempotent-Replayed": components["headers"]["Idempotent-Replayed"];
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    "X-Request-ID": components["headers"]["X-Request-ID"];
                     [name: string]: unknown;
                 };
                 content: {
                     "application/json": components["schemas"]["WebhookDeliveryOut"];
                 };
             };
-            /** @description Invalid input */
+            /** @description Invalid input (type: `invalid-request`, `invalid-cursor`; see `GET /problems`) */
             400: {
                 headers: {
+                    "Cache-Control": components["headers"]["Cache-Control"];
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    "X-Request-ID": components["headers"]["X-Request-ID"];
                     [name: string]: unknown;
                 };
                 content: {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Missing or unknown API key */
+            /** @description Missing or unknown API key (type: `unauthorized`; see `GET /problems`) */
             401: {
                 headers: {
+                    "Cache-Control": components["headers"]["Cache-Control"];
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    "X-Request-ID": components["headers"]["X-Request-ID"];
                     [name: string]: unknown;
                 };
                 content: {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Not allowed */
+            /** @description Not allowed (type: `scope-missing`, `role-required`, `not-permitted`, `scope-not-held`; see `GET /problems`) */
             403: {
                 headers: {
+                    "Cache-Control": components["headers"]["Cache-Control"];
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    "X-Request-ID": components["headers"]["X-Request-ID"];
                     [name: string]: unknown;
                 };
                 content: {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Unknown id */
+            /** @description Unknown id (type: `not-found`, `no-route`; see `GET /problems`) */
             404: {
                 headers: {
+                    "Cache-Control": components["headers"]["Cache-Control"];
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    "X-Request-ID": components["headers"]["X-Request-ID"];
                     [name: string]: unknown;
                 };
                 content: {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Conflict */
+            /** @description Conflict (type: `draft-exists`, `review-exists`, `request-exists`, `request-closed`, `review-submitted`, `review-not-submitted`, `already-acknowledged`, `superseded`, `not-for-this-role`, `consent-ended`, `training-consent-missing`, `not-a-reference-candidate`, `reference-exists`, `annotation-limit`, `case-exists`, `external-id-used`, `already-rated`, `form-used`, `rubric-not-installed`, `blind-review-pending`, `link-exists`, `email-taken`, `time-zone-fixed`, `self-lockout`, `last-admin`, `idempotency-key-in-use`, `concurrent-write`, `endpoint-disabled`, `delivery-pending`, `identity-provider-exists`; see `GET /problems`) */
             409: {
                 headers: {
+                    "Cache-Control": components["headers"]["Cache-Control"];
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    "X-Request-ID": components["headers"]["X-Request-ID"];
                     [name: string]: unknown;
                 };
                 content: {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Stale ETag */
+            /** @description Stale ETag (type: `precondition-failed`; see `GET /problems`) */
             412: {
                 headers: {
+                    "Cache-Control": components["headers"]["Cache-Control"];
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    "X-Request-ID": components["headers"]["X-Request-ID"];
                     [name: string]: unknown;
                 };
                 content: {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Valid JSON, but not a valid request */
+            /** @description Valid JSON, but not a valid request (type: `idempotency-key-reused`, `responses-invalid`, `rubric-unknown`, `invalid-reference`, `invalid-value`, `address-refused`, `whole-period-required`; see `GET /problems`) */
             422: {
                 headers: {
+                    "Cache-Control": components["headers"]["Cache-Control"];
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    "X-Request-ID": components["headers"]["X-Request-ID"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -8499,9 +10784,9 @@ export interface operations {
             query?: never;
             header?: {
                 /** @description Repeat a POST safely: the same key and body within 24 hours replays the first response; the same key with another body is 422. */
-                "Idempotency-Key"?: string | null;
-                /** @description The ETag of the version being changed. Missing: 428; stale: 412. */
-                "If-Match"?: string | null;
+                "Idempotency-Key"?: string;
+                /** @description The ETag of the version being changed (or `*`). Missing or blank: 428 where required, no precondition where optional; stale (or not an entity tag, which matches nothing): 412. */
+                "If-Match"?: string;
             };
             path: {
                 /** @description The webhook endpoint's id. */
@@ -8514,69 +10799,102 @@ export interface operations {
             /** @description Request fulfilled, document follows */
             200: {
                 headers: {
+                    "Cache-Control": components["headers"]["Cache-Control"];
+                    "Idempotent-Replayed": components["headers"]["Idempotent-Replayed"];
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    "X-Request-ID": components["headers"]["X-Request-ID"];
                     [name: string]: unknown;
                 };
                 content: {
                     "application/json": components["schemas"]["WebhookSecret"];
                 };
             };
-            /** @description Invalid input */
+            /** @description Invalid input (type: `invalid-request`, `invalid-cursor`; see `GET /problems`) */
             400: {
                 headers: {
+                    "Cache-Control": components["headers"]["Cache-Control"];
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    "X-Request-ID": components["headers"]["X-Request-ID"];
                     [name: string]: unknown;
                 };
                 content: {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Missing or unknown API key */
+            /** @description Missing or unknown API key (type: `unauthorized`; see `GET /problems`) */
             401: {
                 headers: {
+                    "Cache-Control": components["headers"]["Cache-Control"];
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    "X-Request-ID": components["headers"]["X-Request-ID"];
                     [name: string]: unknown;
                 };
                 content: {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Not allowed */
+            /** @description Not allowed (type: `scope-missing`, `role-required`, `not-permitted`, `scope-not-held`; see `GET /problems`) */
             403: {
                 headers: {
+                    "Cache-Control": components["headers"]["Cache-Control"];
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    "X-Request-ID": components["headers"]["X-Request-ID"];
                     [name: string]: unknown;
                 };
                 content: {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Unknown id */
+            /** @description Unknown id (type: `not-found`, `no-route`; see `GET /problems`) */
             404: {
                 headers: {
+                    "Cache-Control": components["headers"]["Cache-Control"];
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    "X-Request-ID": components["headers"]["X-Request-ID"];
                     [name: string]: unknown;
                 };
                 content: {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Conflict */
+            /** @description Conflict (type: `draft-exists`, `review-exists`, `request-exists`, `request-closed`, `review-submitted`, `review-not-submitted`, `already-acknowledged`, `superseded`, `not-for-this-role`, `consent-ended`, `training-consent-missing`, `not-a-reference-candidate`, `reference-exists`, `annotation-limit`, `case-exists`, `external-id-used`, `already-rated`, `form-used`, `rubric-not-installed`, `blind-review-pending`, `link-exists`, `email-taken`, `time-zone-fixed`, `self-lockout`, `last-admin`, `idempotency-key-in-use`, `concurrent-write`, `endpoint-disabled`, `delivery-pending`, `identity-provider-exists`; see `GET /problems`) */
             409: {
                 headers: {
+                    "Cache-Control": components["headers"]["Cache-Control"];
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    "X-Request-ID": components["headers"]["X-Request-ID"];
                     [name: string]: unknown;
                 };
                 content: {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Stale ETag */
+            /** @description Stale ETag (type: `precondition-failed`; see `GET /problems`) */
             412: {
                 headers: {
+                    "Cache-Control": components["headers"]["Cache-Control"];
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    "X-Request-ID": components["headers"]["X-Request-ID"];
                     [name: string]: unknown;
                 };
                 content: {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Valid JSON, but not a valid request */
+            /** @description Valid JSON, but not a valid request (type: `idempotency-key-reused`, `responses-invalid`, `rubric-unknown`, `invalid-reference`, `invalid-value`, `address-refused`, `whole-period-required`; see `GET /problems`) */
             422: {
                 headers: {
+                    "Cache-Control": components["headers"]["Cache-Control"];
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    "X-Request-ID": components["headers"]["X-Request-ID"];
                     [name: string]: unknown;
                 };
                 content: {

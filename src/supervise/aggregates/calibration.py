@@ -7,6 +7,7 @@ import uuid
 from collections import defaultdict
 from typing import Any
 
+from supervise import problems
 from supervise.aggregates import repository
 from supervise.aggregates.schemas import Agreement, Calibration, DriftPoint, ItemAgreement, RaterCalibration
 from supervise.aggregates.shared import OBSERVERS, definition
@@ -53,7 +54,7 @@ async def calibration(
     if reviewer_id is None and not principal.is_admin:
         reviewer_id = principal.member_id
     if reviewer_id is not None and reviewer_id != principal.member_id and not principal.is_admin:
-        raise Forbidden("You see your own calibration; admins see every rater's.")
+        raise Forbidden(problems.NOT_PERMITTED, "You see your own calibration; admins see every rater's.")
     asked = await definition(tx, runtime, rubric_key, version)
     labels = {item.key: item.label for item in asked.items}
     rows = await repository.calibration_pairs(tx, principal.org_id, asked.key, asked.version, reviewer_id, OBSERVERS)

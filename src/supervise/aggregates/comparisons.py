@@ -9,6 +9,7 @@ import uuid
 from collections import defaultdict
 from typing import Any, Literal
 
+from supervise import problems
 from supervise.aggregates import markers, repository
 from supervise.aggregates.schemas import (
     CaseTrajectory,
@@ -125,6 +126,7 @@ async def case_trajectory(
     kind = next((k for k, key, _ in measures(asked) if key == measure), None)
     if kind is None:
         raise Unprocessable(
+            problems.RUBRIC_UNKNOWN,
             "The rubric has no such measure.",
             errors=[FieldError("measure", f"{asked.key} {asked.version} has no item or score '{measure}'")],
         )
@@ -191,7 +193,7 @@ async def usefulness(tx: Tx, principal: Principal, *, reviewer_id: uuid.UUID | N
     if reviewer_id is None and not principal.is_admin:
         reviewer_id = principal.member_id
     if reviewer_id is not None and reviewer_id != principal.member_id and not principal.is_admin:
-        raise Forbidden("You see how useful your own feedback was; admins see everyone's.")
+        raise Forbidden(problems.NOT_PERMITTED, "You see how useful your own feedback was; admins see everyone's.")
     rows = await repository.usefulness(tx, principal.org_id, reviewer_id)
     audit.record_read(tx, principal, "aggregate.usefulness", "member", reviewer_id)
     return Usefulness(

@@ -8,6 +8,7 @@ import datetime as dt
 import uuid
 from collections import defaultdict
 
+from supervise import problems
 from supervise.aggregates import repository
 from supervise.aggregates.schemas import Pair, PerspectiveGap, Perspectives, SessionPerspectives, Stats
 from supervise.aggregates.shared import (
@@ -42,7 +43,7 @@ def _measure(asked: RubricDefinition, measure: str, field: str) -> tuple[str, fl
         problem = f"'{measure}' has no bounded range to compare as a share of"
     else:
         return kind, float(low), float(high)
-    raise Unprocessable("The measure cannot be compared.", errors=[FieldError(field, problem)])
+    raise Unprocessable(problems.RUBRIC_UNKNOWN, "The measure cannot be compared.", errors=[FieldError(field, problem)])
 
 
 async def perspectives(
@@ -69,6 +70,7 @@ async def perspectives(
     client = await definition(tx, runtime, client_rubric_key, client_version)
     if "client" not in client.rater_roles:
         raise Unprocessable(
+            problems.RUBRIC_UNKNOWN,
             "The client rubric is not rated by clients.",
             errors=[FieldError("client_rubric", f"{client.key} is rated by: {', '.join(client.rater_roles)}")],
         )

@@ -205,6 +205,8 @@ class FlagOut(msgspec.Struct, kw_only=True):
 class FlagPage(msgspec.Struct, kw_only=True):
     items: list[FlagOut]
     next_cursor: str | None
+    has_more: bool
+    """Whether another page follows: then ``next_cursor`` fetches it."""
 
 
 IccBand = Literal["poor", "moderate", "good", "excellent"]

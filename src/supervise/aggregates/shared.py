@@ -12,6 +12,7 @@ import datetime as dt
 import uuid
 from typing import Any, Literal
 
+from supervise import problems
 from supervise.aggregates.schemas import MeasureKind, RoleFilter
 from supervise.aggregates.stats import Summary, summarise
 from supervise.auth.principal import Principal
@@ -61,21 +62,28 @@ async def definition(tx: Tx, runtime: Runtime, key: str, version: str | None) ->
     if version is None:
         latest = runtime.registry.latest(key)
         if latest is None:
-            raise Unprocessable("No such rubric here.", errors=[FieldError("rubric", f"no installed rubric '{key}'")])
+            raise Unprocessable(
+                problems.RUBRIC_UNKNOWN,
+                "No such rubric here.",
+                errors=[FieldError("rubric", f"no installed rubric '{key}'")],
+            )
         return latest.definition()
     try:
         return (await rubrics.get_version(tx, runtime.registry, key, version)).definition
     except NotFound:
         raise Unprocessable(
-            "No such rubric version here.", errors=[FieldError("version", f"{key} has no version {version}")]
+            problems.RUBRIC_UNKNOWN,
+            "No such rubric version here.",
+            errors=[FieldError("version", f"{key} has no version {version}")],
         ) from None
 
 
 async def not_blinded(tx: Tx, principal: Principal, therapist_id: uuid.UUID) -> None:
     if therapist_id in await reviews.owed_therapists(tx, principal):
         raise Conflict(
+            problems.BLIND_REVIEW_PENDING,
             "You still owe a first review of one of this therapist's sessions: their figures stay hidden from "
-            "you until it is submitted (blind review)."
+            "you until it is submitted (blind review).",
         )
 
 
@@ -165,4 +173,6 @@ def gap_range(definition: RubricDefinition, kind: str, key: str) -> tuple[float 
 
 def check_range(date_from: dt.date | None, date_to: dt.date | None) -> None:
     if date_from is not None and date_to is not None and date_from > date_to:
-        raise Unprocessable("The date range is empty.", errors=[FieldError("from", "after 'to'")])
+        raise Unprocessable(
+            problems.INVALID_VALUE, "The date range is empty.", errors=[FieldError("from", "after 'to'")]
+        )

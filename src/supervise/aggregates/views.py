@@ -19,7 +19,7 @@ from typing import Any, Generic, TypeVar
 
 import msgspec
 
-from supervise import cache
+from supervise import cache, problems
 from supervise.aggregates import disclosure, repository
 from supervise.aggregates.schemas import (
     Bucket,
@@ -178,9 +178,13 @@ async def _team(tx: Tx, principal: Principal, supervisor_id: uuid.UUID | None) -
             return None
         supervisor_id = principal.member_id
     if not principal.is_admin and supervisor_id != principal.member_id:
-        raise Forbidden("A supervisor sees their own team; admins see any.")
+        raise Forbidden(problems.NOT_PERMITTED, "A supervisor sees their own team; admins see any.")
     if await members.find_member(tx, principal.org_id, supervisor_id) is None:
-        raise Unprocessable("No such supervisor.", errors=[FieldError("supervisor_id", "no member with this id")])
+        raise Unprocessable(
+            problems.INVALID_REFERENCE,
+            "No such supervisor.",
+            errors=[FieldError("supervisor_id", "no member with this id")],
+        )
     return await members.supervisees(tx, principal.org_id, supervisor_id)
 
 
@@ -195,7 +199,9 @@ def _one_month(date_from: dt.date | None, date_to: dt.date | None) -> None:
     elif date_to != _month_end(date_from):
         errors.append(FieldError("to", f"the last day of the month 'from' starts ({_month_end(date_from)})"))
     if errors:
-        raise Unprocessable("A team view covers one whole calendar month, or all time.", errors=errors)
+        raise Unprocessable(
+            problems.WHOLE_PERIOD_REQUIRED, "A team view covers one whole calendar month, or all time.", errors=errors
+        )
 
 
 def _month_end(first: dt.date) -> dt.date:

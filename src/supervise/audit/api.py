@@ -66,4 +66,4 @@ class AuditEventController(Controller):
             to(AuditEventOut, With(event, key_made_by=makers.get(event.api_key_id) if event.api_key_id else None))
             for event in found.items
         ]
-        return AuditEventPage(items=items, next_cursor=found.next_cursor)
+        return AuditEventPage(items=items, next_cursor=found.next_cursor, has_more=found.has_more)

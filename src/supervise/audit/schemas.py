@@ -49,3 +49,5 @@ class AuditEventOut(msgspec.Struct, kw_only=True):
 class AuditEventPage(msgspec.Struct, kw_only=True):
     items: list[AuditEventOut]
     next_cursor: str | None
+    has_more: bool
+    """Whether another page follows: then ``next_cursor`` fetches it."""

@@ -22,7 +22,7 @@ from supervise.auth.schemas import (
     IdentityProviderUpdate,
     Me,
     MeIdentity,
-    OrganisationOut,
+    MeOrganisation,
 )
 from supervise.db import Tx
 from supervise.http import Made, Once, With, problem_responses, to
@@ -55,7 +55,7 @@ class MeController(Controller):
             identity = MeIdentity(provider_id=provider.id, issuer=provider.issuer, subject=principal.token_subject)
         return Me(
             member=to(MemberOut, caller.member),
-            organisation=to(OrganisationOut, caller.organisation),
+            organisation=to(MeOrganisation, caller.organisation),
             api_key=to(ApiKeyOut, caller.api_key) if caller.api_key is not None else None,
             identity=identity,
         )

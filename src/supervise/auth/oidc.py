@@ -16,7 +16,7 @@ from typing import Any, Literal
 
 import msgspec
 
-from supervise import cache, db
+from supervise import cache, db, problems
 from supervise.audit import service as audit
 from supervise.auth import repository, tokens
 from supervise.auth.jwks import url_problem
@@ -162,13 +162,14 @@ def _check_urls(settings: Settings, issuer: str | None, jwks_uri: str | None) ->
         if problem is not None:
             errors.append(FieldError(name, problem))
     if errors:
-        raise Unprocessable("The identity provider's URLs are not acceptable.", errors=errors)
+        raise Unprocessable(problems.ADDRESS_REFUSED, "The identity provider's URLs are not acceptable.", errors=errors)
 
 
 def _registered() -> Conflict:
     return Conflict(
+        problems.IDENTITY_PROVIDER_EXISTS,
         "This issuer and audience are registered already: have the provider issue this API's tokens with an "
-        "audience of your own."
+        "audience of your own.",
     )
 
 

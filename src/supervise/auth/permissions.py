@@ -24,7 +24,9 @@ from litestar import Litestar
 from litestar.handlers import BaseRouteHandler, HTTPRouteHandler
 from litestar.openapi.spec import OpenAPI, Operation
 
+from supervise import problems
 from supervise.auth.principal import Principal, Role, Scope
+from supervise.problems import ProblemType
 
 __all__ = [
     "ApiKeysRead",
@@ -67,12 +69,13 @@ class Requires:
     scope: Scope | None
     role: Role | None = None
 
-    def refusal(self, principal: Principal) -> str | None:
-        """Why ``principal`` may not do this, or ``None`` when it may."""
+    def refusal(self, principal: Principal) -> tuple[ProblemType, str] | None:
+        """Why ``principal`` may not do this (its problem type and detail), or ``None`` when it may."""
         if self.scope is not None and principal.scopes is not None and self.scope not in principal.scopes:
-            return f"This API key lacks the scope '{self.scope}'."  # a token's member has no scopes: all of them
+            # a token's member has no scopes: all of them
+            return problems.SCOPE_MISSING, f"This API key lacks the scope '{self.scope}'."
         if self.role is not None and self.role not in principal.roles:
-            return f"Only a member with the {self.role} role may do this."
+            return problems.ROLE_REQUIRED, f"Only a member with the {self.role} role may do this."
         return None
 
     def describe(self) -> str:
@@ -125,7 +128,7 @@ def permission_of(handler: BaseRouteHandler) -> Requires | Token | None:
     return declared
 
 
-PUBLIC = frozenset({"/healthz", "/readyz", "/docs", "/metrics"})
+PUBLIC = frozenset({"/healthz", "/readyz", "/docs", "/metrics", "/problems", "/problems/{slug:str}"})
 """Paths served without an API key, besides the OpenAPI document under ``/schema`` and the ``OPTIONS``
 answers Litestar makes for every path (they list the methods, and disclose nothing)."""
 

@@ -22,7 +22,7 @@ __all__ = [
     "IdentityProviderUpdate",
     "Me",
     "MeIdentity",
-    "OrganisationOut",
+    "MeOrganisation",
 ]
 
 
@@ -64,9 +64,11 @@ class ApiKeyCreated(ApiKeyOut, kw_only=True):
 class ApiKeyPage(msgspec.Struct, kw_only=True):
     items: list[ApiKeyOut]
     next_cursor: str | None
+    has_more: bool
+    """Whether another page follows: then ``next_cursor`` fetches it."""
 
 
-class OrganisationOut(msgspec.Struct, kw_only=True):
+class MeOrganisation(msgspec.Struct, kw_only=True):
     id: uuid.UUID
     name: str
 
@@ -80,7 +82,7 @@ class MeIdentity(msgspec.Struct, kw_only=True):
 
 class Me(msgspec.Struct, kw_only=True):
     member: MemberOut
-    organisation: OrganisationOut
+    organisation: MeOrganisation
     api_key: ApiKeyOut | None
     """The API key in use; null when signed in with an identity provider's access token."""
     identity: MeIdentity | None = None
@@ -158,3 +160,5 @@ class IdentityProviderOut(msgspec.Struct, kw_only=True):
 class IdentityProviderPage(msgspec.Struct, kw_only=True):
     items: list[IdentityProviderOut]
     next_cursor: str | None
+    has_more: bool
+    """Whether another page follows: then ``next_cursor`` fetches it."""

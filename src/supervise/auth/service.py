@@ -8,7 +8,7 @@ import hmac
 import uuid
 from dataclasses import dataclass, replace
 
-from supervise import cache, db
+from supervise import cache, db, problems
 from supervise.audit import service as audit
 from supervise.auth import oidc, repository
 from supervise.auth.keys import ApiKeyHasher, parse_key
@@ -171,7 +171,7 @@ async def issue_key(
         expires_at=expires_at,
         created_by=created_by,
     )
-    await db.insert(tx, key, conflict=Conflict("An API key with this id exists; retry."))
+    await db.insert(tx, key, conflict=Conflict(problems.CONCURRENT_WRITE, "An API key with this id exists; retry."))
     return IssuedKey(key, hasher.full_key(key.id, secret))
 
 
@@ -181,7 +181,7 @@ async def _member_whose_keys(tx: Tx, principal: Principal, member_id: uuid.UUID,
     if member is None:
         raise NotFound("member")
     if member.id != principal.member_id and not principal.is_admin:
-        raise Forbidden(f"Only an admin may {verb} another member's API keys.")
+        raise Forbidden(problems.NOT_PERMITTED, f"Only an admin may {verb} another member's API keys.")
     return member
 
 
@@ -204,14 +204,17 @@ async def create_key(
     if principal.scopes is not None:
         wider = set(scopes or Scope) - principal.scopes
         if wider:
-            raise Forbidden(f"This API key cannot grant scopes it does not hold: {', '.join(sorted(wider))}.")
+            raise Forbidden(
+                problems.SCOPE_NOT_HELD,
+                f"This API key cannot grant scopes it does not hold: {', '.join(sorted(wider))}.",
+            )
     if data.expires_at is not None:
         if data.expires_at.tzinfo is None:
             errors.append(FieldError("expires_at", "needs a timezone offset"))
         elif not _within_lifetime(data.expires_at):
             errors.append(FieldError("expires_at", "must be in the future and within 10 years"))
     if errors:
-        raise Unprocessable("The API key cannot be created as asked.", errors=errors)
+        raise Unprocessable(problems.INVALID_VALUE, "The API key cannot be created as asked.", errors=errors)
     issued = await issue_key(
         tx, runtime.hasher, member.org_id, member.id, data.name, scopes, data.expires_at, principal.member_id
     )

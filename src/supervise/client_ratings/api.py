@@ -148,7 +148,11 @@ class ClientFormController(Controller):
         found = await service.list_forms(
             tx, runtime, principal, page(principal, f"client-forms?r={recording_id}", cursor, limit), recording_id
         )
-        return ClientFormPage(items=[to(ClientFormOut, _form(f)) for f in found.items], next_cursor=found.next_cursor)
+        return ClientFormPage(
+            items=[to(ClientFormOut, _form(f)) for f in found.items],
+            next_cursor=found.next_cursor,
+            has_more=found.has_more,
+        )
 
     @get(
         "/{form_id:uuid}",

@@ -98,6 +98,8 @@ class IssuedForm(ClientFormOut, kw_only=True):
 class ClientFormPage(msgspec.Struct, kw_only=True):
     items: list[ClientFormOut]
     next_cursor: str | None
+    has_more: bool
+    """Whether another page follows: then ``next_cursor`` fetches it."""
 
 
 class FormView(msgspec.Struct, kw_only=True):

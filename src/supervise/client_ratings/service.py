@@ -28,7 +28,7 @@ from dataclasses import dataclass
 
 import msgspec
 
-from supervise import db
+from supervise import db, problems
 from supervise.audit import service as audit
 from supervise.auth.principal import Principal
 from supervise.client_ratings import repository
@@ -38,7 +38,7 @@ from supervise.clock import utcnow
 from supervise.db import Tx, new_id
 from supervise.errors import Conflict, FieldError, Forbidden, NotFound, Unprocessable
 from supervise.events import service as events
-from supervise.events.schemas import ClientRatingSubmitted, RubricRef
+from supervise.events.schemas import ClientRatingSubmitted, EventRubric
 from supervise.members import service as members
 from supervise.pagination import Page, PageRequest
 from supervise.recordings import service as recordings
@@ -96,7 +96,8 @@ def token_digest(token: str) -> bytes:
 
 
 def _invalid(field: str, problem: str, message: str = "The client rating is not valid.") -> Unprocessable:
-    return Unprocessable(message, errors=[FieldError(field, problem)])
+    kind = problems.INVALID_REFERENCE if field == "recording_id" else problems.INVALID_VALUE
+    return Unprocessable(kind, message, errors=[FieldError(field, problem)])
 
 
 async def _ratable(tx: Tx, principal: Principal, recording_id: uuid.UUID) -> Recording:
@@ -104,7 +105,11 @@ async def _ratable(tx: Tx, principal: Principal, recording_id: uuid.UUID) -> Rec
     if recording is None:
         raise _invalid("recording_id", "no recording with this id")
     if not recording.consent_holds(utcnow()):
-        raise _invalid("recording_id", "consent for supervision use is not active")
+        raise Conflict(
+            problems.CONSENT_ENDED,
+            "The recording may not be rated: consent for supervision use has expired or was withdrawn.",
+            errors=[FieldError("recording_id", "consent for supervision use is not active")],
+        )
     return recording
 
 
@@ -132,8 +137,10 @@ async def submit_rating(tx: Tx, runtime: Runtime, principal: Principal, data: Cl
             review = await reviews.visible_review(tx, principal, pushed.review_id)
             if not _same(pushed, review, data, rubric.version):
                 raise Conflict(
+                    problems.EXTERNAL_ID_USED,
                     "A different client rating was already pushed with this external_id.",
                     errors=[FieldError("external_id", f"already used by client rating {pushed.review_id}")],
+                    review_id=pushed.review_id,
                 )
             audit.record_read(tx, principal, "client_rating.read", "review", review.id)
             return Rated(pushed, review, created=False)
@@ -151,7 +158,11 @@ async def submit_rating(tx: Tx, runtime: Runtime, principal: Principal, data: Cl
         form_id=None,
         completed_at=completed_at,
     )
-    await db.insert(tx, rating, conflict=Conflict("This session was rated by its client at the same moment; retry."))
+    await db.insert(
+        tx,
+        rating,
+        conflict=Conflict(problems.ALREADY_RATED, "This session was rated by its client at the same moment; retry."),
+    )
     await audit.record(tx, principal, "client_rating.submit", "review", review.id)
     await events.record(tx, principal.org_id, _submitted(rating, review))
     return Rated(rating, review, created=True)
@@ -163,7 +174,7 @@ def _submitted(rating: ClientRating, review: Review) -> ClientRatingSubmitted:
         recording_id=rating.recording_id,
         therapist_id=review.therapist_id,
         source=rating.source,
-        rubric=RubricRef(key=rating.rubric_key, version=rating.rubric_version),
+        rubric=EventRubric(key=rating.rubric_key, version=rating.rubric_version),
     )
 
 
@@ -171,8 +182,10 @@ async def _not_rated_yet(tx: Tx, recording: Recording, rubric_key: str) -> None:
     existing = await repository.rating_for(tx, recording.org_id, recording.id, rubric_key)
     if existing is not None:
         raise Conflict(
+            problems.ALREADY_RATED,
             f"The client already rated this session with {rubric_key}: client rating {existing.review_id}.",
             errors=[FieldError("recording_id", f"already rated with {rubric_key}")],
+            review_id=existing.review_id,
         )
 
 
@@ -190,7 +203,10 @@ async def create_form(tx: Tx, runtime: Runtime, principal: Principal, data: Clie
     recording = await _ratable(tx, principal, data.recording_id)
     therapists = await _therapists(tx, principal)
     if therapists is not None and recording.therapist_id not in therapists:
-        raise Forbidden("Only the therapist, a supervisor of theirs or an admin may ask the client for a rating.")
+        raise Forbidden(
+            problems.NOT_PERMITTED,
+            "Only the therapist, a supervisor of theirs or an admin may ask the client for a rating.",
+        )
     rubric = reviews.pin_client_rubric(runtime, data.rubric_key, data.rubric_version)
     await _not_rated_yet(tx, recording, rubric.key)
     # The version freezes when the link is issued, as at a first draft: the client answers this definition.
@@ -213,7 +229,7 @@ async def create_form(tx: Tx, runtime: Runtime, principal: Principal, data: Clie
         used_at=None,
         review_id=None,
     )
-    await db.insert(tx, form, conflict=Conflict("A link with this token exists; retry."))
+    await db.insert(tx, form, conflict=Conflict(problems.CONCURRENT_WRITE, "A link with this token exists; retry."))
     await audit.record(tx, principal, "client_form.create", "client_form", form.id)
     return IssuedToken(form, token)
 
@@ -243,7 +259,9 @@ async def revoke_form(tx: Tx, principal: Principal, form_id: uuid.UUID) -> Clien
     if form is None:
         raise NotFound("client form")
     if form.used_at is not None:
-        raise Conflict(f"The link was used already: client rating {form.review_id}.")
+        raise Conflict(
+            problems.FORM_USED, f"The link was used already: client rating {form.review_id}.", review_id=form.review_id
+        )
     if form.revoked_at is None:
         now = utcnow()
         await repository.revoke(tx, form, now)
@@ -287,15 +305,18 @@ async def submit_form(
     """Store the client's answers, once: a second submission is a 409."""
     form, recording = await _open(tx, token)
     if form.used_at is not None:
-        raise Conflict("This form was submitted already; a link is used once.")
+        raise Conflict(problems.FORM_USED, "This form was submitted already; a link is used once.")
     rubric = runtime.registry.get(form.rubric_key, form.rubric_version)
     if rubric is None:
-        raise Conflict("This form's rubric is no longer installed here; ask the clinic for a new link.")
+        raise Conflict(
+            problems.RUBRIC_NOT_INSTALLED,
+            "This form's rubric is no longer installed here; ask the clinic for a new link.",
+        )
     await _not_rated_yet(tx, recording, rubric.key)
     now = utcnow()
     review = await reviews.record_client_rating(tx, runtime, recording, rubric, data.responses, now)
     if not await repository.mark_used(tx, form, review.id, now):
-        raise Conflict("This form was submitted already; a link is used once.")
+        raise Conflict(problems.FORM_USED, "This form was submitted already; a link is used once.")
     rating = ClientRating(
         org_id=form.org_id,
         review_id=review.id,
@@ -308,7 +329,11 @@ async def submit_form(
         form_id=form.id,
         completed_at=now,
     )
-    await db.insert(tx, rating, conflict=Conflict("This session was rated by its client at the same moment; retry."))
+    await db.insert(
+        tx,
+        rating,
+        conflict=Conflict(problems.ALREADY_RATED, "This session was rated by its client at the same moment; retry."),
+    )
     await audit.record(
         tx,
         None,

@@ -69,7 +69,11 @@ class EventController(Controller):
         limit: Limit = DEFAULT_LIMIT,
     ) -> EventPage:
         found = await service.feed(tx, principal, None if after is None else int(after), limit)
-        return EventPage(items=[service.envelope(e) for e in found.events], next_cursor=str(found.next_cursor))
+        return EventPage(
+            items=[service.envelope(e) for e in found.events],
+            next_cursor=str(found.next_cursor),
+            has_more=found.has_more,
+        )
 
 
 class EventTypeController(Controller):
@@ -159,7 +163,9 @@ class WebhookEndpointController(Controller):
         found = await webhooks.list_endpoints(
             tx, runtime, principal, page(principal, "webhook-endpoints", cursor, limit)
         )
-        return WebhookEndpointPage(items=[_endpoint(e) for e in found.items], next_cursor=found.next_cursor)
+        return WebhookEndpointPage(
+            items=[_endpoint(e) for e in found.items], next_cursor=found.next_cursor, has_more=found.has_more
+        )
 
     @get(
         "/{endpoint_id:uuid}",
@@ -259,7 +265,9 @@ class WebhookEndpointController(Controller):
     ) -> WebhookDeliveryPage:
         request = page(principal, f"webhook-deliveries?e={endpoint_id}", cursor, limit)
         found = await webhooks.list_deliveries(tx, runtime, principal, endpoint_id, request)
-        return WebhookDeliveryPage(items=[_delivery(d) for d in found.items], next_cursor=found.next_cursor)
+        return WebhookDeliveryPage(
+            items=[_delivery(d) for d in found.items], next_cursor=found.next_cursor, has_more=found.has_more
+        )
 
     @post(
         "/{endpoint_id:uuid}/deliveries/{delivery_id:uuid}/redeliver",

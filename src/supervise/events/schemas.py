@@ -19,6 +19,7 @@ __all__ = [
     "ClientRatingSubmittedEvent",
     "EventOut",
     "EventPage",
+    "EventRubric",
     "EventType",
     "EventTypeList",
     "EventTypeOut",
@@ -37,7 +38,6 @@ __all__ = [
     "ReviewRequestedEvent",
     "ReviewSubmitted",
     "ReviewSubmittedEvent",
-    "RubricRef",
     "WebhookDeliveryOut",
     "WebhookDeliveryPage",
     "WebhookEndpointCreate",
@@ -61,7 +61,7 @@ EventType = Literal[
 Role = Literal["supervisor", "peer", "self", "client"]
 
 
-class RubricRef(msgspec.Struct, kw_only=True):
+class EventRubric(msgspec.Struct, kw_only=True):
     key: str
     version: str
 
@@ -103,7 +103,7 @@ class ReviewRequested(Payload):
     therapist_id: uuid.UUID
     reviewer_id: uuid.UUID
     role: Role
-    rubric: RubricRef
+    rubric: EventRubric
 
 
 class ReviewSubmitted(Payload):
@@ -115,7 +115,7 @@ class ReviewSubmitted(Payload):
     therapist_id: uuid.UUID
     reviewer_id: uuid.UUID
     role: Role
-    rubric: RubricRef
+    rubric: EventRubric
 
 
 class ReviewAmended(Payload):
@@ -129,7 +129,7 @@ class ReviewAmended(Payload):
     therapist_id: uuid.UUID
     reviewer_id: uuid.UUID
     role: Role
-    rubric: RubricRef
+    rubric: EventRubric
 
 
 class ReviewAcknowledged(Payload):
@@ -140,7 +140,7 @@ class ReviewAcknowledged(Payload):
     recording_id: uuid.UUID
     therapist_id: uuid.UUID
     reviewer_id: uuid.UUID
-    rubric: RubricRef
+    rubric: EventRubric
 
 
 class ClientRatingSubmitted(Payload):
@@ -152,7 +152,7 @@ class ClientRatingSubmitted(Payload):
     recording_id: uuid.UUID
     therapist_id: uuid.UUID
     source: Literal["integration", "link"]
-    rubric: RubricRef
+    rubric: EventRubric
 
 
 class FlagRaised(Payload):
@@ -167,7 +167,7 @@ class FlagRaised(Payload):
     code: str
     """The rubric's code for the flag (e.g. `total_below_cutoff`)."""
     severity: Literal["info", "warning", "critical"]
-    rubric: RubricRef
+    rubric: EventRubric
 
 
 class _Envelope(msgspec.Struct, kw_only=True, tag_field="type"):
@@ -245,6 +245,8 @@ class EventPage(msgspec.Struct, kw_only=True):
     items: list[EventOut]
     next_cursor: Annotated[str, msgspec.Meta(examples=["42"])]
     """Ask for `after=<next_cursor>` next; the same as `after` when no event is newer."""
+    has_more: bool
+    """Whether newer events exist already: then ask again at once, else poll later."""
 
 
 class EventTypeOut(msgspec.Struct, kw_only=True):
@@ -318,6 +320,8 @@ class WebhookSecret(msgspec.Struct, kw_only=True):
 class WebhookEndpointPage(msgspec.Struct, kw_only=True):
     items: list[WebhookEndpointOut]
     next_cursor: str | None
+    has_more: bool
+    """Whether another page follows: then ``next_cursor`` fetches it."""
 
 
 class WebhookDeliveryOut(msgspec.Struct, kw_only=True):
@@ -341,3 +345,5 @@ class WebhookDeliveryOut(msgspec.Struct, kw_only=True):
 class WebhookDeliveryPage(msgspec.Struct, kw_only=True):
     items: list[WebhookDeliveryOut]
     next_cursor: str | None
+    has_more: bool
+    """Whether another page follows: then ``next_cursor`` fetches it."""

@@ -84,6 +84,8 @@ def envelope(event: Event) -> EventOut:
 class Feed:
     events: list[Event]
     next_cursor: int
+    has_more: bool
+    """Whether events after ``next_cursor`` exist already."""
 
 
 async def feed(tx: Tx, principal: Principal, after: int | None, limit: int) -> Feed:
@@ -98,9 +100,11 @@ async def feed(tx: Tx, principal: Principal, after: int | None, limit: int) -> F
             f"Events up to {pruned} were pruned (retention); this cursor ({after}) would skip them. Sync from "
             "the lists, then read the feed from its oldest event kept (without after)."
         )
-    events = await repository.page_after(tx, principal.org_id, after, limit)
+    events = await repository.page_after(tx, principal.org_id, after, limit + 1)
+    has_more = len(events) > limit
+    events = events[:limit]
     audit.record_read(tx, principal, "event.list", "event", None)
-    return Feed(events, events[-1].seq if events else after)
+    return Feed(events, events[-1].seq if events else after, has_more)
 
 
 async def prune(tx: Tx, before: dt.datetime) -> tuple[int, int]:

@@ -16,7 +16,7 @@ import uuid
 
 import msgspec
 
-from supervise import db
+from supervise import db, problems
 from supervise.audit import service as audit
 from supervise.auth.principal import Principal
 from supervise.clock import utcnow
@@ -28,6 +28,7 @@ from supervise.events.schemas import EVENT_TYPES, WebhookEndpointCreate, Webhook
 from supervise.events.tables import WebhookDelivery, WebhookEndpoint
 from supervise.pagination import Page, PageRequest
 from supervise.preconditions import check_if_match
+from supervise.problems import ProblemType
 from supervise.runtime import Runtime
 
 __all__ = [
@@ -54,24 +55,28 @@ def new_secret() -> str:
     return "whsec_" + base64.b64encode(secrets.token_bytes(24)).decode()
 
 
-def _invalid(field: str, problem: str) -> Unprocessable:
-    return Unprocessable("The webhook endpoint is not valid.", errors=[FieldError(field, problem)])
+def _invalid(kind: ProblemType, field: str, problem: str) -> Unprocessable:
+    return Unprocessable(kind, "The webhook endpoint is not valid.", errors=[FieldError(field, problem)])
 
 
 async def _checked_url(runtime: Runtime, url: str) -> str:
     try:
         await resolve(url, allow_loopback=runtime.settings.webhook_allow_loopback)
     except UnsafeAddress as exc:
-        raise _invalid("url", str(exc)) from None
+        raise _invalid(problems.ADDRESS_REFUSED, "url", str(exc)) from None
     return url
 
 
 def _checked_types(types: list[str]) -> list[str]:
     for index, name in enumerate(types):
         if name not in EVENT_TYPES:
-            raise _invalid(f"event_types[{index}]", f"unknown event type {name!r} (see GET /v1/event-types)")
+            raise _invalid(
+                problems.INVALID_VALUE,
+                f"event_types[{index}]",
+                f"unknown event type {name!r} (see GET /v1/event-types)",
+            )
     if len(set(types)) != len(types):
-        raise _invalid("event_types", "each type may be given once")
+        raise _invalid(problems.INVALID_VALUE, "event_types", "each type may be given once")
     return types
 
 
@@ -97,7 +102,9 @@ async def create_endpoint(
         created_at=now,
         updated_at=now,
     )
-    await db.insert(tx, endpoint, conflict=Conflict("An endpoint with this id exists; retry."))
+    await db.insert(
+        tx, endpoint, conflict=Conflict(problems.CONCURRENT_WRITE, "An endpoint with this id exists; retry.")
+    )
     await audit.record(tx, principal, "webhook_endpoint.create", "webhook_endpoint", endpoint.id)
     return endpoint, secret
 
@@ -159,7 +166,7 @@ async def rotate_secret(
         check_if_match(if_match, endpoint.version)
     secret, now = new_secret(), utcnow()
     changes = {"secret": secret, "previous_secret": endpoint.secret, "previous_secret_until": now + ROTATION}
-    stale = Conflict("The endpoint changed while its secret was rotated; retry.")
+    stale = Conflict(problems.CONCURRENT_WRITE, "The endpoint changed while its secret was rotated; retry.")
     await db.update(tx, endpoint, changes, stale=stale)
     await audit.record(tx, principal, "webhook_endpoint.rotate_secret", "webhook_endpoint", endpoint.id)
     return endpoint, secret
@@ -188,9 +195,12 @@ async def redeliver(tx: Tx, principal: Principal, endpoint_id: uuid.UUID, delive
     if delivery is None:
         raise NotFound("webhook delivery")
     if not endpoint.active:
-        raise Conflict("The endpoint is disabled: reactivate it (PATCH active=true), and its deliveries go out.")
+        raise Conflict(
+            problems.ENDPOINT_DISABLED,
+            "The endpoint is disabled: reactivate it (PATCH active=true), and its deliveries go out.",
+        )
     if delivery.state == "pending":
-        raise Conflict("This delivery is pending already; it is sent when due.")
+        raise Conflict(problems.DELIVERY_PENDING, "This delivery is pending already; it is sent when due.")
     delivery.state, delivery.next_attempt_at = "pending", utcnow()
     await db.save(tx)
     await audit.record(tx, principal, "webhook_delivery.redeliver", "webhook_endpoint", endpoint.id)

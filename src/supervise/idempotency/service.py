@@ -12,7 +12,7 @@ import hashlib
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
-from supervise import db
+from supervise import db, problems
 from supervise.audit import service as audit
 from supervise.auth.principal import Principal
 from supervise.clock import utcnow
@@ -54,6 +54,7 @@ async def run_once(
     if record is not None:
         if record.request_hash != request_hash:
             raise Unprocessable(
+                problems.IDEMPOTENCY_KEY_REUSED,
                 "This Idempotency-Key was used with a different request; use a new key for a new request.",
                 errors=[FieldError("Idempotency-Key", "reused with a different request")],
             )
@@ -72,5 +73,9 @@ async def run_once(
         location=response.location,
         created_at=now,
     )
-    await db.insert(tx, remembered, conflict=Conflict("A request with this Idempotency-Key is being made; retry."))
+    await db.insert(
+        tx,
+        remembered,
+        conflict=Conflict(problems.IDEMPOTENCY_KEY_IN_USE, "A request with this Idempotency-Key is being made; retry."),
+    )
     return response

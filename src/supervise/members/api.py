@@ -97,7 +97,7 @@ class MemberController(Controller):
             member = await service.create_member(tx, principal, data)
             return Made(to(MemberOut, member), f"/v1/members/{member.id}")
 
-        return await once(data, create, etag_version=1)
+        return await once(data, create)
 
     @get(
         "/",

@@ -78,6 +78,8 @@ class MemberPage(msgspec.Struct, kw_only=True):
     items: list[MemberOut]
     next_cursor: str | None
     """Pass as ``cursor`` to get the next page; null on the last page."""
+    has_more: bool
+    """Whether another page follows: then ``next_cursor`` fetches it."""
 
 
 class SupervisionLinkCreate(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
@@ -95,6 +97,8 @@ class SupervisionLinkOut(msgspec.Struct, kw_only=True):
 class SupervisionLinkPage(msgspec.Struct, kw_only=True):
     items: list[SupervisionLinkOut]
     next_cursor: str | None
+    has_more: bool
+    """Whether another page follows: then ``next_cursor`` fetches it."""
 
 
 TimeZone = Annotated[

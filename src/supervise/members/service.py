@@ -10,7 +10,7 @@ import uuid
 from dataclasses import dataclass
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from supervise import db
+from supervise import db, problems
 from supervise.audit import service as audit
 from supervise.auth.principal import Principal, Role
 from supervise.clock import utcnow
@@ -46,12 +46,16 @@ __all__ = [
 
 def _check_roles(roles: list[Role]) -> None:
     if len(set(roles)) != len(roles):
-        raise Unprocessable("Each role may be given once.", errors=[FieldError("roles", "duplicate role")])
+        raise Unprocessable(
+            problems.INVALID_VALUE, "Each role may be given once.", errors=[FieldError("roles", "duplicate role")]
+        )
 
 
 def _email_taken() -> Conflict:
     return Conflict(
-        "Another member of this organisation has this email address.", errors=[FieldError("email", "already in use")]
+        problems.EMAIL_TAKEN,
+        "Another member of this organisation has this email address.",
+        errors=[FieldError("email", "already in use")],
     )
 
 
@@ -87,7 +91,7 @@ class NewOrganisation:
 async def create_organisation(tx: Tx, name: str, admin_name: str, admin_email: str) -> NewOrganisation:
     """An organisation and its first admin (operators do this from the command line)."""
     org = Organisation(id=new_id(), name=name, created_at=utcnow())
-    await db.insert(tx, org, conflict=Conflict("An organisation with this id exists."))
+    await db.insert(tx, org, conflict=Conflict(problems.CONCURRENT_WRITE, "An organisation with this id exists."))
     admin = _new_member(org.id, "person", admin_name, admin_email, [Role.ADMIN])
     await db.insert(tx, admin, conflict=_email_taken())
     await audit.record(tx, None, "organisation.create", "organisation", org.id, org_id=org.id)
@@ -115,10 +119,13 @@ async def update_organisation(
             ZoneInfo(str(changes["time_zone"]))
         except (ZoneInfoNotFoundError, ValueError):
             raise Unprocessable(
-                "The time zone is not valid.", errors=[FieldError("time_zone", "not an IANA time zone")]
+                problems.INVALID_VALUE,
+                "The time zone is not valid.",
+                errors=[FieldError("time_zone", "not an IANA time zone")],
             ) from None
         if await scores.has_scores(tx, organisation.id):
             raise Conflict(
+                problems.TIME_ZONE_FIXED,
                 "The time zone cannot change once reviews were scored: their days, weeks and months would move.",
                 errors=[FieldError("time_zone", "fixed once reviews are scored")],
             )
@@ -131,7 +138,11 @@ async def update_organisation(
 async def create_member(tx: Tx, principal: Principal, data: MemberCreate) -> Member:
     _check_roles(data.roles)
     if data.kind == "person" and data.email is None:
-        raise Unprocessable("A person needs an email address.", errors=[FieldError("email", "required for a person")])
+        raise Unprocessable(
+            problems.INVALID_VALUE,
+            "A person needs an email address.",
+            errors=[FieldError("email", "required for a person")],
+        )
     if data.email is not None:
         await _email_free(tx, principal.org_id, data.email)
     member = _new_member(principal.org_id, data.kind, data.name, data.email, data.roles)
@@ -166,26 +177,30 @@ async def update_member(
     is_self = member.id == principal.member_id
     if not principal.is_admin:
         if not is_self:
-            raise Forbidden("Only an admin may change another member.")
+            raise Forbidden(problems.NOT_PERMITTED, "Only an admin may change another member.")
         if data.roles is not None or data.active is not None:
-            raise Forbidden("Only an admin may change roles or deactivate a member.")
+            raise Forbidden(problems.NOT_PERMITTED, "Only an admin may change roles or deactivate a member.")
     check_if_match(if_match, member.version)
     changes: dict[str, object] = {}
     if data.name is not None:
         changes["name"] = data.name
     if data.email is not None and data.email != member.email:
         if member.kind == "integration":
-            raise Unprocessable("An integration has no email address.", errors=[FieldError("email", "not allowed")])
+            raise Unprocessable(
+                problems.INVALID_VALUE,
+                "An integration has no email address.",
+                errors=[FieldError("email", "not allowed")],
+            )
         await _email_free(tx, principal.org_id, data.email, member.id)
         changes["email"] = data.email
     if data.roles is not None:
         _check_roles(data.roles)
         if is_self and Role.ADMIN not in data.roles:
-            raise Conflict("You cannot remove your own admin role; ask another admin.")
+            raise Conflict(problems.SELF_LOCKOUT, "You cannot remove your own admin role; ask another admin.")
         changes["roles"] = data.roles
     if data.active is not None:
         if is_self and not data.active:
-            raise Conflict("You cannot deactivate yourself; ask another admin.")
+            raise Conflict(problems.SELF_LOCKOUT, "You cannot deactivate yourself; ask another admin.")
         changes["active"] = data.active
     loses_admin = (
         member.is_admin
@@ -196,7 +211,9 @@ async def update_member(
         # Lock every active admin row first, so two admins demoting each other at once cannot both succeed.
         remaining = set(await repository.lock_active_admins(tx, principal.org_id)) - {member.id}
         if not remaining:
-            raise Conflict("The organisation would have no active admin left; make someone else admin first.")
+            raise Conflict(
+                problems.LAST_ADMIN, "The organisation would have no active admin left; make someone else admin first."
+            )
     if changes:
         # Another writer changed it between our read and our write (even under ``If-Match: *``): 412.
         stale = PreconditionFailed("The member changed while this update ran; read it again and retry.")
@@ -220,10 +237,12 @@ async def create_link(tx: Tx, principal: Principal, data: SupervisionLinkCreate)
     if data.supervisor_id == data.supervisee_id:
         errors.append(FieldError("supervisee_id", "a member cannot supervise themselves"))
     if errors:
-        raise Unprocessable("The supervision link is not valid.", errors=errors)
+        raise Unprocessable(problems.INVALID_REFERENCE, "The supervision link is not valid.", errors=errors)
     existing = await repository.existing_link(tx, principal.org_id, data.supervisor_id, data.supervisee_id)
     if existing is not None:
-        raise Conflict(f"This supervision link already exists: {existing.id}.")
+        raise Conflict(
+            problems.LINK_EXISTS, f"This supervision link already exists: {existing.id}.", link_id=existing.id
+        )
     link = SupervisionLink(
         id=new_id(),
         org_id=principal.org_id,
@@ -231,7 +250,7 @@ async def create_link(tx: Tx, principal: Principal, data: SupervisionLinkCreate)
         supervisee_id=data.supervisee_id,
         created_at=utcnow(),
     )
-    await db.insert(tx, link, conflict=Conflict("This supervision link already exists."))
+    await db.insert(tx, link, conflict=Conflict(problems.LINK_EXISTS, "This supervision link already exists."))
     await audit.record(tx, principal, "supervision_link.create", "supervision_link", link.id)
     return link
 

@@ -47,6 +47,8 @@ class CaseOut(msgspec.Struct, kw_only=True):
 class CasePage(msgspec.Struct, kw_only=True):
     items: list[CaseOut]
     next_cursor: str | None
+    has_more: bool
+    """Whether another page follows: then ``next_cursor`` fetches it."""
 
 
 class MediaRef(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
@@ -98,7 +100,8 @@ class RecordingUpdate(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
 
     consent_scope: ConsentScope | None = None
     consent_expires_at: dt.datetime | None = None
-    withdraw_consent: Literal[True] | None = None
+    withdraw_consent: bool = False
+    """``true`` withdraws consent for supervision use, for good; ``false`` (the default) changes nothing."""
 
 
 class RecordingOut(msgspec.Struct, kw_only=True):
@@ -120,6 +123,8 @@ class RecordingOut(msgspec.Struct, kw_only=True):
 class RecordingPage(msgspec.Struct, kw_only=True):
     items: list[RecordingOut]
     next_cursor: str | None
+    has_more: bool
+    """Whether another page follows: then ``next_cursor`` fetches it."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -14,7 +14,7 @@ from __future__ import annotations
 import datetime as dt
 import uuid
 
-from supervise import db
+from supervise import db, problems
 from supervise.audit import service as audit
 from supervise.auth.principal import Principal
 from supervise.clock import utcnow
@@ -82,7 +82,9 @@ async def may_see_therapist(tx: Tx, principal: Principal, therapist_id: uuid.UUI
 
 def _may_write_for(principal: Principal, therapist_id: uuid.UUID) -> None:
     if not (principal.is_admin or principal.member_id == therapist_id):
-        raise Forbidden("Only the therapist or an admin may add cases and recordings for a therapist.")
+        raise Forbidden(
+            problems.NOT_PERMITTED, "Only the therapist or an admin may add cases and recordings for a therapist."
+        )
 
 
 def _aware(value: dt.datetime | None, field: str) -> list[FieldError]:
@@ -92,16 +94,25 @@ def _aware(value: dt.datetime | None, field: str) -> list[FieldError]:
 async def create_case(tx: Tx, principal: Principal, data: CaseCreate) -> Case:
     therapist = await members.find_member(tx, principal.org_id, data.therapist_id)
     if therapist is None or not await may_see_therapist(tx, principal, therapist.id):
-        raise Unprocessable("The case is not valid.", errors=[FieldError("therapist_id", "no member with this id")])
+        raise Unprocessable(
+            problems.INVALID_REFERENCE,
+            "The case is not valid.",
+            errors=[FieldError("therapist_id", "no member with this id")],
+        )
     _may_write_for(principal, therapist.id)
     if not (therapist.active and therapist.is_clinician):
         raise Unprocessable(
+            problems.INVALID_REFERENCE,
             "The case is not valid.",
             errors=[FieldError("therapist_id", "not an active member with the clinician role")],
         )
     existing = await repository.case_by_ref(tx, principal.org_id, therapist.id, data.external_ref)
     if existing is not None:
-        raise Conflict(f"This therapist already has a case with this external_ref: {existing.id}.")
+        raise Conflict(
+            problems.CASE_EXISTS,
+            f"This therapist already has a case with this external_ref: {existing.id}.",
+            case_id=existing.id,
+        )
     case = Case(
         id=new_id(),
         org_id=principal.org_id,
@@ -109,7 +120,9 @@ async def create_case(tx: Tx, principal: Principal, data: CaseCreate) -> Case:
         external_ref=data.external_ref,
         created_at=utcnow(),
     )
-    await db.insert(tx, case, conflict=Conflict("This therapist already has a case with this external_ref."))
+    await db.insert(
+        tx, case, conflict=Conflict(problems.CASE_EXISTS, "This therapist already has a case with this external_ref.")
+    )
     await audit.record(tx, principal, "case.create", "case", case.id)
     return case
 
@@ -157,10 +170,14 @@ class Pushed:
 async def create_recording(tx: Tx, principal: Principal, data: RecordingCreate) -> Pushed:
     errors = _aware(data.occurred_at, "occurred_at") + _aware(data.consent.expires_at, "consent.expires_at")
     if errors:
-        raise Unprocessable("The recording is not valid.", errors=errors)
+        raise Unprocessable(problems.INVALID_VALUE, "The recording is not valid.", errors=errors)
     case = await repository.get_case(tx, principal.org_id, data.case_id)
     if case is None or not await may_see_therapist(tx, principal, case.therapist_id):
-        raise Unprocessable("The recording is not valid.", errors=[FieldError("case_id", "no case with this id")])
+        raise Unprocessable(
+            problems.INVALID_REFERENCE,
+            "The recording is not valid.",
+            errors=[FieldError("case_id", "no case with this id")],
+        )
     _may_write_for(principal, case.therapist_id)
     if data.external_id is not None:
         existing = await repository.recording_by_external_id(tx, principal.org_id, data.external_id)
@@ -170,8 +187,10 @@ async def create_recording(tx: Tx, principal: Principal, data: RecordingCreate) 
                 visible = await visible_recording(tx, principal, existing.id) is not None
                 used_by = f"already used by recording {existing.id}" if visible else "already used"
                 raise Conflict(
+                    problems.EXTERNAL_ID_USED,
                     "A different recording was already pushed with this external_id.",
                     errors=[FieldError("external_id", used_by)],
+                    recording_id=existing.id if visible else None,
                 )
             audit.record_read(tx, principal, "recording.read", "recording", existing.id)
             return Pushed(existing, created=False)
@@ -196,7 +215,11 @@ async def create_recording(tx: Tx, principal: Principal, data: RecordingCreate) 
         updated_at=now,
     )
     await db.insert(
-        tx, recording, conflict=Conflict("A recording with this external_id was pushed at the same time; retry.")
+        tx,
+        recording,
+        conflict=Conflict(
+            problems.CONCURRENT_WRITE, "A recording with this external_id was pushed at the same time; retry."
+        ),
     )
     await audit.record(tx, principal, "recording.create", "recording", recording.id)
     await events.record(
@@ -238,7 +261,7 @@ async def update_recording(
     if recording.consent_withdrawn_at is not None and (data.consent_scope or data.consent_expires_at):
         errors.append(FieldError("consent_scope", "consent was withdrawn; withdrawal is final"))
     if errors:
-        raise Unprocessable("The consent cannot be changed as asked.", errors=errors)
+        raise Unprocessable(problems.INVALID_VALUE, "The consent cannot be changed as asked.", errors=errors)
     changes: dict[str, object] = {}
     if data.consent_scope is not None:
         changes["consent_scope"] = data.consent_scope

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import uuid
 
-from supervise import db
+from supervise import db, problems
 from supervise.audit import service as audit
 from supervise.auth.principal import Principal
 from supervise.clock import utcnow
@@ -38,9 +38,11 @@ async def create_annotation(
             FieldError("item_key", f"{review.rubric_key} {review.rubric_version} has no item '{data.item_key}'")
         )
     if errors:
-        raise Unprocessable("The annotation does not fit the recording or the rubric.", errors=errors)
+        raise Unprocessable(
+            problems.INVALID_VALUE, "The annotation does not fit the recording or the rubric.", errors=errors
+        )
     if await repository.annotation_count(tx, review.org_id, review.id) >= MAX_ANNOTATIONS:
-        raise Conflict(f"A review holds at most {MAX_ANNOTATIONS} annotations.")
+        raise Conflict(problems.ANNOTATION_LIMIT, f"A review holds at most {MAX_ANNOTATIONS} annotations.")
     annotation = Annotation(
         id=new_id(),
         org_id=review.org_id,
@@ -52,7 +54,9 @@ async def create_annotation(
         text=data.text,
         created_at=utcnow(),
     )
-    await db.insert(tx, annotation, conflict=Conflict("An annotation with this id exists; retry."))
+    await db.insert(
+        tx, annotation, conflict=Conflict(problems.CONCURRENT_WRITE, "An annotation with this id exists; retry.")
+    )
     await audit.record(tx, principal, "annotation.create", "review", review.id)
     return annotation
 

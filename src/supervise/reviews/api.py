@@ -122,7 +122,7 @@ class ReviewRequestController(Controller):
             state=state_filter,
         )
         reviews = await requests.review_ids(tx, principal, found.items)
-        return ReviewRequestPage(items=_requests_out(found.items, reviews), next_cursor=found.next_cursor)
+        return to(ReviewRequestPage, With(found, items=_requests_out(found.items, reviews)))
 
     @get(
         "/{request_id:uuid}",
@@ -207,8 +207,9 @@ class ReviewController(Controller):
         description="Current revisions you may see: your own; submitted reviews of your sessions, of your "
         "supervisees' sessions, and of sessions you reviewed yourself; admins see every review, drafts "
         "included. Blind review: while you still owe a first review of a recording (an open request or a "
-        "first draft), you see no one else's review of it, whatever your role. Audited.",
-        responses=problem_responses(400, 401, 403),
+        "first draft), you see no one else's review of it, whatever your role. `recording_id`: only that "
+        "recording's (404 if you cannot see it). Audited.",
+        responses=problem_responses(400, 401, 403, 404),
     )
     async def list_reviews(
         self,
@@ -217,6 +218,7 @@ class ReviewController(Controller):
         runtime: NamedDependency[Runtime],
         reviewer: MemberRef = None,
         therapist: MemberRef = None,
+        recording_id: Annotated[uuid.UUID | None, QueryParameter(description="Only this recording's.")] = None,
         state_filter: Annotated[
             ReviewState | None, QueryParameter(name="state", description="Only in this state.")
         ] = None,
@@ -228,9 +230,14 @@ class ReviewController(Controller):
         cursor: Cursor = None,
     ) -> ReviewPage:
         reviewer_id, therapist_id = member(reviewer, principal), member(therapist, principal)
-        scope = f"reviews?r={reviewer_id}&t={therapist_id}&s={state_filter}&k={rubric}&o={role}"
+        scope = f"reviews?r={reviewer_id}&t={therapist_id}&rec={recording_id}&s={state_filter}&k={rubric}&o={role}"
         where = ReviewFilter(
-            reviewer_id=reviewer_id, therapist_id=therapist_id, state=state_filter, rubric_key=rubric, role=role
+            recording_id=recording_id,
+            reviewer_id=reviewer_id,
+            therapist_id=therapist_id,
+            state=state_filter,
+            rubric_key=rubric,
+            role=role,
         )
         found = await service.list_reviews(tx, runtime, principal, page(principal, scope, cursor, limit), where)
         return to(ReviewPage, found)

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import uuid
 
-from supervise import db
+from supervise import db, problems
 from supervise.audit import service as audit
 from supervise.auth.principal import Principal
 from supervise.clock import utcnow
@@ -22,17 +22,27 @@ async def mark_reference(tx: Tx, principal: Principal, review_id: uuid.UUID) -> 
     recording must be consented for training (`supervision_and_training`)."""
     review = await rules.visible_review(tx, principal, review_id, for_update=True)
     if review.state == "draft" or review.superseded_by_id is not None:
-        raise Conflict("Only a submitted, current revision can be a reference.")
+        raise Conflict(problems.NOT_A_REFERENCE_CANDIDATE, "Only a submitted, current revision can be a reference.")
     if review.role not in ("supervisor", "peer"):
-        raise Conflict("Only an observer's review (a supervisor's or a peer's) can be a reference.")
+        raise Conflict(
+            problems.NOT_A_REFERENCE_CANDIDATE,
+            "Only an observer's review (a supervisor's or a peer's) can be a reference.",
+        )
     recording = await rules.recording_of(tx, review)
     if recording.consent_scope != "supervision_and_training" or recording.consent_withdrawn_at is not None:
-        raise Conflict("The recording is not consented for training use (scope supervision_and_training).")
+        raise Conflict(
+            problems.TRAINING_CONSENT_MISSING,
+            "The recording is not consented for training use (scope supervision_and_training).",
+        )
     existing = await repository.reference_for(
         tx, review.org_id, review.recording_id, review.rubric_key, review.rubric_version
     )
     if existing is not None:
-        raise Conflict(f"This recording already has a reference with this rubric version: review {existing.review_id}.")
+        raise Conflict(
+            problems.REFERENCE_EXISTS,
+            f"This recording already has a reference with this rubric version: review {existing.review_id}.",
+            review_id=existing.review_id,
+        )
     reference = ReferenceReview(
         org_id=review.org_id,
         review_id=review.id,
@@ -43,7 +53,11 @@ async def mark_reference(tx: Tx, principal: Principal, review_id: uuid.UUID) -> 
         created_at=utcnow(),
     )
     await db.insert(
-        tx, reference, conflict=Conflict("Another reference was marked for this recording at the same time.")
+        tx,
+        reference,
+        conflict=Conflict(
+            problems.REFERENCE_EXISTS, "Another reference was marked for this recording at the same time."
+        ),
     )
     await audit.record(tx, principal, "review.reference", "review", review.id)
     return reference

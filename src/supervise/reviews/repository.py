@@ -325,6 +325,13 @@ async def existing_review(
     )
 
 
+async def amendment_of(tx: Tx, review: Review) -> uuid.UUID | None:
+    """The draft amending this revision, if one is in progress."""
+    return await tx.scalar(
+        select(Review.id).where(Review.org_id == review.org_id, Review.amends_id == review.id, Review.state == "draft")
+    )
+
+
 async def delete_draft(tx: Tx, review: Review) -> bool:
     """Delete a draft (locked by the caller) with its annotations; False if it is no longer a draft."""
     deleted = await tx.execute(

@@ -10,14 +10,14 @@ from __future__ import annotations
 
 import uuid
 
-from supervise import db
+from supervise import db, problems
 from supervise.audit import service as audit
 from supervise.auth.principal import Principal
 from supervise.clock import utcnow
 from supervise.db import Tx, new_id
 from supervise.errors import Conflict, Forbidden, NotFound
 from supervise.events import service as events
-from supervise.events.schemas import ReviewRequested, RubricRef
+from supervise.events.schemas import EventRubric, ReviewRequested
 from supervise.members import service as members
 from supervise.pagination import Page, PageRequest
 from supervise.preconditions import check_if_match
@@ -37,9 +37,15 @@ async def create_request(tx: Tx, runtime: Runtime, principal: Principal, data: R
     is_therapist = principal.member_id == therapist_id
     if not (principal.is_admin or await rules.supervises(tx, principal, principal.member_id, therapist_id)):
         if not is_therapist:
-            raise Forbidden("Only a supervisor of the therapist or an admin may assign this recording for review.")
+            raise Forbidden(
+                problems.NOT_PERMITTED,
+                "Only a supervisor of the therapist or an admin may assign this recording for review.",
+            )
         if data.role == "supervisor":
-            raise Forbidden("A therapist may ask for peer review or self-rating; supervisors assign supervisor review.")
+            raise Forbidden(
+                problems.NOT_PERMITTED,
+                "A therapist may ask for peer review or self-rating; supervisors assign supervisor review.",
+            )
     reviewer = await members.find_member(tx, principal.org_id, data.reviewer_id)
     if reviewer is None:
         raise rules.invalid("The reviewer is not valid.", "reviewer_id", "no member with this id")
@@ -63,9 +69,16 @@ async def create_request(tx: Tx, runtime: Runtime, principal: Principal, data: R
     )
     live = await repository.live_request(tx, principal.org_id, reviewer.id, recording.id, rubric.key)
     if live is not None:
-        raise Conflict(f"This reviewer already has an open request for this recording and rubric: {live.id}.")
+        raise Conflict(
+            problems.REQUEST_EXISTS,
+            f"This reviewer already has an open request for this recording and rubric: {live.id}.",
+            request_id=live.id,
+        )
     if await repository.existing_review(tx, principal.org_id, recording.id, reviewer.id, rubric.key) is not None:
-        raise Conflict("This reviewer already reviewed this recording with this rubric; amend that review instead.")
+        raise Conflict(
+            problems.REVIEW_EXISTS,
+            "This reviewer already reviewed this recording with this rubric; amend that review instead.",
+        )
     await rubrics.ensure_snapshot(tx, runtime.registry, rubric)
     now = utcnow()
     request = ReviewRequest(
@@ -85,7 +98,11 @@ async def create_request(tx: Tx, runtime: Runtime, principal: Principal, data: R
         created_at=now,
         updated_at=now,
     )
-    await db.insert(tx, request, conflict=Conflict("This reviewer was just given the same request by someone else."))
+    await db.insert(
+        tx,
+        request,
+        conflict=Conflict(problems.REQUEST_EXISTS, "This reviewer was just given the same request by someone else."),
+    )
     await audit.record(tx, principal, "review_request.create", "review_request", request.id)
     requested = ReviewRequested(
         review_request_id=request.id,
@@ -93,7 +110,7 @@ async def create_request(tx: Tx, runtime: Runtime, principal: Principal, data: R
         therapist_id=request.therapist_id,
         reviewer_id=request.reviewer_id,
         role=request.role,
-        rubric=RubricRef(key=request.rubric_key, version=request.rubric_version),
+        rubric=EventRubric(key=request.rubric_key, version=request.rubric_version),
     )
     await events.record(tx, principal.org_id, requested)
     return request
@@ -148,15 +165,21 @@ async def cancel_request(tx: Tx, principal: Principal, request_id: uuid.UUID, if
         or await rules.supervises(tx, principal, principal.member_id, request.therapist_id)
     )
     if not allowed:
-        raise Forbidden("Only whoever assigned it, its reviewer, a supervisor of the therapist or an admin may cancel.")
-    if if_match is not None:
+        raise Forbidden(
+            problems.NOT_PERMITTED,
+            "Only whoever assigned it, its reviewer, a supervisor of the therapist or an admin may cancel.",
+        )
+    if if_match is not None and if_match.strip():  # an empty If-Match is no precondition
         check_if_match(if_match, request.version)
     if request.state not in LIVE_REQUEST_STATES:
-        raise Conflict(f"The request is {request.state}; only open or in-progress requests can be cancelled.")
+        raise Conflict(
+            problems.REQUEST_CLOSED,
+            f"The request is {request.state}; only open or in-progress requests can be cancelled.",
+        )
     draft = await repository.draft_of_request(tx, request)
     if draft is not None:
         if not await repository.delete_draft(tx, draft):
-            raise Conflict("The review was submitted meanwhile; it is no longer a draft.")
+            raise Conflict(problems.REVIEW_SUBMITTED, "The review was submitted meanwhile; it is no longer a draft.")
         await audit.record(tx, principal, "review.discard", "review", draft.id)
     await rules.set_request_state(tx, request, "cancelled", expected=LIVE_REQUEST_STATES)
     await audit.record(tx, principal, "review_request.cancel", "review_request", request.id)

@@ -6,7 +6,7 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
-from supervise import db
+from supervise import db, problems
 from supervise.auth.principal import Principal
 from supervise.clock import utcnow
 from supervise.db import Tx
@@ -20,6 +20,7 @@ from supervise.errors import (
     Unprocessable,
 )
 from supervise.members import service as members
+from supervise.problems import ProblemType
 from supervise.recordings import service as recordings
 from supervise.recordings.service import Recording
 from supervise.reviews import repository
@@ -49,8 +50,9 @@ def viewer(principal: Principal) -> Viewer:
     return Viewer(principal.org_id, principal.member_id, is_admin=principal.is_admin, now=utcnow())
 
 
-def invalid(message: str, field: str, problem: str) -> Unprocessable:
-    return Unprocessable(message, errors=[FieldError(field, problem)])
+def invalid(message: str, field: str, problem: str, kind: ProblemType = problems.INVALID_REFERENCE) -> Unprocessable:
+    """422 naming ``field``: by default, an id that names nothing the caller can use there."""
+    return Unprocessable(kind, message, errors=[FieldError(field, problem)])
 
 
 async def supervises(tx: Tx, principal: Principal, supervisor_id: uuid.UUID, therapist_id: uuid.UUID) -> bool:
@@ -63,10 +65,10 @@ async def reviewable(tx: Tx, principal: Principal, recording_id: uuid.UUID, fiel
     if recording is None:
         raise invalid("The request names no recording you can see.", field, "no recording with this id")
     if not recording.consent_holds(utcnow()):
-        raise invalid(
+        raise Conflict(
+            problems.CONSENT_ENDED,
             "The recording may not be reviewed: consent for supervision use has expired or was withdrawn.",
-            field,
-            "consent for supervision use is not active",
+            errors=[FieldError(field, "consent for supervision use is not active")],
         )
     return recording
 
@@ -80,14 +82,22 @@ def pin(runtime: Runtime, key: str, version: str | None, role: str, *, key_field
     rubric = runtime.registry.latest(key) if version is None else runtime.registry.get(key, version)
     if rubric is None:
         if runtime.registry.latest(key) is None:
-            raise invalid("The rubric is not installed.", key_field, f"no installed rubric '{key}'")
+            raise invalid(
+                "The rubric is not installed.", key_field, f"no installed rubric '{key}'", problems.RUBRIC_UNKNOWN
+            )
         raise invalid(
-            "The rubric version is not installed.", version_field, f"{key} has no installed version {version}"
+            "The rubric version is not installed.",
+            version_field,
+            f"{key} has no installed version {version}",
+            problems.RUBRIC_UNKNOWN,
         )
     if role not in rubric.rater_roles:
         roles = ", ".join(rubric.rater_roles)
         raise invalid(
-            "The rubric is not rated by this role.", "role", f"{rubric.key} {rubric.version} is rated by: {roles}"
+            "The rubric is not rated by this role.",
+            "role",
+            f"{rubric.key} {rubric.version} is rated by: {roles}",
+            problems.RUBRIC_UNKNOWN,
         )
     return rubric
 
@@ -114,9 +124,12 @@ async def visible_review(tx: Tx, principal: Principal, review_id: uuid.UUID, *, 
 async def own_draft(tx: Tx, principal: Principal, review_id: uuid.UUID, action: str) -> Review:
     review = await visible_review(tx, principal, review_id, for_update=True)
     if review.reviewer_id != principal.member_id:
-        raise Forbidden(f"Only the reviewer may {action} this review.")
+        raise Forbidden(problems.NOT_PERMITTED, f"Only the reviewer may {action} this review.")
     if review.state != "draft":
-        raise Conflict(f"The review is {review.state}: submitted reviews are immutable; amend it instead.")
+        raise Conflict(
+            problems.REVIEW_SUBMITTED,
+            f"The review is {review.state}: submitted reviews are immutable; amend it instead.",
+        )
     if action != "discard":
         await require_consent(tx, review)
     return review
@@ -126,7 +139,9 @@ async def require_consent(tx: Tx, review: Review) -> None:
     """No review work on a session whose consent for supervision use has ended (discarding a draft is fine).
     Other reviewers no longer see such a review at all; this also holds the therapist's own self-rating."""
     if not (await recording_of(tx, review)).consent_holds(utcnow()):
-        raise Conflict("Consent for supervision use of this recording has expired or was withdrawn.")
+        raise Conflict(
+            problems.CONSENT_ENDED, "Consent for supervision use of this recording has expired or was withdrawn."
+        )
 
 
 async def check_responses(
@@ -135,18 +150,20 @@ async def check_responses(
     """Against the rubric (``complete``: every required item answered) and the recording's length; 422 naming
     each fault as ``responses.<path>``, as a draft save names it."""
     rubric = installed(runtime, review)
-    problems = [
+    faults = [
         FieldError(f"responses.{field}", message) for field, message in rubric.validate(responses, complete=complete)
     ]
     if responses.segments:
         recording = await recording_of(tx, review)
-        problems += [
+        faults += [
             FieldError(f"responses.segments[{i}]", f"ends after the recording ({recording.duration_ms} ms)")
             for i, segment in enumerate(responses.segments)
             if segment.end_ms > recording.duration_ms
         ]
-    if problems:
-        raise Unprocessable(f"The responses do not fit {rubric.key} {rubric.version}.", errors=problems)
+    if faults:
+        raise Unprocessable(
+            problems.RESPONSES_INVALID, f"The responses do not fit {rubric.key} {rubric.version}.", errors=faults
+        )
 
 
 async def touch(tx: Tx, review: Review, **changes: Any) -> None:
@@ -158,7 +175,7 @@ async def touch(tx: Tx, review: Review, **changes: Any) -> None:
 
 async def set_request_state(tx: Tx, request: ReviewRequest, state: RequestState, *, expected: tuple[str, ...]) -> None:
     """Move a request to ``state`` from one of the ``expected`` states, if nobody changed it since it was read."""
-    changed = Conflict("The review request changed while this ran; read it again.")
+    changed = Conflict(problems.CONCURRENT_WRITE, "The review request changed while this ran; read it again.")
     if request.state not in expected:
         raise changed
     await db.update(tx, request, {"state": state}, stale=changed)

@@ -95,6 +95,8 @@ class ReviewRequestOut(msgspec.Struct, kw_only=True):
 class ReviewRequestPage(msgspec.Struct, kw_only=True):
     items: list[ReviewRequestOut]
     next_cursor: str | None
+    has_more: bool
+    """Whether another page follows: then ``next_cursor`` fetches it."""
 
 
 class ReviewCreate(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
@@ -169,6 +171,8 @@ class ReviewOut(msgspec.Struct, kw_only=True):
 class ReviewPage(msgspec.Struct, kw_only=True):
     items: list[ReviewOut]
     next_cursor: str | None
+    has_more: bool
+    """Whether another page follows: then ``next_cursor`` fetches it."""
 
 
 class AnnotationCreate(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):

@@ -24,14 +24,14 @@ import uuid
 
 import msgspec
 
-from supervise import db
+from supervise import db, problems
 from supervise.audit import service as audit
 from supervise.auth.principal import Principal
 from supervise.clock import utcnow
 from supervise.db import Tx, new_id
 from supervise.errors import Conflict, FieldError, Forbidden, NotFound, Unprocessable
 from supervise.events import service as events
-from supervise.events.schemas import ReviewAcknowledged, ReviewAmended, ReviewSubmitted, RubricRef
+from supervise.events.schemas import EventRubric, ReviewAcknowledged, ReviewAmended, ReviewSubmitted
 from supervise.pagination import Page, PageRequest
 from supervise.preconditions import check_if_match
 from supervise.recordings import service as recordings
@@ -71,6 +71,7 @@ async def create_review(tx: Tx, runtime: Runtime, principal: Principal, data: Re
         extra = [f for f in ("recording_id", "rubric_key", "rubric_version") if getattr(data, f) is not None]
         if extra:
             raise Unprocessable(
+                problems.INVALID_VALUE,
                 "A review started from a request takes the recording and rubric from the request.",
                 errors=[FieldError(f, "not allowed with request_id") for f in extra],
             )
@@ -78,11 +79,15 @@ async def create_review(tx: Tx, runtime: Runtime, principal: Principal, data: Re
         if request is None:
             raise rules.invalid("The review is not valid.", "request_id", "no review request with this id")
         if request.reviewer_id != principal.member_id:
-            raise Forbidden("Only the request's reviewer may start its review.")
+            raise Forbidden(problems.NOT_PERMITTED, "Only the request's reviewer may start its review.")
         if request.state != "open":
             started = await repository.review_ids_for_requests(tx, principal.org_id, [request.id])
             detail = f": review {started[request.id]}" if request.id in started else ""
-            raise Conflict(f"The request is {request.state}; a review starts from an open request{detail}.")
+            raise Conflict(
+                problems.REQUEST_CLOSED,
+                f"The request is {request.state}; a review starts from an open request{detail}.",
+                review_id=started.get(request.id),
+            )
         recording = await rules.reviewable(tx, principal, request.recording_id, "request_id")
         role, key, version = request.role, request.rubric_key, request.rubric_version
         rubric = rules.pin(runtime, key, version, role, key_field="request_id", version_field="request_id")
@@ -90,6 +95,7 @@ async def create_review(tx: Tx, runtime: Runtime, principal: Principal, data: Re
         missing = [f for f in ("recording_id", "rubric_key") if getattr(data, f) is None]
         if missing:
             raise Unprocessable(
+                problems.INVALID_VALUE,
                 "Give request_id, or recording_id and rubric_key.",
                 errors=[FieldError(f, "required without request_id") for f in missing],
             )
@@ -101,14 +107,25 @@ async def create_review(tx: Tx, runtime: Runtime, principal: Principal, data: Re
             role = "supervisor"
         else:
             raise Forbidden(
-                "Without a request, only a supervisor of the therapist or the therapist may review a recording."
+                problems.NOT_PERMITTED,
+                "Without a request, only a supervisor of the therapist or the therapist may review a recording.",
             )
         rubric = rules.pin(
             runtime, data.rubric_key, data.rubric_version, role, key_field="rubric_key", version_field="rubric_version"
         )
     existing = await repository.existing_review(tx, principal.org_id, recording.id, principal.member_id, rubric.key)
     if existing is not None:
-        raise Conflict(f"You already review this recording with this rubric: review {existing.id}.")
+        if existing.state == "draft":
+            raise Conflict(
+                problems.DRAFT_EXISTS,
+                f"You already review this recording with this rubric: draft {existing.id}.",
+                draft_id=existing.id,
+            )
+        raise Conflict(
+            problems.REVIEW_EXISTS,
+            f"You already reviewed this recording with this rubric: review {existing.id}; amend it instead.",
+            review_id=existing.id,
+        )
     await rubrics.ensure_snapshot(tx, runtime.registry, rubric)
     now = utcnow()
     review = Review(
@@ -128,7 +145,9 @@ async def create_review(tx: Tx, runtime: Runtime, principal: Principal, data: Re
         created_at=now,
         updated_at=now,
     )
-    conflict = Conflict("You started the same review at the same time from another request; use that one.")
+    conflict = Conflict(
+        problems.DRAFT_EXISTS, "You started the same review at the same time from another request; use that one."
+    )
     await db.insert(tx, review, conflict=conflict)
     if request is not None:
         await rules.set_request_state(tx, request, "in_progress", expected=("open",))
@@ -175,7 +194,7 @@ def responses_of(review: Review) -> Responses:
 
 async def submit(tx: Tx, runtime: Runtime, principal: Principal, review_id: uuid.UUID, if_match: str | None) -> Review:
     review = await rules.own_draft(tx, principal, review_id, "submit")
-    if if_match is not None:
+    if if_match is not None and if_match.strip():  # an empty If-Match is no precondition
         check_if_match(if_match, review.version)
     rubric = rules.installed(runtime, review)
     responses = responses_of(review)
@@ -190,7 +209,7 @@ async def submit(tx: Tx, runtime: Runtime, principal: Principal, review_id: uuid
     if review.amends_id is not None and not await repository.supersede(
         tx, review.org_id, review.amends_id, review.id, now
     ):
-        raise Conflict("The revision this amends was superseded meanwhile.")
+        raise Conflict(problems.SUPERSEDED, "The revision this amends was superseded meanwhile.")
     # A reference stays one through its amendments: calibration then reads the revision that stands.
     followed = review.amends_id is not None and await repository.move_reference(
         tx, review.org_id, review.amends_id, review.id
@@ -198,7 +217,9 @@ async def submit(tx: Tx, runtime: Runtime, principal: Principal, review_id: uuid
     # Two amendments of the same therapist's figures recomputing the same rollup rows at once: 409, retry.
     await db.guarded(
         scores.record_submission(tx, review, rubric, responses, result),
-        conflict=Conflict("Another submission changed the same figures at the same moment; retry."),
+        conflict=Conflict(
+            problems.CONCURRENT_WRITE, "Another submission changed the same figures at the same moment; retry."
+        ),
     )
     await audit.record(tx, principal, "review.submit", "review", review.id)
     await events.record(tx, review.org_id, _submitted(review))
@@ -211,7 +232,7 @@ def _submitted(review: Review) -> ReviewSubmitted | ReviewAmended:
     """The event of a submission: ``review.submitted`` for a first revision, ``review.amended`` for one that
     replaces an earlier revision."""
     assert review.reviewer_id is not None  # a member's review, not a client rating
-    rubric = RubricRef(key=review.rubric_key, version=review.rubric_version)
+    rubric = EventRubric(key=review.rubric_key, version=review.rubric_version)
     ids = (review.id, review.recording_id, review.therapist_id, review.reviewer_id)
     if review.amends_id is None:
         return ReviewSubmitted(
@@ -239,14 +260,23 @@ async def amend(tx: Tx, runtime: Runtime, principal: Principal, review_id: uuid.
     replaces the earlier revision once submitted. The earlier revision stays readable by its id."""
     earlier = await rules.visible_review(tx, principal, review_id, for_update=True)
     if earlier.role == "client":
-        raise Conflict("A client rating is not amended: it is what the client answered.")
+        raise Conflict(problems.NOT_FOR_THIS_ROLE, "A client rating is not amended: it is what the client answered.")
     if earlier.reviewer_id != principal.member_id:
-        raise Forbidden("Only the reviewer may amend this review.")
+        raise Forbidden(problems.NOT_PERMITTED, "Only the reviewer may amend this review.")
     if earlier.state == "draft":
-        raise Conflict("The review is a draft: edit it instead of amending it.")
+        raise Conflict(problems.REVIEW_NOT_SUBMITTED, "The review is a draft: edit it instead of amending it.")
     if earlier.superseded_by_id is not None:
-        raise Conflict(f"This revision was superseded by {earlier.superseded_by_id}; amend that one.")
+        raise Conflict(
+            problems.SUPERSEDED,
+            f"This revision was superseded by {earlier.superseded_by_id}; amend that one.",
+            superseded_by_id=earlier.superseded_by_id,
+        )
     await rules.require_consent(tx, earlier)
+    draft = await repository.amendment_of(tx, earlier)
+    if draft is not None:
+        raise Conflict(
+            problems.DRAFT_EXISTS, f"This revision already has an amendment in progress: draft {draft}.", draft_id=draft
+        )
     rules.installed(runtime, earlier)  # an amendment of a version no longer installed could never be submitted
     now = utcnow()
     review = Review(
@@ -269,7 +299,9 @@ async def amend(tx: Tx, runtime: Runtime, principal: Principal, review_id: uuid.
         created_at=now,
         updated_at=now,
     )
-    await db.insert(tx, review, conflict=Conflict("This revision already has an amendment in progress."))
+    await db.insert(
+        tx, review, conflict=Conflict(problems.DRAFT_EXISTS, "This revision already has an amendment in progress.")
+    )
     copies = [
         Annotation(
             id=new_id(),
@@ -285,7 +317,11 @@ async def amend(tx: Tx, runtime: Runtime, principal: Principal, review_id: uuid.
         for annotation in await repository.annotations_of(tx, earlier.org_id, earlier.id)
     ]
     if copies:
-        await db.insert(tx, *copies, conflict=Conflict("The annotations changed while this amendment ran; retry."))
+        await db.insert(
+            tx,
+            *copies,
+            conflict=Conflict(problems.CONCURRENT_WRITE, "The annotations changed while this amendment ran; retry."),
+        )
     await audit.record(tx, principal, "review.amend", "review", review.id)
     return review
 
@@ -295,17 +331,32 @@ async def acknowledge(
 ) -> Review:
     review = await rules.visible_review(tx, principal, review_id, for_update=True)
     if review.therapist_id != principal.member_id:
-        raise Forbidden("Only the therapist whose session was reviewed may acknowledge the review.")
-    if if_match is not None:
+        raise Forbidden(
+            problems.NOT_PERMITTED, "Only the therapist whose session was reviewed may acknowledge the review."
+        )
+    if if_match is not None and if_match.strip():  # an empty If-Match is no precondition
         check_if_match(if_match, review.version)
     if review.role == "self":
-        raise Conflict("A self-rating is not acknowledged; it is compared with the observers' ratings.")
+        raise Conflict(
+            problems.NOT_FOR_THIS_ROLE, "A self-rating is not acknowledged; it is compared with the observers' ratings."
+        )
     if review.role == "client":
-        raise Conflict("A client rating is the client's voice, not feedback to the therapist; it is not acknowledged.")
+        raise Conflict(
+            problems.NOT_FOR_THIS_ROLE,
+            "A client rating is the client's voice, not feedback to the therapist; it is not acknowledged.",
+        )
+    if review.state == "acknowledged":
+        raise Conflict(problems.ALREADY_ACKNOWLEDGED, "The review was acknowledged already.")
     if review.state != "submitted":
-        raise Conflict(f"The review is {review.state}; only a submitted review can be acknowledged.")
+        raise Conflict(
+            problems.REVIEW_NOT_SUBMITTED, f"The review is {review.state}; only a submitted review can be acknowledged."
+        )
     if review.superseded_by_id is not None:
-        raise Conflict(f"This revision was superseded by {review.superseded_by_id}; acknowledge that one.")
+        raise Conflict(
+            problems.SUPERSEDED,
+            f"This revision was superseded by {review.superseded_by_id}; acknowledge that one.",
+            superseded_by_id=review.superseded_by_id,
+        )
     await rules.touch(
         tx, review, state="acknowledged", acknowledged_at=utcnow(), response=data.response, usefulness=data.usefulness
     )
@@ -316,7 +367,7 @@ async def acknowledge(
         recording_id=review.recording_id,
         therapist_id=review.therapist_id,
         reviewer_id=review.reviewer_id,
-        rubric=RubricRef(key=review.rubric_key, version=review.rubric_version),
+        rubric=EventRubric(key=review.rubric_key, version=review.rubric_version),
     )
     await events.record(tx, review.org_id, acknowledged)
     return review
@@ -325,11 +376,11 @@ async def acknowledge(
 async def discard_review(tx: Tx, principal: Principal, review_id: uuid.UUID, if_match: str | None) -> None:
     """Delete a draft and its annotations. A request it was started from is open again."""
     review = await rules.own_draft(tx, principal, review_id, "discard")
-    if if_match is not None:
+    if if_match is not None and if_match.strip():  # an empty If-Match is no precondition
         check_if_match(if_match, review.version)
     request = await repository.request_of(tx, review)
     if not await repository.delete_draft(tx, review):
-        raise Conflict("The review was submitted meanwhile; it is no longer a draft.")
+        raise Conflict(problems.REVIEW_SUBMITTED, "The review was submitted meanwhile; it is no longer a draft.")
     if request is not None and request.state == "in_progress":
         await rules.set_request_state(tx, request, "open", expected=("in_progress",))
     await audit.record(tx, principal, "review.discard", "review", review.id)
@@ -373,10 +424,16 @@ async def record_client_rating(
     result = rubrics.score_responses(runtime.registry, rubric.key, rubric.version, responses, complete=True)
     review.result = msgspec.to_builtins(result)
     await rubrics.ensure_snapshot(tx, runtime.registry, rubric)
-    await db.insert(tx, review, conflict=Conflict("This session was rated by its client at the same moment; retry."))
+    await db.insert(
+        tx,
+        review,
+        conflict=Conflict(problems.ALREADY_RATED, "This session was rated by its client at the same moment; retry."),
+    )
     await db.guarded(
         scores.record_submission(tx, review, rubric, responses, result),
-        conflict=Conflict("Another submission changed the same figures at the same moment; retry."),
+        conflict=Conflict(
+            problems.CONCURRENT_WRITE, "Another submission changed the same figures at the same moment; retry."
+        ),
     )
     return review
 

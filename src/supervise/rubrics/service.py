@@ -7,6 +7,7 @@ from dataclasses import dataclass
 
 import msgspec
 
+from supervise import problems
 from supervise.db import Tx
 from supervise.errors import FieldError, NotFound, PluginFailure, Unprocessable
 from supervise.rubrics import repository
@@ -93,11 +94,12 @@ def score_responses(registry: Registry, key: str, version: str, responses: Respo
     rubric = registry.get(key, version)
     if rubric is None:
         raise NotFound("installed rubric version")
-    problems = rubric.validate(responses, complete=complete)
-    if problems:
+    unfit = rubric.validate(responses, complete=complete)
+    if unfit:
         raise Unprocessable(
+            problems.RESPONSES_INVALID,
             f"The responses do not fit {key} {version}.",
-            errors=[FieldError(field, message) for field, message in problems],
+            errors=[FieldError(field, message) for field, message in unfit],
         )
     plugin = registry.owners[(key, version)]
     try:

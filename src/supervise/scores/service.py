@@ -22,7 +22,7 @@ from supervise.audit import service as audit
 from supervise.clock import utcnow
 from supervise.db import Tx, new_id
 from supervise.events import service as events
-from supervise.events.schemas import FlagRaised, RubricRef
+from supervise.events.schemas import EventRubric, FlagRaised
 from supervise.rubrics.model import ChangeRule, Responses, Result, Rubric
 from supervise.scores import repository, sessions
 from supervise.scores.periods import ROLLUPS
@@ -218,7 +218,7 @@ async def _raised(tx: Tx, flags: list[ReviewFlag]) -> None:
                     therapist_id=flag.therapist_id,
                     code=flag.code,
                     severity=flag.severity,
-                    rubric=RubricRef(key=flag.rubric_key, version=flag.rubric_version),
+                    rubric=EventRubric(key=flag.rubric_key, version=flag.rubric_version),
                 )
                 for flag in flags
             ),
