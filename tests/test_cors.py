@@ -10,6 +10,7 @@ from litestar import Litestar
 from litestar.routes import HTTPRoute
 from litestar.testing import TestClient
 
+from supervise import problems
 from supervise.app import create_app
 from supervise.config import ConfigError, Settings
 from supervise.http import CORS_METHODS
@@ -60,12 +61,29 @@ def test_a_front_end_reads_the_headers_it_needs(browser_client: TestClient[Lites
     }
 
 
-def test_another_origin_gets_no_grant(browser_client: TestClient[Litestar], org: Org) -> None:
+def test_a_preflight_from_another_origin_is_refused_naming_only_the_origin(
+    browser_client: TestClient[Litestar], org: Org
+) -> None:
+    """Before: Litestar's ``400 Disallowed CORS Origin`` in text/plain. Now a problem naming the origin as what
+    was refused, and nothing of what the API allows (not the origins it lists, nor its methods or headers)."""
     preflight = browser_client.options(
-        "/v1/members", headers={"Origin": "https://evil.example", "Access-Control-Request-Method": "GET"}
+        "/v1/members",
+        headers={
+            "Origin": "https://evil.example",
+            "Access-Control-Request-Method": "PUT",
+            "Access-Control-Request-Headers": "authorization, x-evil",
+        },
     )
-    assert preflight.status_code == 400
-    assert "access-control-allow-origin" not in preflight.headers
+    assert preflight.status_code == 403
+    assert preflight.headers["content-type"] == "application/problem+json"
+    body = preflight.json()
+    assert body["type"] == problems.CORS_ORIGIN_REFUSED.uri  # /cors-origin-refused
+    assert body["errors"] == [{"field": "Origin", "message": "not an origin this API allows"}]
+    assert not {h for h in preflight.headers if h.startswith("access-control-")}
+    assert FRONT_END not in preflight.text and "localhost" not in preflight.text
+    assert "PATCH" not in preflight.text and "If-Match" not in preflight.text
+    assert preflight.headers["vary"] == "Origin"
+    assert preflight.headers["x-request-id"]
     read = browser_client.get(
         "/v1/me", headers={"Origin": "https://evil.example", "Authorization": f"Bearer {org.admin.api.key}"}
     )
@@ -91,3 +109,50 @@ def test_origins_are_exact_or_refused(value: str) -> None:
 def test_the_allowed_methods_are_the_routed_ones(app: Litestar) -> None:
     routed = {m for route in app.routes if isinstance(route, HTTPRoute) for m in route.methods} - {"OPTIONS", "HEAD"}
     assert routed == set(CORS_METHODS)
+
+
+def test_a_preflight_for_a_method_no_route_answers_is_refused_naming_it(browser_client: TestClient[Litestar]) -> None:
+    preflight = browser_client.options(
+        "/v1/members", headers={"Origin": FRONT_END, "Access-Control-Request-Method": "PUT"}
+    )
+    assert (preflight.status_code, preflight.headers["content-type"]) == (403, "application/problem+json")
+    body = preflight.json()
+    assert body["type"] == problems.CORS_METHOD_REFUSED.uri  # /cors-method-refused
+    assert body["errors"] == [{"field": "Access-Control-Request-Method", "message": "`PUT` is not routed"}]
+    assert "access-control-allow-origin" not in preflight.headers
+
+
+def test_a_preflight_for_a_header_the_api_does_not_read_is_refused_naming_each(
+    browser_client: TestClient[Litestar],
+) -> None:
+    preflight = browser_client.options(
+        "/v1/members",
+        headers={
+            "Origin": FRONT_END,
+            "Access-Control-Request-Method": "POST",
+            "Access-Control-Request-Headers": "Authorization, X-Debug, content-type, x-a(b)",
+        },
+    )
+    assert (preflight.status_code, preflight.headers["content-type"]) == (403, "application/problem+json")
+    body = preflight.json()
+    assert body["type"] == problems.CORS_HEADERS_REFUSED.uri  # /cors-headers-refused
+    assert [e["message"] for e in body["errors"]] == ["`X-Debug` is not allowed", "this name is not allowed"]
+    assert {e["field"] for e in body["errors"]} == {"Access-Control-Request-Headers"}
+
+
+def test_an_options_request_that_is_not_a_preflight_reaches_the_route(browser_client: TestClient[Litestar]) -> None:
+    """An ``Origin`` alone does not make a preflight (the Fetch standard's also has
+    ``Access-Control-Request-Method``): the route answers with its ``Allow``, and the grant."""
+    plain = browser_client.options("/v1/members", headers={"Origin": FRONT_END})
+    assert plain.status_code == 204
+    assert plain.headers["allow"] == "GET, OPTIONS, POST"
+    assert plain.headers["access-control-allow-origin"] == FRONT_END
+
+
+def test_errors_of_the_router_carry_the_grant_so_a_page_can_read_them(
+    browser_client: TestClient[Litestar], org: Org
+) -> None:
+    answer = browser_client.get("/v1/no-such-thing", headers={"Origin": FRONT_END})
+    assert answer.status_code == 404
+    assert answer.headers["access-control-allow-origin"] == FRONT_END
+    assert answer.json()["type"] == problems.NO_ROUTE.uri

@@ -22,6 +22,7 @@ from supervise.bodies import YEAR_PATTERN, JsonRequest
 from supervise.client_ratings.api import ClientFormController, ClientRatingController, FormController
 from supervise.conditional import ConditionalGet
 from supervise.config import Settings
+from supervise.cors import allow_cross_origin
 from supervise.dependencies import authentication, dependencies
 from supervise.docs_ui import SwaggerUI
 from supervise.document import (
@@ -35,7 +36,7 @@ from supervise.document import (
 from supervise.events.api import EventController, EventTypeController, WebhookEndpointController
 from supervise.events.delivery import Dispatcher
 from supervise.health import HealthController
-from supervise.http import before_request, cors, exception_handlers, record_routed_methods, stamp_response
+from supervise.http import before_request, exception_handlers, record_routed_methods, stamp_response
 from supervise.members.api import MemberController, OrganisationController, SupervisionLinkController
 from supervise.problem_types import ProblemTypeController
 from supervise.recordings.api import CaseController, RecordingController
@@ -270,13 +271,13 @@ def create_app(settings: Settings, *, deliver_webhooks: bool = False) -> Litesta
         request_class=JsonRequest,
         request_max_body_size=settings.max_body_bytes,
         openapi_config=openapi_config(),
-        cors_config=cors(settings),
         logging_config=logs.app_logging(),
         on_startup=[verify_rubrics, coalesce_denials],
         on_shutdown=[dispose],
         debug=False,
     )
     record_routed_methods(app)
+    allow_cross_origin(app, settings)
     undeclared = permissions.undeclared(app)
     if undeclared:
         raise ImproperlyConfiguredException("every route declares its permission: " + "; ".join(undeclared))

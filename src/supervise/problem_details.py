@@ -109,7 +109,7 @@ def example_problem(status: int) -> tuple[str, Problem]:
     example = Problem(type=kind.uri, title=kind.title, status=status, detail=detail)
     if kind is problems.LINK_EXISTS:
         example.link_id = uuid.UUID("0190f5c4-6a5e-7cc1-8000-000000000001")
-    slugs = ", ".join(f"`{t.slug}`" for t in problems.CATALOGUE.values() if t.status == status)
+    slugs = ", ".join(f"`{t.slug}`" for t in problems.CATALOGUE.values() if t.status == status and not t.preflight)
     return f"{summary} (type: {slugs}; see `GET /problems`)", example
 
 

@@ -24,6 +24,9 @@ class ProblemType:
     """When it is raised, and what the client can do about it."""
     extensions: tuple[str, ...] = ()
     """The extension members that carry ids the client needs (present whenever the id is known)."""
+    preflight: bool = False
+    """Raised only for a browser's CORS preflight (``supervise.cors``), never by an operation: the operations'
+    documented responses do not list it."""
 
     @property
     def uri(self) -> str:
@@ -34,9 +37,11 @@ CATALOGUE: dict[str, ProblemType] = {}
 """Every problem type, by slug, in the order declared here."""
 
 
-def _type(slug: str, status: int, title: str, description: str, *extensions: str) -> ProblemType:
+def _type(
+    slug: str, status: int, title: str, description: str, *extensions: str, preflight: bool = False
+) -> ProblemType:
     assert slug not in CATALOGUE, slug
-    kind = ProblemType(slug, status, title, " ".join(description.split()), extensions)
+    kind = ProblemType(slug, status, title, " ".join(description.split()), extensions, preflight)
     CATALOGUE[slug] = kind
     return kind
 
@@ -93,6 +98,34 @@ SCOPE_NOT_HELD = _type(
     403,
     "Scope not held",
     """A new API key may only be given scopes the key that creates it holds.""",
+)
+
+CORS_ORIGIN_REFUSED = _type(
+    "cors-origin-refused",
+    403,
+    "Origin not allowed",
+    """A browser's CORS preflight came from a page whose origin is not in `SUPERVISE_CORS_ORIGINS`: the browser
+    will not send the call. `errors` names `Origin`; the allowed origins are not disclosed. An operator adds
+    the front end's exact origin to the setting.""",
+    preflight=True,
+)
+CORS_METHOD_REFUSED = _type(
+    "cors-method-refused",
+    403,
+    "Method not allowed across origins",
+    """A CORS preflight from an allowed origin asked for a method no route answers
+    (`Access-Control-Request-Method`, named in `errors`); the methods allowed are in
+    `Access-Control-Allow-Methods` of a successful preflight and in the OpenAPI document.""",
+    preflight=True,
+)
+CORS_HEADERS_REFUSED = _type(
+    "cors-headers-refused",
+    403,
+    "Header not allowed across origins",
+    """A CORS preflight from an allowed origin asked to send a request header the API does not read
+    (`Access-Control-Request-Headers`); `errors` names each one refused. Send only `Authorization`,
+    `Content-Type`, `If-Match`, `If-None-Match` and `Idempotency-Key`.""",
+    preflight=True,
 )
 
 # 404 ----------------------------------------------------------------------------------------------------------
