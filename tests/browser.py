@@ -4,6 +4,7 @@ it), driven by Playwright, with the network closed except the loopback interface
 from __future__ import annotations
 
 import os
+import socket
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -11,7 +12,7 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 import pytest
-from playwright.sync_api import Page, Route, sync_playwright
+from playwright.sync_api import Page, Request, sync_playwright
 
 CHROMIUM = "/usr/bin/chromium"
 ARTIFACTS = Path(__file__).resolve().parents[1] / "artifacts"
@@ -29,33 +30,39 @@ class Offline:
 
 @contextmanager
 def offline_page(viewport: tuple[int, int] = (1280, 900)) -> Iterator[tuple[Page, Offline]]:
-    """A Playwright page in headless Chromium that reaches only loopback addresses: every other request is
-    aborted and remembered. Skips when Chromium is not installed outside CI (under CI its absence fails)."""
+    """A Playwright page in headless Chromium that reaches only loopback addresses: every other request goes to a
+    proxy that refuses it, and is remembered. Skips when Chromium is not installed outside CI (under CI its
+    absence fails).
+
+    Requests are not intercepted (``context.route``): while they are, Playwright answers every CORS preflight
+    itself, granting whatever was asked, so no preflight would reach the server under test."""
     if not Path(CHROMIUM).exists():
         if os.environ.get("CI"):
             pytest.fail(f"{CHROMIUM} is missing: .ci/run installs Debian's chromium")
         pytest.skip(f"{CHROMIUM} is not installed (apt-get install chromium)")
     seen = Offline()
 
-    def only_loopback(route: Route) -> None:
-        url = route.request.url
-        host = urlsplit(url).hostname or ""
-        if url.startswith(("data:", "blob:", "about:")) or host in LOOPBACK:
-            route.continue_()
-        else:
+    def outside(request: Request) -> None:
+        url = request.url
+        if not url.startswith(("data:", "blob:", "about:")) and (urlsplit(url).hostname or "") not in LOOPBACK:
             seen.refused.append(url)
-            route.abort("internetdisconnected")
 
-    with sync_playwright() as playwright:
+    # bound, never listening: the proxy refuses every connection (Chromium sends loopback ones past any proxy)
+    with socket.socket() as refusing, sync_playwright() as playwright:
+        refusing.bind(("127.0.0.1", 0))
         browser = playwright.chromium.launch(
             executable_path=CHROMIUM,
             headless=True,
-            # a second fence below Playwright's: no name resolves but the loopback ones
-            args=["--host-resolver-rules=MAP * ~NOTFOUND, EXCLUDE localhost, EXCLUDE 127.0.0.1", "--no-sandbox"],
+            args=[
+                f"--proxy-server=http://127.0.0.1:{refusing.getsockname()[1]}",
+                # a second fence: no name resolves but the loopback ones
+                "--host-resolver-rules=MAP * ~NOTFOUND, EXCLUDE localhost, EXCLUDE 127.0.0.1",
+                "--no-sandbox",
+            ],
         )
         try:
             context = browser.new_context(viewport={"width": viewport[0], "height": viewport[1]})
-            context.route("**/*", only_loopback)
+            context.on("request", outside)
             page = context.new_page()
             page.on("console", lambda message: message.type == "error" and seen.errors.append(message.text))
             page.on("pageerror", lambda error: seen.errors.append(str(error)))
