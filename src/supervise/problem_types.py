@@ -3,6 +3,7 @@ one entry (so a type URI's path resolves on every server), and :func:`markdown` 
 
 from __future__ import annotations
 
+import re
 from typing import Annotated
 
 import msgspec
@@ -82,6 +83,12 @@ class ProblemTypeController(Controller):
         return _out(kind)
 
 
+def _when(description: str) -> str:
+    """The situation, for the summary table: the description up to its first full stop, colon or semicolon."""
+    found = re.match(r"(.+?)[.:;](?:\s|$)", description)
+    return found.group(1) if found else description
+
+
 def markdown() -> str:
     """docs/problems.md: the catalogue for people (``uv run python -m supervise.problem_types``)."""
     lines = [
@@ -94,11 +101,11 @@ def markdown() -> str:
         "`detail` is for people and may change. `errors` lists `{field, message}` where a field is at fault. A",
         "server answers `GET /problems` with this list and `GET /problems/{slug}` with one entry.",
         "",
-        "| type | status | title | extensions |",
+        "| type | status | raised when | extensions |",
         "| --- | --- | --- | --- |",
     ]
     lines += [
-        f"| [`{kind.slug}`](#{kind.slug}) | {kind.status} | {kind.title} | "
+        f"| [`{kind.slug}`](#{kind.slug}) | {kind.status} | {_when(kind.description)} | "
         f"{', '.join(f'`{name}`' for name in kind.extensions)} |"
         for kind in CATALOGUE.values()
     ]
