@@ -48,6 +48,7 @@ ROLES = {
     "events.commands": API,  # the command line's entry to the events, as api.py is HTTP's
     "events.delivery": SERVICE,
     "events.webhooks": SERVICE,
+    "recordings.batch": SERVICE,
     "reviews.annotations": SERVICE,
     "reviews.references": SERVICE,
     "reviews.requests": SERVICE,

@@ -17,6 +17,8 @@ COMPUTATIONS = {"scoreRubricResponses"}  # POSTs that compute and store nothing:
 TRANSITIONS = {"cancelReviewRequest", "submitReview", "acknowledgeReview", "rotateWebhookSecret", "redeliverWebhook"}
 # POSTs through a one-time link, without an API key: the link is used once (a second submission is 409).
 ONCE_BY_LINK = {"submitForm"}
+# POSTs that write many resources, each reported in the answer: 200 with one result per item, no Location.
+BATCHES = {"upsertRecordings"}
 
 
 def operations() -> list[tuple[str, str, dict[str, Any]]]:
@@ -57,6 +59,9 @@ def test_write_operations_document_idempotency_and_preconditions() -> None:
         elif method == "post" and op["operationId"] in TRANSITIONS:
             assert "Idempotency-Key" in headers and "If-Match" in headers, path
             assert "200" in op["responses"] and "409" in op["responses"], path
+        elif method == "post" and op["operationId"] in BATCHES:
+            assert "Idempotency-Key" in headers and "201" not in op["responses"], path
+            assert "200" in op["responses"] and "422" in op["responses"], path
         elif method == "post" and path.startswith("/v1/"):
             assert "Idempotency-Key" in headers, path
             assert "201" in op["responses"], path

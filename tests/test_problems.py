@@ -58,6 +58,7 @@ ELSEWHERE = {
     "cors-headers-refused": (
         "tests/test_cors.py::test_a_preflight_for_a_header_the_api_does_not_read_is_refused_naming_each"
     ),
+    "batch-duplicate": "tests/recordings/test_batch.py::test_the_same_external_id_twice_fails_both",
     "whole-period-required": (
         "tests/aggregates/test_sessions.py::test_team_cells_cannot_be_subtracted_to_recover_a_session"
     ),
@@ -254,6 +255,11 @@ def _(org: Org) -> tuple[httpx.Response, dict[str, str]]:
     first = team.therapist.api.post("/v1/recordings", json=recording_body(team.case_id, external_id="ehr-1")).json()
     other = recording_body(team.case_id, external_id="ehr-1", session_number=9)
     return team.therapist.api.post("/v1/recordings", json=other), {"recording_id": first["id"]}
+
+
+@situation("batch-size")
+def _(org: Org) -> httpx.Response:
+    return org.admin.api.post("/v1/recordings:batch", json={"items": []})
 
 
 @situation("already-rated")

@@ -18,7 +18,7 @@ from supervise.aggregates.api import AggregateController
 from supervise.audit.api import AuditEventController
 from supervise.auth import permissions
 from supervise.auth.api import ApiKeyController, IdentityProviderController, MeController
-from supervise.bodies import YEAR_PATTERN, JsonRequest
+from supervise.bodies import YEAR_PATTERN, JsonRequest, LenientSchemas
 from supervise.client_ratings.api import ClientFormController, ClientRatingController, FormController
 from supervise.conditional import ConditionalGet
 from supervise.config import Settings
@@ -39,7 +39,7 @@ from supervise.health import HealthController
 from supervise.http import before_request, exception_handlers, record_routed_methods, stamp_response
 from supervise.members.api import MemberController, OrganisationController, SupervisionLinkController
 from supervise.problem_types import ProblemTypeController
-from supervise.recordings.api import CaseController, RecordingController
+from supervise.recordings.api import CaseController, RecordingBatchController, RecordingController
 from supervise.reviews.api import ReviewController, ReviewRequestController, list_recording_reviews
 from supervise.rubrics import service as rubrics
 from supervise.rubrics.api import PluginController, RubricController
@@ -247,6 +247,7 @@ def create_app(settings: Settings, *, deliver_webhooks: bool = False) -> Litesta
             AuditEventController,
             CaseController,
             RecordingController,
+            RecordingBatchController,
             ReviewRequestController,
             ReviewController,
             list_recording_reviews,
@@ -269,6 +270,7 @@ def create_app(settings: Settings, *, deliver_webhooks: bool = False) -> Litesta
         before_request=before_request,
         state=State({"runtime": runtime, "settings": settings}),
         request_class=JsonRequest,
+        plugins=[LenientSchemas()],
         request_max_body_size=settings.max_body_bytes,
         openapi_config=openapi_config(),
         logging_config=logs.app_logging(),

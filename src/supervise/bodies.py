@@ -11,17 +11,26 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import re
 from collections.abc import Iterator
-from typing import Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import msgspec
 from litestar import Request
 from litestar.exceptions import HTTPException, ValidationException
+from litestar.openapi.spec import Schema
+from litestar.plugins import OpenAPISchemaPlugin
+from litestar.typing import FieldDefinition
 
 from supervise import problems
 from supervise.errors import DomainError, FieldError
 
-__all__ = ["FIRST_YEAR", "LAST_YEAR", "YEAR_PATTERN", "JsonRequest"]
+if TYPE_CHECKING:
+    from litestar._openapi.schema_generation import SchemaCreator
+
+T = TypeVar("T")
+
+__all__ = ["FIRST_YEAR", "LAST_YEAR", "YEAR_PATTERN", "DocumentedAs", "JsonRequest", "LenientSchemas", "decode_part"]
 
 FIRST_YEAR, LAST_YEAR = 1900, 2199
 """Every instant the API takes (sessions, expiries, filters) is written with a year in this range, whatever its
@@ -147,3 +156,60 @@ class JsonRequest(Request[Any, Any, Any]):
             summary = "; ".join(f"{e.field}: {e.message}" for e in errors)
             raise DomainError(problems.INVALID_REQUEST, f"The request is not valid: {summary}", errors=errors)
         return data
+
+
+# ---------------------------------------------------------------------------------------- parts of a body
+
+
+class DocumentedAs:
+    """``Annotated[list[msgspec.Raw], DocumentedAs(list[Item], min_items=1)]``: a body field whose elements the
+    request leaves undecoded, so that the handler decodes and validates each one on its own
+    (:func:`decode_part`) and one malformed element fails only itself; the document shows the elements' real
+    type (:class:`LenientSchemas`)."""
+
+    __slots__ = ("annotation", "max_items", "min_items")
+
+    def __init__(self, annotation: Any, *, min_items: int | None = None, max_items: int | None = None) -> None:
+        self.annotation, self.min_items, self.max_items = annotation, min_items, max_items
+
+
+class LenientSchemas(OpenAPISchemaPlugin):
+    """Documents a :class:`DocumentedAs` field as the type it names (the application's schema plugin)."""
+
+    @staticmethod
+    def is_plugin_supported_type(value: Any) -> bool:
+        return False
+
+    def is_plugin_supported_field(self, field_definition: FieldDefinition) -> bool:
+        return any(isinstance(m, DocumentedAs) for m in field_definition.metadata)
+
+    def to_openapi_schema(self, field_definition: FieldDefinition, schema_creator: SchemaCreator) -> Schema:
+        documented = next(m for m in field_definition.metadata if isinstance(m, DocumentedAs))
+        schema = schema_creator.for_field_definition(FieldDefinition.from_annotation(documented.annotation))
+        assert isinstance(schema, Schema), "DocumentedAs names a list, whose schema is inline"
+        schema.min_items, schema.max_items = documented.min_items, documented.max_items
+        return schema
+
+
+def decode_part(raw: msgspec.Raw, kind: type[T]) -> T:
+    """One element of a :class:`DocumentedAs` field, decoded as a whole body is (:class:`JsonRequest`): strictly,
+    integral floats as integers, every instant in range. A part that does not fit raises a 400
+    :class:`DomainError` whose ``errors`` name fields within the part."""
+    decoder: msgspec.json.Decoder[T] = msgspec.json.Decoder(kind)
+    try:
+        data: T = _decode(decoder, bytes(raw))
+    except msgspec.ValidationError as exc:
+        message = str(exc)
+        at = re.search(r" - at `\$\.?([^`]*)`", message)
+        named = re.search(r"field `([^`]+)`", message)
+        path = [part for part in (at.group(1) if at else "", named.group(1) if named else "") if part]
+        field = ".".join(path) or "body"
+        text = message.split(" - at `")[0]
+        raise DomainError(
+            problems.INVALID_REQUEST, f"The item is not valid: {field}: {text}", errors=[FieldError(field, text)]
+        ) from None
+    errors = [FieldError(path, why) for path, value in _instants(data, "") if (why := instant_problem(value))]
+    if errors:
+        summary = "; ".join(f"{e.field}: {e.message}" for e in errors)
+        raise DomainError(problems.INVALID_REQUEST, f"The item is not valid: {summary}", errors=errors)
+    return data

@@ -25,7 +25,13 @@ from alembic.script import ScriptDirectory
 from sqlalchemy import CursorResult, DateTime, FromClause, Integer, MetaData, Result, event
 from sqlalchemy.engine import Connection, Dialect, make_url
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
+from sqlalchemy.ext.asyncio import (
+    AsyncEngine,
+    AsyncSession,
+    AsyncSessionTransaction,
+    async_sessionmaker,
+    create_async_engine,
+)
 from sqlalchemy.orm import DeclarativeBase, Mapped, declared_attr, mapped_column
 from sqlalchemy.orm.exc import StaleDataError
 from sqlalchemy.types import TypeDecorator
@@ -49,6 +55,7 @@ __all__ = [
     "insert",
     "new_id",
     "save",
+    "savepoint",
     "update",
 ]
 
@@ -113,6 +120,13 @@ async def update(
         setattr(row, name, value)
     row.updated_at = utcnow()
     await save(tx, stale=stale, conflict=conflict)
+
+
+def savepoint(tx: Tx) -> AsyncSessionTransaction:
+    """``async with savepoint(tx):`` a SAVEPOINT in the request's transaction: what the block wrote is released
+    into the transaction, or rolled back alone if it raises, leaving the rest of the transaction intact (the
+    items of a batch). Rows the block changed are expired when it rolls back: do not read them after."""
+    return tx.begin_nested()
 
 
 def affected(result: Result[Any]) -> int:

@@ -47,6 +47,7 @@ __all__ = [
     "example_problem",
     "exception_handlers",
     "problem",
+    "problem_of",
     "problem_responses",
     "provide_once",
     "record_routed_methods",
@@ -76,7 +77,19 @@ def _problem(
     headers: dict[str, str] | None = None,
     ids: Mapping[str, uuid.UUID] | None = None,
 ) -> Response[bytes]:
-    body = Problem(
+    body = _problem_body(kind, detail, errors, ids)
+    return Response(
+        msgspec.json.encode(body),
+        status_code=kind.status,
+        media_type=PROBLEM_JSON,
+        headers=headers or {},
+    )
+
+
+def _problem_body(
+    kind: ProblemType, detail: str, errors: Sequence[FieldError], ids: Mapping[str, uuid.UUID] | None
+) -> Problem:
+    return Problem(
         type=kind.uri,
         title=kind.title,
         status=kind.status,
@@ -84,12 +97,12 @@ def _problem(
         errors=[FieldErrorOut(field=e.field, message=e.message) for e in errors],
         **(ids or {}),
     )
-    return Response(
-        msgspec.json.encode(body),
-        status_code=kind.status,
-        media_type=PROBLEM_JSON,
-        headers=headers or {},
-    )
+
+
+def problem_of(exc: DomainError) -> Problem:
+    """The problem details of a domain error, as its own answer's body would carry them (for answers that
+    report several outcomes, such as a batch's items)."""
+    return _problem_body(exc.kind, exc.detail, exc.errors, exc.ids)
 
 
 def problem(request: Request[Any, Any, Any], exc: DomainError) -> Response[bytes]:

@@ -399,6 +399,21 @@ INVALID_VALUE = _type(
     zone, an empty date range, fields that exclude each other. `errors` names each field.""",
 )
 
+BATCH_SIZE = _type(
+    "batch-size",
+    422,
+    "Batch size out of range",
+    """A batch (`POST /v1/recordings:batch`) holds 1 to 500 items: split a larger one (each item is idempotent by
+    its `external_id`, so sending an item twice is safe). `errors` names `items`.""",
+)
+BATCH_DUPLICATE = _type(
+    "batch-duplicate",
+    422,
+    "Given twice in one batch",
+    """Two or more items of one batch carry the same `external_id`; none of them was written, as it is not clear
+    which one is meant. Send that recording once. `errors` names `external_id` and the other items.""",
+)
+
 ADDRESS_REFUSED = _type(
     "address-refused",
     422,

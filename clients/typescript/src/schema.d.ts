@@ -816,6 +816,28 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/recordings:batch": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Push up to 500 recordings at once (upsert by external_id)
+         * @description 1 to 500 items, each as for `POST /v1/recordings` with its `external_id` required, and each its own unit: one that fails changes nothing and the others are written. The answer is 200 with one result per item, in order: `created` (201 on its own), `unchanged` (pushed before, the same), `updated` (pushed before with other consent: changed as by `PATCH /v1/recordings/{id}`), or `failed` with the problem the single endpoints would answer (a field that can never change, such as `case_id` or `media.sha256`, is 409 `external-id-used` naming it; an `external_id` given twice in one batch is 422 `batch-duplicate` for each). Cases are referred to by id. Each item is audited and emits its events as the single endpoints do. By the therapist or an admin (clinic systems: an integration key with recordings:write).
+         *
+         *     **Permission**: the `recordings:write` scope.
+         */
+        post: operations["upsertRecordings"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/v1/review-requests": {
         parameters: {
             query?: never;
@@ -2158,6 +2180,81 @@ export interface components {
             schema_revision: string | null;
             status: string;
         };
+        /**
+         * RecordingBatch
+         * @example {
+         *       "items": [
+         *         {
+         *           "case_id": "0190f5c4-6a5e-7cc1-8000-00000000c001",
+         *           "consent": {
+         *             "expires_at": "2027-11-02T00:00:00Z",
+         *             "scope": "supervision"
+         *           },
+         *           "duration_ms": 3000000,
+         *           "external_id": "ehr-rec-0173",
+         *           "media": {
+         *             "sha256": "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08",
+         *             "uri": "s3://clinic-recordings/2026/11/session-0173.mp4"
+         *           },
+         *           "medium": "video",
+         *           "occurred_at": "2026-11-02T10:00:00+01:00",
+         *           "session_number": 3
+         *         },
+         *         {
+         *           "case_id": "0190f5c4-6a5e-7cc1-8000-00000000c001",
+         *           "consent": {
+         *             "expires_at": "2027-11-02T00:00:00Z",
+         *             "scope": "supervision"
+         *           },
+         *           "duration_ms": 3000000,
+         *           "external_id": "ehr-rec-0174",
+         *           "media": {
+         *             "sha256": "60303ae22b998861bce3b28f33eec1be758a213c86c93c076dbe9f558c11c752",
+         *             "uri": "s3://clinic-recordings/2026/11/session-0174.mp4"
+         *           },
+         *           "medium": "video",
+         *           "occurred_at": "2026-11-09T10:00:00+01:00",
+         *           "session_number": 4
+         *         }
+         *       ]
+         *     }
+         */
+        RecordingBatch: {
+            items: components["schemas"]["RecordingBatchItem"][];
+        };
+        /** RecordingBatchItem */
+        RecordingBatchItem: {
+            /** Format: uuid */
+            case_id: string;
+            consent: components["schemas"]["ConsentIn"];
+            duration_ms: number;
+            /** @example C-2024-0173 */
+            external_id: string;
+            media: components["schemas"]["MediaRef"];
+            /** @enum {string} */
+            medium: "video" | "audio" | "transcript";
+            /** Format: date-time */
+            occurred_at: string;
+            session_number: number;
+        };
+        /** RecordingBatchItemResult */
+        RecordingBatchItemResult: {
+            external_id: string | null;
+            index: number;
+            problem: components["schemas"]["Problem"] | null;
+            recording: components["schemas"]["RecordingOut"] | null;
+            /** @enum {string} */
+            result: "created" | "unchanged" | "updated" | "failed";
+            status: number;
+        };
+        /** RecordingBatchResult */
+        RecordingBatchResult: {
+            created: number;
+            failed: number;
+            items: components["schemas"]["RecordingBatchItemResult"][];
+            unchanged: number;
+            updated: number;
+        };
         /** RecordingConsentChanged */
         RecordingConsentChanged: {
             /** Format: uuid */
@@ -3203,7 +3300,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Valid JSON, but not a valid request (type: `idempotency-key-reused`, `responses-invalid`, `rubric-unknown`, `invalid-reference`, `invalid-value`, `address-refused`, `whole-period-required`; see `GET /problems`) */
+            /** @description Valid JSON, but not a valid request (type: `idempotency-key-reused`, `responses-invalid`, `rubric-unknown`, `invalid-reference`, `invalid-value`, `batch-size`, `batch-duplicate`, `address-refused`, `whole-period-required`; see `GET /problems`) */
             422: {
                 headers: {
                     "Cache-Control": components["headers"]["Cache-Control"];
@@ -3319,7 +3416,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Valid JSON, but not a valid request (type: `idempotency-key-reused`, `responses-invalid`, `rubric-unknown`, `invalid-reference`, `invalid-value`, `address-refused`, `whole-period-required`; see `GET /problems`) */
+            /** @description Valid JSON, but not a valid request (type: `idempotency-key-reused`, `responses-invalid`, `rubric-unknown`, `invalid-reference`, `invalid-value`, `batch-size`, `batch-duplicate`, `address-refused`, `whole-period-required`; see `GET /problems`) */
             422: {
                 headers: {
                     "Cache-Control": components["headers"]["Cache-Control"];
@@ -3527,7 +3624,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Valid JSON, but not a valid request (type: `idempotency-key-reused`, `responses-invalid`, `rubric-unknown`, `invalid-reference`, `invalid-value`, `address-refused`, `whole-period-required`; see `GET /problems`) */
+            /** @description Valid JSON, but not a valid request (type: `idempotency-key-reused`, `responses-invalid`, `rubric-unknown`, `invalid-reference`, `invalid-value`, `batch-size`, `batch-duplicate`, `address-refused`, `whole-period-required`; see `GET /problems`) */
             422: {
                 headers: {
                     "Cache-Control": components["headers"]["Cache-Control"];
@@ -3634,7 +3731,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Valid JSON, but not a valid request (type: `idempotency-key-reused`, `responses-invalid`, `rubric-unknown`, `invalid-reference`, `invalid-value`, `address-refused`, `whole-period-required`; see `GET /problems`) */
+            /** @description Valid JSON, but not a valid request (type: `idempotency-key-reused`, `responses-invalid`, `rubric-unknown`, `invalid-reference`, `invalid-value`, `batch-size`, `batch-duplicate`, `address-refused`, `whole-period-required`; see `GET /problems`) */
             422: {
                 headers: {
                     "Cache-Control": components["headers"]["Cache-Control"];
@@ -3760,7 +3857,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Valid JSON, but not a valid request (type: `idempotency-key-reused`, `responses-invalid`, `rubric-unknown`, `invalid-reference`, `invalid-value`, `address-refused`, `whole-period-required`; see `GET /problems`) */
+            /** @description Valid JSON, but not a valid request (type: `idempotency-key-reused`, `responses-invalid`, `rubric-unknown`, `invalid-reference`, `invalid-value`, `batch-size`, `batch-duplicate`, `address-refused`, `whole-period-required`; see `GET /problems`) */
             422: {
                 headers: {
                     "Cache-Control": components["headers"]["Cache-Control"];
@@ -3878,7 +3975,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Valid JSON, but not a valid request (type: `idempotency-key-reused`, `responses-invalid`, `rubric-unknown`, `invalid-reference`, `invalid-value`, `address-refused`, `whole-period-required`; see `GET /problems`) */
+            /** @description Valid JSON, but not a valid request (type: `idempotency-key-reused`, `responses-invalid`, `rubric-unknown`, `invalid-reference`, `invalid-value`, `batch-size`, `batch-duplicate`, `address-refused`, `whole-period-required`; see `GET /problems`) */
             422: {
                 headers: {
                     "Cache-Control": components["headers"]["Cache-Control"];
@@ -4002,7 +4099,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Valid JSON, but not a valid request (type: `idempotency-key-reused`, `responses-invalid`, `rubric-unknown`, `invalid-reference`, `invalid-value`, `address-refused`, `whole-period-required`; see `GET /problems`) */
+            /** @description Valid JSON, but not a valid request (type: `idempotency-key-reused`, `responses-invalid`, `rubric-unknown`, `invalid-reference`, `invalid-value`, `batch-size`, `batch-duplicate`, `address-refused`, `whole-period-required`; see `GET /problems`) */
             422: {
                 headers: {
                     "Cache-Control": components["headers"]["Cache-Control"];
@@ -4516,7 +4613,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Valid JSON, but not a valid request (type: `idempotency-key-reused`, `responses-invalid`, `rubric-unknown`, `invalid-reference`, `invalid-value`, `address-refused`, `whole-period-required`; see `GET /problems`) */
+            /** @description Valid JSON, but not a valid request (type: `idempotency-key-reused`, `responses-invalid`, `rubric-unknown`, `invalid-reference`, `invalid-value`, `batch-size`, `batch-duplicate`, `address-refused`, `whole-period-required`; see `GET /problems`) */
             422: {
                 headers: {
                     "Cache-Control": components["headers"]["Cache-Control"];
@@ -4794,7 +4891,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Valid JSON, but not a valid request (type: `idempotency-key-reused`, `responses-invalid`, `rubric-unknown`, `invalid-reference`, `invalid-value`, `address-refused`, `whole-period-required`; see `GET /problems`) */
+            /** @description Valid JSON, but not a valid request (type: `idempotency-key-reused`, `responses-invalid`, `rubric-unknown`, `invalid-reference`, `invalid-value`, `batch-size`, `batch-duplicate`, `address-refused`, `whole-period-required`; see `GET /problems`) */
             422: {
                 headers: {
                     "Cache-Control": components["headers"]["Cache-Control"];
@@ -5105,7 +5202,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Valid JSON, but not a valid request (type: `idempotency-key-reused`, `responses-invalid`, `rubric-unknown`, `invalid-reference`, `invalid-value`, `address-refused`, `whole-period-required`; see `GET /problems`) */
+            /** @description Valid JSON, but not a valid request (type: `idempotency-key-reused`, `responses-invalid`, `rubric-unknown`, `invalid-reference`, `invalid-value`, `batch-size`, `batch-duplicate`, `address-refused`, `whole-period-required`; see `GET /problems`) */
             422: {
                 headers: {
                     "Cache-Control": components["headers"]["Cache-Control"];
@@ -5393,7 +5490,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Valid JSON, but not a valid request (type: `idempotency-key-reused`, `responses-invalid`, `rubric-unknown`, `invalid-reference`, `invalid-value`, `address-refused`, `whole-period-required`; see `GET /problems`) */
+            /** @description Valid JSON, but not a valid request (type: `idempotency-key-reused`, `responses-invalid`, `rubric-unknown`, `invalid-reference`, `invalid-value`, `batch-size`, `batch-duplicate`, `address-refused`, `whole-period-required`; see `GET /problems`) */
             422: {
                 headers: {
                     "Cache-Control": components["headers"]["Cache-Control"];
@@ -5590,7 +5687,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Valid JSON, but not a valid request (type: `idempotency-key-reused`, `responses-invalid`, `rubric-unknown`, `invalid-reference`, `invalid-value`, `address-refused`, `whole-period-required`; see `GET /problems`) */
+            /** @description Valid JSON, but not a valid request (type: `idempotency-key-reused`, `responses-invalid`, `rubric-unknown`, `invalid-reference`, `invalid-value`, `batch-size`, `batch-duplicate`, `address-refused`, `whole-period-required`; see `GET /problems`) */
             422: {
                 headers: {
                     "Cache-Control": components["headers"]["Cache-Control"];
@@ -5917,7 +6014,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Valid JSON, but not a valid request (type: `idempotency-key-reused`, `responses-invalid`, `rubric-unknown`, `invalid-reference`, `invalid-value`, `address-refused`, `whole-period-required`; see `GET /problems`) */
+            /** @description Valid JSON, but not a valid request (type: `idempotency-key-reused`, `responses-invalid`, `rubric-unknown`, `invalid-reference`, `invalid-value`, `batch-size`, `batch-duplicate`, `address-refused`, `whole-period-required`; see `GET /problems`) */
             422: {
                 headers: {
                     "Cache-Control": components["headers"]["Cache-Control"];
@@ -6170,7 +6267,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Valid JSON, but not a valid request (type: `idempotency-key-reused`, `responses-invalid`, `rubric-unknown`, `invalid-reference`, `invalid-value`, `address-refused`, `whole-period-required`; see `GET /problems`) */
+            /** @description Valid JSON, but not a valid request (type: `idempotency-key-reused`, `responses-invalid`, `rubric-unknown`, `invalid-reference`, `invalid-value`, `batch-size`, `batch-duplicate`, `address-refused`, `whole-period-required`; see `GET /problems`) */
             422: {
                 headers: {
                     "Cache-Control": components["headers"]["Cache-Control"];
@@ -6419,7 +6516,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Valid JSON, but not a valid request (type: `idempotency-key-reused`, `responses-invalid`, `rubric-unknown`, `invalid-reference`, `invalid-value`, `address-refused`, `whole-period-required`; see `GET /problems`) */
+            /** @description Valid JSON, but not a valid request (type: `idempotency-key-reused`, `responses-invalid`, `rubric-unknown`, `invalid-reference`, `invalid-value`, `batch-size`, `batch-duplicate`, `address-refused`, `whole-period-required`; see `GET /problems`) */
             422: {
                 headers: {
                     "Cache-Control": components["headers"]["Cache-Control"];
@@ -6645,7 +6742,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Valid JSON, but not a valid request (type: `idempotency-key-reused`, `responses-invalid`, `rubric-unknown`, `invalid-reference`, `invalid-value`, `address-refused`, `whole-period-required`; see `GET /problems`) */
+            /** @description Valid JSON, but not a valid request (type: `idempotency-key-reused`, `responses-invalid`, `rubric-unknown`, `invalid-reference`, `invalid-value`, `batch-size`, `batch-duplicate`, `address-refused`, `whole-period-required`; see `GET /problems`) */
             422: {
                 headers: {
                     "Cache-Control": components["headers"]["Cache-Control"];
@@ -6851,7 +6948,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Valid JSON, but not a valid request (type: `idempotency-key-reused`, `responses-invalid`, `rubric-unknown`, `invalid-reference`, `invalid-value`, `address-refused`, `whole-period-required`; see `GET /problems`) */
+            /** @description Valid JSON, but not a valid request (type: `idempotency-key-reused`, `responses-invalid`, `rubric-unknown`, `invalid-reference`, `invalid-value`, `batch-size`, `batch-duplicate`, `address-refused`, `whole-period-required`; see `GET /problems`) */
             422: {
                 headers: {
                     "Cache-Control": components["headers"]["Cache-Control"];
@@ -7009,7 +7106,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Valid JSON, but not a valid request (type: `idempotency-key-reused`, `responses-invalid`, `rubric-unknown`, `invalid-reference`, `invalid-value`, `address-refused`, `whole-period-required`; see `GET /problems`) */
+            /** @description Valid JSON, but not a valid request (type: `idempotency-key-reused`, `responses-invalid`, `rubric-unknown`, `invalid-reference`, `invalid-value`, `batch-size`, `batch-duplicate`, `address-refused`, `whole-period-required`; see `GET /problems`) */
             422: {
                 headers: {
                     "Cache-Control": components["headers"]["Cache-Control"];
@@ -7151,7 +7248,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Valid JSON, but not a valid request (type: `idempotency-key-reused`, `responses-invalid`, `rubric-unknown`, `invalid-reference`, `invalid-value`, `address-refused`, `whole-period-required`; see `GET /problems`) */
+            /** @description Valid JSON, but not a valid request (type: `idempotency-key-reused`, `responses-invalid`, `rubric-unknown`, `invalid-reference`, `invalid-value`, `batch-size`, `batch-duplicate`, `address-refused`, `whole-period-required`; see `GET /problems`) */
             422: {
                 headers: {
                     "Cache-Control": components["headers"]["Cache-Control"];
@@ -7387,7 +7484,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Valid JSON, but not a valid request (type: `idempotency-key-reused`, `responses-invalid`, `rubric-unknown`, `invalid-reference`, `invalid-value`, `address-refused`, `whole-period-required`; see `GET /problems`) */
+            /** @description Valid JSON, but not a valid request (type: `idempotency-key-reused`, `responses-invalid`, `rubric-unknown`, `invalid-reference`, `invalid-value`, `batch-size`, `batch-duplicate`, `address-refused`, `whole-period-required`; see `GET /problems`) */
             422: {
                 headers: {
                     "Cache-Control": components["headers"]["Cache-Control"];
@@ -7487,6 +7584,131 @@ export interface operations {
             };
             /** @description Unknown id (type: `not-found`, `no-route`; see `GET /problems`) */
             404: {
+                headers: {
+                    "Cache-Control": components["headers"]["Cache-Control"];
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    "X-Request-ID": components["headers"]["X-Request-ID"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            429: components["responses"]["TooManyRequests"];
+            431: components["responses"]["HeaderFieldsTooLarge"];
+        };
+    };
+    upsertRecordings: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description Repeat a POST safely: the same key and body within 24 hours replays the first response; the same key with another body is 422. */
+                "Idempotency-Key"?: string;
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["RecordingBatch"];
+            };
+        };
+        responses: {
+            /** @description One result per item, in the order of the request */
+            200: {
+                headers: {
+                    "Cache-Control": components["headers"]["Cache-Control"];
+                    "Idempotent-Replayed": components["headers"]["Idempotent-Replayed"];
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    "X-Request-ID": components["headers"]["X-Request-ID"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["RecordingBatchResult"];
+                };
+            };
+            /** @description Invalid input (type: `invalid-request`, `invalid-cursor`; see `GET /problems`) */
+            400: {
+                headers: {
+                    "Cache-Control": components["headers"]["Cache-Control"];
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    "X-Request-ID": components["headers"]["X-Request-ID"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Missing or unknown API key (type: `unauthorized`; see `GET /problems`) */
+            401: {
+                headers: {
+                    "Cache-Control": components["headers"]["Cache-Control"];
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    "X-Request-ID": components["headers"]["X-Request-ID"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not allowed (type: `scope-missing`, `role-required`, `not-permitted`, `scope-not-held`; see `GET /problems`) */
+            403: {
+                headers: {
+                    "Cache-Control": components["headers"]["Cache-Control"];
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    "X-Request-ID": components["headers"]["X-Request-ID"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Conflict (type: `draft-exists`, `review-exists`, `request-exists`, `request-closed`, `review-submitted`, `review-not-submitted`, `already-acknowledged`, `superseded`, `not-for-this-role`, `consent-ended`, `training-consent-missing`, `not-a-reference-candidate`, `reference-exists`, `annotation-limit`, `case-exists`, `external-id-used`, `already-rated`, `form-used`, `rubric-not-installed`, `blind-review-pending`, `link-exists`, `email-taken`, `time-zone-fixed`, `self-lockout`, `last-admin`, `idempotency-key-in-use`, `concurrent-write`, `endpoint-disabled`, `delivery-pending`, `identity-provider-exists`; see `GET /problems`) */
+            409: {
+                headers: {
+                    "Cache-Control": components["headers"]["Cache-Control"];
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    "X-Request-ID": components["headers"]["X-Request-ID"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Body too large (type: `request-body-too-large`; see `GET /problems`) */
+            413: {
+                headers: {
+                    "Cache-Control": components["headers"]["Cache-Control"];
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    "X-Request-ID": components["headers"]["X-Request-ID"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Body not JSON (type: `unsupported-media-type`; see `GET /problems`) */
+            415: {
+                headers: {
+                    "Cache-Control": components["headers"]["Cache-Control"];
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    "X-Request-ID": components["headers"]["X-Request-ID"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Valid JSON, but not a valid request (type: `idempotency-key-reused`, `responses-invalid`, `rubric-unknown`, `invalid-reference`, `invalid-value`, `batch-size`, `batch-duplicate`, `address-refused`, `whole-period-required`; see `GET /problems`) */
+            422: {
                 headers: {
                     "Cache-Control": components["headers"]["Cache-Control"];
                     RateLimit: components["headers"]["RateLimit"];
@@ -7688,7 +7910,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Valid JSON, but not a valid request (type: `idempotency-key-reused`, `responses-invalid`, `rubric-unknown`, `invalid-reference`, `invalid-value`, `address-refused`, `whole-period-required`; see `GET /problems`) */
+            /** @description Valid JSON, but not a valid request (type: `idempotency-key-reused`, `responses-invalid`, `rubric-unknown`, `invalid-reference`, `invalid-value`, `batch-size`, `batch-duplicate`, `address-refused`, `whole-period-required`; see `GET /problems`) */
             422: {
                 headers: {
                     "Cache-Control": components["headers"]["Cache-Control"];
@@ -7910,7 +8132,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Valid JSON, but not a valid request (type: `idempotency-key-reused`, `responses-invalid`, `rubric-unknown`, `invalid-reference`, `invalid-value`, `address-refused`, `whole-period-required`; see `GET /problems`) */
+            /** @description Valid JSON, but not a valid request (type: `idempotency-key-reused`, `responses-invalid`, `rubric-unknown`, `invalid-reference`, `invalid-value`, `batch-size`, `batch-duplicate`, `address-refused`, `whole-period-required`; see `GET /problems`) */
             422: {
                 headers: {
                     "Cache-Control": components["headers"]["Cache-Control"];
@@ -8132,7 +8354,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Valid JSON, but not a valid request (type: `idempotency-key-reused`, `responses-invalid`, `rubric-unknown`, `invalid-reference`, `invalid-value`, `address-refused`, `whole-period-required`; see `GET /problems`) */
+            /** @description Valid JSON, but not a valid request (type: `idempotency-key-reused`, `responses-invalid`, `rubric-unknown`, `invalid-reference`, `invalid-value`, `batch-size`, `batch-duplicate`, `address-refused`, `whole-period-required`; see `GET /problems`) */
             422: {
                 headers: {
                     "Cache-Control": components["headers"]["Cache-Control"];
@@ -8488,7 +8710,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Valid JSON, but not a valid request (type: `idempotency-key-reused`, `responses-invalid`, `rubric-unknown`, `invalid-reference`, `invalid-value`, `address-refused`, `whole-period-required`; see `GET /problems`) */
+            /** @description Valid JSON, but not a valid request (type: `idempotency-key-reused`, `responses-invalid`, `rubric-unknown`, `invalid-reference`, `invalid-value`, `batch-size`, `batch-duplicate`, `address-refused`, `whole-period-required`; see `GET /problems`) */
             422: {
                 headers: {
                     "Cache-Control": components["headers"]["Cache-Control"];
@@ -8657,7 +8879,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Valid JSON, but not a valid request (type: `idempotency-key-reused`, `responses-invalid`, `rubric-unknown`, `invalid-reference`, `invalid-value`, `address-refused`, `whole-period-required`; see `GET /problems`) */
+            /** @description Valid JSON, but not a valid request (type: `idempotency-key-reused`, `responses-invalid`, `rubric-unknown`, `invalid-reference`, `invalid-value`, `batch-size`, `batch-duplicate`, `address-refused`, `whole-period-required`; see `GET /problems`) */
             422: {
                 headers: {
                     "Cache-Control": components["headers"]["Cache-Control"];
@@ -8799,7 +9021,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Valid JSON, but not a valid request (type: `idempotency-key-reused`, `responses-invalid`, `rubric-unknown`, `invalid-reference`, `invalid-value`, `address-refused`, `whole-period-required`; see `GET /problems`) */
+            /** @description Valid JSON, but not a valid request (type: `idempotency-key-reused`, `responses-invalid`, `rubric-unknown`, `invalid-reference`, `invalid-value`, `batch-size`, `batch-duplicate`, `address-refused`, `whole-period-required`; see `GET /problems`) */
             422: {
                 headers: {
                     "Cache-Control": components["headers"]["Cache-Control"];
@@ -9020,7 +9242,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Valid JSON, but not a valid request (type: `idempotency-key-reused`, `responses-invalid`, `rubric-unknown`, `invalid-reference`, `invalid-value`, `address-refused`, `whole-period-required`; see `GET /problems`) */
+            /** @description Valid JSON, but not a valid request (type: `idempotency-key-reused`, `responses-invalid`, `rubric-unknown`, `invalid-reference`, `invalid-value`, `batch-size`, `batch-duplicate`, `address-refused`, `whole-period-required`; see `GET /problems`) */
             422: {
                 headers: {
                     "Cache-Control": components["headers"]["Cache-Control"];
@@ -9223,7 +9445,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Valid JSON, but not a valid request (type: `idempotency-key-reused`, `responses-invalid`, `rubric-unknown`, `invalid-reference`, `invalid-value`, `address-refused`, `whole-period-required`; see `GET /problems`) */
+            /** @description Valid JSON, but not a valid request (type: `idempotency-key-reused`, `responses-invalid`, `rubric-unknown`, `invalid-reference`, `invalid-value`, `batch-size`, `batch-duplicate`, `address-refused`, `whole-period-required`; see `GET /problems`) */
             422: {
                 headers: {
                     "Cache-Control": components["headers"]["Cache-Control"];
@@ -9427,7 +9649,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Valid JSON, but not a valid request (type: `idempotency-key-reused`, `responses-invalid`, `rubric-unknown`, `invalid-reference`, `invalid-value`, `address-refused`, `whole-period-required`; see `GET /problems`) */
+            /** @description Valid JSON, but not a valid request (type: `idempotency-key-reused`, `responses-invalid`, `rubric-unknown`, `invalid-reference`, `invalid-value`, `batch-size`, `batch-duplicate`, `address-refused`, `whole-period-required`; see `GET /problems`) */
             422: {
                 headers: {
                     "Cache-Control": components["headers"]["Cache-Control"];
@@ -9744,7 +9966,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Valid JSON, but not a valid request (type: `idempotency-key-reused`, `responses-invalid`, `rubric-unknown`, `invalid-reference`, `invalid-value`, `address-refused`, `whole-period-required`; see `GET /problems`) */
+            /** @description Valid JSON, but not a valid request (type: `idempotency-key-reused`, `responses-invalid`, `rubric-unknown`, `invalid-reference`, `invalid-value`, `batch-size`, `batch-duplicate`, `address-refused`, `whole-period-required`; see `GET /problems`) */
             422: {
                 headers: {
                     "Cache-Control": components["headers"]["Cache-Control"];
@@ -9957,7 +10179,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Valid JSON, but not a valid request (type: `idempotency-key-reused`, `responses-invalid`, `rubric-unknown`, `invalid-reference`, `invalid-value`, `address-refused`, `whole-period-required`; see `GET /problems`) */
+            /** @description Valid JSON, but not a valid request (type: `idempotency-key-reused`, `responses-invalid`, `rubric-unknown`, `invalid-reference`, `invalid-value`, `batch-size`, `batch-duplicate`, `address-refused`, `whole-period-required`; see `GET /problems`) */
             422: {
                 headers: {
                     "Cache-Control": components["headers"]["Cache-Control"];
@@ -10219,7 +10441,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Valid JSON, but not a valid request (type: `idempotency-key-reused`, `responses-invalid`, `rubric-unknown`, `invalid-reference`, `invalid-value`, `address-refused`, `whole-period-required`; see `GET /problems`) */
+            /** @description Valid JSON, but not a valid request (type: `idempotency-key-reused`, `responses-invalid`, `rubric-unknown`, `invalid-reference`, `invalid-value`, `batch-size`, `batch-duplicate`, `address-refused`, `whole-period-required`; see `GET /problems`) */
             422: {
                 headers: {
                     "Cache-Control": components["headers"]["Cache-Control"];
@@ -10536,7 +10758,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Valid JSON, but not a valid request (type: `idempotency-key-reused`, `responses-invalid`, `rubric-unknown`, `invalid-reference`, `invalid-value`, `address-refused`, `whole-period-required`; see `GET /problems`) */
+            /** @description Valid JSON, but not a valid request (type: `idempotency-key-reused`, `responses-invalid`, `rubric-unknown`, `invalid-reference`, `invalid-value`, `batch-size`, `batch-duplicate`, `address-refused`, `whole-period-required`; see `GET /problems`) */
             422: {
                 headers: {
                     "Cache-Control": components["headers"]["Cache-Control"];
@@ -10762,7 +10984,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Valid JSON, but not a valid request (type: `idempotency-key-reused`, `responses-invalid`, `rubric-unknown`, `invalid-reference`, `invalid-value`, `address-refused`, `whole-period-required`; see `GET /problems`) */
+            /** @description Valid JSON, but not a valid request (type: `idempotency-key-reused`, `responses-invalid`, `rubric-unknown`, `invalid-reference`, `invalid-value`, `batch-size`, `batch-duplicate`, `address-refused`, `whole-period-required`; see `GET /problems`) */
             422: {
                 headers: {
                     "Cache-Control": components["headers"]["Cache-Control"];
@@ -10888,7 +11110,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Valid JSON, but not a valid request (type: `idempotency-key-reused`, `responses-invalid`, `rubric-unknown`, `invalid-reference`, `invalid-value`, `address-refused`, `whole-period-required`; see `GET /problems`) */
+            /** @description Valid JSON, but not a valid request (type: `idempotency-key-reused`, `responses-invalid`, `rubric-unknown`, `invalid-reference`, `invalid-value`, `batch-size`, `batch-duplicate`, `address-refused`, `whole-period-required`; see `GET /problems`) */
             422: {
                 headers: {
                     "Cache-Control": components["headers"]["Cache-Control"];

@@ -3,25 +3,30 @@
 from __future__ import annotations
 
 import uuid
-from typing import Annotated
+from typing import Annotated, Any
 
 from litestar import Controller, Response, get, patch, post
 from litestar.di import NamedDependency
 from litestar.openapi.datastructures import ResponseSpec
-from litestar.params import FromPath, JSONBody, QueryParameter
+from litestar.openapi.spec import Example
+from litestar.params import Body, FromPath, JSONBody, QueryParameter
 
 from supervise.auth import permissions
 from supervise.auth.principal import Principal
 from supervise.db import Tx
-from supervise.http import Made, Once, problem_responses, to
+from supervise.http import Made, Once, problem_of, problem_responses, to
 from supervise.pagination import DEFAULT_LIMIT
 from supervise.parameters import ETAG, LOCATION, Cursor, IfMatch, Instant, Limit, instant, page
 from supervise.preconditions import etag
-from supervise.recordings import service
+from supervise.recordings import batch, service
 from supervise.recordings.schemas import (
+    MAX_BATCH,
     CaseCreate,
     CaseOut,
     CasePage,
+    RecordingBatch,
+    RecordingBatchItemResult,
+    RecordingBatchResult,
     RecordingCreate,
     RecordingFilter,
     RecordingOut,
@@ -30,7 +35,7 @@ from supervise.recordings.schemas import (
 )
 from supervise.runtime import Runtime
 
-__all__ = ["CaseController", "RecordingController"]
+__all__ = ["CaseController", "RecordingBatchController", "RecordingController"]
 
 
 class CaseController(Controller):
@@ -199,3 +204,139 @@ class RecordingController(Controller):
     ) -> Response[RecordingOut]:
         recording = await service.update_recording(tx, principal, recording_id, data, if_match)
         return Response(to(RecordingOut, recording), headers={"ETag": etag(recording.version)})
+
+
+_CASE = "0190f5c4-6a5e-7cc1-8000-00000000c001"
+_ITEM: dict[str, Any] = {
+    "case_id": _CASE,
+    "occurred_at": "2026-11-02T10:00:00+01:00",
+    "session_number": 3,
+    "duration_ms": 3_000_000,
+    "medium": "video",
+    "media": {
+        "uri": "s3://clinic-recordings/2026/11/session-0173.mp4",
+        "sha256": "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08",
+    },
+    "consent": {"scope": "supervision", "expires_at": "2027-11-02T00:00:00Z"},
+    "external_id": "ehr-rec-0173",
+}
+_NEXT = {
+    **_ITEM,
+    "occurred_at": "2026-11-09T10:00:00+01:00",
+    "session_number": 4,
+    "media": {
+        "uri": "s3://clinic-recordings/2026/11/session-0174.mp4",
+        "sha256": "60303ae22b998861bce3b28f33eec1be758a213c86c93c076dbe9f558c11c752",
+    },
+    "external_id": "ehr-rec-0174",
+}
+_BATCH_EXAMPLE = {"items": [_ITEM, _NEXT]}
+_RESULT_EXAMPLE = {
+    "items": [
+        {
+            "index": 0,
+            "external_id": "ehr-rec-0173",
+            "result": "created",
+            "status": 201,
+            "recording": {
+                **{k: v for k, v in _ITEM.items() if k != "consent"},
+                "id": "0190f5c4-6a5e-7cc1-8000-00000000a173",
+                "therapist_id": "0190f5c4-6a5e-7cc1-8000-000000000007",
+                "occurred_at": "2026-11-02T09:00:00Z",
+                "consent": {
+                    "scope": "supervision",
+                    "expires_at": "2027-11-02T00:00:00Z",
+                    "withdrawn_at": None,
+                    "active": True,
+                },
+                "version": 1,
+                "created_at": "2026-11-02T18:00:00Z",
+                "updated_at": "2026-11-02T18:00:00Z",
+            },
+            "problem": None,
+        },
+        {
+            "index": 1,
+            "external_id": "ehr-rec-0174",
+            "result": "failed",
+            "status": 409,
+            "recording": None,
+            "problem": {
+                "type": "https://supervise.dev/problems/external-id-used",
+                "title": "external_id used",
+                "status": 409,
+                "detail": "A different recording was already pushed with this external_id: media.sha256 cannot change.",
+                "errors": [
+                    {
+                        "field": "external_id",
+                        "message": "already used by recording 0190f5c4-6a5e-7cc1-8000-00000000a174",
+                    },
+                    {
+                        "field": "media.sha256",
+                        "message": "differs from the recording pushed with this external_id; it cannot change",
+                    },
+                ],
+                "recording_id": "0190f5c4-6a5e-7cc1-8000-00000000a174",
+            },
+        },
+    ],
+    "created": 1,
+    "unchanged": 0,
+    "updated": 0,
+    "failed": 1,
+}
+
+
+def _results(outcomes: list[batch.Outcome]) -> RecordingBatchResult:
+    items = [
+        RecordingBatchItemResult(
+            index=o.index,
+            external_id=o.external_id,
+            result=o.result,
+            status=o.status,
+            recording=to(RecordingOut, o.recording) if o.recording is not None else None,
+            problem=problem_of(o.error) if o.error is not None else None,
+        )
+        for o in outcomes
+    ]
+    counts = {kind: sum(1 for o in outcomes if o.result == kind) for kind in ("created", "unchanged", "updated")}
+    return RecordingBatchResult(items=items, failed=len(items) - sum(counts.values()), **counts)
+
+
+class RecordingBatchController(Controller):
+    path = "/v1/recordings:batch"
+    tags = ["Recordings"]
+
+    @post(
+        "/",
+        operation_id="upsertRecordings",
+        permission=permissions.RecordingsWrite,
+        summary=f"Push up to {MAX_BATCH} recordings at once (upsert by external_id)",
+        description=f"1 to {MAX_BATCH} items, each as for `POST /v1/recordings` with its `external_id` required, "
+        "and each its own unit: one that fails changes nothing and the others are written. The answer is 200 with "
+        "one result per item, in order: `created` (201 on its own), `unchanged` (pushed before, the same), "
+        "`updated` (pushed before with other consent: changed as by `PATCH /v1/recordings/{id}`), or `failed` "
+        "with the problem the single endpoints would answer (a field that can never change, such as `case_id` "
+        "or `media.sha256`, is 409 `external-id-used` naming it; an `external_id` given twice in one batch is "
+        "422 `batch-duplicate` for each). Cases are referred to by id. Each item is audited and emits its "
+        "events as the single endpoints do. By the therapist or an admin (clinic systems: an integration key "
+        "with recordings:write).",
+        status_code=200,
+        response_description="One result per item, in the order of the request",
+        examples=[Example(summary="One created, one conflicting with an earlier push", value=_RESULT_EXAMPLE)],
+        responses=problem_responses(400, 401, 403, 409, 422),
+    )
+    async def upsert_recordings(
+        self,
+        data: Annotated[
+            RecordingBatch, Body(examples=[Example(summary="Two sessions of one case", value=_BATCH_EXAMPLE)])
+        ],
+        tx: NamedDependency[Tx],
+        principal: NamedDependency[Principal],
+        once: NamedDependency[Once],
+    ) -> Response[RecordingBatchResult]:
+        async def upsert() -> Made:
+            outcomes = await batch.upsert_recordings(tx, principal, data.items)
+            return Made(_results(outcomes), status=200)
+
+        return await once(data, upsert)

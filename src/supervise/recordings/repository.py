@@ -17,11 +17,13 @@ from supervise.reviews.tables import Review, ReviewRequest
 
 __all__ = [
     "case_by_ref",
+    "cases_by_id",
     "get_case",
     "get_recording",
     "page_cases",
     "page_recordings",
     "recording_by_external_id",
+    "recordings_by_external_id",
 ]
 
 
@@ -34,6 +36,11 @@ def _visible_therapists(org_id: uuid.UUID, viewer: uuid.UUID) -> Select[uuid.UUI
 
 async def get_case(tx: Tx, org_id: uuid.UUID, case_id: uuid.UUID) -> Case | None:
     return await tx.scalar(select(Case).where(Case.org_id == org_id, Case.id == case_id))
+
+
+async def cases_by_id(tx: Tx, org_id: uuid.UUID, case_ids: set[uuid.UUID]) -> dict[uuid.UUID, Case]:
+    found = await tx.scalars(select(Case).where(Case.org_id == org_id, Case.id.in_(case_ids)))
+    return {case.id: case for case in found}
 
 
 async def case_by_ref(tx: Tx, org_id: uuid.UUID, therapist_id: uuid.UUID, external_ref: str) -> Case | None:
@@ -104,6 +111,13 @@ async def get_recording(
 
 async def recording_by_external_id(tx: Tx, org_id: uuid.UUID, external_id: str) -> Recording | None:
     return await tx.scalar(select(Recording).where(Recording.org_id == org_id, Recording.external_id == external_id))
+
+
+async def recordings_by_external_id(tx: Tx, org_id: uuid.UUID, external_ids: set[str]) -> dict[str, Recording]:
+    found = await tx.scalars(
+        select(Recording).where(Recording.org_id == org_id, Recording.external_id.in_(external_ids))
+    )
+    return {recording.external_id: recording for recording in found if recording.external_id is not None}
 
 
 async def page_recordings(

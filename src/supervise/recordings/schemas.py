@@ -9,13 +9,21 @@ from typing import Annotated, Literal
 
 import msgspec
 
+from supervise.bodies import DocumentedAs
+from supervise.problem_details import Problem
+
 __all__ = [
+    "MAX_BATCH",
     "CaseCreate",
     "CaseOut",
     "CasePage",
     "ConsentIn",
     "ConsentOut",
     "MediaRef",
+    "RecordingBatch",
+    "RecordingBatchItem",
+    "RecordingBatchItemResult",
+    "RecordingBatchResult",
     "RecordingCreate",
     "RecordingFilter",
     "RecordingOut",
@@ -118,6 +126,53 @@ class RecordingOut(msgspec.Struct, kw_only=True):
     version: int
     created_at: dt.datetime
     updated_at: dt.datetime
+
+
+MAX_BATCH = 500
+"""Most recordings one batch upsert takes: a day of a 50-therapist clinic (300 sessions) fits with room."""
+
+
+class RecordingBatchItem(RecordingCreate, forbid_unknown_fields=True, kw_only=True):
+    """One recording of a batch upsert: as for ``POST /v1/recordings``, with its ``external_id`` required."""
+
+    external_id: Ref  # required here, optional on the single POST
+    """The clinic system's id: what makes each item idempotent."""
+
+
+class RecordingBatch(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
+    items: Annotated[list[msgspec.Raw], DocumentedAs(list[RecordingBatchItem], min_items=1, max_items=MAX_BATCH)]
+    """1 to 500 recordings, each upserted on its own by ``external_id``; the answer has one result per item, in
+    order. Each item is validated on its own: a malformed one fails only itself."""
+
+
+BatchOutcome = Literal["created", "unchanged", "updated", "failed"]
+
+
+class RecordingBatchItemResult(msgspec.Struct, kw_only=True):
+    index: int
+    """The item's position in the request (from 0)."""
+    external_id: str | None
+    """The item's ``external_id``, when it could be read."""
+    result: BatchOutcome
+    """``created``; ``unchanged`` (pushed before, the same); ``updated`` (pushed before, its consent changed);
+    ``failed``: ``problem`` says why, and the item changed nothing."""
+    status: int
+    """What ``POST /v1/recordings`` would have answered: 201 (created), 200 (unchanged, updated) or the
+    problem's status."""
+    recording: RecordingOut | None
+    """The recording as it now stands (null when failed)."""
+    problem: Problem | None
+    """Why the item failed (RFC 9457, the problem the single endpoints answer; ``errors`` name fields within
+    the item); null otherwise."""
+
+
+class RecordingBatchResult(msgspec.Struct, kw_only=True):
+    items: list[RecordingBatchItemResult]
+    """One per item of the request, in its order."""
+    created: int
+    unchanged: int
+    updated: int
+    failed: int
 
 
 class RecordingPage(msgspec.Struct, kw_only=True):

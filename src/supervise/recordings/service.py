@@ -19,7 +19,15 @@ from supervise.audit import service as audit
 from supervise.auth.principal import Principal
 from supervise.clock import utcnow
 from supervise.db import Tx, new_id
-from supervise.errors import Conflict, FieldError, Forbidden, NotFound, PreconditionFailed, Unprocessable
+from supervise.errors import (
+    Conflict,
+    DomainError,
+    FieldError,
+    Forbidden,
+    NotFound,
+    PreconditionFailed,
+    Unprocessable,
+)
 from supervise.events import service as events
 from supervise.events.schemas import RecordingConsentChanged, RecordingCreated
 from supervise.members import service as members
@@ -35,14 +43,19 @@ __all__ = [
     "Case",
     "Pushed",
     "Recording",
+    "change_consent",
     "create_case",
     "create_recording",
     "find_case",
+    "fixed_differences",
     "get_case",
     "get_recording",
+    "insert_recording",
     "list_cases",
     "list_recordings",
     "may_see_therapist",
+    "may_write_for",
+    "naive",
     "recording_of",
     "update_recording",
     "visible_recording",
@@ -80,14 +93,14 @@ async def may_see_therapist(tx: Tx, principal: Principal, therapist_id: uuid.UUI
     )
 
 
-def _may_write_for(principal: Principal, therapist_id: uuid.UUID) -> None:
+def may_write_for(principal: Principal, therapist_id: uuid.UUID) -> None:
     if not (principal.is_admin or principal.member_id == therapist_id):
         raise Forbidden(
             problems.NOT_PERMITTED, "Only the therapist or an admin may add cases and recordings for a therapist."
         )
 
 
-def _aware(value: dt.datetime | None, field: str) -> list[FieldError]:
+def naive(value: dt.datetime | None, field: str) -> list[FieldError]:
     return [FieldError(field, "needs a timezone offset")] if value is not None and value.tzinfo is None else []
 
 
@@ -99,7 +112,7 @@ async def create_case(tx: Tx, principal: Principal, data: CaseCreate) -> Case:
             "The case is not valid.",
             errors=[FieldError("therapist_id", "no member with this id")],
         )
-    _may_write_for(principal, therapist.id)
+    may_write_for(principal, therapist.id)
     if not (therapist.active and therapist.is_clinician):
         raise Unprocessable(
             problems.INVALID_REFERENCE,
@@ -145,16 +158,28 @@ async def list_cases(
     return result
 
 
-def _same(recording: Recording, data: RecordingCreate) -> bool:
-    return (
-        recording.case_id == data.case_id
-        and recording.occurred_at == data.occurred_at.astimezone(dt.UTC)
-        and recording.session_number == data.session_number
-        and recording.duration_ms == data.duration_ms
-        and recording.medium == data.medium
-        and recording.media_uri == data.media.uri
-        and recording.media_sha256 == data.media.sha256
-    )
+def fixed_differences(recording: Recording, data: RecordingCreate) -> list[str]:
+    """The fields that can never change (every one but consent) in which ``data`` differs from ``recording``,
+    by their names in the body. Pushed again with any of them different, it is another recording."""
+    stored = {
+        "case_id": recording.case_id,
+        "occurred_at": recording.occurred_at,
+        "session_number": recording.session_number,
+        "duration_ms": recording.duration_ms,
+        "medium": recording.medium,
+        "media.uri": recording.media_uri,
+        "media.sha256": recording.media_sha256,
+    }
+    given = {
+        "case_id": data.case_id,
+        "occurred_at": data.occurred_at.astimezone(dt.UTC),
+        "session_number": data.session_number,
+        "duration_ms": data.duration_ms,
+        "medium": data.medium,
+        "media.uri": data.media.uri,
+        "media.sha256": data.media.sha256,
+    }
+    return [name for name, value in stored.items() if given[name] != value]
 
 
 class Pushed:
@@ -168,7 +193,7 @@ class Pushed:
 
 
 async def create_recording(tx: Tx, principal: Principal, data: RecordingCreate) -> Pushed:
-    errors = _aware(data.occurred_at, "occurred_at") + _aware(data.consent.expires_at, "consent.expires_at")
+    errors = naive(data.occurred_at, "occurred_at") + naive(data.consent.expires_at, "consent.expires_at")
     if errors:
         raise Unprocessable(problems.INVALID_VALUE, "The recording is not valid.", errors=errors)
     case = await repository.get_case(tx, principal.org_id, data.case_id)
@@ -178,11 +203,11 @@ async def create_recording(tx: Tx, principal: Principal, data: RecordingCreate) 
             "The recording is not valid.",
             errors=[FieldError("case_id", "no case with this id")],
         )
-    _may_write_for(principal, case.therapist_id)
+    may_write_for(principal, case.therapist_id)
     if data.external_id is not None:
         existing = await repository.recording_by_external_id(tx, principal.org_id, data.external_id)
         if existing is not None:
-            if not _same(existing, data):
+            if fixed_differences(existing, data):
                 # Name the other recording only to someone allowed to see it.
                 visible = await visible_recording(tx, principal, existing.id) is not None
                 used_by = f"already used by recording {existing.id}" if visible else "already used"
@@ -194,6 +219,12 @@ async def create_recording(tx: Tx, principal: Principal, data: RecordingCreate) 
                 )
             audit.record_read(tx, principal, "recording.read", "recording", existing.id)
             return Pushed(existing, created=False)
+    return Pushed(await insert_recording(tx, principal, case, data), created=True)
+
+
+async def insert_recording(tx: Tx, principal: Principal, case: Case, data: RecordingCreate) -> Recording:
+    """Write a new recording of ``case`` (the caller checked who may): audited, with its ``recording.created``
+    event, in the caller's transaction."""
     now = utcnow()
     recording = Recording(
         id=new_id(),
@@ -227,7 +258,7 @@ async def create_recording(tx: Tx, principal: Principal, data: RecordingCreate) 
         principal.org_id,
         RecordingCreated(recording_id=recording.id, case_id=case.id, therapist_id=case.therapist_id),
     )
-    return Pushed(recording, created=True)
+    return recording
 
 
 async def get_recording(tx: Tx, principal: Principal, recording_id: uuid.UUID) -> Recording:
@@ -255,9 +286,9 @@ async def update_recording(
     recording = await visible_recording(tx, principal, recording_id)
     if recording is None:
         raise NotFound("recording")
-    _may_write_for(principal, recording.therapist_id)
+    may_write_for(principal, recording.therapist_id)
     check_if_match(if_match, recording.version)
-    errors = _aware(data.consent_expires_at, "consent_expires_at")
+    errors = naive(data.consent_expires_at, "consent_expires_at")
     if recording.consent_withdrawn_at is not None and (data.consent_scope or data.consent_expires_at):
         errors.append(FieldError("consent_scope", "consent was withdrawn; withdrawal is final"))
     if errors:
@@ -269,8 +300,17 @@ async def update_recording(
         changes["consent_expires_at"] = data.consent_expires_at.astimezone(dt.UTC)
     if data.withdraw_consent and recording.consent_withdrawn_at is None:
         changes["consent_withdrawn_at"] = utcnow()
+    stale = PreconditionFailed("The recording changed while this update ran; read it again and retry.")
+    await change_consent(tx, principal, recording, changes, stale=stale)
+    return recording
+
+
+async def change_consent(
+    tx: Tx, principal: Principal, recording: Recording, changes: dict[str, object], *, stale: DomainError
+) -> None:
+    """Apply consent ``changes`` (the caller checked them), audited, with their ``recording.consent_changed``
+    event; the rollups follow, in the caller's transaction."""
     if changes:
-        stale = PreconditionFailed("The recording changed while this update ran; read it again and retry.")
         await db.update(tx, recording, changes, stale=stale)
         await audit.record(tx, principal, "recording.update", "recording", recording.id)
         changed = RecordingConsentChanged(
@@ -282,4 +322,3 @@ async def update_recording(
         )
         await events.record(tx, principal.org_id, changed)
     await scores.recount(tx, recording.org_id, recording.id, recording.consent_holds(utcnow()))
-    return recording

@@ -1,0 +1,204 @@
+"""Bulk upsert of recordings (``POST /v1/recordings:batch``): each item idempotent by its ``external_id`` and its
+own unit of work.
+
+An item is decoded, checked and written inside a SAVEPOINT of the request's transaction: one that fails rolls
+back to it and changes nothing (no recording, no audit event, no outbox event), and the others are written.
+Each item does what the single endpoints do, through the same service functions, so it is audited and emits
+events exactly as they do:
+
+- a new ``external_id``: created as by ``POST /v1/recordings`` (``recording.create``, ``recording.created``);
+- a known one with the same recording: unchanged, a read as the single POST's 200 (``recording.read``);
+- a known one whose consent differs: updated as by ``PATCH /v1/recordings/{id}`` (``recording.update``,
+  ``recording.consent_changed``, the rollups recounted), under the same rules (withdrawal is final; an expiry
+  cannot be removed, as PATCH cannot);
+- a known one that differs in a field that never changes (the case, and so the therapist; the time, number,
+  duration, medium, media URI and hash): 409 ``external-id-used`` naming each such field.
+
+Cases are referred to by id, as the single POST does (create them with ``POST /v1/cases``).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+from dataclasses import dataclass
+from typing import Literal
+
+import msgspec
+
+from supervise import db, problems
+from supervise.audit import service as audit
+from supervise.auth.principal import Principal
+from supervise.bodies import decode_part
+from supervise.db import Tx
+from supervise.errors import Conflict, DomainError, FieldError, Unprocessable
+from supervise.recordings import repository, service
+from supervise.recordings.schemas import MAX_BATCH, RecordingBatchItem
+from supervise.recordings.tables import Case, Recording
+
+__all__ = ["Outcome", "upsert_recordings"]
+
+
+@dataclass(frozen=True, slots=True)
+class Outcome:
+    """What became of one item: a recording, or the error that left it unwritten."""
+
+    index: int
+    external_id: str | None
+    result: Literal["created", "unchanged", "updated", "failed"]
+    recording: Recording | None = None
+    error: DomainError | None = None
+
+    @property
+    def status(self) -> int:
+        if self.error is not None:
+            return self.error.kind.status
+        return 201 if self.result == "created" else 200
+
+
+async def upsert_recordings(tx: Tx, principal: Principal, raw_items: list[msgspec.Raw]) -> list[Outcome]:
+    """Upsert each item on its own; one outcome per item, in order."""
+    if not 1 <= len(raw_items) <= MAX_BATCH:
+        raise Unprocessable(
+            problems.BATCH_SIZE,
+            f"A batch holds 1 to {MAX_BATCH} items; this one has {len(raw_items)}.",
+            errors=[FieldError("items", f"must hold 1 to {MAX_BATCH} items")],
+        )
+    decoded: list[RecordingBatchItem | DomainError] = []
+    external_ids: list[str | None] = []
+    for raw in raw_items:
+        try:
+            item = decode_part(raw, RecordingBatchItem)
+        except DomainError as invalid:
+            decoded.append(invalid)
+            external_ids.append(_external_id_of(raw))
+        else:
+            decoded.append(item)
+            external_ids.append(item.external_id)
+    where: dict[str, list[int]] = {}
+    for index, external_id in enumerate(external_ids):
+        if external_id is not None:
+            where.setdefault(external_id, []).append(index)
+    valid = [item for item in decoded if isinstance(item, RecordingBatchItem)]
+    cases = await repository.cases_by_id(tx, principal.org_id, {item.case_id for item in valid}) if valid else {}
+    pushed = (
+        await repository.recordings_by_external_id(tx, principal.org_id, {item.external_id for item in valid})
+        if valid
+        else {}
+    )
+    sees: dict[uuid.UUID, bool] = {}
+    outcomes: list[Outcome] = []
+    for index, part in enumerate(decoded):
+        external_id = external_ids[index]
+        if isinstance(part, DomainError):
+            outcomes.append(Outcome(index, external_id, "failed", error=part))
+            continue
+        item = part
+        others = [i for i in where[item.external_id] if i != index]
+        if others:
+            outcomes.append(Outcome(index, external_id, "failed", error=_duplicate(others)))
+            continue
+        try:
+            async with db.savepoint(tx):
+                result, recording = await _upsert(
+                    tx, principal, item, cases.get(item.case_id), pushed.get(item.external_id), sees
+                )
+        except DomainError as failed:
+            outcomes.append(Outcome(index, external_id, "failed", error=failed))
+        else:
+            outcomes.append(Outcome(index, external_id, result, recording=recording))
+    return outcomes
+
+
+def _external_id_of(raw: msgspec.Raw) -> str | None:
+    """The ``external_id`` of an item that does not decode, if it has a readable one (to name it in the
+    answer, and to find it given twice)."""
+    try:
+        value = msgspec.json.decode(bytes(raw))
+    except (msgspec.DecodeError, RecursionError):
+        return None
+    external_id = value.get("external_id") if isinstance(value, dict) else None
+    return external_id if isinstance(external_id, str) else None
+
+
+def _duplicate(others: list[int]) -> DomainError:
+    named = ", ".join(f"items[{i}]" for i in others)
+    return Unprocessable(
+        problems.BATCH_DUPLICATE,
+        f"This batch gives the same external_id at {named} too; none of them was written.",
+        errors=[FieldError("external_id", f"also given at {named}")],
+    )
+
+
+async def _upsert(
+    tx: Tx,
+    principal: Principal,
+    item: RecordingBatchItem,
+    case: Case | None,
+    existing: Recording | None,
+    sees: dict[uuid.UUID, bool],
+) -> tuple[Literal["created", "unchanged", "updated"], Recording]:
+    errors = service.naive(item.occurred_at, "occurred_at") + service.naive(
+        item.consent.expires_at, "consent.expires_at"
+    )
+    if errors:
+        raise Unprocessable(problems.INVALID_VALUE, "The recording is not valid.", errors=errors)
+    if case is not None and case.therapist_id not in sees:
+        sees[case.therapist_id] = await service.may_see_therapist(tx, principal, case.therapist_id)
+    if case is None or not sees[case.therapist_id]:
+        raise Unprocessable(
+            problems.INVALID_REFERENCE,
+            "The recording is not valid.",
+            errors=[FieldError("case_id", "no case with this id")],
+        )
+    service.may_write_for(principal, case.therapist_id)
+    if existing is None:
+        return "created", await service.insert_recording(tx, principal, case, item)
+    fixed = service.fixed_differences(existing, item)
+    if fixed:
+        # Name the other recording only to someone allowed to see it.
+        visible = await service.visible_recording(tx, principal, existing.id) is not None
+        used_by = f"already used by recording {existing.id}" if visible else "already used"
+        raise Conflict(
+            problems.EXTERNAL_ID_USED,
+            f"A different recording was already pushed with this external_id: {', '.join(fixed)} cannot change.",
+            errors=[FieldError("external_id", used_by)]
+            + [
+                FieldError(name, "differs from the recording pushed with this external_id; it cannot change")
+                for name in fixed
+            ],
+            recording_id=existing.id if visible else None,
+        )
+    changes = _consent_changes(existing, item)
+    if not changes:
+        audit.record_read(tx, principal, "recording.read", "recording", existing.id)
+        return "unchanged", existing
+    refused = _refused_consent_changes(existing, item)
+    if refused:
+        raise Unprocessable(problems.INVALID_VALUE, "The consent cannot be changed as asked.", errors=refused)
+    stale = Conflict(problems.CONCURRENT_WRITE, "The recording changed while this batch ran; retry the item.")
+    await service.change_consent(tx, principal, existing, changes, stale=stale)
+    return "updated", existing
+
+
+def _expiry(item: RecordingBatchItem) -> dt.datetime | None:
+    expires_at = item.consent.expires_at
+    return expires_at.astimezone(dt.UTC) if expires_at is not None else None
+
+
+def _consent_changes(existing: Recording, item: RecordingBatchItem) -> dict[str, object]:
+    changes: dict[str, object] = {}
+    if item.consent.scope != existing.consent_scope:
+        changes["consent_scope"] = item.consent.scope
+    if _expiry(item) != existing.consent_expires_at:
+        changes["consent_expires_at"] = _expiry(item)
+    return changes
+
+
+def _refused_consent_changes(existing: Recording, item: RecordingBatchItem) -> list[FieldError]:
+    """What PATCH would refuse of these changes too."""
+    if existing.consent_withdrawn_at is not None:
+        return [FieldError("consent", "consent was withdrawn; withdrawal is final")]
+    if _expiry(item) is None:
+        return [FieldError("consent.expires_at", "an expiry cannot be removed; send it, or a later one")]
+    return []
