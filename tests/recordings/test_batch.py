@@ -7,6 +7,11 @@ import hashlib
 from collections import Counter
 from typing import Any
 
+import pytest
+
+from supervise import problems
+from supervise.errors import Conflict
+from supervise.recordings import service
 from tests.recordings.test_api import recording_body, setup_team
 from tests.support import Org, Person
 from tests.test_http import assert_problem
@@ -139,26 +144,21 @@ def test_a_failed_item_writes_nothing_and_the_others_are_written(org: Org) -> No
     assert Counter(e["type"] for e in events(org)[before:]) == {"recording.created": 2}
 
 
-def test_an_item_failing_after_its_writes_leaves_nothing(org: Org) -> None:
-    """A conflict raised at the insert (a concurrent push of the same external_id) rolls the item back to its
-    savepoint: its audit event and outbox event go with it."""
-    from supervise.recordings import service
-
+def test_an_item_failing_after_its_writes_leaves_nothing(org: Org, monkeypatch: pytest.MonkeyPatch) -> None:
+    """An item that fails after writing its recording (a fault injected after the insert) rolls back to its
+    savepoint: its row goes, and it gets no audit event or outbox event; the items around it stay."""
     _, therapist, _, case_id = setup_team(org)
     before = len(events(org))
-    insert = service.insert_recording
+    insert = service.write_recording
 
     async def failing_after_writes(tx: Any, principal: Any, case: Any, data: Any) -> Any:
         recording = await insert(tx, principal, case, data)
         if data.external_id == "ehr-2":
-            raise service.Conflict(service.problems.CONCURRENT_WRITE, "raced")
+            raise Conflict(problems.CONCURRENT_WRITE, "raced")
         return recording
 
-    service.insert_recording = failing_after_writes  # type: ignore[assignment]
-    try:
-        results = push(therapist, [item(case_id, 1), item(case_id, 2), item(case_id, 3)])["items"]
-    finally:
-        service.insert_recording = insert  # type: ignore[assignment]
+    monkeypatch.setattr(service, "write_recording", failing_after_writes)
+    results = push(therapist, [item(case_id, 1), item(case_id, 2), item(case_id, 3)])["items"]
     assert [r["status"] for r in results] == [201, 409, 201]
     assert [r["external_id"] for r in therapist.api.get("/v1/recordings").json()["items"]] == ["ehr-1", "ehr-3"]
     assert Counter(e["type"] for e in events(org)[before:]) == {"recording.created": 2}
@@ -197,7 +197,7 @@ def test_batch_size_and_body_shape(org: Org) -> None:
 
 
 def test_permissions_and_tenancy_per_item(org: Org, other_org: Org) -> None:
-    supervisor, therapist, bystander, case_id = setup_team(org)
+    supervisor, _, bystander, case_id = setup_team(org)
     foreign = other_org.member("clinician")
     foreign_case = foreign.api.post("/v1/cases", json={"therapist_id": foreign.id, "external_ref": "X-1"}).json()
     results = push(org.admin, [item(case_id, 1), item(foreign_case["id"], 2)])["items"]
@@ -248,3 +248,36 @@ def test_a_clinic_day_in_one_call(org: Org) -> None:
     assert answer["created"] == 300 and answer["failed"] == 0
     assert [r["index"] for r in answer["items"]] == list(range(300))
     assert push(org.admin, items)["unchanged"] == 300
+
+
+def test_a_batch_audits_and_announces_what_the_single_endpoints_would(org: Org, other_org: Org) -> None:
+    """The same pushes, one by one (POST, then PATCH for the consent) in one organisation and as batches in
+    another, leave the same audit trail and the same events, in the same order."""
+
+    def trail(where: Org) -> tuple[list[tuple[str, str]], list[tuple[str, Any]]]:
+        audited = where.admin.api.get("/v1/audit-events", params={"limit": 200}).json()["items"]
+        mine = [(e["action"], e["resource_type"]) for e in reversed(audited) if e["action"].startswith("recording.")]
+        seen = [(e["type"], {k: v for k, v in e["data"].items() if not k.endswith("_id")}) for e in events(where)]
+        return mine, seen
+
+    later = {"scope": "supervision_and_training", "expires_at": "2031-01-01T00:00:00Z"}
+    trails = []
+    for where in (org, other_org):
+        therapist = where.member("clinician")
+        case = therapist.api.post("/v1/cases", json={"therapist_id": therapist.id, "external_ref": "C-1"}).json()
+        first, second = item(case["id"], 1), item(case["id"], 2)
+        if where is org:
+            made = [therapist.api.post("/v1/recordings", json=body).json() for body in (first, second)]
+            patched = therapist.api.patch(
+                f"/v1/recordings/{made[1]['id']}",
+                json={"consent_scope": later["scope"], "consent_expires_at": later["expires_at"]},
+                headers={"If-Match": '"1"'},
+            )
+            assert patched.status_code == 200, patched.text
+        else:
+            push(therapist, [first, second])
+            assert push(therapist, [first, {**second, "consent": later}])["updated"] == 1
+        trails.append(trail(where))
+    singles, batched = trails
+    assert batched[1] == singles[1]
+    assert [a for a in batched[0] if a[0] != "recording.read"] == [a for a in singles[0] if a[0] != "recording.read"]

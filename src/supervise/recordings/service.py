@@ -44,8 +44,10 @@ __all__ = [
     "Pushed",
     "Recording",
     "change_consent",
+    "consent_event",
     "create_case",
     "create_recording",
+    "created_event",
     "find_case",
     "fixed_differences",
     "get_case",
@@ -59,6 +61,8 @@ __all__ = [
     "recording_of",
     "update_recording",
     "visible_recording",
+    "write_consent",
+    "write_recording",
 ]
 
 
@@ -225,6 +229,15 @@ async def create_recording(tx: Tx, principal: Principal, data: RecordingCreate) 
 async def insert_recording(tx: Tx, principal: Principal, case: Case, data: RecordingCreate) -> Recording:
     """Write a new recording of ``case`` (the caller checked who may): audited, with its ``recording.created``
     event, in the caller's transaction."""
+    recording = await write_recording(tx, principal, case, data)
+    await audit.record(tx, principal, "recording.create", "recording", recording.id)
+    await events.record(tx, principal.org_id, created_event(recording))
+    return recording
+
+
+async def write_recording(tx: Tx, principal: Principal, case: Case, data: RecordingCreate) -> Recording:
+    """The row of :func:`insert_recording`, without its audit event and outbox event: the caller appends
+    ``("recording.create", ...)`` and :func:`created_event` in the same transaction."""
     now = utcnow()
     recording = Recording(
         id=new_id(),
@@ -252,13 +265,11 @@ async def insert_recording(tx: Tx, principal: Principal, case: Case, data: Recor
             problems.CONCURRENT_WRITE, "A recording with this external_id was pushed at the same time; retry."
         ),
     )
-    await audit.record(tx, principal, "recording.create", "recording", recording.id)
-    await events.record(
-        tx,
-        principal.org_id,
-        RecordingCreated(recording_id=recording.id, case_id=case.id, therapist_id=case.therapist_id),
-    )
     return recording
+
+
+def created_event(recording: Recording) -> RecordingCreated:
+    return RecordingCreated(recording_id=recording.id, case_id=recording.case_id, therapist_id=recording.therapist_id)
 
 
 async def get_recording(tx: Tx, principal: Principal, recording_id: uuid.UUID) -> Recording:
@@ -310,15 +321,26 @@ async def change_consent(
 ) -> None:
     """Apply consent ``changes`` (the caller checked them), audited, with their ``recording.consent_changed``
     event; the rollups follow, in the caller's transaction."""
-    if changes:
-        await db.update(tx, recording, changes, stale=stale)
-        await audit.record(tx, principal, "recording.update", "recording", recording.id)
-        changed = RecordingConsentChanged(
-            recording_id=recording.id,
-            case_id=recording.case_id,
-            therapist_id=recording.therapist_id,
-            consent_active=recording.consent_holds(utcnow()),
-            withdrawn=recording.consent_withdrawn_at is not None,
-        )
-        await events.record(tx, principal.org_id, changed)
+    if not changes:
+        await scores.recount(tx, recording.org_id, recording.id, recording.consent_holds(utcnow()))
+        return
+    await write_consent(tx, recording, changes, stale=stale)
+    await audit.record(tx, principal, "recording.update", "recording", recording.id)
+    await events.record(tx, principal.org_id, consent_event(recording))
+
+
+async def write_consent(tx: Tx, recording: Recording, changes: dict[str, object], *, stale: DomainError) -> None:
+    """The change of :func:`change_consent` and its recount, without its audit event and outbox event: the
+    caller appends ``("recording.update", ...)`` and :func:`consent_event` in the same transaction."""
+    await db.update(tx, recording, changes, stale=stale)
     await scores.recount(tx, recording.org_id, recording.id, recording.consent_holds(utcnow()))
+
+
+def consent_event(recording: Recording) -> RecordingConsentChanged:
+    return RecordingConsentChanged(
+        recording_id=recording.id,
+        case_id=recording.case_id,
+        therapist_id=recording.therapist_id,
+        consent_active=recording.consent_holds(utcnow()),
+        withdrawn=recording.consent_withdrawn_at is not None,
+    )
