@@ -6,7 +6,7 @@ from supervise.audit.tables import AuditCheckpoint, AuditEvent
 from supervise.auth.tables import ApiKey
 from supervise.cache import OrgGeneration
 from supervise.client_ratings.tables import ClientForm, ClientRating
-from supervise.events.tables import Event, EventSequence, WebhookDelivery, WebhookEndpoint
+from supervise.events.tables import Event, EventSequence, WebhookDelivery, WebhookDeliveryAttempt, WebhookEndpoint
 from supervise.idempotency.tables import IdempotencyRecord
 from supervise.members.tables import Member, Organisation, SupervisionLink
 from supervise.recordings.tables import Case, Recording
@@ -50,5 +50,6 @@ __all__ = [
     "RubricSnapshot",
     "SupervisionLink",
     "WebhookDelivery",
+    "WebhookDeliveryAttempt",
     "WebhookEndpoint",
 ]

@@ -107,5 +107,5 @@ async def fetch_page(
     if len(rows) > page.limit:
         rows = rows[: page.limit]
         last: Any = rows[-1]
-        next_cursor = cursors.encode(page.org_id, page.scope, last.created_at, last.id)
+        next_cursor = cursors.encode(page.org_id, page.scope, getattr(last, created_at.key), getattr(last, row_id.key))
     return Page(rows, next_cursor)

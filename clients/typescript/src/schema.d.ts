@@ -1311,11 +1311,55 @@ export interface paths {
         };
         /**
          * The endpoint's delivery log
-         * @description Newest first: per event, its state, attempts, when the next is due, and the last attempt's status, latency and error.
+         * @description Newest first: per event, its state, attempts, when the next is due, and the last attempt's status, latency and error. Every attempt of a delivery is in its log (`listWebhookDeliveryAttempts`).
          *
          *     **Permission**: the `webhooks:read` scope and the `admin` role.
          */
         get: operations["listWebhookDeliveries"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/webhook-endpoints/{endpoint_id}/deliveries/{delivery_id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Get a delivery
+         * @description Its state, attempts, when the next is due, and the last attempt's status, latency and error.
+         *
+         *     **Permission**: the `webhooks:read` scope and the `admin` role.
+         */
+        get: operations["getWebhookDelivery"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/webhook-endpoints/{endpoint_id}/deliveries/{delivery_id}/attempts": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * A delivery's attempts
+         * @description Newest first, every attempt kept (redeliveries add to the log, numbered on): when it started, the receiver's status, the latency, our error, and what followed (`retry` at `retry_at`, `succeeded`, or `disabled`). An attempt under way has no outcome yet; one whose worker died (killed mid-delivery) is completed as `worker lost` when the delivery is claimed again after its lease. Nothing of the receiver's answer but its status is kept. Pruned with the delivery.
+         *
+         *     **Permission**: the `webhooks:read` scope and the `admin` role.
+         */
+        get: operations["listWebhookDeliveryAttempts"];
         put?: never;
         post?: never;
         delete?: never;
@@ -1335,7 +1379,7 @@ export interface paths {
         put?: never;
         /**
          * Send a delivery again
-         * @description Due now, with the same `webhook-id` (receivers deduplicate by it). Not while it is pending or its endpoint is disabled (409).
+         * @description Due now, with the same `webhook-id` (receivers deduplicate by it); its attempts so far stay in its log. Not while it is pending or its endpoint is disabled (409).
          *
          *     **Permission**: the `webhooks:write` scope and the `admin` role.
          */
@@ -2902,6 +2946,30 @@ export interface components {
             /** Format: uuid */
             reviewer_id: string;
             sd: number | null;
+        };
+        /** WebhookDeliveryAttemptOut */
+        WebhookDeliveryAttemptOut: {
+            /** @example 2 */
+            attempt: number;
+            /** Format: uuid */
+            delivery_id: string;
+            /** @example answered 500 */
+            error: string | null;
+            /** @example 184 */
+            latency_ms: number | null;
+            /** @enum {null|string} */
+            next_action: "retry" | "succeeded" | "disabled" | null;
+            retry_at: string | null;
+            /** Format: date-time */
+            started_at: string;
+            /** @example 500 */
+            status: number | null;
+        };
+        /** WebhookDeliveryAttemptPage */
+        WebhookDeliveryAttemptPage: {
+            has_more: boolean;
+            items: components["schemas"]["WebhookDeliveryAttemptOut"][];
+            next_cursor: string | null;
         };
         /** WebhookDeliveryOut */
         WebhookDeliveryOut: {
@@ -10874,6 +10942,177 @@ export interface operations {
             431: components["responses"]["HeaderFieldsTooLarge"];
         };
     };
+    getWebhookDelivery: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The webhook endpoint's id. */
+                endpoint_id: string;
+                /** @description The delivery's id (not the event's). */
+                delivery_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Request fulfilled, document follows */
+            200: {
+                headers: {
+                    "Cache-Control": components["headers"]["Cache-Control"];
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    "X-Request-ID": components["headers"]["X-Request-ID"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["WebhookDeliveryOut"];
+                };
+            };
+            /** @description Invalid input (type: `invalid-request`, `invalid-cursor`; see `GET /problems`) */
+            400: {
+                headers: {
+                    "Cache-Control": components["headers"]["Cache-Control"];
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    "X-Request-ID": components["headers"]["X-Request-ID"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Missing or unknown API key (type: `unauthorized`; see `GET /problems`) */
+            401: {
+                headers: {
+                    "Cache-Control": components["headers"]["Cache-Control"];
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    "X-Request-ID": components["headers"]["X-Request-ID"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not allowed (type: `scope-missing`, `role-required`, `not-permitted`, `scope-not-held`; see `GET /problems`) */
+            403: {
+                headers: {
+                    "Cache-Control": components["headers"]["Cache-Control"];
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    "X-Request-ID": components["headers"]["X-Request-ID"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Unknown id (type: `not-found`, `no-route`; see `GET /problems`) */
+            404: {
+                headers: {
+                    "Cache-Control": components["headers"]["Cache-Control"];
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    "X-Request-ID": components["headers"]["X-Request-ID"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            429: components["responses"]["TooManyRequests"];
+            431: components["responses"]["HeaderFieldsTooLarge"];
+        };
+    };
+    listWebhookDeliveryAttempts: {
+        parameters: {
+            query?: {
+                /** @description Items per page (1 to 200). */
+                limit?: number;
+                /** @description ``next_cursor`` of the previous page, unchanged. */
+                cursor?: string | null;
+            };
+            header?: never;
+            path: {
+                /** @description The webhook endpoint's id. */
+                endpoint_id: string;
+                /** @description The delivery's id (not the event's). */
+                delivery_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Request fulfilled, document follows */
+            200: {
+                headers: {
+                    "Cache-Control": components["headers"]["Cache-Control"];
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    "X-Request-ID": components["headers"]["X-Request-ID"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["WebhookDeliveryAttemptPage"];
+                };
+            };
+            /** @description Invalid input (type: `invalid-request`, `invalid-cursor`; see `GET /problems`) */
+            400: {
+                headers: {
+                    "Cache-Control": components["headers"]["Cache-Control"];
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    "X-Request-ID": components["headers"]["X-Request-ID"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Missing or unknown API key (type: `unauthorized`; see `GET /problems`) */
+            401: {
+                headers: {
+                    "Cache-Control": components["headers"]["Cache-Control"];
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    "X-Request-ID": components["headers"]["X-Request-ID"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not allowed (type: `scope-missing`, `role-required`, `not-permitted`, `scope-not-held`; see `GET /problems`) */
+            403: {
+                headers: {
+                    "Cache-Control": components["headers"]["Cache-Control"];
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    "X-Request-ID": components["headers"]["X-Request-ID"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Unknown id (type: `not-found`, `no-route`; see `GET /problems`) */
+            404: {
+                headers: {
+                    "Cache-Control": components["headers"]["Cache-Control"];
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    "X-Request-ID": components["headers"]["X-Request-ID"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            429: components["responses"]["TooManyRequests"];
+            431: components["responses"]["HeaderFieldsTooLarge"];
+        };
+    };
     redeliverWebhook: {
         parameters: {
             query?: never;
@@ -10886,6 +11125,7 @@ export interface operations {
             path: {
                 /** @description The webhook endpoint's id. */
                 endpoint_id: string;
+                /** @description The delivery's id (not the event's). */
                 delivery_id: string;
             };
             cookie?: never;

@@ -7,7 +7,7 @@ from typing import Annotated
 
 from litestar import Controller, Response, delete, get, patch, post
 from litestar.di import NamedDependency
-from litestar.params import FromPath, JSONBody, PathParameter, QueryParameter
+from litestar.params import JSONBody, PathParameter, QueryParameter
 
 from supervise.auth import permissions
 from supervise.auth.principal import Principal
@@ -16,6 +16,8 @@ from supervise.events import service, webhooks
 from supervise.events.schemas import (
     EventPage,
     EventTypeList,
+    WebhookDeliveryAttemptOut,
+    WebhookDeliveryAttemptPage,
     WebhookDeliveryOut,
     WebhookDeliveryPage,
     WebhookEndpointCreate,
@@ -107,6 +109,7 @@ def _delivery(delivery: WebhookDelivery) -> WebhookDeliveryOut:
 
 
 EndpointId = Annotated[uuid.UUID, PathParameter(description="The webhook endpoint's id.")]
+DeliveryId = Annotated[uuid.UUID, PathParameter(description="The delivery's id (not the event's).")]
 
 
 class WebhookEndpointController(Controller):
@@ -251,7 +254,8 @@ class WebhookEndpointController(Controller):
         permission=permissions.WebhooksRead,
         summary="The endpoint's delivery log",
         description="Newest first: per event, its state, attempts, when the next is due, and the last "
-        "attempt's status, latency and error.",
+        "attempt's status, latency and error. Every attempt of a delivery is in its log "
+        "(`listWebhookDeliveryAttempts`).",
         responses=problem_responses(400, 401, 403, 404),
     )
     async def list_webhook_deliveries(
@@ -269,20 +273,67 @@ class WebhookEndpointController(Controller):
             items=[_delivery(d) for d in found.items], next_cursor=found.next_cursor, has_more=found.has_more
         )
 
+    @get(
+        "/{endpoint_id:uuid}/deliveries/{delivery_id:uuid}",
+        operation_id="getWebhookDelivery",
+        permission=permissions.WebhooksRead,
+        summary="Get a delivery",
+        description="Its state, attempts, when the next is due, and the last attempt's status, latency and error.",
+        responses=problem_responses(400, 401, 403, 404),
+    )
+    async def get_webhook_delivery(
+        self,
+        endpoint_id: EndpointId,
+        delivery_id: DeliveryId,
+        tx: NamedDependency[Tx],
+        principal: NamedDependency[Principal],
+    ) -> WebhookDeliveryOut:
+        return _delivery(await webhooks.get_delivery(tx, principal, endpoint_id, delivery_id))
+
+    @get(
+        "/{endpoint_id:uuid}/deliveries/{delivery_id:uuid}/attempts",
+        operation_id="listWebhookDeliveryAttempts",
+        permission=permissions.WebhooksRead,
+        summary="A delivery's attempts",
+        description="Newest first, every attempt kept (redeliveries add to the log, numbered on): when it "
+        "started, the receiver's status, the latency, our error, and what followed (`retry` at `retry_at`, "
+        "`succeeded`, or `disabled`). An attempt under way has no outcome yet; one whose worker died (killed "
+        "mid-delivery) is completed as `worker lost` when the delivery is claimed again after its lease. "
+        "Nothing of the receiver's answer but its status is kept. Pruned with the delivery.",
+        responses=problem_responses(400, 401, 403, 404),
+    )
+    async def list_webhook_delivery_attempts(
+        self,
+        endpoint_id: EndpointId,
+        delivery_id: DeliveryId,
+        tx: NamedDependency[Tx],
+        principal: NamedDependency[Principal],
+        runtime: NamedDependency[Runtime],
+        limit: Limit = DEFAULT_LIMIT,
+        cursor: Cursor = None,
+    ) -> WebhookDeliveryAttemptPage:
+        request = page(principal, f"webhook-delivery-attempts?d={delivery_id}", cursor, limit)
+        found = await webhooks.list_attempts(tx, runtime, principal, endpoint_id, delivery_id, request)
+        return WebhookDeliveryAttemptPage(
+            items=[to(WebhookDeliveryAttemptOut, a) for a in found.items],
+            next_cursor=found.next_cursor,
+            has_more=found.has_more,
+        )
+
     @post(
         "/{endpoint_id:uuid}/deliveries/{delivery_id:uuid}/redeliver",
         operation_id="redeliverWebhook",
         permission=permissions.WebhooksAdmin,
         summary="Send a delivery again",
-        description="Due now, with the same `webhook-id` (receivers deduplicate by it). Not while it is pending "
-        "or its endpoint is disabled (409).",
+        description="Due now, with the same `webhook-id` (receivers deduplicate by it); its attempts so far "
+        "stay in its log. Not while it is pending or its endpoint is disabled (409).",
         status_code=200,
         responses=problem_responses(400, 401, 403, 404, 409, 412, 422),
     )
     async def redeliver_webhook(
         self,
         endpoint_id: EndpointId,
-        delivery_id: FromPath[uuid.UUID],
+        delivery_id: DeliveryId,
         tx: NamedDependency[Tx],
         principal: NamedDependency[Principal],
         once: NamedDependency[Once],

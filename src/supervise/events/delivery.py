@@ -8,6 +8,9 @@
   the request goes to the address checked, never resolved twice; redirects are not followed (a 3xx is a
   failure); every attempt has a timeout. Signed with the endpoint's secret, and during a rotation with the
   previous one too, by the ``standardwebhooks`` package.
+- **Logging**: every attempt is a row of ``webhook_delivery_attempts``, written when it is claimed and
+  completed with the outcome, in the transaction that records it on the delivery; one lost with its worker
+  is completed as lost when the delivery is claimed again (:func:`supervise.events.repository.claim_due`).
 - **Scheduling**: 2xx succeeds; 410 fails the delivery and disables the endpoint; anything else is retried
   after :data:`SCHEDULE` (with jitter, or later if the answer's ``Retry-After`` says so), and past the schedule
   the delivery fails and the endpoint is disabled, saying why.
@@ -34,7 +37,17 @@ from supervise.events import repository
 from supervise.events.addresses import UnsafeAddress, resolve
 from supervise.events.tables import WebhookDelivery, WebhookEndpoint
 
-__all__ = ["LEASE", "SCHEDULE", "Dispatcher", "Outcome", "attempt", "client", "dispatch_once", "signatures"]
+__all__ = [
+    "LEASE",
+    "SCHEDULE",
+    "Dispatcher",
+    "Outcome",
+    "attempt",
+    "client",
+    "dispatch_once",
+    "printable",
+    "signatures",
+]
 
 _log = logging.getLogger("supervise.webhooks")
 
@@ -77,6 +90,17 @@ class Outcome:
         return self.status is not None and 200 <= self.status < 300
 
 
+ERROR_LENGTH = 300
+
+
+def printable(text: str) -> str:
+    """An error as the log keeps it: one line of printable characters, at most :data:`ERROR_LENGTH`. (A
+    protocol error can quote bytes of the receiver's answer; nothing else of it is kept, and its body is never
+    read.)"""
+    line = " ".join("".join(c if c.isprintable() else " " for c in text).split())
+    return line if len(line) <= ERROR_LENGTH else line[: ERROR_LENGTH - 1] + "…"
+
+
 def _retry_after(value: str | None, now: dt.datetime) -> dt.timedelta | None:
     """``Retry-After`` as seconds or an HTTP date; ``None`` when absent or unreadable."""
     if not value:
@@ -115,7 +139,7 @@ async def attempt(
     try:
         target = await resolve(endpoint.url, allow_loopback=settings.webhook_allow_loopback)
     except UnsafeAddress as exc:
-        return Outcome(None, elapsed(), f"refused: the URL {exc}")
+        return Outcome(None, elapsed(), printable(f"refused: the URL {exc}"))
     now = utcnow()
     headers = {
         "Content-Type": "application/json",
@@ -135,7 +159,7 @@ async def attempt(
     except TimeoutError:
         return Outcome(None, elapsed(), f"no answer within {settings.webhook_timeout_seconds} s")
     except httpx.HTTPError as exc:
-        return Outcome(None, elapsed(), f"{type(exc).__name__}: {exc}"[:300])
+        return Outcome(None, elapsed(), printable(f"{type(exc).__name__}: {exc}"))
     status = response.status_code
     error = None
     if 300 <= status < 400:
@@ -153,20 +177,22 @@ async def _settle(database: Database, delivery: WebhookDelivery, outcome: Outcom
         "last_error": outcome.error,
         "last_attempt_at": now,
     }
+    logged: dict[str, object] = {"status": outcome.status, "latency_ms": outcome.latency_ms, "error": outcome.error}
     disable: str | None = None
     if outcome.succeeded:
-        values["state"] = "succeeded"
+        values["state"] = logged["next_action"] = "succeeded"
     elif outcome.status == 410:
-        values["state"] = "failed"
+        values["state"], logged["next_action"] = "failed", "disabled"
         disable = "the receiver answered 410 Gone"
     elif delivery.attempts > len(SCHEDULE):
-        values["state"] = "failed"
+        values["state"], logged["next_action"] = "failed", "disabled"
         disable = f"event {delivery.event_id} failed {delivery.attempts} attempts, the whole retry schedule"
     else:
         wait = SCHEDULE[delivery.attempts - 1] * rng.uniform(1 - JITTER, 1 + JITTER)
-        values["next_attempt_at"] = now + max(wait, outcome.retry_after or dt.timedelta(0))
+        values["next_attempt_at"] = logged["retry_at"] = now + max(wait, outcome.retry_after or dt.timedelta(0))
+        logged["next_action"] = "retry"
     async with database.transaction() as tx:
-        recorded = await repository.finish_attempt(tx, delivery.id, delivery.attempts, values)
+        recorded = await repository.finish_attempt(tx, delivery.id, delivery.attempts, values, logged)
         if recorded and disable is not None:
             await repository.disable_endpoint(tx, delivery.endpoint_id, disable, now)
     if disable is not None and recorded:

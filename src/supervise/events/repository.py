@@ -20,11 +20,12 @@ from typing import Any
 from sqlalchemy import delete, func, insert, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
-from supervise.db import Tx, affected
-from supervise.events.tables import Event, EventSequence, WebhookDelivery, WebhookEndpoint
+from supervise.db import Tx, affected, new_id
+from supervise.events.tables import Event, EventSequence, WebhookDelivery, WebhookDeliveryAttempt, WebhookEndpoint
 from supervise.pagination import CursorCodec, Page, PageRequest, fetch_page
 
 __all__ = [
+    "WORKER_LOST",
     "active_endpoints",
     "add_deliveries",
     "append",
@@ -35,6 +36,7 @@ __all__ = [
     "get_delivery",
     "get_endpoint",
     "page_after",
+    "page_attempts",
     "page_deliveries",
     "page_endpoints",
     "prunable",
@@ -90,6 +92,11 @@ async def prune_through(tx: Tx, org_id: uuid.UUID, seq: int) -> int:
 
 # ------------------------------------------------------------------------------------------------- webhooks
 
+WORKER_LOST = (
+    "worker lost: no outcome was recorded before the attempt's lease ran out (its worker stopped or was "
+    "killed); the receiver may have got the request"
+)
+
 
 async def active_endpoints(tx: Tx, org_id: uuid.UUID) -> list[WebhookEndpoint]:
     return list(
@@ -117,6 +124,14 @@ async def page_endpoints(tx: Tx, page: PageRequest, cursors: CursorCodec) -> Pag
 
 
 async def delete_endpoint(tx: Tx, endpoint: WebhookEndpoint) -> None:
+    deliveries = select(WebhookDelivery.id).where(
+        WebhookDelivery.org_id == endpoint.org_id, WebhookDelivery.endpoint_id == endpoint.id
+    )
+    await tx.execute(
+        delete(WebhookDeliveryAttempt).where(
+            WebhookDeliveryAttempt.org_id == endpoint.org_id, WebhookDeliveryAttempt.delivery_id.in_(deliveries)
+        )
+    )
     await tx.execute(
         delete(WebhookDelivery).where(
             WebhookDelivery.org_id == endpoint.org_id, WebhookDelivery.endpoint_id == endpoint.id
@@ -137,25 +152,43 @@ async def page_deliveries(
 
 
 async def get_delivery(
-    tx: Tx, org_id: uuid.UUID, endpoint_id: uuid.UUID, delivery_id: uuid.UUID
+    tx: Tx, org_id: uuid.UUID, endpoint_id: uuid.UUID, delivery_id: uuid.UUID, *, for_update: bool = False
 ) -> WebhookDelivery | None:
-    return await tx.scalar(
-        select(WebhookDelivery)
-        .where(
-            WebhookDelivery.org_id == org_id,
-            WebhookDelivery.endpoint_id == endpoint_id,
-            WebhookDelivery.id == delivery_id,
-        )
-        .with_for_update()
+    stmt = select(WebhookDelivery).where(
+        WebhookDelivery.org_id == org_id,
+        WebhookDelivery.endpoint_id == endpoint_id,
+        WebhookDelivery.id == delivery_id,
+    )
+    return await tx.scalar(stmt.with_for_update() if for_update else stmt)
+
+
+async def page_attempts(
+    tx: Tx, page: PageRequest, cursors: CursorCodec, delivery_id: uuid.UUID
+) -> Page[WebhookDeliveryAttempt]:
+    """Newest first. (Attempts of a delivery start seconds apart at least, so their start order is their
+    numbers' order.)"""
+    stmt = select(WebhookDeliveryAttempt).where(
+        WebhookDeliveryAttempt.org_id == page.org_id, WebhookDeliveryAttempt.delivery_id == delivery_id
+    )
+    return await fetch_page(
+        tx,
+        stmt,
+        WebhookDeliveryAttempt.started_at,
+        WebhookDeliveryAttempt.id,
+        page,
+        cursors,
+        descending=True,
     )
 
 
 async def claim_due(
     tx: Tx, now: dt.datetime, lease_until: dt.datetime, limit: int
 ) -> list[tuple[WebhookDelivery, WebhookEndpoint]]:
-    """Take up to ``limit`` due deliveries of active endpoints: each gets its next attempt number and is leased
-    until ``lease_until`` (due again then, should its worker die). Rows other workers are claiming right now
-    are skipped (PostgreSQL's ``FOR UPDATE SKIP LOCKED``; SQLite has one writer at a time)."""
+    """Take up to ``limit`` due deliveries of active endpoints: each gets its next attempt number, logged as
+    started ``now``, and is leased until ``lease_until`` (due again then, should its worker die). An attempt
+    of theirs still without an outcome was lost with its worker: it is logged as such. Rows other workers are
+    claiming right now are skipped (PostgreSQL's ``FOR UPDATE SKIP LOCKED``; SQLite has one writer at a
+    time)."""
     due = list(
         await tx.scalars(
             select(WebhookDelivery)
@@ -182,6 +215,13 @@ async def claim_due(
         .values(attempts=WebhookDelivery.attempts + 1, next_attempt_at=lease_until)
         .execution_options(synchronize_session=False)
     )
+    if reclaimed := [d.id for d in due if d.attempts]:
+        await tx.execute(
+            update(WebhookDeliveryAttempt)
+            .where(WebhookDeliveryAttempt.delivery_id.in_(reclaimed), WebhookDeliveryAttempt.next_action.is_(None))
+            .values(error=WORKER_LOST, next_action="retry", retry_at=now)
+            .execution_options(synchronize_session=False)
+        )
     endpoints = {
         e.id: e
         for e in await tx.scalars(select(WebhookEndpoint).where(WebhookEndpoint.id.in_({d.endpoint_id for d in due})))
@@ -189,19 +229,37 @@ async def claim_due(
     for delivery in due:
         delivery.attempts += 1
         delivery.next_attempt_at = lease_until
+    await tx.execute(
+        insert(WebhookDeliveryAttempt),
+        [
+            {"id": new_id(), "org_id": d.org_id, "delivery_id": d.id, "attempt": d.attempts, "started_at": now}
+            for d in due
+        ],
+    )
     return [(delivery, endpoints[delivery.endpoint_id]) for delivery in due]
 
 
-async def finish_attempt(tx: Tx, delivery_id: uuid.UUID, attempt: int, values: dict[str, Any]) -> bool:
-    """Record the outcome of attempt ``attempt``, unless the delivery moved on meanwhile (its lease ran out and
-    another worker took it, or it was redelivered); whether it was recorded."""
+async def finish_attempt(
+    tx: Tx, delivery_id: uuid.UUID, attempt: int, values: dict[str, Any], logged: dict[str, Any]
+) -> bool:
+    """Record the outcome of attempt ``attempt`` on the delivery (``values``) and in its log (``logged``),
+    unless the delivery moved on meanwhile (its lease ran out and another worker took it: the attempt is
+    logged as lost then); whether it was recorded."""
     done = await tx.execute(
         update(WebhookDelivery)
         .where(WebhookDelivery.id == delivery_id, WebhookDelivery.attempts == attempt)
         .values(**values)
         .execution_options(synchronize_session=False)
     )
-    return affected(done) == 1
+    if affected(done) != 1:
+        return False
+    await tx.execute(
+        update(WebhookDeliveryAttempt)
+        .where(WebhookDeliveryAttempt.delivery_id == delivery_id, WebhookDeliveryAttempt.attempt == attempt)
+        .values(**logged)
+        .execution_options(synchronize_session=False)
+    )
+    return True
 
 
 async def disable_endpoint(tx: Tx, endpoint_id: uuid.UUID, reason: str, now: dt.datetime) -> None:
@@ -219,8 +277,12 @@ async def disable_endpoint(tx: Tx, endpoint_id: uuid.UUID, reason: str, now: dt.
 
 
 async def prune_deliveries(tx: Tx, before: dt.datetime) -> int:
-    """Delete the settled deliveries (succeeded or failed) made before ``before``; pending ones stay."""
-    done = await tx.execute(
-        delete(WebhookDelivery).where(WebhookDelivery.state != "pending", WebhookDelivery.created_at < before)
+    """Delete the settled deliveries (succeeded or failed) made before ``before``, with their attempts; pending
+    ones stay."""
+    settled = (WebhookDelivery.state != "pending", WebhookDelivery.created_at < before)
+    await tx.execute(
+        delete(WebhookDeliveryAttempt).where(
+            WebhookDeliveryAttempt.delivery_id.in_(select(WebhookDelivery.id).where(*settled))
+        )
     )
-    return affected(done)
+    return affected(await tx.execute(delete(WebhookDelivery).where(*settled)))

@@ -38,6 +38,8 @@ __all__ = [
     "ReviewRequestedEvent",
     "ReviewSubmitted",
     "ReviewSubmittedEvent",
+    "WebhookDeliveryAttemptOut",
+    "WebhookDeliveryAttemptPage",
     "WebhookDeliveryOut",
     "WebhookDeliveryPage",
     "WebhookEndpointCreate",
@@ -332,6 +334,7 @@ class WebhookDeliveryOut(msgspec.Struct, kw_only=True):
     event_type: str
     state: Literal["pending", "succeeded", "failed"]
     attempts: int
+    """How many were made (or started); each is in the delivery's log, `…/attempts`."""
     next_attempt_at: dt.datetime | None
     """When the next attempt is due (pending deliveries)."""
     last_attempt_at: dt.datetime | None
@@ -344,6 +347,38 @@ class WebhookDeliveryOut(msgspec.Struct, kw_only=True):
 
 class WebhookDeliveryPage(msgspec.Struct, kw_only=True):
     items: list[WebhookDeliveryOut]
+    next_cursor: str | None
+    has_more: bool
+    """Whether another page follows: then ``next_cursor`` fetches it."""
+
+
+class WebhookDeliveryAttemptOut(msgspec.Struct, kw_only=True):
+    """One attempt of a delivery: what was sent when, what came back, and what followed."""
+
+    attempt: Annotated[int, msgspec.Meta(ge=1, examples=[2])]
+    """1 for the first; numbering goes on across redeliveries (an attempt after a `succeeded` or `disabled`
+    one was a redelivery)."""
+    delivery_id: uuid.UUID
+    started_at: dt.datetime
+    status: Annotated[int, msgspec.Meta(examples=[500])] | None
+    """The receiver's HTTP status; null when it gave none (a timeout, a refused connection or address, a lost
+    worker) or the attempt is under way. Nothing else of the answer is kept: its body is never read."""
+    latency_ms: Annotated[int, msgspec.Meta(ge=0, examples=[184])] | None
+    """From the start of the attempt to the answer's headers (or the failure); null while under way or when
+    its worker was lost."""
+    error: Annotated[str, msgspec.Meta(max_length=300, examples=["answered 500"])] | None
+    """What went wrong, in our words (e.g. `no answer within 10 s`, `answered 302: redirects are not
+    followed`, `worker lost: …`); null when it succeeded."""
+    next_action: Literal["retry", "succeeded", "disabled"] | None
+    """What followed: `retry` at `retry_at`; `succeeded` (the delivery is done); `disabled` (the receiver
+    answered 410 or the retry schedule ran out: the delivery failed and the endpoint was disabled). Null while
+    the attempt is under way, or its worker was lost and the delivery is not yet claimed again."""
+    retry_at: dt.datetime | None
+    """When the next attempt was due, for `retry`."""
+
+
+class WebhookDeliveryAttemptPage(msgspec.Struct, kw_only=True):
+    items: list[WebhookDeliveryAttemptOut]
     next_cursor: str | None
     has_more: bool
     """Whether another page follows: then ``next_cursor`` fetches it."""

@@ -30,9 +30,18 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from supervise.db import Base, UTCDateTime, Versioned
 
-__all__ = ["DeliveryState", "Event", "EventSequence", "WebhookDelivery", "WebhookEndpoint"]
+__all__ = [
+    "AttemptAction",
+    "DeliveryState",
+    "Event",
+    "EventSequence",
+    "WebhookDelivery",
+    "WebhookDeliveryAttempt",
+    "WebhookEndpoint",
+]
 
 DeliveryState = Literal["pending", "succeeded", "failed"]
+AttemptAction = Literal["retry", "succeeded", "disabled"]
 
 
 class Event(Base):
@@ -109,3 +118,33 @@ class WebhookDelivery(Base):
     last_error: Mapped[str | None] = mapped_column(String(300))
     last_attempt_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime())
+
+
+class WebhookDeliveryAttempt(Base):
+    """One attempt of a delivery, kept beside it (and pruned with it): the delivery log.
+
+    The row is written when the attempt is claimed, without an outcome (``next_action`` null: under way), and
+    completed in the transaction that records the outcome on the delivery. An attempt whose worker died keeps
+    no outcome until the delivery is claimed again; then it is completed as lost (``error`` says so). No byte
+    of the receiver's answer is kept beyond its status: its body is never read."""
+
+    __tablename__ = "webhook_delivery_attempts"
+    __table_args__ = (
+        Index("ix_webhook_delivery_attempts_log", "org_id", "delivery_id", "started_at", "id"),
+        UniqueConstraint("delivery_id", "attempt"),
+        CheckConstraint("next_action IN ('retry', 'succeeded', 'disabled')", name="next_action"),
+    )
+
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True)
+    org_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("organisations.id"))
+    delivery_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("webhook_deliveries.id"))
+    attempt: Mapped[int] = mapped_column(Integer)
+    """1 for the first; numbering goes on across redeliveries."""
+    started_at: Mapped[dt.datetime] = mapped_column(UTCDateTime())
+    status: Mapped[int | None] = mapped_column(Integer)
+    latency_ms: Mapped[int | None] = mapped_column(Integer)
+    error: Mapped[str | None] = mapped_column(String(300))
+    """Our words for what went wrong (a timeout, a refused address, a status); printable and bounded."""
+    next_action: Mapped[AttemptAction | None] = mapped_column(String(16))
+    retry_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
+    """When ``next_action`` is ``retry``: when the next attempt was due."""

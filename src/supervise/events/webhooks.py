@@ -25,7 +25,7 @@ from supervise.errors import Conflict, FieldError, NotFound, PreconditionFailed,
 from supervise.events import repository
 from supervise.events.addresses import UnsafeAddress, resolve
 from supervise.events.schemas import EVENT_TYPES, WebhookEndpointCreate, WebhookEndpointUpdate
-from supervise.events.tables import WebhookDelivery, WebhookEndpoint
+from supervise.events.tables import WebhookDelivery, WebhookDeliveryAttempt, WebhookEndpoint
 from supervise.pagination import Page, PageRequest
 from supervise.preconditions import check_if_match
 from supervise.problems import ProblemType
@@ -34,10 +34,13 @@ from supervise.runtime import Runtime
 __all__ = [
     "ROTATION",
     "WebhookDelivery",
+    "WebhookDeliveryAttempt",
     "WebhookEndpoint",
     "create_endpoint",
     "delete_endpoint",
+    "get_delivery",
     "get_endpoint",
+    "list_attempts",
     "list_deliveries",
     "list_endpoints",
     "new_secret",
@@ -188,12 +191,42 @@ async def list_deliveries(
     return found
 
 
-async def redeliver(tx: Tx, principal: Principal, endpoint_id: uuid.UUID, delivery_id: uuid.UUID) -> WebhookDelivery:
-    """Send a delivery again, now, whatever became of it (the receiver deduplicates by ``webhook-id``)."""
-    endpoint = await _endpoint(tx, principal, endpoint_id)
-    delivery = await repository.get_delivery(tx, principal.org_id, endpoint.id, delivery_id)
+async def _delivery(
+    tx: Tx, principal: Principal, endpoint: WebhookEndpoint, delivery_id: uuid.UUID, *, for_update: bool = False
+) -> WebhookDelivery:
+    delivery = await repository.get_delivery(tx, principal.org_id, endpoint.id, delivery_id, for_update=for_update)
     if delivery is None:
         raise NotFound("webhook delivery")
+    return delivery
+
+
+async def get_delivery(tx: Tx, principal: Principal, endpoint_id: uuid.UUID, delivery_id: uuid.UUID) -> WebhookDelivery:
+    endpoint = await _endpoint(tx, principal, endpoint_id)
+    delivery = await _delivery(tx, principal, endpoint, delivery_id)
+    audit.record_read(tx, principal, "webhook_delivery.read", "webhook_endpoint", endpoint.id)
+    return delivery
+
+
+async def list_attempts(
+    tx: Tx,
+    runtime: Runtime,
+    principal: Principal,
+    endpoint_id: uuid.UUID,
+    delivery_id: uuid.UUID,
+    page: PageRequest,
+) -> Page[WebhookDeliveryAttempt]:
+    endpoint = await _endpoint(tx, principal, endpoint_id)
+    delivery = await _delivery(tx, principal, endpoint, delivery_id)
+    found = await repository.page_attempts(tx, page, runtime.cursors, delivery.id)
+    audit.record_read(tx, principal, "webhook_delivery_attempt.list", "webhook_endpoint", endpoint.id)
+    return found
+
+
+async def redeliver(tx: Tx, principal: Principal, endpoint_id: uuid.UUID, delivery_id: uuid.UUID) -> WebhookDelivery:
+    """Send a delivery again, now, whatever became of it (the receiver deduplicates by ``webhook-id``). Its
+    attempts so far stay in its log; the next one takes the next number."""
+    endpoint = await _endpoint(tx, principal, endpoint_id)
+    delivery = await _delivery(tx, principal, endpoint, delivery_id, for_update=True)
     if not endpoint.active:
         raise Conflict(
             problems.ENDPOINT_DISABLED,
