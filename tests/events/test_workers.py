@@ -100,10 +100,10 @@ def test_a_worker_killed_mid_delivery_loses_nothing(database_url: str, receiver:
         )
         assert status == 200, attempts
     assert (entry["state"], entry["attempts"]) == ("succeeded", 2)
-    second, lost = attempts["items"]  # the killed worker's attempt is in the log, as lost
+    retried, lost = attempts["items"]  # the killed worker's attempt is in the log, as lost
     assert (lost["attempt"], lost["status"], lost["next_action"]) == (1, None, "retry")
     assert lost["error"].startswith("worker lost")
-    assert (second["attempt"], second["status"], second["next_action"]) == (2, 200, "succeeded")
+    assert (retried["attempt"], retried["status"], retried["next_action"]) == (2, 200, "succeeded")
     ids = {r.headers["webhook-id"] for r in receiver.received}
     assert ids == {entry["event_id"]}
     for received in receiver.received:
