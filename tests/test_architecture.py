@@ -49,6 +49,9 @@ ROLES = {
     "events.delivery": SERVICE,
     "events.webhooks": SERVICE,
     "recordings.batch": SERVICE,
+    "fhir.examples": SUPPORT,  # the OpenAPI examples, made by the builders
+    "fhir.questionnaire": SUPPORT,  # builds resources from definitions: no database
+    "fhir.responses": SUPPORT,
     "reviews.annotations": SERVICE,
     "reviews.references": SERVICE,
     "reviews.requests": SERVICE,

@@ -35,6 +35,7 @@ from supervise.document import (
 )
 from supervise.events.api import EventController, EventTypeController, WebhookEndpointController
 from supervise.events.delivery import Dispatcher
+from supervise.fhir.api import FhirController
 from supervise.health import HealthController
 from supervise.http import before_request, exception_handlers, record_routed_methods, stamp_response
 from supervise.members.api import MemberController, OrganisationController, SupervisionLinkController
@@ -149,6 +150,7 @@ def openapi_config() -> OpenAPIConfig:
             Tag(name="Audit"),
             Tag(name="Events"),
             Tag(name="Webhooks"),
+            Tag(name="FHIR"),
             Tag(name="Rubrics"),
             Tag(name="Problems"),
             Tag(name="Health"),
@@ -258,6 +260,7 @@ def create_app(settings: Settings, *, deliver_webhooks: bool = False) -> Litesta
             EventTypeController,
             WebhookEndpointController,
             AggregateController,
+            FhirController,
             RubricController,
             PluginController,
             ProblemTypeController,

@@ -184,7 +184,8 @@ REVIEW_NOT_SUBMITTED = _type(
     "review-not-submitted",
     409,
     "Review not submitted",
-    """The review is still a draft: edit it rather than amend it; it can be acknowledged once submitted.""",
+    """The review is still a draft: edit it rather than amend it; it can be acknowledged, and read as FHIR, once
+    submitted.""",
 )
 ALREADY_ACKNOWLEDGED = _type(
     "already-acknowledged", 409, "Already acknowledged", """The therapist acknowledged this review already."""

@@ -500,6 +500,138 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/fhir/$export": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Reviews submitted in a time range, as a FHIR Bundle
+         * @description A searchset Bundle, paged: the current revisions submitted at or after `start` and before `end` that you may read (the rules of `GET /v1/reviews`; audited as that list), each QuestionnaireResponse (`search.mode` `match`) followed by its Observations and, once per page, the Questionnaires they answer (`include`). The `next` link fetches the next page until there is none. By submission time, so a system pulling consecutive ranges gets every submission and amendment once, however late the session. Synchronous: not the asynchronous Bulk Data `$export`.
+         *
+         *     **Permission**: the `reviews:read` scope.
+         */
+        get: operations["exportFhirBundle"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/fhir/Observation": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * The scores of a submitted review as FHIR Observations
+         * @description A searchset Bundle: one Observation per score stored at submission (subscales, total, a plugin's own scores), each `derivedFrom` the response. Read and audited as the review is.
+         *
+         *     **Permission**: the `reviews:read` scope.
+         */
+        get: operations["searchFhirObservations"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/fhir/Observation/{observation_id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * One stored score as a FHIR Observation
+         * @description By id `<review id>-<score key>` (`_` in a key becomes `.`).
+         *
+         *     **Permission**: the `reviews:read` scope.
+         */
+        get: operations["getFhirObservation"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/fhir/Questionnaire": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * FHIR Questionnaires of the installed rubrics
+         * @description A searchset Bundle with one Questionnaire per installed rubric version, generated from its plugin: items by their keys (`linkId`), ordinal answer options weighted (`itemWeight`), subscales and totals as read-only calculated items (`score.<key>`).
+         *
+         *     **Permission**: any valid API key or access token.
+         */
+        get: operations["searchFhirQuestionnaires"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/fhir/Questionnaire/{questionnaire_id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * A rubric version as a FHIR Questionnaire
+         * @description By id `<key>-<version>` (e.g. `wai-o-s-1.0`; characters FHIR ids lack become `.`). A version reviews used whose plugin was uninstalled is served from its snapshot, with status `retired`.
+         *
+         *     **Permission**: any valid API key or access token.
+         */
+        get: operations["getFhirQuestionnaire"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/fhir/QuestionnaireResponse/{review_id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * A submitted review or client rating as a FHIR QuestionnaireResponse
+         * @description Any revision you may read as `GET /v1/reviews/{review_id}` (the same rules: blind review, consent; audited as that read). `questionnaire` is `url|version`; status `completed`, or `amended` for a correcting revision; the subject is the case by its id, never a name. A draft is a 409.
+         *
+         *     **Permission**: the `reviews:read` scope.
+         */
+        get: operations["getFhirQuestionnaireResponse"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/v1/forms/{token}": {
         parameters: {
             query?: never;
@@ -1476,6 +1608,11 @@ export interface components {
             start_ms: number;
             text: string;
         };
+        /** AnswerOption */
+        AnswerOption: {
+            extension?: components["schemas"]["Extension"][];
+            valueCoding: components["schemas"]["Coding"];
+        };
         /** ApiKeyCreate */
         ApiKeyCreate: {
             expires_at?: string | null;
@@ -1580,6 +1717,32 @@ export interface components {
             reviews?: number;
             sd: number | null;
             start: string | null;
+        };
+        /** Bundle */
+        Bundle: {
+            entry?: components["schemas"]["BundleEntry"][];
+            link?: components["schemas"]["BundleLink"][];
+            /** @constant */
+            resourceType: "Bundle";
+            total?: number | null;
+            /** @enum {string} */
+            type: "searchset" | "collection";
+        };
+        /** BundleEntry */
+        BundleEntry: {
+            fullUrl?: string | null;
+            resource: components["schemas"]["Questionnaire"] | components["schemas"]["QuestionnaireResponse"] | components["schemas"]["Observation"];
+            search?: components["schemas"]["BundleSearch"] | null;
+        };
+        /** BundleLink */
+        BundleLink: {
+            relation: string;
+            url: string;
+        };
+        /** BundleSearch */
+        BundleSearch: {
+            /** @enum {string} */
+            mode: "match" | "include";
         };
         /** Calibration */
         Calibration: {
@@ -1731,6 +1894,18 @@ export interface components {
             /** @constant */
             type: "client_rating.submitted";
         };
+        /** CodeableConcept */
+        CodeableConcept: {
+            coding?: components["schemas"]["Coding"][];
+            text?: string | null;
+        };
+        /** Coding */
+        Coding: {
+            code?: string | null;
+            display?: string | null;
+            system?: string | null;
+            version?: string | null;
+        };
         /** ConsentIn */
         ConsentIn: {
             expires_at?: string | null;
@@ -1783,6 +1958,25 @@ export interface components {
             };
             /** @enum {string} */
             type: "recording.created" | "recording.consent_changed" | "review.requested" | "review.submitted" | "review.amended" | "review.acknowledged" | "client_rating.submitted" | "flag.raised";
+        };
+        /** Expression */
+        Expression: {
+            description?: string | null;
+            expression: string;
+            language: string;
+            name?: string | null;
+        };
+        /** Extension */
+        Extension: {
+            url: string;
+            valueCode?: string | null;
+            valueCodeableConcept?: components["schemas"]["CodeableConcept"] | null;
+            valueCoding?: components["schemas"]["Coding"] | null;
+            valueDecimal?: number | null;
+            valueExpression?: components["schemas"]["Expression"] | null;
+            valueInteger?: number | null;
+            valueReference?: components["schemas"]["Reference"] | null;
+            valueString?: string | null;
         };
         /** FieldErrorOut */
         FieldErrorOut: {
@@ -1898,6 +2092,11 @@ export interface components {
             raters: number;
             targets: number;
             value: number;
+        };
+        /** Identifier */
+        Identifier: {
+            system: string;
+            value: string;
         };
         /** IdentityProviderCreate */
         IdentityProviderCreate: {
@@ -2122,6 +2321,24 @@ export interface components {
              */
             roles?: components["schemas"]["Role"][] | null;
         };
+        /** Observation */
+        Observation: {
+            category?: components["schemas"]["CodeableConcept"][];
+            code: components["schemas"]["CodeableConcept"];
+            dataAbsentReason?: components["schemas"]["CodeableConcept"] | null;
+            derivedFrom?: components["schemas"]["Reference"][];
+            effectiveDateTime?: string | null;
+            encounter?: components["schemas"]["Reference"] | null;
+            id: string;
+            issued?: string | null;
+            performer?: components["schemas"]["Reference"][];
+            /** @constant */
+            resourceType: "Observation";
+            /** @enum {string} */
+            status: "final" | "amended";
+            subject?: components["schemas"]["Reference"] | null;
+            valueQuantity?: components["schemas"]["Quantity"] | null;
+        };
         /** OrdinalScale */
         OrdinalScale: {
             /** @default [] */
@@ -2207,6 +2424,61 @@ export interface components {
             status: number;
             title: string;
             type: string;
+        };
+        /** Quantity */
+        Quantity: {
+            code?: string | null;
+            system?: string | null;
+            unit?: string | null;
+            value: number;
+        };
+        /** Questionnaire */
+        Questionnaire: {
+            code?: components["schemas"]["Coding"][];
+            copyright?: string | null;
+            description?: string | null;
+            extension?: components["schemas"]["Extension"][];
+            id: string;
+            item?: components["schemas"]["QuestionnaireItem"][];
+            name?: string | null;
+            purpose?: string | null;
+            /** @constant */
+            resourceType: "Questionnaire";
+            /** @enum {string} */
+            status: "active" | "retired";
+            subjectType?: string[];
+            title: string;
+            url: string;
+            version: string;
+        };
+        /** QuestionnaireItem */
+        QuestionnaireItem: {
+            answerOption?: components["schemas"]["AnswerOption"][];
+            extension?: components["schemas"]["Extension"][];
+            item?: components["schemas"]["QuestionnaireItem"][];
+            linkId: string;
+            readOnly?: boolean | null;
+            repeats?: boolean | null;
+            required?: boolean | null;
+            text?: string | null;
+            /** @enum {string} */
+            type: "group" | "display" | "boolean" | "decimal" | "integer" | "choice";
+        };
+        /** QuestionnaireResponse */
+        QuestionnaireResponse: {
+            author?: components["schemas"]["Reference"] | null;
+            authored?: string | null;
+            encounter?: components["schemas"]["Reference"] | null;
+            extension?: components["schemas"]["Extension"][];
+            id: string;
+            identifier?: components["schemas"]["Identifier"] | null;
+            item?: components["schemas"]["ResponseItem"][];
+            questionnaire: string;
+            /** @constant */
+            resourceType: "QuestionnaireResponse";
+            /** @enum {string} */
+            status: "completed" | "amended";
+            subject?: components["schemas"]["Reference"] | null;
         };
         /** RaterCalibration */
         RaterCalibration: {
@@ -2397,6 +2669,12 @@ export interface components {
             /** @default false */
             withdraw_consent?: boolean;
         };
+        /** Reference */
+        Reference: {
+            identifier?: components["schemas"]["Identifier"] | null;
+            reference?: string | null;
+            type?: string | null;
+        };
         /** ReferenceOut */
         ReferenceOut: {
             /** Format: date-time */
@@ -2435,6 +2713,20 @@ export interface components {
             raters: number;
             units: number;
             values: number;
+        };
+        /** ResponseAnswer */
+        ResponseAnswer: {
+            valueBoolean?: boolean | null;
+            valueCoding?: components["schemas"]["Coding"] | null;
+            valueDecimal?: number | null;
+            valueInteger?: number | null;
+        };
+        /** ResponseItem */
+        ResponseItem: {
+            answer?: components["schemas"]["ResponseAnswer"][];
+            item?: components["schemas"]["ResponseItem"][];
+            linkId: string;
+            text?: string | null;
         };
         /** Responses */
         Responses: {
@@ -5394,6 +5686,500 @@ export interface operations {
             };
             /** @description Events pruned (type: `events-expired`; see `GET /problems`) */
             410: {
+                headers: {
+                    "Cache-Control": components["headers"]["Cache-Control"];
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    "X-Request-ID": components["headers"]["X-Request-ID"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            429: components["responses"]["TooManyRequests"];
+            431: components["responses"]["HeaderFieldsTooLarge"];
+        };
+    };
+    exportFhirBundle: {
+        parameters: {
+            query: {
+                /** @description Submitted at or after. RFC 3339, with an offset; a year from 1900 to 2199. */
+                start: string;
+                /** @description Submitted before. RFC 3339, with an offset; a year from 1900 to 2199. */
+                end: string;
+                /** @description Reviews per page (1 to 100; each with its scores). */
+                _count?: number;
+                /** @description ``next_cursor`` of the previous page, unchanged. */
+                cursor?: string | null;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description One page of reviews with their scores */
+            200: {
+                headers: {
+                    "Cache-Control": components["headers"]["Cache-Control"];
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    "X-Request-ID": components["headers"]["X-Request-ID"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/fhir+json": components["schemas"]["Bundle"];
+                };
+            };
+            /** @description Invalid input (type: `invalid-request`, `invalid-cursor`; see `GET /problems`) */
+            400: {
+                headers: {
+                    "Cache-Control": components["headers"]["Cache-Control"];
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    "X-Request-ID": components["headers"]["X-Request-ID"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Missing or unknown API key (type: `unauthorized`; see `GET /problems`) */
+            401: {
+                headers: {
+                    "Cache-Control": components["headers"]["Cache-Control"];
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    "X-Request-ID": components["headers"]["X-Request-ID"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not allowed (type: `scope-missing`, `role-required`, `not-permitted`, `scope-not-held`; see `GET /problems`) */
+            403: {
+                headers: {
+                    "Cache-Control": components["headers"]["Cache-Control"];
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    "X-Request-ID": components["headers"]["X-Request-ID"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Valid JSON, but not a valid request (type: `idempotency-key-reused`, `responses-invalid`, `rubric-unknown`, `invalid-reference`, `invalid-value`, `address-refused`, `whole-period-required`; see `GET /problems`) */
+            422: {
+                headers: {
+                    "Cache-Control": components["headers"]["Cache-Control"];
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    "X-Request-ID": components["headers"]["X-Request-ID"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            429: components["responses"]["TooManyRequests"];
+            431: components["responses"]["HeaderFieldsTooLarge"];
+        };
+    };
+    searchFhirObservations: {
+        parameters: {
+            query: {
+                /** @description `QuestionnaireResponse/<review id>`. */
+                "derived-from": string;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description A review's scores */
+            200: {
+                headers: {
+                    "Cache-Control": components["headers"]["Cache-Control"];
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    "X-Request-ID": components["headers"]["X-Request-ID"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/fhir+json": components["schemas"]["Bundle"];
+                };
+            };
+            /** @description Invalid input (type: `invalid-request`, `invalid-cursor`; see `GET /problems`) */
+            400: {
+                headers: {
+                    "Cache-Control": components["headers"]["Cache-Control"];
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    "X-Request-ID": components["headers"]["X-Request-ID"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Missing or unknown API key (type: `unauthorized`; see `GET /problems`) */
+            401: {
+                headers: {
+                    "Cache-Control": components["headers"]["Cache-Control"];
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    "X-Request-ID": components["headers"]["X-Request-ID"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not allowed (type: `scope-missing`, `role-required`, `not-permitted`, `scope-not-held`; see `GET /problems`) */
+            403: {
+                headers: {
+                    "Cache-Control": components["headers"]["Cache-Control"];
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    "X-Request-ID": components["headers"]["X-Request-ID"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Unknown id (type: `not-found`, `no-route`; see `GET /problems`) */
+            404: {
+                headers: {
+                    "Cache-Control": components["headers"]["Cache-Control"];
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    "X-Request-ID": components["headers"]["X-Request-ID"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Conflict (type: `draft-exists`, `review-exists`, `request-exists`, `request-closed`, `review-submitted`, `review-not-submitted`, `already-acknowledged`, `superseded`, `not-for-this-role`, `consent-ended`, `training-consent-missing`, `not-a-reference-candidate`, `reference-exists`, `annotation-limit`, `case-exists`, `external-id-used`, `already-rated`, `form-used`, `rubric-not-installed`, `blind-review-pending`, `link-exists`, `email-taken`, `time-zone-fixed`, `self-lockout`, `last-admin`, `idempotency-key-in-use`, `concurrent-write`, `endpoint-disabled`, `delivery-pending`, `identity-provider-exists`; see `GET /problems`) */
+            409: {
+                headers: {
+                    "Cache-Control": components["headers"]["Cache-Control"];
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    "X-Request-ID": components["headers"]["X-Request-ID"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            429: components["responses"]["TooManyRequests"];
+            431: components["responses"]["HeaderFieldsTooLarge"];
+        };
+    };
+    getFhirObservation: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description A FHIR id. */
+                observation_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description A score */
+            200: {
+                headers: {
+                    "Cache-Control": components["headers"]["Cache-Control"];
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    "X-Request-ID": components["headers"]["X-Request-ID"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/fhir+json": components["schemas"]["Observation"];
+                };
+            };
+            /** @description Invalid input (type: `invalid-request`, `invalid-cursor`; see `GET /problems`) */
+            400: {
+                headers: {
+                    "Cache-Control": components["headers"]["Cache-Control"];
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    "X-Request-ID": components["headers"]["X-Request-ID"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Missing or unknown API key (type: `unauthorized`; see `GET /problems`) */
+            401: {
+                headers: {
+                    "Cache-Control": components["headers"]["Cache-Control"];
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    "X-Request-ID": components["headers"]["X-Request-ID"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not allowed (type: `scope-missing`, `role-required`, `not-permitted`, `scope-not-held`; see `GET /problems`) */
+            403: {
+                headers: {
+                    "Cache-Control": components["headers"]["Cache-Control"];
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    "X-Request-ID": components["headers"]["X-Request-ID"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Unknown id (type: `not-found`, `no-route`; see `GET /problems`) */
+            404: {
+                headers: {
+                    "Cache-Control": components["headers"]["Cache-Control"];
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    "X-Request-ID": components["headers"]["X-Request-ID"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Conflict (type: `draft-exists`, `review-exists`, `request-exists`, `request-closed`, `review-submitted`, `review-not-submitted`, `already-acknowledged`, `superseded`, `not-for-this-role`, `consent-ended`, `training-consent-missing`, `not-a-reference-candidate`, `reference-exists`, `annotation-limit`, `case-exists`, `external-id-used`, `already-rated`, `form-used`, `rubric-not-installed`, `blind-review-pending`, `link-exists`, `email-taken`, `time-zone-fixed`, `self-lockout`, `last-admin`, `idempotency-key-in-use`, `concurrent-write`, `endpoint-disabled`, `delivery-pending`, `identity-provider-exists`; see `GET /problems`) */
+            409: {
+                headers: {
+                    "Cache-Control": components["headers"]["Cache-Control"];
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    "X-Request-ID": components["headers"]["X-Request-ID"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            429: components["responses"]["TooManyRequests"];
+            431: components["responses"]["HeaderFieldsTooLarge"];
+        };
+    };
+    searchFhirQuestionnaires: {
+        parameters: {
+            query?: {
+                /** @description Only this canonical URL. */
+                url?: string | null;
+                /** @description Only this version. */
+                version?: string | null;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Installed rubric versions */
+            200: {
+                headers: {
+                    "Cache-Control": components["headers"]["Cache-Control"];
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    "X-Request-ID": components["headers"]["X-Request-ID"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/fhir+json": components["schemas"]["Bundle"];
+                };
+            };
+            /** @description Invalid input (type: `invalid-request`, `invalid-cursor`; see `GET /problems`) */
+            400: {
+                headers: {
+                    "Cache-Control": components["headers"]["Cache-Control"];
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    "X-Request-ID": components["headers"]["X-Request-ID"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Missing or unknown API key (type: `unauthorized`; see `GET /problems`) */
+            401: {
+                headers: {
+                    "Cache-Control": components["headers"]["Cache-Control"];
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    "X-Request-ID": components["headers"]["X-Request-ID"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            429: components["responses"]["TooManyRequests"];
+            431: components["responses"]["HeaderFieldsTooLarge"];
+        };
+    };
+    getFhirQuestionnaire: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description A FHIR id. */
+                questionnaire_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description A rubric version */
+            200: {
+                headers: {
+                    "Cache-Control": components["headers"]["Cache-Control"];
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    "X-Request-ID": components["headers"]["X-Request-ID"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/fhir+json": components["schemas"]["Questionnaire"];
+                };
+            };
+            /** @description Invalid input (type: `invalid-request`, `invalid-cursor`; see `GET /problems`) */
+            400: {
+                headers: {
+                    "Cache-Control": components["headers"]["Cache-Control"];
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    "X-Request-ID": components["headers"]["X-Request-ID"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Missing or unknown API key (type: `unauthorized`; see `GET /problems`) */
+            401: {
+                headers: {
+                    "Cache-Control": components["headers"]["Cache-Control"];
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    "X-Request-ID": components["headers"]["X-Request-ID"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Unknown id (type: `not-found`, `no-route`; see `GET /problems`) */
+            404: {
+                headers: {
+                    "Cache-Control": components["headers"]["Cache-Control"];
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    "X-Request-ID": components["headers"]["X-Request-ID"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            429: components["responses"]["TooManyRequests"];
+            431: components["responses"]["HeaderFieldsTooLarge"];
+        };
+    };
+    getFhirQuestionnaireResponse: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The review's id. */
+                review_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description A submitted review */
+            200: {
+                headers: {
+                    "Cache-Control": components["headers"]["Cache-Control"];
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    "X-Request-ID": components["headers"]["X-Request-ID"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/fhir+json": components["schemas"]["QuestionnaireResponse"];
+                };
+            };
+            /** @description Invalid input (type: `invalid-request`, `invalid-cursor`; see `GET /problems`) */
+            400: {
+                headers: {
+                    "Cache-Control": components["headers"]["Cache-Control"];
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    "X-Request-ID": components["headers"]["X-Request-ID"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Missing or unknown API key (type: `unauthorized`; see `GET /problems`) */
+            401: {
+                headers: {
+                    "Cache-Control": components["headers"]["Cache-Control"];
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    "X-Request-ID": components["headers"]["X-Request-ID"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not allowed (type: `scope-missing`, `role-required`, `not-permitted`, `scope-not-held`; see `GET /problems`) */
+            403: {
+                headers: {
+                    "Cache-Control": components["headers"]["Cache-Control"];
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    "X-Request-ID": components["headers"]["X-Request-ID"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Unknown id (type: `not-found`, `no-route`; see `GET /problems`) */
+            404: {
+                headers: {
+                    "Cache-Control": components["headers"]["Cache-Control"];
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    "X-Request-ID": components["headers"]["X-Request-ID"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Conflict (type: `draft-exists`, `review-exists`, `request-exists`, `request-closed`, `review-submitted`, `review-not-submitted`, `already-acknowledged`, `superseded`, `not-for-this-role`, `consent-ended`, `training-consent-missing`, `not-a-reference-candidate`, `reference-exists`, `annotation-limit`, `case-exists`, `external-id-used`, `already-rated`, `form-used`, `rubric-not-installed`, `blind-review-pending`, `link-exists`, `email-taken`, `time-zone-fixed`, `self-lockout`, `last-admin`, `idempotency-key-in-use`, `concurrent-write`, `endpoint-disabled`, `delivery-pending`, `identity-provider-exists`; see `GET /problems`) */
+            409: {
                 headers: {
                     "Cache-Control": components["headers"]["Cache-Control"];
                     RateLimit: components["headers"]["RateLimit"];

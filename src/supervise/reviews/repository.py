@@ -307,6 +307,10 @@ async def page_reviews(
     ):
         if value is not None:
             stmt = stmt.where(column == value)
+    if where.submitted_from is not None:
+        stmt = stmt.where(Review.submitted_at >= where.submitted_from)
+    if where.submitted_before is not None:
+        stmt = stmt.where(Review.submitted_at < where.submitted_before)
     return await fetch_page(tx, stmt, Review.created_at, Review.id, page, cursors, params=viewer.params)
 
 

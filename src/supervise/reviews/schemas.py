@@ -218,3 +218,6 @@ class ReviewFilter:
     state: str | None = None
     rubric_key: str | None = None
     role: str | None = None
+    submitted_from: dt.datetime | None = None
+    """Submitted at or after (drafts have no submission time, so either bound leaves them out)."""
+    submitted_before: dt.datetime | None = None
