@@ -49,6 +49,7 @@ ROLES = {
     "events.delivery": SERVICE,
     "events.webhooks": SERVICE,
     "recordings.batch": SERVICE,
+    "fhir.capabilities": SUPPORT,
     "fhir.examples": SUPPORT,  # the OpenAPI examples, made by the builders
     "fhir.questionnaire": SUPPORT,  # builds resources from definitions: no database
     "fhir.responses": SUPPORT,

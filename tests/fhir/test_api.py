@@ -6,6 +6,7 @@ import asyncio
 from typing import Any
 
 from fhir.resources.R4B.bundle import Bundle
+from fhir.resources.R4B.capabilitystatement import CapabilityStatement
 from fhir.resources.R4B.observation import Observation
 from fhir.resources.R4B.questionnaire import Questionnaire
 from fhir.resources.R4B.questionnaireresponse import QuestionnaireResponse
@@ -207,6 +208,15 @@ def test_the_export_pages_through_a_range_of_submissions(org: Org) -> None:
     assert [e["field"] for e in empty["errors"]] == ["end"]
     assert_problem(org.admin.api.get("/v1/fhir/$export", params={"start": "yesterday", "end": SPAN["end"]}), 400)
     assert_problem(org.admin.api.get("/v1/fhir/$export", params={"start": SPAN["start"]}), 400)
+
+
+def test_the_capability_statement_names_what_is_served(org: Org) -> None:
+    statement = fhir(org.admin.api, "/v1/fhir/metadata")
+    valid(CapabilityStatement, statement, {"active"})
+    assert statement["fhirVersion"] == "4.0.1" and statement["format"] == ["application/fhir+json"]
+    assert statement["implementation"]["url"].endswith("/v1/fhir")
+    served = {r["type"] for r in statement["rest"][0]["resource"]}
+    assert served == {"Questionnaire", "QuestionnaireResponse", "Observation"}
 
 
 def test_every_installed_rubric_version_is_a_questionnaire(org: Org) -> None:

@@ -12,10 +12,13 @@ from typing import Any
 import msgspec
 import pydantic
 import pytest
+from fhir.resources.R4B.bundle import Bundle
+from fhir.resources.R4B.capabilitystatement import CapabilityStatement
 from fhir.resources.R4B.observation import Observation
 from fhir.resources.R4B.questionnaire import Questionnaire
 from fhir.resources.R4B.questionnaireresponse import QuestionnaireResponse
 
+from supervise.fhir import examples
 from supervise.fhir.questionnaire import ITEM_WEIGHT, build_questionnaire, canonical
 from supervise.fhir.responses import Rating, build_observations, build_response
 from supervise.rubrics.model import CountScale, OrdinalScale, Responses, Rubric, SegmentResponses
@@ -185,3 +188,12 @@ def test_a_subscale_with_nothing_answered_is_an_absent_value() -> None:
         if observation.code.coding[0].code in undefined:
             valid(Observation, encoded(observation), OBSERVATION_STATUSES)
             assert observation.data_absent_reason is not None
+
+
+def test_the_documented_examples_are_valid_resources() -> None:
+    valid(Questionnaire, encoded(examples.QUESTIONNAIRE), QUESTIONNAIRE_STATUSES)
+    valid(QuestionnaireResponse, encoded(examples.RESPONSE), RESPONSE_STATUSES)
+    valid(Observation, encoded(examples.OBSERVATION), OBSERVATION_STATUSES)
+    valid(CapabilityStatement, encoded(examples.CAPABILITIES), {"active"})
+    for bundle in (examples.BUNDLE, examples.QUESTIONNAIRES, examples.SCORES):
+        valid(Bundle, encoded(bundle))

@@ -632,6 +632,28 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/fhir/metadata": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * What this FHIR endpoint serves
+         * @description The CapabilityStatement generic FHIR clients read first: FHIR 4.0.1, JSON, the resources, their interactions and search parameters, and the `$export` operation.
+         *
+         *     **Permission**: any valid API key or access token.
+         */
+        get: operations["getFhirCapabilityStatement"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/v1/forms/{token}": {
         parameters: {
             query?: never;
@@ -1749,6 +1771,22 @@ export interface components {
             raters: components["schemas"]["RaterCalibration"][];
             rubric: components["schemas"]["RubricPin"];
         };
+        /** CapabilityStatement */
+        CapabilityStatement: {
+            date: string;
+            /** @constant */
+            fhirVersion: "4.0.1";
+            format?: string[];
+            implementation: components["schemas"]["Implementation"];
+            /** @constant */
+            kind: "instance";
+            /** @constant */
+            resourceType: "CapabilityStatement";
+            rest?: components["schemas"]["Rest"][];
+            software: components["schemas"]["Software"];
+            /** @constant */
+            status: "active";
+        };
         /** CaseCreate */
         CaseCreate: {
             /** @example C-2024-0173 */
@@ -2170,6 +2208,16 @@ export interface components {
             /** @example Dr Ada Okafor */
             name?: string | null;
         };
+        /** Implementation */
+        Implementation: {
+            description: string;
+            url?: string | null;
+        };
+        /** Interaction */
+        Interaction: {
+            /** @enum {string} */
+            code: "read" | "search-type";
+        };
         /** IssuedForm */
         IssuedForm: {
             /** Format: date-time */
@@ -2338,6 +2386,12 @@ export interface components {
             status: "final" | "amended";
             subject?: components["schemas"]["Reference"] | null;
             valueQuantity?: components["schemas"]["Quantity"] | null;
+        };
+        /** Operation */
+        Operation: {
+            definition: string;
+            documentation?: string | null;
+            name: string;
         };
         /** OrdinalScale */
         OrdinalScale: {
@@ -2736,6 +2790,20 @@ export interface components {
             /** @default [] */
             segments?: components["schemas"]["SegmentResponses"][];
         };
+        /** Rest */
+        Rest: {
+            documentation?: string | null;
+            /** @constant */
+            mode: "server";
+            operation?: components["schemas"]["Operation"][];
+            resource?: components["schemas"]["RestResource"][];
+        };
+        /** RestResource */
+        RestResource: {
+            interaction?: components["schemas"]["Interaction"][];
+            searchParam?: components["schemas"]["SearchParam"][];
+            type: string;
+        };
         /** Result */
         Result: {
             /** @default [] */
@@ -3056,6 +3124,13 @@ export interface components {
             max?: number | null;
             min?: number | null;
         };
+        /** SearchParam */
+        SearchParam: {
+            documentation?: string | null;
+            name: string;
+            /** @enum {string} */
+            type: "uri" | "token" | "reference" | "date";
+        };
         /** SegmentResponses */
         SegmentResponses: {
             end_ms: number;
@@ -3094,6 +3169,11 @@ export interface components {
             roles: components["schemas"]["RoleScore"][];
             rupture: boolean;
             session_number: number;
+        };
+        /** Software */
+        Software: {
+            name: string;
+            version?: string | null;
         };
         /** Stats */
         Stats: {
@@ -6180,6 +6260,58 @@ export interface operations {
             };
             /** @description Conflict (type: `draft-exists`, `review-exists`, `request-exists`, `request-closed`, `review-submitted`, `review-not-submitted`, `already-acknowledged`, `superseded`, `not-for-this-role`, `consent-ended`, `training-consent-missing`, `not-a-reference-candidate`, `reference-exists`, `annotation-limit`, `case-exists`, `external-id-used`, `already-rated`, `form-used`, `rubric-not-installed`, `blind-review-pending`, `link-exists`, `email-taken`, `time-zone-fixed`, `self-lockout`, `last-admin`, `idempotency-key-in-use`, `concurrent-write`, `endpoint-disabled`, `delivery-pending`, `identity-provider-exists`; see `GET /problems`) */
             409: {
+                headers: {
+                    "Cache-Control": components["headers"]["Cache-Control"];
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    "X-Request-ID": components["headers"]["X-Request-ID"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            429: components["responses"]["TooManyRequests"];
+            431: components["responses"]["HeaderFieldsTooLarge"];
+        };
+    };
+    getFhirCapabilityStatement: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description This endpoint */
+            200: {
+                headers: {
+                    "Cache-Control": components["headers"]["Cache-Control"];
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    "X-Request-ID": components["headers"]["X-Request-ID"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/fhir+json": components["schemas"]["CapabilityStatement"];
+                };
+            };
+            /** @description Invalid input (type: `invalid-request`, `invalid-cursor`; see `GET /problems`) */
+            400: {
+                headers: {
+                    "Cache-Control": components["headers"]["Cache-Control"];
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    "X-Request-ID": components["headers"]["X-Request-ID"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Missing or unknown API key (type: `unauthorized`; see `GET /problems`) */
+            401: {
                 headers: {
                     "Cache-Control": components["headers"]["Cache-Control"];
                     RateLimit: components["headers"]["RateLimit"];

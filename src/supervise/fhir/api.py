@@ -2,6 +2,7 @@
 
 | path | answer |
 | --- | --- |
+| ``GET /v1/fhir/metadata`` | the CapabilityStatement: what this FHIR endpoint serves |
 | ``GET /v1/fhir/Questionnaire`` | searchset Bundle: every installed rubric version (``url``, ``version`` filter) |
 | ``GET /v1/fhir/Questionnaire/{id}`` | one version, ``<key>-<version>``; a used version whose plugin is gone too |
 | ``GET /v1/fhir/QuestionnaireResponse/{id}`` | a submitted review or client rating, by its id |
@@ -31,11 +32,13 @@ from supervise.auth.principal import Principal
 from supervise.db import Tx
 from supervise.errors import FieldError, Unprocessable
 from supervise.fhir import examples, service
+from supervise.fhir.capabilities import capability_statement
 from supervise.fhir.schemas import (
     Bundle,
     BundleEntry,
     BundleLink,
     BundleSearch,
+    CapabilityStatement,
     Observation,
     Questionnaire,
     QuestionnaireResponse,
@@ -95,6 +98,21 @@ def _searchset(base: str, resources: list[Questionnaire] | list[Observation], se
 class FhirController(Controller):
     path = "/v1/fhir"
     tags = ["FHIR"]
+
+    @get(
+        "/metadata",
+        operation_id="getFhirCapabilityStatement",
+        permission=permissions.Authenticated,
+        summary="What this FHIR endpoint serves",
+        description="The CapabilityStatement generic FHIR clients read first: FHIR 4.0.1, JSON, the resources, "
+        "their interactions and search parameters, and the `$export` operation.",
+        media_type=FHIR_JSON,
+        responses=_answer(CapabilityStatement, examples.CAPABILITIES, "This endpoint") | problem_responses(400, 401),
+    )
+    async def get_capabilities(
+        self, request: Request[Any, Any, Any], principal: NamedDependency[Principal]
+    ) -> Response[CapabilityStatement]:
+        return _fhir(capability_statement(_base(request)))
 
     @get(
         "/Questionnaire",

@@ -5,13 +5,14 @@ from __future__ import annotations
 import datetime as dt
 import uuid
 
+from supervise.fhir.capabilities import capability_statement
 from supervise.fhir.questionnaire import build_questionnaire
 from supervise.fhir.responses import Rating, build_observations, build_response
 from supervise.fhir.schemas import Bundle, BundleEntry, BundleLink, BundleSearch, Observation, Questionnaire
 from supervise.fhir.schemas import QuestionnaireResponse as Response
 from supervise.rubrics.model import Anchor, Item, OrdinalScale, Responses, Rubric, Subscale
 
-__all__ = ["BUNDLE", "OBSERVATION", "QUESTIONNAIRE", "QUESTIONNAIRES", "RESPONSE", "SCORES"]
+__all__ = ["BUNDLE", "CAPABILITIES", "OBSERVATION", "QUESTIONNAIRE", "QUESTIONNAIRES", "RESPONSE", "SCORES"]
 
 _SCALE = OrdinalScale(min=1, max=3, anchors=(Anchor(value=1, label="Not shown"), Anchor(value=3, label="Throughout")))
 _RUBRIC = Rubric(
@@ -99,3 +100,4 @@ SCORES = Bundle(
         )
     ],
 )
+CAPABILITIES = capability_statement(_BASE)

@@ -16,6 +16,7 @@ __all__ = [
     "BundleEntry",
     "BundleLink",
     "BundleSearch",
+    "CapabilityStatement",
     "CodeableConcept",
     "Coding",
     "Expression",
@@ -33,7 +34,7 @@ __all__ = [
 
 
 class Element(msgspec.Struct, kw_only=True, omit_defaults=True, rename="camel"):
-    """A FHIR element: defaults are left out of the JSON."""
+    """A FHIR element: defaults are left out of the JSON (so no element FHIR requires may have one)."""
 
 
 class Coding(Element, kw_only=True):
@@ -185,3 +186,53 @@ class Bundle(Element, kw_only=True, tag_field="resourceType", tag="Bundle"):
     total: int | None = None
     link: list[BundleLink] = []
     entry: list[BundleEntry] = []
+
+
+class Software(Element, kw_only=True):
+    name: str
+    version: str | None = None
+
+
+class Implementation(Element, kw_only=True):
+    description: str
+    url: str | None = None
+
+
+class Interaction(Element, kw_only=True):
+    code: Literal["read", "search-type"]
+
+
+class SearchParam(Element, kw_only=True):
+    name: str
+    type: Literal["uri", "token", "reference", "date"]
+    documentation: str | None = None
+
+
+class Operation(Element, kw_only=True):
+    name: str
+    definition: str
+    documentation: str | None = None
+
+
+class RestResource(Element, kw_only=True):
+    type: str
+    interaction: list[Interaction] = []
+    search_param: list[SearchParam] = []
+
+
+class Rest(Element, kw_only=True):
+    mode: Literal["server"]
+    documentation: str | None = None
+    resource: list[RestResource] = []
+    operation: list[Operation] = []
+
+
+class CapabilityStatement(Element, kw_only=True, tag_field="resourceType", tag="CapabilityStatement"):
+    status: Literal["active"]
+    date: str
+    kind: Literal["instance"]
+    software: Software
+    implementation: Implementation
+    fhir_version: Literal["4.0.1"]
+    format: list[str] = []
+    rest: list[Rest] = []
