@@ -266,3 +266,16 @@ def test_a_rubric_whose_plugin_was_uninstalled_still_exports_from_its_snapshot(s
         assert review_id in ids and "srs-1.0" in ids
         included = next(e["resource"] for e in exported["entry"] if e["resource"]["id"] == "srs-1.0")
         assert included == questionnaire
+
+
+def test_the_range_is_half_open_on_the_submission_time(org: Org) -> None:
+    team = make_team(org)
+    review = reviewed(team)
+    at = review["submitted_at"]
+
+    def matched(start: str, end: str) -> list[str]:
+        bundle = fhir(org.admin.api, "/v1/fhir/$export", start=start, end=end)
+        return [e["resource"]["id"] for e in bundle.get("entry", []) if e["search"]["mode"] == "match"]
+
+    assert matched(at, SPAN["end"]) == [review["id"]]  # from its submission on
+    assert matched(SPAN["start"], at) == []  # up to, not including, its submission
