@@ -5,6 +5,11 @@ from __future__ import annotations
 
 import datetime as dt
 import importlib.util
+import json
+import math
+import os
+import random
+import subprocess
 import uuid
 from pathlib import Path
 from typing import Any
@@ -19,7 +24,7 @@ from fhir.resources.R4B.questionnaire import Questionnaire
 from fhir.resources.R4B.questionnaireresponse import QuestionnaireResponse
 
 from supervise.fhir import examples
-from supervise.fhir.questionnaire import ITEM_WEIGHT, build_questionnaire, canonical
+from supervise.fhir.questionnaire import CALCULATED_EXPRESSION, ITEM_WEIGHT, build_questionnaire, canonical
 from supervise.fhir.responses import Rating, build_observations, build_response
 from supervise.rubrics.model import CountScale, OrdinalScale, Responses, Rubric, SegmentResponses
 from supervise.rubrics.registry import load_registry, neutral_responses
@@ -197,3 +202,67 @@ def test_the_documented_examples_are_valid_resources() -> None:
     valid(CapabilityStatement, encoded(examples.CAPABILITIES), {"active"})
     for bundle in (examples.BUNDLE, examples.QUESTIONNAIRES, examples.SCORES):
         valid(Bundle, encoded(bundle))
+
+
+TOOLS = Path(__file__).resolve().parents[2] / "tools"
+
+
+def random_responses(rubric: Rubric, seed: int) -> Responses:
+    """Every session item at a random point of its scale (counts and markers too), and one optional item left
+    out now and then: a mean is then over fewer items."""
+    chosen = random.Random(seed)
+
+    def pick(scale: object) -> int | float | bool:
+        if isinstance(scale, OrdinalScale):
+            return scale.min + chosen.randint(0, round((scale.max - scale.min) / scale.step)) * scale.step
+        return chosen.randint(0, 9) if isinstance(scale, CountScale) else chosen.random() < 0.5
+
+    items = {i.key: pick(i.scale) for i in rubric.items if i.level == "session"}
+    optional = [i.key for i in rubric.items if i.level == "session" and not i.required]
+    if optional and chosen.random() < 0.5:
+        del items[chosen.choice(optional)]
+    return Responses(items=items, segments=top_responses(rubric).segments)
+
+
+@pytest.mark.slow
+def test_the_calculated_items_compute_the_stored_scores_in_a_fhirpath_engine() -> None:
+    """HL7's FHIRPath engine (fhirpath.js, from tools/) evaluates every subscale's and total's
+    calculatedExpression over generated responses (reverse keying through the answer options' itemWeight) to
+    the score the rubric's own scoring stored."""
+    subprocess.run(["npm", "ci", "--no-audit", "--no-fund", "--loglevel=error"], cwd=TOOLS, check=True, timeout=600)
+    cases: list[dict[str, Any]] = []
+    expected: dict[int, dict[str, float | None]] = {}
+    for rubric in RUBRICS:
+        definition = rubric.definition()
+        questionnaire = encoded(build_questionnaire(definition, installed=True))
+        for seed in range(5):
+            rated = rating(rubric, random_responses(rubric, seed))
+            response = encoded(build_response(definition, rated))
+            cases.append({"q": questionnaire, "qr": response})
+            expected[len(cases) - 1] = rated.scores
+    done = subprocess.run(
+        ["node", str(Path(__file__).with_name("calculated.js"))],
+        input=json.dumps(cases),
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=300,
+        env={**os.environ, "NODE_PATH": str(TOOLS / "node_modules")},
+    )
+    results = json.loads(done.stdout)
+    # in case order: each case gives one result per calculated item of its questionnaire
+    sizes = [
+        sum(
+            1 for item in case["q"]["item"] if any(e["url"] == CALCULATED_EXPRESSION for e in item.get("extension", []))
+        )
+        for case in cases
+    ]
+    assert sum(sizes) == len(results) >= len(RUBRICS)  # 3RS has none: its scores are counts of segments
+    position = 0
+    for index, size in enumerate(sizes):
+        for result in results[position : position + size]:
+            stored = expected[index][result["score"]]
+            assert (result["value"] is None) == (stored is None), (cases[index]["q"]["id"], result)
+            if stored is not None:
+                assert math.isclose(result["value"], stored, abs_tol=1e-6), (cases[index]["q"]["id"], result, stored)
+        position += size
