@@ -53,6 +53,7 @@ ROLES = {
     "fhir.examples": SUPPORT,  # the OpenAPI examples, made by the builders
     "fhir.questionnaire": SUPPORT,  # builds resources from definitions: no database
     "fhir.responses": SUPPORT,
+    "exports.cells": SUPPORT,  # CSV lines, with formulas defused
     "reviews.annotations": SERVICE,
     "reviews.references": SERVICE,
     "reviews.requests": SERVICE,

@@ -36,6 +36,7 @@ from supervise.document import (
 from supervise.events.api import EventController, EventTypeController, WebhookEndpointController
 from supervise.events.delivery import Dispatcher
 from supervise.fhir.api import FhirController
+from supervise.exports.api import ExportController
 from supervise.health import HealthController
 from supervise.http import before_request, exception_handlers, record_routed_methods, stamp_response
 from supervise.members.api import MemberController, OrganisationController, SupervisionLinkController
@@ -147,6 +148,7 @@ def openapi_config() -> OpenAPIConfig:
             Tag(name="Reviews"),
             Tag(name="Client ratings"),
             Tag(name="Aggregates"),
+            Tag(name="Exports"),
             Tag(name="Audit"),
             Tag(name="Events"),
             Tag(name="Webhooks"),
@@ -261,6 +263,7 @@ def create_app(settings: Settings, *, deliver_webhooks: bool = False) -> Litesta
             WebhookEndpointController,
             AggregateController,
             FhirController,
+            ExportController,
             RubricController,
             PluginController,
             ProblemTypeController,

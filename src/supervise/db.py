@@ -34,6 +34,7 @@ from sqlalchemy.ext.asyncio import (
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, declared_attr, mapped_column
 from sqlalchemy.orm.exc import StaleDataError
+from sqlalchemy.pool import NullPool
 from sqlalchemy.types import TypeDecorator
 
 from supervise import metrics
@@ -285,6 +286,26 @@ def _configure_sqlite(engine: AsyncEngine) -> None:
             connection.exec_driver_sql("BEGIN IMMEDIATE")
 
 
+def _sqlite_reader(url: str, database: str) -> AsyncEngine:
+    """An engine of read-only connections to a SQLite file, each opened for one snapshot and closed after."""
+    engine = create_async_engine(url, poolclass=NullPool, async_creator=_inline_sqlite(database))
+
+    @event.listens_for(engine.sync_engine, "connect")
+    def on_connect(dbapi_connection: Any, _record: Any) -> None:
+        cursor = dbapi_connection.cursor()
+        for pragma in ("query_only=ON", "foreign_keys=ON", "busy_timeout=10000"):
+            cursor.execute(f"PRAGMA {pragma}")
+        cursor.close()
+
+    @event.listens_for(engine.sync_engine, "begin")
+    def on_begin(connection: Connection) -> None:
+        driver = connection.connection.driver_connection
+        assert isinstance(driver, InlineSqlite)
+        driver.sqlite3.execute("BEGIN")  # deferred: a reader's snapshot, taken at its first statement
+
+    return engine
+
+
 def _checked_out(*_: object) -> None:
     metrics.connections_in_use.inc()
 
@@ -318,6 +339,7 @@ class Database:
             pool_size = settings.database_pool_size or 10
             self.engine = create_async_engine(url, pool_size=pool_size, max_overflow=0, pool_timeout=30)
         self.sessions = async_sessionmaker(self.engine, expire_on_commit=False, autoflush=False)
+        self._reader: AsyncEngine | None = None
         event.listen(self.engine.sync_engine.pool, "checkout", _checked_out)
         event.listen(self.engine.sync_engine.pool, "checkin", _checked_in)
 
@@ -325,6 +347,29 @@ class Database:
     async def transaction(self) -> AsyncIterator[AsyncSession]:
         """A session inside one transaction: committed on success, rolled back on any exception."""
         async with self.sessions() as session, session.begin():
+            yield session
+
+    @asynccontextmanager
+    async def snapshot(self) -> AsyncIterator[AsyncSession]:
+        """A read-only session over one consistent snapshot, for a read longer than a request (a streamed
+        export): every statement in it sees the database as it was at its first, whatever commits meanwhile.
+
+        PostgreSQL: a ``REPEATABLE READ READ ONLY`` transaction on a pooled connection. A SQLite file: a
+        connection of its own, outside the one-connection pool, in a deferred (read) transaction, so that
+        under WAL it neither holds the write lock (every pooled transaction is ``BEGIN IMMEDIATE``) nor keeps
+        the pool's connection from other requests between its statements."""
+        if self.settings.is_sqlite:
+            database = sqlite_file(self.settings.url)
+            if database is None:  # in memory: the pool's one database
+                async with self.transaction() as session:
+                    yield session
+                return
+            if self._reader is None:
+                self._reader = _sqlite_reader(self.settings.url, database)
+            engine = self._reader
+        else:
+            engine = self.engine.execution_options(isolation_level="REPEATABLE READ", postgresql_readonly=True)
+        async with AsyncSession(engine, expire_on_commit=False, autoflush=False) as session, session.begin():
             yield session
 
     async def schema_revision(self) -> str | None:
@@ -336,3 +381,5 @@ class Database:
 
     async def dispose(self) -> None:
         await self.engine.dispose()
+        if self._reader is not None:
+            await self._reader.dispose()
