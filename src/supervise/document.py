@@ -159,10 +159,18 @@ RESPONSE_HEADERS: dict[str, tuple[str, Schema, str]] = {
         '"key";r=5999;t=60',
     ),
     "Retry-After": ("Seconds to wait before retrying.", Schema(type=OpenAPIType.STRING, pattern="^[0-9]+$"), "17"),
+    "Content-Disposition": (
+        "`attachment`, with the file name to save it under.",
+        Schema(type=OpenAPIType.STRING, pattern="^attachment; filename=[A-Za-z0-9._-]+$"),
+        "attachment; filename=results-2026-11-01-to-2026-11-30.csv",
+    ),
 }
 """Every header an answer can carry, declared once under ``components/headers`` with a schema, so that generated
 clients type them (a header declared without one is ``unknown`` to them)."""
 
+
+_DOWNLOADS = frozenset({"text/csv"})
+"""Media types answered as files to save (``Content-Disposition: attachment``)."""
 
 _VIEWS = frozenset(
     {
@@ -232,6 +240,8 @@ def declare_response_headers(schema: OpenAPI) -> None:
                     names.append("Retry-After")
                 if takes_key and status.startswith("2"):
                     names.append("Idempotent-Replayed")
+                if status.startswith("2") and any(media in _DOWNLOADS for media in response.content or {}):
+                    names.append("Content-Disposition")
                 _declare(response, names)
 
 

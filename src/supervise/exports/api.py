@@ -7,7 +7,6 @@ import uuid
 from typing import Annotated, Literal
 
 from litestar import Controller, get
-from litestar.datastructures import ResponseHeader
 from litestar.di import NamedDependency
 from litestar.openapi.datastructures import ResponseSpec
 from litestar.openapi.spec import Example
@@ -18,7 +17,7 @@ from supervise.auth import permissions
 from supervise.auth.principal import Principal
 from supervise.db import Tx
 from supervise.exports import service
-from supervise.exports.cells import encode_rows
+from supervise.exports.cells import line, number, text
 from supervise.http import problem_responses
 from supervise.runtime import Runtime
 
@@ -27,29 +26,21 @@ __all__ = ["CSV", "ExportController"]
 CSV = "text/csv"
 """Sent as ``text/csv; charset=utf-8`` (Litestar adds the charset to every text type)."""
 
-_EXAMPLE = encode_rows(
+_EXAMPLE = "".join(
     [
-        service.COLUMNS,
+        line(text(name) for name in service.COLUMNS),
         *(
-            (
-                uuid.UUID("01936f3e-6a10-7c3e-9a41-2f0d8c1b6e01"), "submitted", 1, "alliance", "1.1", "supervisor",
-                uuid.UUID("01936f3e-5b7a-7c3e-9a41-2f0d8c1b6e55"), uuid.UUID("01936f3e-5c00-7c3e-9a41-2f0d8c1b6e10"),
-                "=C-2024-0173" if kind == "none" else "C-2024-0173", uuid.UUID("01936f3e-5d00-7c3e-9a41-2f0d8c1b6e20"),
-                "ehr-rec-1", 3, dt.date(2026, 11, 2), dt.datetime(2026, 11, 5, 14, 30, tzinfo=dt.UTC), kind, key, value,
-            )
+            line((
+                text("01936f3e-6a10-7c3e-9a41-2f0d8c1b6e01"), text("submitted"), number(1), text("alliance"),
+                text("1.1"), text("supervisor"), text("01936f3e-5b7a-7c3e-9a41-2f0d8c1b6e55"),
+                text("01936f3e-5c00-7c3e-9a41-2f0d8c1b6e10"), text("C-2024-0173"),
+                text("01936f3e-5d00-7c3e-9a41-2f0d8c1b6e20"), text("ehr-rec-1"), number(3), text("2026-11-02"),
+                text("2026-11-05T14:30:00Z"), text(kind), text(key), number(value),
+            ))
             for kind, key, value in (("item", "rapport", 6.0), ("item", "trust", 5.0), ("score", "total", 5.375))
         ),
     ]
-).decode()  # fmt: skip
-
-_DISPOSITION = ResponseHeader(
-    name="Content-Disposition",
-    value="attachment; filename=results-2026-11-01-to-2026-11-30.csv",
-    description="`attachment`, with a file name that says the range: `results-<from>-to-<to>.csv`.",
-    documentation_only=True,
-)
-
-Day = Annotated[dt.date, QueryParameter(description="A session date in the organisation's time zone.")]
+)  # fmt: skip
 
 
 class ExportController(Controller):
@@ -71,7 +62,6 @@ class ExportController(Controller):
         "is left out (asked for by `therapist_id`: 409), as in the aggregates. Streamed from one snapshot of "
         "the database, in review order. Text cells are quoted, and one starting with `=`, `+`, `-`, `@`, a tab "
         "or a carriage return gets a `'` in front (CSV injection); numbers are bare. Audited.",
-        response_headers=[_DISPOSITION],
         responses={
             200: ResponseSpec(
                 data_container=str,

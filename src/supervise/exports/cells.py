@@ -4,47 +4,44 @@ A spreadsheet runs a cell that starts with ``=``, ``+``, ``-`` or ``@`` as a for
 tab or a carriage return after trimming it), so a case reference a clinic typed as ``=HYPERLINK(...)`` would
 run on the supervisor's machine. Per OWASP's guidance on CSV injection, every text cell that starts with one
 of these characters gets a single quote in front (``'=HYPERLINK(...)``: shown, never evaluated), and every text
-cell is quoted. Numbers are written as numbers, unquoted and never prefixed (a negative score stays ``-1.5``).
+cell is quoted (``"``, doubled inside). Numbers are written as numbers, unquoted and never prefixed (a negative
+score stays ``-1.5``). What Python's ``csv`` writer writes with ``QUOTE_NONNUMERIC``, built by hand: a row is
+mostly its review's cells, encoded once per review rather than once per measure.
 """
 
 from __future__ import annotations
 
-import csv
 import datetime as dt
-import io
 import uuid
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable
 
-__all__ = ["FORMULA_STARTS", "Cell", "defused", "encode_rows"]
+__all__ = ["FORMULA_STARTS", "defused", "line", "number", "text"]
 
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 """What a spreadsheet may take for the start of a formula (OWASP, CSV injection)."""
 
-Cell = str | int | float | uuid.UUID | dt.date | None
+
+def defused(value: str) -> str:
+    """``value`` as a cell no spreadsheet evaluates."""
+    return "'" + value if value.startswith(FORMULA_STARTS) else value
 
 
-def defused(text: str) -> str:
-    """``text`` as a cell no spreadsheet evaluates."""
-    return "'" + text if text.startswith(FORMULA_STARTS) else text
-
-
-def _cell(value: Cell) -> str | int | float:
+def text(value: str | uuid.UUID | dt.date | None) -> str:
+    """A text cell, quoted and defused (an empty one for ``None``; an instant in UTC, ``Z``)."""
     if value is None:
-        return ""
-    if isinstance(value, bool):  # a bool is an int: say what it is
-        return "true" if value else "false"
-    if isinstance(value, float):
-        return int(value) if value.is_integer() and abs(value) < 2**53 else value
-    if isinstance(value, int):
-        return value
+        return '""'
     if isinstance(value, dt.datetime):
-        return value.astimezone(dt.UTC).isoformat().replace("+00:00", "Z")
-    return defused(str(value))
+        value = value.astimezone(dt.UTC).isoformat().replace("+00:00", "Z")
+    return '"' + defused(str(value)).replace('"', '""') + '"'
 
 
-def encode_rows(rows: Iterable[Sequence[Cell]]) -> bytes:
-    """Lines of CSV (CRLF-terminated), UTF-8."""
-    out = io.StringIO()
-    writer = csv.writer(out, quoting=csv.QUOTE_NONNUMERIC, lineterminator="\r\n")
-    writer.writerows([_cell(value) for value in row] for row in rows)
-    return out.getvalue().encode()
+def number(value: float) -> str:
+    """A number cell: bare, an integral value without a fraction (``5``, not ``5.0``)."""
+    if isinstance(value, float) and value.is_integer() and abs(value) < 2**53:
+        return str(int(value))
+    return repr(value)
+
+
+def line(cells: Iterable[str]) -> str:
+    """One CSV line of encoded cells, CRLF-terminated."""
+    return ",".join(cells) + "\r\n"

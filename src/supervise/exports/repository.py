@@ -104,4 +104,5 @@ async def page(
         .order_by(ReviewScore.review_id, ReviewScore.measure_kind, ReviewScore.measure)
         .limit(limit)
     )
-    return [ResultRow._make(row) for row in (await tx.execute(stmt)).all()]
+    connection = await tx.connection()  # Core: these are plain columns, with no ORM loading to pay for per row
+    return [ResultRow._make(row) for row in (await connection.execute(stmt)).all()]

@@ -22,7 +22,7 @@ from supervise.auth.principal import Principal
 from supervise.clock import utcnow
 from supervise.db import Database, Tx
 from supervise.exports import repository
-from supervise.exports.cells import Cell, encode_rows
+from supervise.exports.cells import line, number, text
 from supervise.exports.repository import ResultRow
 from supervise.members import service as members
 from supervise.reviews import service as reviews
@@ -69,7 +69,9 @@ def filename(query: ResultsQuery) -> str:
     return f"results-{query.date_from.isoformat()}-to-{query.date_to.isoformat()}.csv"
 
 
-async def results_csv(tx: Tx, db: Database, principal: Principal, query: ResultsQuery) -> AsyncIterator[bytes]:
+async def results_csv(
+    tx: Tx, db: Database, principal: Principal, query: ResultsQuery, *, page_rows: int = PAGE_ROWS
+) -> AsyncIterator[bytes]:
     """Check the question in the request's transaction (404 for a therapist the caller may not see, 409 while
     they owe a first review of one of the therapist's sessions, 422 for an empty range), apply the consent
     expiries passed (as the aggregates do before they read), note the audited read, and answer the CSV's
@@ -86,33 +88,39 @@ async def results_csv(tx: Tx, db: Database, principal: Principal, query: Results
     owed = sorted(await reviews.owed_therapists(tx, principal))
     await scores.sweep(tx, principal.org_id, utcnow())
     audit.record_read(tx, principal, "export.results", "member", query.therapist_id)
-    return _chunks(db, principal.org_id, query, therapists, owed)
+    return _chunks(db, principal.org_id, query, therapists, owed, page_rows)
 
 
-def _status(row: ResultRow) -> str:
-    return "amended" if row.revision > 1 else "submitted"
+def _review_cells(row: ResultRow) -> str:
+    """The cells a review's rows share, encoded: everything before the measure."""
+    return ",".join((
+        text(row.review_id),
+        text("amended" if row.revision > 1 else "submitted"),
+        number(row.revision),
+        text(row.rubric_key),
+        text(row.rubric_version),
+        text(row.role),
+        text(row.therapist_id),
+        text(row.case_id),
+        text(row.case_ref),
+        text(row.recording_id),
+        text(row.recording_external_id),
+        number(row.session_number),
+        text(row.session_date),
+        text(row.submitted_at),
+    ))  # fmt: skip
 
 
-def _cells(row: ResultRow) -> tuple[Cell, ...]:
-    return (
-        row.review_id,
-        _status(row),
-        row.revision,
-        row.rubric_key,
-        row.rubric_version,
-        row.role,
-        row.therapist_id,
-        row.case_id,
-        row.case_ref,
-        row.recording_id,
-        row.recording_external_id,
-        row.session_number,
-        row.session_date,
-        row.submitted_at,
-        row.measure_kind,
-        row.measure,
-        row.value,
-    )
+def _encoded(rows: list[ResultRow], kept: dict[uuid.UUID, str]) -> bytes:
+    """The rows as CSV lines; ``kept`` holds the last review's cells (a page may end inside a review)."""
+    out = []
+    for row in rows:
+        prefix = kept.get(row.review_id)
+        if prefix is None:
+            kept.clear()
+            prefix = kept[row.review_id] = _review_cells(row)
+        out.append(line((prefix, text(row.measure_kind), text(row.measure), number(row.value))))
+    return "".join(out).encode()
 
 
 async def _chunks(
@@ -121,8 +129,10 @@ async def _chunks(
     query: ResultsQuery,
     therapists: list[uuid.UUID] | None,
     owed: list[uuid.UUID],
+    page_rows: int,
 ) -> AsyncIterator[bytes]:
-    yield encode_rows([COLUMNS])
+    yield line(text(name) for name in COLUMNS).encode()
+    review_cells: dict[uuid.UUID, str] = {}
     async with db.snapshot() as tx:
         after: repository.RowKey | None = None
         while True:
@@ -137,11 +147,11 @@ async def _chunks(
                 rubric_version=query.rubric_version,
                 roles=None if query.role is None else shared.roles(query.role),
                 after=after,
-                limit=PAGE_ROWS,
+                limit=page_rows,
             )
             if rows:
-                yield encode_rows(_cells(row) for row in rows)
-            if len(rows) < PAGE_ROWS:
+                yield _encoded(rows, review_cells)
+            if len(rows) < page_rows:
                 return
             last = rows[-1]
             after = (last.review_id, last.measure_kind, last.measure)
