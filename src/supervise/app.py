@@ -35,8 +35,8 @@ from supervise.document import (
 )
 from supervise.events.api import EventController, EventTypeController, WebhookEndpointController
 from supervise.events.delivery import Dispatcher
-from supervise.fhir.api import FhirController
 from supervise.exports.api import ExportController
+from supervise.fhir.api import FhirController
 from supervise.health import HealthController
 from supervise.http import before_request, exception_handlers, record_routed_methods, stamp_response
 from supervise.members.api import MemberController, OrganisationController, SupervisionLinkController

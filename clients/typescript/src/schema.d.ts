@@ -500,6 +500,28 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/exports/results.csv": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Results as CSV (clinic systems)
+         * @description One row per submitted review and measure (each session-level item, each subscale and the total: `measure_kind` `item` or `score`, as the aggregates name them), for the sessions that occurred from `from` to `to` (both included: whole days in the organisation's time zone, the session's date, not the submission's). The rows are the ones the series and team views count: the current revision of each review (an amended review appears once, as its latest revision, `review_status` `amended`), client ratings (role `client`) among them, and only sessions whose consent holds. Whose: yours, your supervisees' and, for admins, everyone's; a therapist whose session you still owe a first review of is left out (asked for by `therapist_id`: 409), as in the aggregates. Streamed from one snapshot of the database, in review order. Text cells are quoted, and one starting with `=`, `+`, `-`, `@`, a tab or a carriage return gets a `'` in front (CSV injection); numbers are bare. Audited.
+         *
+         *     **Permission**: the `reviews:read` scope.
+         */
+        get: operations["exportResultsCsv"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/v1/fhir/$export": {
         parameters: {
             query?: never;
@@ -3470,6 +3492,11 @@ export interface components {
          */
         "Cache-Control": string;
         /**
+         * @description `attachment`, with the file name to save it under.
+         * @example attachment; filename=results-2026-11-01-to-2026-11-30.csv
+         */
+        "Content-Disposition": string;
+        /**
          * @description The version of the resource, a strong validator: send it back as `If-Match` to update and as `If-None-Match` to revalidate.
          * @example "3"
          */
@@ -5781,6 +5808,124 @@ export interface operations {
             431: components["responses"]["HeaderFieldsTooLarge"];
         };
     };
+    exportResultsCsv: {
+        parameters: {
+            query: {
+                /** @description First session date (organisation's time zone). */
+                from: string;
+                /** @description Last session date, included. */
+                to: string;
+                /** @description Only this therapist's. */
+                therapist_id?: string | null;
+                /** @description Only this rubric (key). */
+                rubric?: string | null;
+                /** @description Only this rubric version. */
+                version?: string | null;
+                /** @description Only one rater role, or `observers` (supervisors and peers). */
+                role?: "supervisor" | "peer" | "self" | "client" | "observers" | null;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The results, as CSV (RFC 4180, UTF-8, a header line first) */
+            200: {
+                headers: {
+                    "Cache-Control": components["headers"]["Cache-Control"];
+                    "Content-Disposition": components["headers"]["Content-Disposition"];
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    "X-Request-ID": components["headers"]["X-Request-ID"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "text/csv": string;
+                };
+            };
+            /** @description Invalid input (type: `invalid-request`, `invalid-cursor`; see `GET /problems`) */
+            400: {
+                headers: {
+                    "Cache-Control": components["headers"]["Cache-Control"];
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    "X-Request-ID": components["headers"]["X-Request-ID"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Missing or unknown API key (type: `unauthorized`; see `GET /problems`) */
+            401: {
+                headers: {
+                    "Cache-Control": components["headers"]["Cache-Control"];
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    "X-Request-ID": components["headers"]["X-Request-ID"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not allowed (type: `scope-missing`, `role-required`, `not-permitted`, `scope-not-held`; see `GET /problems`) */
+            403: {
+                headers: {
+                    "Cache-Control": components["headers"]["Cache-Control"];
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    "X-Request-ID": components["headers"]["X-Request-ID"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Unknown id (type: `not-found`, `no-route`; see `GET /problems`) */
+            404: {
+                headers: {
+                    "Cache-Control": components["headers"]["Cache-Control"];
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    "X-Request-ID": components["headers"]["X-Request-ID"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Conflict (type: `draft-exists`, `review-exists`, `request-exists`, `request-closed`, `review-submitted`, `review-not-submitted`, `already-acknowledged`, `superseded`, `not-for-this-role`, `consent-ended`, `training-consent-missing`, `not-a-reference-candidate`, `reference-exists`, `annotation-limit`, `case-exists`, `external-id-used`, `already-rated`, `form-used`, `rubric-not-installed`, `blind-review-pending`, `link-exists`, `email-taken`, `time-zone-fixed`, `self-lockout`, `last-admin`, `idempotency-key-in-use`, `concurrent-write`, `endpoint-disabled`, `delivery-pending`, `identity-provider-exists`; see `GET /problems`) */
+            409: {
+                headers: {
+                    "Cache-Control": components["headers"]["Cache-Control"];
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    "X-Request-ID": components["headers"]["X-Request-ID"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Valid JSON, but not a valid request (type: `idempotency-key-reused`, `responses-invalid`, `rubric-unknown`, `invalid-reference`, `invalid-value`, `batch-size`, `batch-duplicate`, `address-refused`, `whole-period-required`; see `GET /problems`) */
+            422: {
+                headers: {
+                    "Cache-Control": components["headers"]["Cache-Control"];
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    "X-Request-ID": components["headers"]["X-Request-ID"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            429: components["responses"]["TooManyRequests"];
+            431: components["responses"]["HeaderFieldsTooLarge"];
+        };
+    };
     exportFhirBundle: {
         parameters: {
             query: {
@@ -5851,7 +5996,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Valid JSON, but not a valid request (type: `idempotency-key-reused`, `responses-invalid`, `rubric-unknown`, `invalid-reference`, `invalid-value`, `address-refused`, `whole-period-required`; see `GET /problems`) */
+            /** @description Valid JSON, but not a valid request (type: `idempotency-key-reused`, `responses-invalid`, `rubric-unknown`, `invalid-reference`, `invalid-value`, `batch-size`, `batch-duplicate`, `address-refused`, `whole-period-required`; see `GET /problems`) */
             422: {
                 headers: {
                     "Cache-Control": components["headers"]["Cache-Control"];
