@@ -21,7 +21,7 @@ from supervise.config import Settings
 from tests.support import Api, Org
 from tests.test_http import assert_problem
 
-SAMPLE_PATH_VALUES = {"key": "alliance", "version": "1.0"}
+SAMPLE_PATH_VALUES = {"key": "alliance", "version": "1.0", "questionnaire_id": "alliance-1.0", "observation_id": "x"}
 
 
 def routes(app: Litestar) -> list[tuple[str, str, HTTPRouteHandler]]:
