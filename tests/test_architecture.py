@@ -57,6 +57,7 @@ ROLES = {
     "reviews.annotations": SERVICE,
     "reviews.references": SERVICE,
     "reviews.requests": SERVICE,
+    "reviews.requests_api": API,
     "reviews.rules": SERVICE,
     "rubrics.commands": API,  # the command line: like the HTTP layer, it calls services
     "rubrics.diff": SUPPORT,

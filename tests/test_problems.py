@@ -41,6 +41,7 @@ ELSEWHERE = {
     ),
     "plugin-failure": "tests/rubrics/test_api.py::test_a_failing_plugin_is_a_problem_naming_it",
     "service-unavailable": "tests/test_cache.py::test_an_answer_whose_read_cannot_be_audited_is_not_sent",
+    "write-too-slow": "tests/test_sync.py::test_a_write_past_the_deadline_is_rolled_back",
     "too-many-requests": "tests/test_problems.py::test_a_rate_limit_is_too_many_requests",
     "concurrent-write": "tests/test_problems.py::test_a_collision_of_two_writers_is_concurrent_write",
     "idempotency-key-in-use": "tests/test_problems.py::test_a_key_whose_first_request_is_in_flight_is_in_use",

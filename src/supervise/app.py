@@ -42,7 +42,8 @@ from supervise.http import before_request, exception_handlers, record_routed_met
 from supervise.members.api import MemberController, OrganisationController, SupervisionLinkController
 from supervise.problem_types import ProblemTypeController
 from supervise.recordings.api import CaseController, RecordingBatchController, RecordingController
-from supervise.reviews.api import ReviewController, ReviewRequestController, list_recording_reviews
+from supervise.reviews.api import ReviewController, list_recording_reviews
+from supervise.reviews.requests_api import ReviewRequestController
 from supervise.rubrics import service as rubrics
 from supervise.rubrics.api import PluginController, RubricController
 from supervise.runtime import Runtime

@@ -11,6 +11,7 @@ import contextlib
 import datetime as dt
 import os
 import sqlite3
+import time
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Generator, Mapping
 from contextlib import asynccontextmanager
@@ -32,17 +33,19 @@ from sqlalchemy.ext.asyncio import (
     async_sessionmaker,
     create_async_engine,
 )
-from sqlalchemy.orm import DeclarativeBase, Mapped, declared_attr, mapped_column
+from sqlalchemy.orm import DeclarativeBase, Mapped, ORMExecuteState, SessionTransaction, declared_attr, mapped_column
+from sqlalchemy.orm import Session as SyncSession
 from sqlalchemy.orm.exc import StaleDataError
 from sqlalchemy.pool import NullPool
 from sqlalchemy.types import TypeDecorator
 
-from supervise import metrics
+from supervise import metrics, problems
 from supervise.clock import utcnow
 from supervise.config import Settings
-from supervise.errors import DomainError
+from supervise.errors import DomainError, ServiceUnavailable
 
 __all__ = [
+    "WRITE_DEADLINE_SECONDS",
     "Base",
     "Database",
     "InlineSqlite",
@@ -73,6 +76,48 @@ NAMING_CONVENTION = {
     "fk": "fk_%(table_name)s_%(column_0_N_name)s_%(referred_table_name)s",
     "pk": "pk_%(table_name)s",
 }
+
+
+WRITE_DEADLINE_SECONDS = 30.0
+"""The longest a transaction that writes may run, from its first statement to its commit: one that took longer
+is rolled back instead (503 ``write-too-slow``). A row's ``updated_at`` is stamped inside its transaction, so no
+row commits more than this after the time it carries; that bound is what a client syncing with
+``updated_since`` overlaps its polls by (README: "Syncing lists with updated_since")."""
+
+
+class Session(SyncSession):
+    """The session every transaction of :class:`Database` runs in: it notes when its transaction began and
+    whether it wrote, and refuses to commit a write older than :data:`WRITE_DEADLINE_SECONDS`."""
+
+
+@event.listens_for(Session, "after_begin")
+def _began(session: SyncSession, transaction: SessionTransaction, _connection: Connection) -> None:
+    if transaction.parent is None:
+        session.info["began"], session.info["wrote"] = time.monotonic(), False
+
+
+@event.listens_for(Session, "after_flush")
+def _flushed(session: SyncSession, _context: Any) -> None:
+    session.info["wrote"] = True
+
+
+@event.listens_for(Session, "do_orm_execute")
+def _executing(state: ORMExecuteState) -> None:
+    if state.is_insert or state.is_update or state.is_delete:
+        state.session.info["wrote"] = True
+
+
+@event.listens_for(Session, "before_commit")
+def _committing(session: SyncSession) -> None:
+    if session.in_nested_transaction() or not session.info.get("wrote"):
+        return
+    took = time.monotonic() - session.info["began"]
+    if took > WRITE_DEADLINE_SECONDS:
+        raise ServiceUnavailable(
+            f"The write took {took:.0f} s, more than the {WRITE_DEADLINE_SECONDS:.0f} s a write may take, and was "
+            "rolled back: nothing was changed. Retry.",
+            problems.WRITE_TOO_SLOW,
+        )
 
 
 class Base(DeclarativeBase):
@@ -338,7 +383,9 @@ class Database:
         else:
             pool_size = settings.database_pool_size or 10
             self.engine = create_async_engine(url, pool_size=pool_size, max_overflow=0, pool_timeout=30)
-        self.sessions = async_sessionmaker(self.engine, expire_on_commit=False, autoflush=False)
+        self.sessions = async_sessionmaker(
+            self.engine, expire_on_commit=False, autoflush=False, sync_session_class=Session
+        )
         self._reader: AsyncEngine | None = None
         event.listen(self.engine.sync_engine.pool, "checkout", _checked_out)
         event.listen(self.engine.sync_engine.pool, "checkin", _checked_in)

@@ -137,5 +137,5 @@ class ServiceUnavailable(DomainError):
 
     status = 503
 
-    def __init__(self, detail: str) -> None:
-        super().__init__(problems.SERVICE_UNAVAILABLE, detail, headers={"Retry-After": "1"})
+    def __init__(self, detail: str, kind: ProblemType = problems.SERVICE_UNAVAILABLE) -> None:
+        super().__init__(kind, detail, headers={"Retry-After": "1"})

@@ -1,4 +1,5 @@
-"""Keyset pagination over ``(created_at, id)``: stable under concurrent inserts."""
+"""Keyset pagination over ``(created_at, id)``: stable under concurrent inserts; and, for a list asked what
+changed since a time (:func:`changed_since`), over ``(updated_at, id)``."""
 
 from __future__ import annotations
 
@@ -20,7 +21,7 @@ from sqlalchemy.orm import InstrumentedAttribute
 from supervise import problems
 from supervise.errors import DomainError, FieldError
 
-__all__ = ["DEFAULT_LIMIT", "MAX_LIMIT", "CursorCodec", "Page", "PageRequest", "fetch_page"]
+__all__ = ["DEFAULT_LIMIT", "MAX_LIMIT", "CursorCodec", "Page", "PageRequest", "changed_since", "fetch_page"]
 
 DEFAULT_LIMIT = 50
 MAX_LIMIT = 200
@@ -83,6 +84,21 @@ class Page(Generic[T]):
         return self.next_cursor is not None
 
 
+def changed_since(
+    stmt: Select[T],
+    created_at: InstrumentedAttribute[dt.datetime],
+    updated_at: InstrumentedAttribute[dt.datetime],
+    since: dt.datetime | None,
+) -> tuple[Select[T], InstrumentedAttribute[dt.datetime]]:
+    """A list's statement and the column it pages by: with ``since`` (``updated_since``), only the rows changed
+    at or after it, oldest change first, so that a row changed during a walk comes again further on instead of
+    being passed over; without, every row, by ``created_at``. (What a client must add to never miss a change
+    that committed late is in the README: "Syncing lists with updated_since".)"""
+    if since is None:
+        return stmt, created_at
+    return stmt.where(updated_at >= since), updated_at
+
+
 async def fetch_page(
     tx: AsyncSession,
     stmt: Select[T],
@@ -94,7 +110,8 @@ async def fetch_page(
     descending: bool = False,
     params: Mapping[str, Any] | None = None,
 ) -> Page[T]:
-    """One page of ``stmt`` in ``(created_at, row_id)`` order; ``params`` for a statement with bound parameters."""
+    """One page of ``stmt`` in ``(created_at, row_id)`` order (or any other time column's, as
+    :func:`changed_since` gives); ``params`` for a statement with bound parameters."""
     if page.cursor:
         after_at, after_id = cursors.decode(page.cursor, page.org_id, page.scope)
         if descending:

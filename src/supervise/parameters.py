@@ -24,6 +24,8 @@ __all__ = [
     "Instant",
     "Limit",
     "MemberRef",
+    "RubricFilter",
+    "UpdatedSince",
     "instant",
     "member",
     "page",
@@ -59,6 +61,10 @@ IfMatch = Annotated[
     ),
 ]
 
+RubricFilter = Annotated[
+    str | None, QueryParameter(pattern=r"^[a-z0-9][a-z0-9.-]{0,63}$", description="Only this rubric (key).")
+]
+
 _UUID = r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}"
 MemberRef = Annotated[
     str | None,
@@ -90,6 +96,16 @@ def Instant(description: str) -> QueryParameter:
         max_length=40,
         description=f"{description} RFC 3339, with an offset; a year from 1900 to 2199.",
     )
+
+
+UpdatedSince = Annotated[
+    str | None,
+    Instant(
+        description="Only what changed at or after this time, oldest change first: to sync the list, walk every "
+        "page, then ask again from the `Date` of the walk's first response less 60 seconds (README: \"Syncing "
+        'lists with updated_since"). What only became visible to you, unchanged, is not a change.'
+    ),
+]
 
 
 def instant(value: str | None, field: str) -> dt.datetime | None:

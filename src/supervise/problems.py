@@ -474,6 +474,14 @@ SERVICE_UNAVAILABLE = _type(
     """The database could not do its part just now; nothing was changed or disclosed. Retry after `Retry-After`
     seconds.""",
 )
+WRITE_TOO_SLOW = _type(
+    "write-too-slow",
+    503,
+    "Write took too long",
+    """The request's transaction ran longer than 30 seconds before it could commit (the database was slow or
+    busy), so it was rolled back: nothing was changed. Retry after `Retry-After` seconds. The bound is what lets
+    a client syncing with `updated_since` never miss a change (README: "Syncing lists with updated_since").""",
+)
 
 BY_STATUS = {
     400: INVALID_REQUEST,

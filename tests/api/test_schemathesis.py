@@ -77,7 +77,7 @@ schema = schemathesis.pytest.from_fixture("api_schema")
 
 
 @schema.parametrize()
-@settings(max_examples=100, deadline=None, suppress_health_check=list(HealthCheck), derandomize=True)
+@settings(max_examples=40, deadline=None, suppress_health_check=list(HealthCheck), derandomize=True)
 def test_api_conforms(case: schemathesis.Case, org: Org, other_org: Org) -> None:
     selected = ALL_CHECKS
     if (case.query or {}).get("cursor"):

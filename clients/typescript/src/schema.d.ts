@@ -341,7 +341,7 @@ export interface paths {
         };
         /**
          * List cases
-         * @description Your own cases and your supervisees'; admins see all. Audited.
+         * @description Your own cases and your supervisees'; admins see all, oldest first. A case never changes once created: `updated_since` lists those created since. Audited.
          *
          *     **Permission**: the `recordings:read` scope.
          */
@@ -4904,6 +4904,8 @@ export interface operations {
             query?: {
                 /** @description Only this therapist's cases. */
                 therapist_id?: string | null;
+                /** @description Only what changed at or after this time, oldest change first: to sync the list, walk every page, then ask again from the `Date` of the walk's first response less 60 seconds (README: "Syncing lists with updated_since"). What only became visible to you, unchanged, is not a change. RFC 3339, with an offset; a year from 1900 to 2199. */
+                updated_since?: string | null;
                 /** @description Items per page (1 to 200). */
                 limit?: number;
                 /** @description ``next_cursor`` of the previous page, unchanged. */
@@ -7221,6 +7223,8 @@ export interface operations {
                 role?: components["schemas"]["Role"] | null;
                 /** @description Only active (or deactivated) members. */
                 active?: boolean | null;
+                /** @description Only what changed at or after this time, oldest change first: to sync the list, walk every page, then ask again from the `Date` of the walk's first response less 60 seconds (README: "Syncing lists with updated_since"). What only became visible to you, unchanged, is not a change. RFC 3339, with an offset; a year from 1900 to 2199. */
+                updated_since?: string | null;
                 /** @description Items per page (1 to 200). */
                 limit?: number;
                 /** @description ``next_cursor`` of the previous page, unchanged. */
@@ -8172,7 +8176,7 @@ export interface operations {
                 occurred_from?: string | null;
                 /** @description Occurred before. RFC 3339, with an offset; a year from 1900 to 2199. */
                 occurred_to?: string | null;
-                /** @description Changed at or after. RFC 3339, with an offset; a year from 1900 to 2199. */
+                /** @description Only what changed at or after this time, oldest change first: to sync the list, walk every page, then ask again from the `Date` of the walk's first response less 60 seconds (README: "Syncing lists with updated_since"). What only became visible to you, unchanged, is not a change. RFC 3339, with an offset; a year from 1900 to 2199. */
                 updated_since?: string | null;
                 /** @description Items per page (1 to 200). */
                 limit?: number;
@@ -8864,6 +8868,8 @@ export interface operations {
                 recording_id?: string | null;
                 /** @description Only in this state. */
                 state?: "open" | "in_progress" | "done" | "cancelled" | null;
+                /** @description Only what changed at or after this time, oldest change first: to sync the list, walk every page, then ask again from the `Date` of the walk's first response less 60 seconds (README: "Syncing lists with updated_since"). What only became visible to you, unchanged, is not a change. RFC 3339, with an offset; a year from 1900 to 2199. */
+                updated_since?: string | null;
                 /** @description Items per page (1 to 200). */
                 limit?: number;
                 /** @description ``next_cursor`` of the previous page, unchanged. */
@@ -9295,6 +9301,8 @@ export interface operations {
                 rubric?: string | null;
                 /** @description Only by this rater role (`client`: client ratings). */
                 role?: "supervisor" | "peer" | "self" | "client" | null;
+                /** @description Only what changed at or after this time, oldest change first: to sync the list, walk every page, then ask again from the `Date` of the walk's first response less 60 seconds (README: "Syncing lists with updated_since"). What only became visible to you, unchanged, is not a change. RFC 3339, with an offset; a year from 1900 to 2199. */
+                updated_since?: string | null;
                 /** @description Items per page (1 to 200). */
                 limit?: number;
                 /** @description ``next_cursor`` of the previous page, unchanged. */

@@ -27,7 +27,7 @@ from supervise.members.schemas import (
     SupervisionLinkPage,
 )
 from supervise.pagination import DEFAULT_LIMIT
-from supervise.parameters import ETAG, LOCATION, Cursor, IfMatch, Limit, page
+from supervise.parameters import ETAG, LOCATION, Cursor, IfMatch, Limit, UpdatedSince, instant, page
 from supervise.preconditions import etag
 from supervise.runtime import Runtime
 
@@ -114,12 +114,19 @@ class MemberController(Controller):
         runtime: NamedDependency[Runtime],
         role: Annotated[Role | None, QueryParameter(description="Only members holding this role.")] = None,
         active: Annotated[bool | None, QueryParameter(description="Only active (or deactivated) members.")] = None,
+        updated_since: UpdatedSince = None,
         limit: Limit = DEFAULT_LIMIT,
         cursor: Cursor = None,
     ) -> MemberPage:
-        scope = f"members?role={role}&active={active}"
+        scope = f"members?role={role}&active={active}&u={updated_since}"
         found = await service.list_members(
-            tx, runtime, principal, page(principal, scope, cursor, limit), role=role, active=active
+            tx,
+            runtime,
+            principal,
+            page(principal, scope, cursor, limit),
+            role=role,
+            active=active,
+            updated_since=instant(updated_since, "updated_since"),
         )
         return to(MemberPage, found)
 

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import uuid
 
 from sqlalchemy import Select, bindparam, or_, select
 
 from supervise.db import Tx
 from supervise.members.tables import Member, Organisation, SupervisionLink
-from supervise.pagination import CursorCodec, Page, PageRequest, fetch_page
+from supervise.pagination import CursorCodec, Page, PageRequest, changed_since, fetch_page
 
 __all__ = [
     "existing_link",
@@ -64,10 +65,18 @@ def _members(org_id: uuid.UUID, *, role: str | None, active: bool | None) -> Sel
 
 
 async def page_members(
-    tx: Tx, page: PageRequest, cursors: CursorCodec, *, role: str | None, active: bool | None
+    tx: Tx,
+    page: PageRequest,
+    cursors: CursorCodec,
+    *,
+    role: str | None,
+    active: bool | None,
+    updated_since: dt.datetime | None = None,
 ) -> Page[Member]:
-    stmt = _members(page.org_id, role=role, active=active)
-    return await fetch_page(tx, stmt, Member.created_at, Member.id, page, cursors)
+    stmt, order = changed_since(
+        _members(page.org_id, role=role, active=active), Member.created_at, Member.updated_at, updated_since
+    )
+    return await fetch_page(tx, stmt, order, Member.id, page, cursors)
 
 
 async def lock_active_admins(tx: Tx, org_id: uuid.UUID) -> list[uuid.UUID]:

@@ -6,6 +6,7 @@ they get are :class:`Member`s.
 
 from __future__ import annotations
 
+import datetime as dt
 import uuid
 from dataclasses import dataclass
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -152,9 +153,18 @@ async def create_member(tx: Tx, principal: Principal, data: MemberCreate) -> Mem
 
 
 async def list_members(
-    tx: Tx, runtime: Runtime, principal: Principal, page: PageRequest, *, role: Role | None, active: bool | None
+    tx: Tx,
+    runtime: Runtime,
+    principal: Principal,
+    page: PageRequest,
+    *,
+    role: Role | None,
+    active: bool | None,
+    updated_since: dt.datetime | None = None,
 ) -> Page[Member]:
-    result = await repository.page_members(tx, page, runtime.cursors, role=role.value if role else None, active=active)
+    result = await repository.page_members(
+        tx, page, runtime.cursors, role=role.value if role else None, active=active, updated_since=updated_since
+    )
     audit.record_read(tx, principal, "member.list", "member", None)
     return result
 

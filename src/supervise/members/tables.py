@@ -49,6 +49,7 @@ class Member(Versioned, Base):
         UniqueConstraint("org_id", "email"),
         CheckConstraint("kind IN ('person', 'integration')", name="kind"),
         Index("ix_members_org_created", "org_id", "created_at", "id"),
+        Index("ix_members_org_updated", "org_id", "updated_at", "id"),  # updated_since
     )
 
     id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=new_id)

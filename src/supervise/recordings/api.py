@@ -16,7 +16,7 @@ from supervise.auth.principal import Principal
 from supervise.db import Tx
 from supervise.http import Made, Once, problem_of, problem_responses, to
 from supervise.pagination import DEFAULT_LIMIT
-from supervise.parameters import ETAG, LOCATION, Cursor, IfMatch, Instant, Limit, instant, page
+from supervise.parameters import ETAG, LOCATION, Cursor, IfMatch, Instant, Limit, UpdatedSince, instant, page
 from supervise.preconditions import etag
 from supervise.recordings import batch, service
 from supervise.recordings.schemas import (
@@ -71,7 +71,8 @@ class CaseController(Controller):
         operation_id="listCases",
         permission=permissions.RecordingsRead,
         summary="List cases",
-        description="Your own cases and your supervisees'; admins see all. Audited.",
+        description="Your own cases and your supervisees'; admins see all, oldest first. A case never changes "
+        "once created: `updated_since` lists those created since. Audited.",
         responses=problem_responses(400, 401, 403),
     )
     async def list_cases(
@@ -80,12 +81,18 @@ class CaseController(Controller):
         principal: NamedDependency[Principal],
         runtime: NamedDependency[Runtime],
         therapist_id: Annotated[uuid.UUID | None, QueryParameter(description="Only this therapist's cases.")] = None,
+        updated_since: UpdatedSince = None,
         limit: Limit = DEFAULT_LIMIT,
         cursor: Cursor = None,
     ) -> CasePage:
-        scope = f"cases?therapist={therapist_id}"
+        scope = f"cases?therapist={therapist_id}&u={updated_since}"
         found = await service.list_cases(
-            tx, runtime, principal, page(principal, scope, cursor, limit), therapist_id=therapist_id
+            tx,
+            runtime,
+            principal,
+            page(principal, scope, cursor, limit),
+            therapist_id=therapist_id,
+            created_since=instant(updated_since, "updated_since"),
         )
         return to(CasePage, found)
 
@@ -152,7 +159,7 @@ class RecordingController(Controller):
         case_id: Annotated[uuid.UUID | None, QueryParameter(description="Only this case's.")] = None,
         occurred_from: Annotated[str | None, Instant(description="Occurred at or after.")] = None,
         occurred_to: Annotated[str | None, Instant(description="Occurred before.")] = None,
-        updated_since: Annotated[str | None, Instant(description="Changed at or after.")] = None,
+        updated_since: UpdatedSince = None,
         limit: Limit = DEFAULT_LIMIT,
         cursor: Cursor = None,
     ) -> RecordingPage:

@@ -10,7 +10,7 @@ from sqlalchemy import BindParameter, ColumnElement, Select, and_, bindparam, ex
 
 from supervise.db import Tx
 from supervise.members.tables import SupervisionLink
-from supervise.pagination import CursorCodec, Page, PageRequest, fetch_page
+from supervise.pagination import CursorCodec, Page, PageRequest, changed_since, fetch_page
 from supervise.recordings.schemas import RecordingFilter
 from supervise.recordings.tables import Case, Recording
 from supervise.reviews.tables import Review, ReviewRequest
@@ -50,16 +50,24 @@ async def case_by_ref(tx: Tx, org_id: uuid.UUID, therapist_id: uuid.UUID, extern
 
 
 async def page_cases(
-    tx: Tx, page: PageRequest, cursors: CursorCodec, *, viewer: uuid.UUID | None, therapist_id: uuid.UUID | None
+    tx: Tx,
+    page: PageRequest,
+    cursors: CursorCodec,
+    *,
+    viewer: uuid.UUID | None,
+    therapist_id: uuid.UUID | None,
+    created_since: dt.datetime | None = None,
 ) -> Page[Case]:
-    """Cases ``viewer`` may see (``None``: an admin, who sees all): their own and their supervisees'."""
+    """Cases ``viewer`` may see (``None``: an admin, who sees all): their own and their supervisees'. A case
+    never changes once created, so what changed since a time is what was created since."""
     org_id = page.org_id
     stmt = select(Case).where(Case.org_id == org_id)
     if viewer is not None:
         stmt = stmt.where(or_(Case.therapist_id == viewer, Case.therapist_id.in_(_visible_therapists(org_id, viewer))))
     if therapist_id is not None:
         stmt = stmt.where(Case.therapist_id == therapist_id)
-    return await fetch_page(tx, stmt, Case.created_at, Case.id, page, cursors)
+    stmt, order = changed_since(stmt, Case.created_at, Case.created_at, created_since)
+    return await fetch_page(tx, stmt, order, Case.id, page, cursors)
 
 
 def _visible_recordings() -> ColumnElement[bool]:
@@ -138,7 +146,6 @@ async def page_recordings(
         stmt = stmt.where(Recording.occurred_at >= where.occurred_from)
     if where.occurred_to is not None:
         stmt = stmt.where(Recording.occurred_at < where.occurred_to)
-    if where.updated_since is not None:
-        stmt = stmt.where(Recording.updated_at >= where.updated_since)
+    stmt, order = changed_since(stmt, Recording.created_at, Recording.updated_at, where.updated_since)
     params = _params(page.org_id, viewer, now)
-    return await fetch_page(tx, stmt, Recording.created_at, Recording.id, page, cursors, params=params)
+    return await fetch_page(tx, stmt, order, Recording.id, page, cursors, params=params)

@@ -153,10 +153,16 @@ async def get_case(tx: Tx, principal: Principal, case_id: uuid.UUID) -> Case:
 
 
 async def list_cases(
-    tx: Tx, runtime: Runtime, principal: Principal, page: PageRequest, *, therapist_id: uuid.UUID | None
+    tx: Tx,
+    runtime: Runtime,
+    principal: Principal,
+    page: PageRequest,
+    *,
+    therapist_id: uuid.UUID | None,
+    created_since: dt.datetime | None = None,
 ) -> Page[Case]:
     result = await repository.page_cases(
-        tx, page, runtime.cursors, viewer=_viewer(principal), therapist_id=therapist_id
+        tx, page, runtime.cursors, viewer=_viewer(principal), therapist_id=therapist_id, created_since=created_since
     )
     audit.record_read(tx, principal, "case.list", "case", None)
     return result

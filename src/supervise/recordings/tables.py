@@ -54,6 +54,7 @@ class Recording(Versioned, Base):
         CheckConstraint("medium IN ('video', 'audio', 'transcript')", name="medium"),
         CheckConstraint("duration_ms > 0", name="duration"),
         Index("ix_recordings_org_created", "org_id", "created_at", "id"),
+        Index("ix_recordings_org_updated", "org_id", "updated_at", "id"),  # updated_since
         Index("ix_recordings_case", "org_id", "case_id", "session_number"),
         Index("ix_recordings_therapist", "org_id", "therapist_id", "occurred_at"),
         # Consent expiries in time order: applying them to the rollups reads only the newly expired.

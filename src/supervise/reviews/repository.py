@@ -32,7 +32,7 @@ from sqlalchemy.orm import aliased
 
 from supervise.db import Tx, affected
 from supervise.members.tables import Organisation, SupervisionLink
-from supervise.pagination import CursorCodec, Page, PageRequest, fetch_page
+from supervise.pagination import CursorCodec, Page, PageRequest, changed_since, fetch_page
 from supervise.recordings.tables import Recording
 from supervise.reviews.schemas import ReviewFilter
 from supervise.reviews.tables import Annotation, ReferenceReview, Review, ReviewRequest
@@ -242,6 +242,7 @@ async def page_requests(
     reviewer_id: uuid.UUID | None,
     recording_id: uuid.UUID | None,
     state: str | None,
+    updated_since: dt.datetime | None = None,
 ) -> Page[ReviewRequest]:
     stmt = select(ReviewRequest).where(ReviewRequest.org_id == viewer.org_id, viewer.may_see_request())
     if reviewer_id is not None:
@@ -250,7 +251,8 @@ async def page_requests(
         stmt = stmt.where(ReviewRequest.recording_id == recording_id)
     if state is not None:
         stmt = stmt.where(ReviewRequest.state == state)
-    return await fetch_page(tx, stmt, ReviewRequest.created_at, ReviewRequest.id, page, cursors)
+    stmt, order = changed_since(stmt, ReviewRequest.created_at, ReviewRequest.updated_at, updated_since)
+    return await fetch_page(tx, stmt, order, ReviewRequest.id, page, cursors)
 
 
 async def review_ids_for_requests(
@@ -311,7 +313,8 @@ async def page_reviews(
         stmt = stmt.where(Review.submitted_at >= where.submitted_from)
     if where.submitted_before is not None:
         stmt = stmt.where(Review.submitted_at < where.submitted_before)
-    return await fetch_page(tx, stmt, Review.created_at, Review.id, page, cursors, params=viewer.params)
+    stmt, order = changed_since(stmt, Review.created_at, Review.updated_at, where.updated_since)
+    return await fetch_page(tx, stmt, order, Review.id, page, cursors, params=viewer.params)
 
 
 async def existing_review(

@@ -8,6 +8,7 @@ made.
 
 from __future__ import annotations
 
+import datetime as dt
 import uuid
 
 from supervise import db, problems
@@ -133,6 +134,7 @@ async def list_requests(
     reviewer_id: uuid.UUID | None,
     recording_id: uuid.UUID | None,
     state: str | None,
+    updated_since: dt.datetime | None = None,
 ) -> Page[ReviewRequest]:
     result = await repository.page_requests(
         tx,
@@ -142,6 +144,7 @@ async def list_requests(
         reviewer_id=reviewer_id,
         recording_id=recording_id,
         state=state,
+        updated_since=updated_since,
     )
     audit.record_read(tx, principal, "review_request.list", "review_request", None)
     return result

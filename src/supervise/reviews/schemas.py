@@ -221,3 +221,5 @@ class ReviewFilter:
     submitted_from: dt.datetime | None = None
     """Submitted at or after (drafts have no submission time, so either bound leaves them out)."""
     submitted_before: dt.datetime | None = None
+    updated_since: dt.datetime | None = None
+    """Changed at or after: then oldest change first."""

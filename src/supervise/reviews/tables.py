@@ -65,6 +65,7 @@ class ReviewRequest(UsesRubric, Versioned, Base):
         CheckConstraint("role IN ('supervisor', 'peer', 'self')", name="role"),
         CheckConstraint("state IN ('open', 'in_progress', 'done', 'cancelled')", name="state"),
         Index("ix_review_requests_org_created", "org_id", "created_at", "id"),
+        Index("ix_review_requests_org_updated", "org_id", "updated_at", "id"),  # updated_since
         Index("ix_review_requests_reviewer", "org_id", "reviewer_id", "state"),
         Index("ix_review_requests_recording", "org_id", "recording_id"),
         # One live assignment per reviewer, recording and rubric: a second one is a 409, even when two
@@ -112,6 +113,7 @@ class Review(UsesRubric, Versioned, Base):
         CheckConstraint("usefulness IS NULL OR usefulness BETWEEN 1 AND 5", name="usefulness"),
         CheckConstraint("revision >= 1", name="revision"),
         Index("ix_reviews_org_created", "org_id", "created_at", "id"),
+        Index("ix_reviews_org_updated", "org_id", "updated_at", "id"),  # updated_since
         Index("ix_reviews_recording", "org_id", "recording_id"),
         Index("ix_reviews_reviewer", "org_id", "reviewer_id", "state"),
         Index("ix_reviews_therapist", "org_id", "therapist_id"),
