@@ -87,23 +87,39 @@ row commits more than this after the time it carries; that bound is what a clien
 
 class Session(SyncSession):
     """The session every transaction of :class:`Database` runs in: it notes when its transaction began and
-    whether it wrote, and refuses to commit a write older than :data:`WRITE_DEADLINE_SECONDS`."""
+    whether it stamped an ``updated_at`` (wrote a row of a table that has one: what lists sync by), and refuses
+    to commit such a write older than :data:`WRITE_DEADLINE_SECONDS`. Other writes (the audit chain, an archive,
+    a prune) have no deadline."""
+
+
+def _stamps(table: Any) -> bool:
+    columns = getattr(table, "c", None)
+    return columns is not None and "updated_at" in columns
 
 
 @event.listens_for(Session, "after_begin")
 def _began(session: SyncSession, transaction: SessionTransaction, _connection: Connection) -> None:
     if transaction.parent is None:
-        session.info["began"], session.info["wrote"] = time.monotonic(), False
+        session.info.setdefault("began", time.monotonic())
+
+
+@event.listens_for(Session, "after_transaction_end")
+def _ended(session: SyncSession, transaction: SessionTransaction) -> None:
+    if transaction.parent is None:
+        session.info.pop("began", None)
+        session.info.pop("wrote", None)
 
 
 @event.listens_for(Session, "after_flush")
 def _flushed(session: SyncSession, _context: Any) -> None:
-    session.info["wrote"] = True
+    if any(_stamps(getattr(row, "__table__", None)) for row in (*session.new, *session.dirty, *session.deleted)):
+        session.info["wrote"] = True
 
 
 @event.listens_for(Session, "do_orm_execute")
 def _executing(state: ORMExecuteState) -> None:
-    if state.is_insert or state.is_update or state.is_delete:
+    if (state.is_insert or state.is_update or state.is_delete) and _stamps(getattr(state.statement, "table", None)):
+        state.session.info.setdefault("began", time.monotonic())  # a first statement runs before after_begin
         state.session.info["wrote"] = True
 
 
@@ -111,7 +127,7 @@ def _executing(state: ORMExecuteState) -> None:
 def _committing(session: SyncSession) -> None:
     if session.in_nested_transaction() or not session.info.get("wrote"):
         return
-    took = time.monotonic() - session.info["began"]
+    took = time.monotonic() - session.info.get("began", time.monotonic())
     if took > WRITE_DEADLINE_SECONDS:
         raise ServiceUnavailable(
             f"The write took {took:.0f} s, more than the {WRITE_DEADLINE_SECONDS:.0f} s a write may take, and was "

@@ -4969,6 +4969,19 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            /** @description Valid JSON, but not a valid request (type: `idempotency-key-reused`, `responses-invalid`, `rubric-unknown`, `invalid-reference`, `invalid-value`, `batch-size`, `batch-duplicate`, `address-refused`, `whole-period-required`; see `GET /problems`) */
+            422: {
+                headers: {
+                    "Cache-Control": components["headers"]["Cache-Control"];
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    "X-Request-ID": components["headers"]["X-Request-ID"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
             429: components["responses"]["TooManyRequests"];
             431: components["responses"]["HeaderFieldsTooLarge"];
         };
@@ -7288,6 +7301,19 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            /** @description Valid JSON, but not a valid request (type: `idempotency-key-reused`, `responses-invalid`, `rubric-unknown`, `invalid-reference`, `invalid-value`, `batch-size`, `batch-duplicate`, `address-refused`, `whole-period-required`; see `GET /problems`) */
+            422: {
+                headers: {
+                    "Cache-Control": components["headers"]["Cache-Control"];
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    "X-Request-ID": components["headers"]["X-Request-ID"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
             429: components["responses"]["TooManyRequests"];
             431: components["responses"]["HeaderFieldsTooLarge"];
         };
@@ -8933,6 +8959,19 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            /** @description Valid JSON, but not a valid request (type: `idempotency-key-reused`, `responses-invalid`, `rubric-unknown`, `invalid-reference`, `invalid-value`, `batch-size`, `batch-duplicate`, `address-refused`, `whole-period-required`; see `GET /problems`) */
+            422: {
+                headers: {
+                    "Cache-Control": components["headers"]["Cache-Control"];
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    "X-Request-ID": components["headers"]["X-Request-ID"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
             429: components["responses"]["TooManyRequests"];
             431: components["responses"]["HeaderFieldsTooLarge"];
         };
@@ -9368,6 +9407,19 @@ export interface operations {
             };
             /** @description Unknown id (type: `not-found`, `no-route`; see `GET /problems`) */
             404: {
+                headers: {
+                    "Cache-Control": components["headers"]["Cache-Control"];
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    "X-Request-ID": components["headers"]["X-Request-ID"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Valid JSON, but not a valid request (type: `idempotency-key-reused`, `responses-invalid`, `rubric-unknown`, `invalid-reference`, `invalid-value`, `batch-size`, `batch-duplicate`, `address-refused`, `whole-period-required`; see `GET /problems`) */
+            422: {
                 headers: {
                     "Cache-Control": components["headers"]["Cache-Control"];
                     RateLimit: components["headers"]["RateLimit"];

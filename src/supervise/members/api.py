@@ -105,7 +105,7 @@ class MemberController(Controller):
         permission=permissions.MembersRead,
         summary="List members",
         description="Every member of the organisation, oldest first. Reading it is audited.",
-        responses=problem_responses(400, 401, 403),
+        responses=problem_responses(400, 401, 403, 422),
     )
     async def list_members(
         self,

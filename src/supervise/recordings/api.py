@@ -73,7 +73,7 @@ class CaseController(Controller):
         summary="List cases",
         description="Your own cases and your supervisees'; admins see all, oldest first. A case never changes "
         "once created: `updated_since` lists those created since. Audited.",
-        responses=problem_responses(400, 401, 403),
+        responses=problem_responses(400, 401, 403, 422),
     )
     async def list_cases(
         self,

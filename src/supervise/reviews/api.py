@@ -96,7 +96,7 @@ class ReviewController(Controller):
         "included. Blind review: while you still owe a first review of a recording (an open request or a "
         "first draft), you see no one else's review of it, whatever your role. `recording_id`: only that "
         "recording's (404 if you cannot see it). Audited.",
-        responses=problem_responses(400, 401, 403, 404),
+        responses=problem_responses(400, 401, 403, 404, 422),
     )
     async def list_reviews(
         self,

@@ -83,7 +83,7 @@ class ReviewRequestController(Controller):
         summary="List review requests",
         description="Requests you may see: yours to do, those you assigned, those on your sessions, your "
         "supervisees'; admins see all. `reviewer=me&state=open` is your to-do list. Audited.",
-        responses=problem_responses(400, 401, 403),
+        responses=problem_responses(400, 401, 403, 422),
     )
     async def list_requests(
         self,
