@@ -279,3 +279,24 @@ def test_the_range_is_half_open_on_the_submission_time(org: Org) -> None:
 
     assert matched(at, SPAN["end"]) == [review["id"]]  # from its submission on
     assert matched(SPAN["start"], at) == []  # up to, not including, its submission
+
+
+def test_a_client_rating_is_exported_when_it_arrives_not_when_the_form_was_completed(org: Org) -> None:
+    """A clinic system pushes forms after the fact (a nightly sync, a backfill): completed_at is in the past.
+    An exporter reading consecutive ranges has read those days already, so the rating is in the range of its
+    arrival, or no export would ever hold it."""
+    team = make_team(org)
+    pushed = ehr(org).api.post("/v1/client-ratings", json=srs(team.recording_id, (9.0, 8.0, 9.0, 9.0), "2026-11-02"))
+    assert pushed.status_code == 201, pushed.text
+    rating = org.admin.api.get(f"/v1/reviews/{pushed.json()['id']}").json()
+    arrived = rating["created_at"]
+    assert rating["submitted_at"].startswith("2026-11-02T10:55:00")  # when the client answered
+
+    def matched(start: str, end: str) -> list[str]:
+        bundle = fhir(org.admin.api, "/v1/fhir/$export", start=start, end=end)
+        return [e["resource"]["id"] for e in bundle.get("entry", []) if e["search"]["mode"] == "match"]
+
+    assert matched(arrived, SPAN["end"]) == [rating["id"]]
+    assert matched(SPAN["start"], arrived) == []  # the day it was completed has been exported already
+    response = fhir(org.admin.api, f"/v1/fhir/QuestionnaireResponse/{rating['id']}")
+    assert response["authored"].startswith("2026-11-02T10:55:00")  # still when the client answered

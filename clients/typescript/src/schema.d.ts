@@ -530,8 +530,8 @@ export interface paths {
             cookie?: never;
         };
         /**
-         * Reviews submitted in a time range, as a FHIR Bundle
-         * @description A searchset Bundle, paged: the current revisions submitted at or after `start` and before `end` that you may read (the rules of `GET /v1/reviews`; audited as that list), each QuestionnaireResponse (`search.mode` `match`) followed by its Observations and, once per page, the Questionnaires they answer (`include`). The `next` link fetches the next page until there is none. By submission time, so a system pulling consecutive ranges gets every submission and amendment once, however late the session. Synchronous: not the asynchronous Bulk Data `$export`.
+         * Reviews received in a time range, as a FHIR Bundle
+         * @description A searchset Bundle, paged: the current revisions received at or after `start` and before `end` that you may read (the rules of `GET /v1/reviews`; audited as that list), each QuestionnaireResponse (`search.mode` `match`) followed by its Observations and, once per page, the Questionnaires they answer (`include`). The `next` link fetches the next page until there is none. By the time each reached this service (a review's submission; a client rating's arrival, not the `completed_at` it gives), so a system pulling consecutive ranges gets every submission, amendment and client rating once, however late. Synchronous: not the asynchronous Bulk Data `$export`.
          *
          *     **Permission**: the `reviews:read` scope.
          */
@@ -5944,9 +5944,9 @@ export interface operations {
     exportFhirBundle: {
         parameters: {
             query: {
-                /** @description Submitted at or after. RFC 3339, with an offset; a year from 1900 to 2199. */
+                /** @description Received at or after: a submission, a client rating's arrival. RFC 3339, with an offset; a year from 1900 to 2199. */
                 start: string;
-                /** @description Submitted before. RFC 3339, with an offset; a year from 1900 to 2199. */
+                /** @description Received before. RFC 3339, with an offset; a year from 1900 to 2199. */
                 end: string;
                 /** @description Reviews per page (1 to 100; each with its scores). */
                 _count?: number;

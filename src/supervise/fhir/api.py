@@ -227,12 +227,13 @@ class FhirController(Controller):
         "/$export",
         operation_id="exportFhirBundle",
         permission=permissions.ReviewsRead,
-        summary="Reviews submitted in a time range, as a FHIR Bundle",
-        description="A searchset Bundle, paged: the current revisions submitted at or after `start` and before "
+        summary="Reviews received in a time range, as a FHIR Bundle",
+        description="A searchset Bundle, paged: the current revisions received at or after `start` and before "
         "`end` that you may read (the rules of `GET /v1/reviews`; audited as that list), each QuestionnaireResponse "
         "(`search.mode` `match`) followed by its Observations and, once per page, the Questionnaires they answer "
-        "(`include`). The `next` link fetches the next page until there is none. By submission time, so a "
-        "system pulling consecutive ranges gets every submission and amendment once, however late the session. "
+        "(`include`). The `next` link fetches the next page until there is none. By the time each reached this "
+        "service (a review's submission; a client rating's arrival, not the `completed_at` it gives), so a system "
+        "pulling consecutive ranges gets every submission, amendment and client rating once, however late. "
         "Synchronous: not the asynchronous Bulk Data `$export`.",
         media_type=FHIR_JSON,
         responses=_answer(Bundle, examples.BUNDLE, "One page of reviews with their scores")
@@ -244,8 +245,8 @@ class FhirController(Controller):
         tx: NamedDependency[Tx],
         runtime: NamedDependency[Runtime],
         principal: NamedDependency[Principal],
-        start: Annotated[str, Instant(description="Submitted at or after.")],
-        end: Annotated[str, Instant(description="Submitted before.")],
+        start: Annotated[str, Instant(description="Received at or after: a submission, a client rating's arrival.")],
+        end: Annotated[str, Instant(description="Received before.")],
         count: Count = 20,
         cursor: Cursor = None,
     ) -> Response[Bundle]:

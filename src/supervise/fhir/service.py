@@ -140,9 +140,9 @@ async def get_observation(tx: Tx, runtime: Runtime, principal: Principal, observ
 async def export(
     tx: Tx, runtime: Runtime, principal: Principal, page: PageRequest, start: dt.datetime, end: dt.datetime
 ) -> Exported:
-    """The current revisions submitted in ``[start, end)`` that the caller may see, a page at a time, audited
-    as the review list is."""
-    where = ReviewFilter(submitted_from=start, submitted_before=end)
+    """The current revisions received in ``[start, end)`` (submitted, or a client rating arrived) that the
+    caller may see, a page at a time, audited as the review list is."""
+    where = ReviewFilter(received_from=start, received_before=end)
     found = await reviews.list_reviews(tx, runtime, principal, page, where)
     definitions: Definitions = {}
     rated = [await _rated(tx, runtime, review, definitions) for review in found.items]

@@ -20,6 +20,7 @@ from sqlalchemy import (
     SQLColumnExpression,
     and_,
     bindparam,
+    case,
     delete,
     exists,
     func,
@@ -309,10 +310,13 @@ async def page_reviews(
     ):
         if value is not None:
             stmt = stmt.where(column == value)
-    if where.submitted_from is not None:
-        stmt = stmt.where(Review.submitted_at >= where.submitted_from)
-    if where.submitted_before is not None:
-        stmt = stmt.where(Review.submitted_at < where.submitted_before)
+    # when a submitted revision reached this service: a member's submission, or a client rating's arrival (its
+    # submitted_at is the completed_at the clinic system gives, which may be days earlier); null for a draft
+    received_at = case((Review.role == "client", Review.created_at), else_=Review.submitted_at)
+    if where.received_from is not None:
+        stmt = stmt.where(received_at >= where.received_from)
+    if where.received_before is not None:
+        stmt = stmt.where(received_at < where.received_before)
     stmt, order = changed_since(stmt, Review.created_at, Review.updated_at, where.updated_since)
     return await fetch_page(tx, stmt, order, Review.id, page, cursors, params=viewer.params)
 

@@ -218,8 +218,9 @@ class ReviewFilter:
     state: str | None = None
     rubric_key: str | None = None
     role: str | None = None
-    submitted_from: dt.datetime | None = None
-    """Submitted at or after (drafts have no submission time, so either bound leaves them out)."""
-    submitted_before: dt.datetime | None = None
+    received_from: dt.datetime | None = None
+    """Received at or after: a member's submission, or a client rating's arrival, not the ``completed_at`` it
+    gives (drafts have neither, so either bound leaves them out)."""
+    received_before: dt.datetime | None = None
     updated_since: dt.datetime | None = None
     """Changed at or after: then oldest change first."""
