@@ -29,6 +29,7 @@ def blocks(section: str) -> list[str]:
     text = README.read_text()
     start = text.index(f"\n## {section}\n")
     end = text.find("\n## ", start + 1)
+    assert "```" not in text[start:end], f"{section}: a fenced block would not be run; indent it"
     found: list[str] = []
     current: list[str] = []
     for line in text[start:end].splitlines():

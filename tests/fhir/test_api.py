@@ -300,3 +300,24 @@ def test_a_client_rating_is_exported_when_it_arrives_not_when_the_form_was_compl
     assert matched(SPAN["start"], arrived) == []  # the day it was completed has been exported already
     response = fhir(org.admin.api, f"/v1/fhir/QuestionnaireResponse/{rating['id']}")
     assert response["authored"].startswith("2026-11-02T10:55:00")  # still when the client answered
+    observations = fhir(
+        org.admin.api, "/v1/fhir/Observation", **{"derived-from": f"QuestionnaireResponse/{rating['id']}"}
+    )
+    assert {e["resource"]["issued"][:19] for e in observations["entry"]} == {arrived[:19]}  # made available then
+
+
+def test_an_amendment_is_exported_when_it_is_submitted_not_when_its_draft_began(org: Org) -> None:
+    team = make_team(org)
+    first = reviewed(team, 5)
+    draft = team.supervisor.api.post(f"/v1/reviews/{first['id']}/amend", json={"reason": "Misread the scale."})
+    assert draft.status_code == 201, draft.text
+    second = complete(team.supervisor, draft.json(), 3)
+    began, submitted = second["created_at"], second["submitted_at"]
+    assert began < submitted
+
+    def matched(start: str, end: str) -> list[str]:
+        bundle = fhir(org.admin.api, "/v1/fhir/$export", start=start, end=end)
+        return [e["resource"]["id"] for e in bundle.get("entry", []) if e["search"]["mode"] == "match"]
+
+    assert matched(submitted, SPAN["end"]) == [second["id"]]
+    assert matched(began, submitted) == []

@@ -75,6 +75,7 @@ def rating(rubric: Rubric, responses: Responses, *, amends: uuid.UUID | None = N
         role="supervisor",
         reviewer_id=uuid.uuid4(),
         submitted_at=dt.datetime(2026, 12, 1, 12, tzinfo=dt.UTC),
+        received_at=dt.datetime(2026, 12, 1, 12, tzinfo=dt.UTC),
         responses=responses,
         scores=dict(rubric.run_scoring(responses).scores),
         case_id=uuid.uuid4(),

@@ -8,7 +8,7 @@
 | ``GET /v1/fhir/QuestionnaireResponse/{id}`` | a submitted review or client rating, by its id |
 | ``GET /v1/fhir/Observation?derived-from=QuestionnaireResponse/{id}`` | searchset Bundle: its stored scores |
 | ``GET /v1/fhir/Observation/{id}`` | one score, ``<review id>-<score key>`` |
-| ``GET /v1/fhir/$export?start=&end=`` | searchset Bundle of the reviews submitted in ``[start, end)``, paged |
+| ``GET /v1/fhir/$export?start=&end=`` | searchset Bundle of the reviews received in ``[start, end)``, paged |
 
 Errors stay ``application/problem+json``, as everywhere else in the API.
 """

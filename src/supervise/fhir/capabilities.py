@@ -63,8 +63,9 @@ def capability_statement(base: str) -> CapabilityStatement:
                     Operation(
                         name="export",
                         definition=f"{BASE}/OperationDefinition/export",
-                        documentation="GET $export?start=&end=: a paged searchset Bundle of the reviews submitted "
-                        "in [start, end), each with its Observations and Questionnaire. Synchronous: not Bulk Data.",
+                        documentation="GET $export?start=&end=: a paged searchset Bundle of the reviews received "
+                        "in [start, end) (submitted, or a client rating arrived), each with its Observations and "
+                        "Questionnaire. Synchronous: not Bulk Data.",
                     )
                 ],
             )

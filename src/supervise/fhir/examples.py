@@ -37,6 +37,7 @@ _RATING = Rating(
     role="supervisor",
     reviewer_id=uuid.UUID("0193a4b2-7c1d-7e4f-8a2b-000000000002"),
     submitted_at=dt.datetime(2026, 12, 3, 16, 30, tzinfo=dt.UTC),
+    received_at=dt.datetime(2026, 12, 3, 16, 30, tzinfo=dt.UTC),
     responses=_RESPONSES,
     scores=dict(_RUBRIC.run_scoring(_RESPONSES).scores),
     case_id=uuid.UUID("0193a4b2-7c1d-7e4f-8a2b-000000000003"),

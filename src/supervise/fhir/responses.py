@@ -66,6 +66,9 @@ class Rating:
     role: str
     reviewer_id: uuid.UUID | None
     submitted_at: dt.datetime
+    """When the rater answered: a review's submission, or the ``completed_at`` of a client's form."""
+    received_at: dt.datetime
+    """When it reached this service (the observations' ``issued``): a submission, or a client rating's arrival."""
     responses: Responses
     scores: dict[str, float | None]
     case_id: uuid.UUID
@@ -184,7 +187,7 @@ def build_observations(definition: RubricDefinition, rating: Rating) -> list[Obs
                 subject=_subject(rating),
                 encounter=_encounter(rating),
                 effective_date_time=_instant(rating.occurred_at),
-                issued=_instant(rating.submitted_at),
+                issued=_instant(rating.received_at),
                 performer=[author] if author is not None else [],
                 value_quantity=None if value is None else Quantity(value=float(value), unit="score"),
                 data_absent_reason=_UNDEFINED if value is None else None,

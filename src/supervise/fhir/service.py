@@ -100,6 +100,7 @@ async def _rated(tx: Tx, runtime: Runtime, review: Review, definitions: Definiti
         role=review.role,
         reviewer_id=review.reviewer_id,
         submitted_at=review.submitted_at,
+        received_at=review.created_at if review.role == "client" else review.submitted_at,
         responses=reviews.responses_of(review),
         scores=dict(review.result.get("scores", {})),
         case_id=recording.case_id,

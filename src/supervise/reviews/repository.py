@@ -316,7 +316,8 @@ async def page_reviews(
     if where.received_from is not None:
         stmt = stmt.where(received_at >= where.received_from)
     if where.received_before is not None:
-        stmt = stmt.where(received_at < where.received_before)
+        # a row is created before (or as) it is received: the bound lets the scan stop early
+        stmt = stmt.where(received_at < where.received_before, Review.created_at < where.received_before)
     stmt, order = changed_since(stmt, Review.created_at, Review.updated_at, where.updated_since)
     return await fetch_page(tx, stmt, order, Review.id, page, cursors, params=viewer.params)
 
