@@ -34,7 +34,7 @@ sys.path.insert(0, str(ROOT / "bench"))
 
 import httpx  # noqa: E402
 from data_layer import SECRET, _pg, free_port, prepare  # noqa: E402
-from sqlalchemy import insert  # noqa: E402
+from sqlalchemy import insert, text  # noqa: E402
 
 from aggregates import ITEMS, MEASURES, START, SUBSCALES  # noqa: E402
 from supervise.cli import _create_org  # noqa: E402
@@ -154,6 +154,10 @@ async def seed(settings: Settings, reviews: int) -> str:
     runtime = Runtime.build(settings)
     try:
         await generate(runtime, uuid.UUID(made["org_id"]), reviews)
+        async with runtime.db.transaction() as tx:
+            # A database in use has planner statistics; one bulk-loaded a moment ago has none until autovacuum
+            # gets to it, and without them PostgreSQL plans the export's page query for empty tables.
+            await tx.execute(text("ANALYZE"))
     finally:
         await runtime.close()
     return str(made["api_key"])

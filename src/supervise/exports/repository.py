@@ -95,6 +95,9 @@ async def page(
         conditions.append(ReviewScore.role.in_(roles))
     if after is not None:
         conditions.append(tuple_(ReviewScore.review_id, ReviewScore.measure_kind, ReviewScore.measure) > after)
+        # The same bound on the joined reviews: without it PostgreSQL merge-joins them from the organisation's
+        # first review on every page, so each page cost as much as the pages before it (bench/README.md).
+        conditions.append(Review.id >= after[0])
     stmt = (
         select(*_COLUMNS)
         .join(Review, and_(Review.org_id == ReviewScore.org_id, Review.id == ReviewScore.review_id))
