@@ -84,12 +84,17 @@ def test_a_submitted_review_is_a_questionnaire_response_with_its_scores(org: Org
     assert len(reads) >= 1 + len(observations)  # audited as the JSON read is
 
 
-def test_an_amendment_is_amended_and_names_the_revision_it_corrects(org: Org) -> None:
-    team = make_team(org)
+def amended(team: Team) -> tuple[dict[str, Any], dict[str, Any]]:
+    """A supervisor's review (value 5) and its submitted amendment (value 3)."""
     first = reviewed(team, 5)
     draft = team.supervisor.api.post(f"/v1/reviews/{first['id']}/amend", json={"reason": "Misread the scale."})
     assert draft.status_code == 201, draft.text
-    second = complete(team.supervisor, draft.json(), 3)
+    return first, complete(team.supervisor, draft.json(), 3)
+
+
+def test_an_amendment_is_amended_and_names_the_revision_it_corrects(org: Org) -> None:
+    team = make_team(org)
+    first, second = amended(team)
     response = fhir(team.supervisor.api, f"/v1/fhir/QuestionnaireResponse/{second['id']}")
     valid(QuestionnaireResponse, response, RESPONSE_STATUSES)
     assert response["status"] == "amended"
@@ -307,11 +312,7 @@ def test_a_client_rating_is_exported_when_it_arrives_not_when_the_form_was_compl
 
 
 def test_an_amendment_is_exported_when_it_is_submitted_not_when_its_draft_began(org: Org) -> None:
-    team = make_team(org)
-    first = reviewed(team, 5)
-    draft = team.supervisor.api.post(f"/v1/reviews/{first['id']}/amend", json={"reason": "Misread the scale."})
-    assert draft.status_code == 201, draft.text
-    second = complete(team.supervisor, draft.json(), 3)
+    _, second = amended(make_team(org))
     began, submitted = second["created_at"], second["submitted_at"]
     assert began < submitted
 
