@@ -80,7 +80,8 @@ Definitions = dict[tuple[str, str], tuple[RubricDefinition, Questionnaire]]
 
 
 async def _rated(tx: Tx, runtime: Runtime, review: Review, definitions: Definitions | None = None) -> Rated:
-    if review.state == "draft" or review.submitted_at is None or review.result is None:
+    received_at = review.received_at
+    if review.state == "draft" or review.submitted_at is None or received_at is None or review.result is None:
         raise Conflict(
             problems.REVIEW_NOT_SUBMITTED,
             "The review is a draft: FHIR serves submitted reviews and client ratings only.",
@@ -100,7 +101,7 @@ async def _rated(tx: Tx, runtime: Runtime, review: Review, definitions: Definiti
         role=review.role,
         reviewer_id=review.reviewer_id,
         submitted_at=review.submitted_at,
-        received_at=review.created_at if review.role == "client" else review.submitted_at,
+        received_at=received_at,
         responses=reviews.responses_of(review),
         scores=dict(review.result.get("scores", {})),
         case_id=recording.case_id,

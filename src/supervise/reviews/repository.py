@@ -20,7 +20,6 @@ from sqlalchemy import (
     SQLColumnExpression,
     and_,
     bindparam,
-    case,
     delete,
     exists,
     func,
@@ -310,14 +309,11 @@ async def page_reviews(
     ):
         if value is not None:
             stmt = stmt.where(column == value)
-    # when a submitted revision reached this service: a member's submission, or a client rating's arrival (its
-    # submitted_at is the completed_at the clinic system gives, which may be days earlier); null for a draft
-    received_at = case((Review.role == "client", Review.created_at), else_=Review.submitted_at)
     if where.received_from is not None:
-        stmt = stmt.where(received_at >= where.received_from)
+        stmt = stmt.where(Review.received_at >= where.received_from)
     if where.received_before is not None:
         # a row is created before (or as) it is received: the bound lets the scan stop early
-        stmt = stmt.where(received_at < where.received_before, Review.created_at < where.received_before)
+        stmt = stmt.where(Review.received_at < where.received_before, Review.created_at < where.received_before)
     stmt, order = changed_since(stmt, Review.created_at, Review.updated_at, where.updated_since)
     return await fetch_page(tx, stmt, order, Review.id, page, cursors, params=viewer.params)
 

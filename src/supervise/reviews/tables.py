@@ -22,9 +22,12 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    case,
     text,
 )
+from sqlalchemy.ext.hybrid import hybrid_property
 from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy.sql.elements import ColumnElement
 
 from supervise.clock import utcnow
 from supervise.db import Base, UTCDateTime, Versioned, new_id
@@ -140,6 +143,18 @@ class Review(UsesRubric, Versioned, Base):
     response: Mapped[str | None] = mapped_column("acknowledgement", Text)
     """The therapist's answer when acknowledging."""
     usefulness: Mapped[int | None] = mapped_column(Integer)
+
+    @hybrid_property
+    def received_at(self) -> dt.datetime | None:
+        """When a submitted revision reached this service: a member's submission, or a client rating's arrival
+        (its ``submitted_at`` is the ``completed_at`` the clinic system gives, which may be days earlier); null
+        for a draft. What the FHIR export ranges over and an Observation's ``issued``."""
+        return self.created_at if self.role == "client" else self.submitted_at
+
+    @received_at.inplace.expression
+    @classmethod
+    def _received_at_expression(cls) -> ColumnElement[dt.datetime | None]:
+        return case((cls.role == "client", cls.created_at), else_=cls.submitted_at)
 
     @property
     def acknowledgement(self) -> Acknowledged | None:
