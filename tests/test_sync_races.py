@@ -74,13 +74,15 @@ def walk(port: int, key: str, since: str) -> tuple[dt.datetime, list[dict[str, A
 
 def late_write(database_url: str, recording_id: str, hold: float) -> None:
     """Change a recording as a slow worker would: its ``updated_at`` stamped, then the commit ``hold`` seconds
-    later (well inside the 30 s a write may take)."""
-    stamp = dt.datetime.now(dt.UTC)
+    later (well inside the 30 s a write may take). On SQLite the stamp is taken once the write lock is held, as
+    the server takes every stamp (its transactions begin with ``BEGIN IMMEDIATE``): a stamp taken while waiting
+    for the lock would be a write no server makes, and a walk could pass it by."""
     path = sqlite_file(database_url)
     if path is not None:
-        connection = sqlite3.connect(path, isolation_level=None)
+        connection = sqlite3.connect(path, isolation_level=None, timeout=30)
         try:
             connection.execute("BEGIN IMMEDIATE")
+            stamp = dt.datetime.now(dt.UTC)
             connection.execute(
                 "UPDATE recordings SET version = version + 1, updated_at = ? WHERE id = ?",
                 (stamp.strftime("%Y-%m-%d %H:%M:%S.%f"), uuid.UUID(recording_id).hex),
@@ -90,6 +92,8 @@ def late_write(database_url: str, recording_id: str, hold: float) -> None:
         finally:
             connection.close()
         return
+
+    stamp = dt.datetime.now(dt.UTC)
 
     async def postgres() -> None:
         connection = await asyncpg.connect(asyncpg_dsn(database_url))
