@@ -27,11 +27,15 @@ def test_t_quantiles_match_scipy(p: float, df: int) -> None:
 
 
 @given(st.floats(0.1, 50), st.floats(0.1, 50), st.floats(0, 1))
+@example(0.5, 0.5, 1 - 2**-53)  # I = 1 - (2/pi) asin(2**-26.5) = 0.99999999329212; scipy's betainc says 0.9999999905
 @settings(max_examples=300, deadline=None)
 def test_incomplete_beta_matches_scipy(a: float, b: float, x: float) -> None:
-    from scipy.special import betainc
+    from scipy.special import betainc, betaincc
 
-    assert math.isclose(incomplete_beta(a, b, x), betainc(a, b, x), rel_tol=1e-9, abs_tol=1e-12)
+    # Above x = 1/2 the reference is 1 - scipy's complement: betainc itself loses digits as x nears 1 with a
+    # small b (hypothesis found such x now and then, and the test failed where this function was right).
+    expected = betainc(a, b, x) if x <= 0.5 else 1.0 - betaincc(a, b, x)
+    assert math.isclose(incomplete_beta(a, b, x), expected, rel_tol=1e-9, abs_tol=1e-12)
 
 
 values = st.lists(st.integers(1, 7).map(float) | st.floats(0, 10, allow_nan=False), min_size=1, max_size=300)
