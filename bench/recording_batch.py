@@ -10,6 +10,8 @@ A clinic of 50 therapists with a case each is seeded; each round then pushes ``-
   pushes as sessions end);
 - ``single x16``: the same over 16 connections at once (the best a client can do without the batch);
 - ``batch``: one ``POST /v1/recordings:batch`` with all of them;
+- ``batch, new cases``: the same, each item naming a new client's case by reference (``case``), so that the
+  batch creates a case per item as well (the worst case of a day with new clients);
 
 and then ``batch again``: the same batch once more (every item unchanged, the nightly re-sync). The figure to
 compare is the ratio of each to ``single`` in the same round. PostgreSQL: SUPERVISE_BENCH_POSTGRES_URL
@@ -21,6 +23,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import hashlib
+import itertools
 import os
 import statistics
 import sys
@@ -38,9 +41,9 @@ APP = "supervise.app:create_app_from_env"
 THERAPISTS = 50
 
 
-def seed(base: str, key: str) -> list[str]:
-    """50 therapists with one case each, through the API; their case ids."""
-    cases = []
+def seed(base: str, key: str) -> tuple[list[str], list[str]]:
+    """50 therapists with one case each, through the API; their case ids and their ids."""
+    cases, therapists = [], []
     with httpx.Client(base_url=base, headers={"Authorization": f"Bearer {key}"}) as client:
         for t in range(THERAPISTS):
             member = client.post(
@@ -50,7 +53,8 @@ def seed(base: str, key: str) -> list[str]:
             case = client.post("/v1/cases", json={"therapist_id": member.json()["id"], "external_ref": f"C-{t}"})
             assert case.status_code == 201, case.text
             cases.append(case.json()["id"])
-    return cases
+            therapists.append(member.json()["id"])
+    return cases, therapists
 
 
 def recordings(cases: list[str], count: int, run: str) -> list[dict[str, Any]]:
@@ -70,6 +74,17 @@ def recordings(cases: list[str], count: int, run: str) -> list[dict[str, Any]]:
             }
         )
     return items
+
+
+def by_reference(items: list[dict[str, Any]], therapists: list[str], run: str) -> list[dict[str, Any]]:
+    """The items, each naming a case of its own by reference instead of by id: every one a new client."""
+    return [
+        {
+            **{k: v for k, v in item.items() if k != "case_id"},
+            "case": {"therapist_id": therapist, "external_ref": f"{run}-{n}"},
+        }
+        for n, (item, therapist) in enumerate(zip(items, itertools.cycle(therapists), strict=False))
+    ]
 
 
 def singles(base: str, key: str, items: list[dict[str, Any]]) -> float:
@@ -123,9 +138,15 @@ def bench(label: str, url: str, args: argparse.Namespace) -> None:
     }
     proc = start_server("uvicorn", APP, port, env, None)
     base = f"http://127.0.0.1:{port}"
-    times: dict[str, list[float]] = {"single": [], "single x16": [], "batch": [], "batch again": []}
+    times: dict[str, list[float]] = {
+        "single": [],
+        "single x16": [],
+        "batch": [],
+        "batch again": [],
+        "batch, new cases": [],
+    }
     try:
-        cases = seed(base, key)
+        cases, therapists = seed(base, key)
         for round_ in range(args.rounds):
             run = uuid.uuid4().hex[:8]
             times["single"].append(singles(base, key, recordings(cases, args.items, f"s{run}")))
@@ -133,6 +154,8 @@ def bench(label: str, url: str, args: argparse.Namespace) -> None:
             made = recordings(cases, args.items, f"b{run}")
             times["batch"].append(batch(base, key, made, "created"))
             times["batch again"].append(batch(base, key, made, "unchanged"))
+            fresh = by_reference(recordings(cases, args.items, f"n{run}"), therapists, run)
+            times["batch, new cases"].append(batch(base, key, fresh, "created"))
             row = ", ".join(f"{name} {values[-1]:.2f} s" for name, values in times.items())
             print(f"{label} round {round_ + 1}: {row}", file=sys.stderr)
     finally:

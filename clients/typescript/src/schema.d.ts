@@ -1003,7 +1003,7 @@ export interface paths {
         put?: never;
         /**
          * Push up to 500 recordings at once (upsert by external_id)
-         * @description 1 to 500 items, each as for `POST /v1/recordings` with its `external_id` required, and each its own unit: one that fails changes nothing and the others are written. The answer is 200 with one result per item, in order: `created` (201 on its own), `unchanged` (pushed before, the same), `updated` (pushed before with other consent: changed as by `PATCH /v1/recordings/{id}`), or `failed` with the problem the single endpoints would answer (a field that can never change, such as `case_id` or `media.sha256`, is 409 `external-id-used` naming it; an `external_id` given twice in one batch is 422 `batch-duplicate` for each). Cases are referred to by id. Each item is audited and emits its events as the single endpoints do. By the therapist or an admin (clinic systems: an integration key with recordings:write).
+         * @description 1 to 500 items, each as for `POST /v1/recordings` with its `external_id` required, and each its own unit: one that fails changes nothing and the others are written. The answer is 200 with one result per item, in order: `created` (201 on its own), `unchanged` (pushed before, the same), `updated` (pushed before with other consent: changed as by `PATCH /v1/recordings/{id}`), or `failed` with the problem the single endpoints would answer (a field that can never change, such as `case_id` or `media.sha256`, is 409 `external-id-used` naming it; an `external_id` given twice in one batch is 422 `batch-duplicate` for each). An item names its case by `case_id`, or by the clinic's reference, `case: {therapist_id, external_ref}`: that case is used, or created as by `POST /v1/cases` (audited `case.create`; an item that fails leaves none behind), so a new client's sessions need no call before. One of the two, not both (400). Each item is audited and emits its events as the single endpoints do. By the therapist or an admin (clinic systems: an integration key with recordings:write).
          *
          *     **Permission**: the `recordings:write` scope.
          */
@@ -2593,7 +2593,10 @@ export interface components {
          *           "session_number": 3
          *         },
          *         {
-         *           "case_id": "0190f5c4-6a5e-7cc1-8000-00000000c001",
+         *           "case": {
+         *             "external_ref": "C-2024-0174",
+         *             "therapist_id": "0190f5c4-6a5e-7cc1-8000-000000000007"
+         *           },
          *           "consent": {
          *             "expires_at": "2027-11-02T00:00:00Z",
          *             "scope": "supervision"
@@ -2607,6 +2610,22 @@ export interface components {
          *           "medium": "video",
          *           "occurred_at": "2026-11-09T10:00:00+01:00",
          *           "session_number": 4
+         *         },
+         *         {
+         *           "case_id": "0190f5c4-6a5e-7cc1-8000-00000000c001",
+         *           "consent": {
+         *             "expires_at": "2027-11-02T00:00:00Z",
+         *             "scope": "supervision"
+         *           },
+         *           "duration_ms": 3000000,
+         *           "external_id": "ehr-rec-0172",
+         *           "media": {
+         *             "sha256": "fd61a03af4f77d870fc21e05e7e80678095c92d808cfb3b5c279ee04c74aca13",
+         *             "uri": "s3://clinic-recordings/2026/10/session-0172.mp4"
+         *           },
+         *           "medium": "video",
+         *           "occurred_at": "2026-10-26T10:00:00+01:00",
+         *           "session_number": 2
          *         }
          *       ]
          *     }
@@ -2616,8 +2635,8 @@ export interface components {
         };
         /** RecordingBatchItem */
         RecordingBatchItem: {
-            /** Format: uuid */
-            case_id: string;
+            case?: components["schemas"]["CaseCreate"] | null;
+            case_id?: string | null;
             consent: components["schemas"]["ConsentIn"];
             duration_ms: number;
             /** @example C-2024-0173 */

@@ -228,7 +228,8 @@ _ITEM: dict[str, Any] = {
     "external_id": "ehr-rec-0173",
 }
 _NEXT = {
-    **_ITEM,
+    **{k: v for k, v in _ITEM.items() if k != "case_id"},
+    "case": {"therapist_id": "0190f5c4-6a5e-7cc1-8000-000000000007", "external_ref": "C-2024-0174"},
     "occurred_at": "2026-11-09T10:00:00+01:00",
     "session_number": 4,
     "media": {
@@ -237,7 +238,17 @@ _NEXT = {
     },
     "external_id": "ehr-rec-0174",
 }
-_BATCH_EXAMPLE = {"items": [_ITEM, _NEXT]}
+_AGAIN = {
+    **_ITEM,
+    "occurred_at": "2026-10-26T10:00:00+01:00",
+    "session_number": 2,
+    "media": {
+        "uri": "s3://clinic-recordings/2026/10/session-0172.mp4",
+        "sha256": "fd61a03af4f77d870fc21e05e7e80678095c92d808cfb3b5c279ee04c74aca13",
+    },
+    "external_id": "ehr-rec-0172",
+}
+_BATCH_EXAMPLE = {"items": [_ITEM, _NEXT, _AGAIN]}
 _RESULT_EXAMPLE = {
     "items": [
         {
@@ -265,6 +276,29 @@ _RESULT_EXAMPLE = {
         {
             "index": 1,
             "external_id": "ehr-rec-0174",
+            "result": "created",
+            "status": 201,
+            "recording": {
+                **{k: v for k, v in _NEXT.items() if k not in ("case", "consent")},
+                "id": "0190f5c4-6a5e-7cc1-8000-00000000a174",
+                "case_id": "0190f5c4-6a5e-7cc1-8000-00000000c002",
+                "therapist_id": "0190f5c4-6a5e-7cc1-8000-000000000007",
+                "occurred_at": "2026-11-09T09:00:00Z",
+                "consent": {
+                    "scope": "supervision",
+                    "expires_at": "2027-11-02T00:00:00Z",
+                    "withdrawn_at": None,
+                    "active": True,
+                },
+                "version": 1,
+                "created_at": "2026-11-02T18:00:00Z",
+                "updated_at": "2026-11-02T18:00:00Z",
+            },
+            "problem": None,
+        },
+        {
+            "index": 2,
+            "external_id": "ehr-rec-0172",
             "result": "failed",
             "status": 409,
             "recording": None,
@@ -276,18 +310,18 @@ _RESULT_EXAMPLE = {
                 "errors": [
                     {
                         "field": "external_id",
-                        "message": "already used by recording 0190f5c4-6a5e-7cc1-8000-00000000a174",
+                        "message": "already used by recording 0190f5c4-6a5e-7cc1-8000-00000000a172",
                     },
                     {
                         "field": "media.sha256",
                         "message": "differs from the recording pushed with this external_id; it cannot change",
                     },
                 ],
-                "recording_id": "0190f5c4-6a5e-7cc1-8000-00000000a174",
+                "recording_id": "0190f5c4-6a5e-7cc1-8000-00000000a172",
             },
         },
     ],
-    "created": 1,
+    "created": 2,
     "unchanged": 0,
     "updated": 0,
     "failed": 1,
@@ -325,18 +359,33 @@ class RecordingBatchController(Controller):
         "`updated` (pushed before with other consent: changed as by `PATCH /v1/recordings/{id}`), or `failed` "
         "with the problem the single endpoints would answer (a field that can never change, such as `case_id` "
         "or `media.sha256`, is 409 `external-id-used` naming it; an `external_id` given twice in one batch is "
-        "422 `batch-duplicate` for each). Cases are referred to by id. Each item is audited and emits its "
-        "events as the single endpoints do. By the therapist or an admin (clinic systems: an integration key "
-        "with recordings:write).",
+        "422 `batch-duplicate` for each). An item names its case by `case_id`, or by the clinic's reference, "
+        "`case: {therapist_id, external_ref}`: that case is used, or created as by `POST /v1/cases` (audited "
+        "`case.create`; an item that fails leaves none behind), so a new client's sessions need no call "
+        "before. One of the two, not both (400). Each item is audited and emits its events as the single "
+        "endpoints do. By the therapist or an admin (clinic systems: an integration key with recordings:write).",
         status_code=200,
         response_description="One result per item, in the order of the request",
-        examples=[Example(summary="One created, one conflicting with an earlier push", value=_RESULT_EXAMPLE)],
+        examples=[
+            Example(
+                summary="Two created (the second with its new case), one conflicting with an earlier push",
+                value=_RESULT_EXAMPLE,
+            )
+        ],
         responses=problem_responses(400, 401, 403, 409, 422),
     )
     async def upsert_recordings(
         self,
         data: Annotated[
-            RecordingBatch, Body(examples=[Example(summary="Two sessions of one case", value=_BATCH_EXAMPLE)])
+            RecordingBatch,
+            Body(
+                examples=[
+                    Example(
+                        summary="A session of a case by id, a new client's first by reference, one pushed before",
+                        value=_BATCH_EXAMPLE,
+                    )
+                ]
+            ),
         ],
         tx: NamedDependency[Tx],
         principal: NamedDependency[Principal],

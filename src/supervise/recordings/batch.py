@@ -16,7 +16,10 @@ in ``bench/README.md``):
 - a known one that differs in a field that never changes (the case, and so the therapist; the time, number,
   duration, medium, media URI and hash): 409 ``external-id-used`` naming each such field.
 
-Cases are referred to by id, as the single POST does (create them with ``POST /v1/cases``).
+An item names its case by id (``case_id``, as the single POST does), or by the clinic's reference (``case``:
+the therapist and the client's ``external_ref``). A case named by reference that does not exist yet is created
+as ``POST /v1/cases`` would, in the item's savepoint (so a failed item leaves no case behind), and audited
+``case.create`` just before the item's own event; the items after it that name it find it.
 """
 
 from __future__ import annotations
@@ -52,6 +55,8 @@ class Outcome:
     result: Literal["created", "unchanged", "updated", "failed"]
     recording: Recording | None = None
     error: DomainError | None = None
+    case: Case | None = None
+    """The case the item created (named by reference, and new)."""
 
     @property
     def status(self) -> int:
@@ -72,7 +77,7 @@ async def upsert_recordings(tx: Tx, principal: Principal, raw_items: list[msgspe
     external_ids: list[str | None] = []
     for raw in raw_items:
         try:
-            item = decode_part(raw, RecordingBatchItem)
+            item = _named_once(decode_part(raw, RecordingBatchItem))
         except DomainError as invalid:
             decoded.append(invalid)
             external_ids.append(_external_id_of(raw))
@@ -84,7 +89,10 @@ async def upsert_recordings(tx: Tx, principal: Principal, raw_items: list[msgspe
         if external_id is not None:
             where.setdefault(external_id, []).append(index)
     valid = [item for item in decoded if isinstance(item, RecordingBatchItem)]
-    cases = await repository.cases_by_id(tx, principal.org_id, {item.case_id for item in valid}) if valid else {}
+    by_id = await repository.cases_by_id(tx, principal.org_id, {i.case_id for i in valid if i.case_id is not None})
+    by_ref = await repository.cases_by_ref(
+        tx, principal.org_id, {(i.case.therapist_id, i.case.external_ref) for i in valid if i.case is not None}
+    )
     pushed = (
         await repository.recordings_by_external_id(tx, principal.org_id, {item.external_id for item in valid})
         if valid
@@ -107,13 +115,15 @@ async def upsert_recordings(tx: Tx, principal: Principal, raw_items: list[msgspe
             continue
         try:
             async with db.savepoint(tx):
-                result, recording = await _upsert(
-                    tx, principal, item, cases.get(item.case_id), pushed.get(item.external_id), sees
-                )
+                _offsets_given(item)
+                case, made = await _case_of(tx, principal, item, by_id, by_ref, sees)
+                result, recording = await _upsert(tx, principal, item, case, pushed.get(item.external_id))
         except DomainError as failed:
             outcomes.append(Outcome(index, external_id, "failed", error=failed))
         else:
-            outcomes.append(Outcome(index, external_id, result, recording=recording))
+            if made and item.case is not None:
+                by_ref[item.case.therapist_id, item.case.external_ref] = case
+            outcomes.append(Outcome(index, external_id, result, recording=recording, case=case if made else None))
     await _audit_and_announce(tx, principal, outcomes)
     return outcomes
 
@@ -127,6 +137,8 @@ async def _audit_and_announce(tx: Tx, principal: Principal, outcomes: list[Outco
     payloads: list[RecordingCreated | RecordingConsentChanged] = []
     for outcome in outcomes:
         recording = outcome.recording
+        if outcome.case is not None:
+            changes.append(("case.create", "case", outcome.case.id))
         if recording is None or outcome.result == "unchanged":
             continue
         if outcome.result == "created":
@@ -150,6 +162,65 @@ def _external_id_of(raw: msgspec.Raw) -> str | None:
     return external_id if isinstance(external_id, str) else None
 
 
+def _named_once(item: RecordingBatchItem) -> RecordingBatchItem:
+    """The item, if it names its case one way: by ``case_id`` or by ``case``, not both and not neither."""
+    if item.case_id is not None and item.case is not None:
+        both = "give case_id or case, not both"
+        raise DomainError(
+            problems.INVALID_REQUEST,
+            f"The item is not valid: {both}.",
+            errors=[FieldError("case_id", both), FieldError("case", both)],
+        )
+    if item.case_id is None and item.case is None:
+        raise DomainError(
+            problems.INVALID_REQUEST,
+            "The item is not valid: name its case, by case_id or by case.",
+            errors=[FieldError("case_id", "required, unless case names the case by its reference")],
+        )
+    return item
+
+
+def _offsets_given(item: RecordingBatchItem) -> None:
+    errors = service.naive(item.occurred_at, "occurred_at") + service.naive(
+        item.consent.expires_at, "consent.expires_at"
+    )
+    if errors:
+        raise Unprocessable(problems.INVALID_VALUE, "The recording is not valid.", errors=errors)
+
+
+async def _case_of(
+    tx: Tx,
+    principal: Principal,
+    item: RecordingBatchItem,
+    by_id: dict[uuid.UUID, Case],
+    by_ref: dict[tuple[uuid.UUID, str], Case],
+    sees: dict[uuid.UUID, bool],
+) -> tuple[Case, bool]:
+    """The item's case, and whether it was created now (named by reference, and new). A case the caller may
+    not see is answered as one that does not exist, whichever way it was named."""
+    named, case = item.case, None
+    if named is not None:
+        case = by_ref.get((named.therapist_id, named.external_ref))
+    elif item.case_id is not None:  # one of the two, by _named_once
+        case = by_id.get(item.case_id)
+    if case is not None and case.therapist_id not in sees:
+        sees[case.therapist_id] = await service.may_see_therapist(tx, principal, case.therapist_id)
+    if case is not None and sees[case.therapist_id]:
+        service.may_write_for(principal, case.therapist_id)
+        return case, False
+    if named is None:
+        raise Unprocessable(
+            problems.INVALID_REFERENCE,
+            "The recording is not valid.",
+            errors=[FieldError("case_id", "no case with this id")],
+        )
+    try:  # the same checks as POST /v1/cases, which answer as if there were no case for an unseen therapist
+        return await service.new_case(tx, principal, named), True
+    except DomainError as refused:
+        refused.errors = [FieldError(f"case.{e.field}", e.message) for e in refused.errors]
+        raise
+
+
 def _duplicate(others: list[int]) -> DomainError:
     named = ", ".join(f"items[{i}]" for i in others)
     return Unprocessable(
@@ -160,30 +231,15 @@ def _duplicate(others: list[int]) -> DomainError:
 
 
 async def _upsert(
-    tx: Tx,
-    principal: Principal,
-    item: RecordingBatchItem,
-    case: Case | None,
-    existing: Recording | None,
-    sees: dict[uuid.UUID, bool],
+    tx: Tx, principal: Principal, item: RecordingBatchItem, case: Case, existing: Recording | None
 ) -> tuple[Literal["created", "unchanged", "updated"], Recording]:
-    errors = service.naive(item.occurred_at, "occurred_at") + service.naive(
-        item.consent.expires_at, "consent.expires_at"
-    )
-    if errors:
-        raise Unprocessable(problems.INVALID_VALUE, "The recording is not valid.", errors=errors)
-    if case is not None and case.therapist_id not in sees:
-        sees[case.therapist_id] = await service.may_see_therapist(tx, principal, case.therapist_id)
-    if case is None or not sees[case.therapist_id]:
-        raise Unprocessable(
-            problems.INVALID_REFERENCE,
-            "The recording is not valid.",
-            errors=[FieldError("case_id", "no case with this id")],
-        )
-    service.may_write_for(principal, case.therapist_id)
+    data = item.of_case(case.id)
     if existing is None:
-        return "created", await service.write_recording(tx, principal, case, item)
-    fixed = service.fixed_differences(existing, item)
+        return "created", await service.write_recording(tx, principal, case, data)
+    fixed = [
+        "case" if name == "case_id" and item.case is not None else name
+        for name in service.fixed_differences(existing, data)
+    ]
     if fixed:
         # Name the other recording only to someone allowed to see it.
         visible = await service.visible_recording(tx, principal, existing.id) is not None

@@ -18,6 +18,7 @@ from supervise.reviews.tables import Review, ReviewRequest
 __all__ = [
     "case_by_ref",
     "cases_by_id",
+    "cases_by_ref",
     "get_case",
     "get_recording",
     "page_cases",
@@ -41,6 +42,22 @@ async def get_case(tx: Tx, org_id: uuid.UUID, case_id: uuid.UUID) -> Case | None
 async def cases_by_id(tx: Tx, org_id: uuid.UUID, case_ids: set[uuid.UUID]) -> dict[uuid.UUID, Case]:
     found = await tx.scalars(select(Case).where(Case.org_id == org_id, Case.id.in_(case_ids)))
     return {case.id: case for case in found}
+
+
+async def cases_by_ref(
+    tx: Tx, org_id: uuid.UUID, refs: set[tuple[uuid.UUID, str]]
+) -> dict[tuple[uuid.UUID, str], Case]:
+    """The cases with these ``(therapist_id, external_ref)`` pairs, by their pair."""
+    if not refs:
+        return {}
+    found = await tx.scalars(
+        select(Case).where(
+            Case.org_id == org_id,
+            Case.therapist_id.in_({therapist_id for therapist_id, _ in refs}),
+            Case.external_ref.in_({external_ref for _, external_ref in refs}),
+        )
+    )
+    return {pair: case for case in found if (pair := (case.therapist_id, case.external_ref)) in refs}
 
 
 async def case_by_ref(tx: Tx, org_id: uuid.UUID, therapist_id: uuid.UUID, external_ref: str) -> Case | None:

@@ -20,6 +20,7 @@ __all__ = [
     "ConsentIn",
     "ConsentOut",
     "MediaRef",
+    "RecordedSession",
     "RecordingBatch",
     "RecordingBatchItem",
     "RecordingBatchItemResult",
@@ -91,14 +92,19 @@ class ConsentOut(msgspec.Struct, kw_only=True):
     """False once expired or withdrawn: the recording and its reviews are no longer served to reviewers."""
 
 
-class RecordingCreate(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
-    case_id: uuid.UUID
+class RecordedSession(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
+    """What a recording says of its session, whichever way its case is named."""
+
     occurred_at: dt.datetime
     session_number: Annotated[int, msgspec.Meta(ge=1, le=10_000)]
     duration_ms: Annotated[int, msgspec.Meta(ge=1, le=86_400_000)]
     medium: Medium
     media: MediaRef
     consent: ConsentIn
+
+
+class RecordingCreate(RecordedSession, forbid_unknown_fields=True, kw_only=True):
+    case_id: uuid.UUID
     external_id: Ref | None = None
     """The clinic system's id: pushing the same recording again returns the same resource."""
 
@@ -132,11 +138,23 @@ MAX_BATCH = 500
 """Most recordings one batch upsert takes: a day of a 50-therapist clinic (300 sessions) fits with room."""
 
 
-class RecordingBatchItem(RecordingCreate, forbid_unknown_fields=True, kw_only=True):
-    """One recording of a batch upsert: as for ``POST /v1/recordings``, with its ``external_id`` required."""
+class RecordingBatchItem(RecordedSession, forbid_unknown_fields=True, kw_only=True):
+    """One recording of a batch upsert: as for ``POST /v1/recordings``, with its ``external_id`` required, and
+    its case named by id (``case_id``) or by the clinic's reference (``case``): one of the two."""
 
-    external_id: Ref  # required here, optional on the single POST
+    case_id: uuid.UUID | None = None
+    """The case, by its id here."""
+    case: CaseCreate | None = None
+    """The case, by the clinic's reference: its therapist and client reference. The case with them is used;
+    if there is none, it is created as ``POST /v1/cases`` would (same rules, audited ``case.create``), with
+    this item: if the item fails, no case is left behind."""
+    external_id: Ref
     """The clinic system's id: what makes each item idempotent."""
+
+    def of_case(self, case_id: uuid.UUID) -> RecordingCreate:
+        """The item as ``POST /v1/recordings`` takes it, its case resolved to ``case_id``."""
+        fields = {name: getattr(self, name) for name in RecordedSession.__struct_fields__}
+        return RecordingCreate(case_id=case_id, external_id=self.external_id, **fields)
 
 
 class RecordingBatch(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):

@@ -109,6 +109,14 @@ def naive(value: dt.datetime | None, field: str) -> list[FieldError]:
 
 
 async def create_case(tx: Tx, principal: Principal, data: CaseCreate) -> Case:
+    case = await new_case(tx, principal, data)
+    await audit.record(tx, principal, "case.create", "case", case.id)
+    return case
+
+
+async def new_case(tx: Tx, principal: Principal, data: CaseCreate) -> Case:
+    """The case of :func:`create_case`, checked and written as it is, without its audit event: the caller
+    appends ``("case.create", ...)`` in the same transaction."""
     therapist = await members.find_member(tx, principal.org_id, data.therapist_id)
     if therapist is None or not await may_see_therapist(tx, principal, therapist.id):
         raise Unprocessable(
@@ -140,7 +148,6 @@ async def create_case(tx: Tx, principal: Principal, data: CaseCreate) -> Case:
     await db.insert(
         tx, case, conflict=Conflict(problems.CASE_EXISTS, "This therapist already has a case with this external_ref.")
     )
-    await audit.record(tx, principal, "case.create", "case", case.id)
     return case
 
 
