@@ -89,6 +89,11 @@ async def upsert_recordings(tx: Tx, principal: Principal, raw_items: list[msgspe
         if external_id is not None:
             where.setdefault(external_id, []).append(index)
     valid = [item for item in decoded if isinstance(item, RecordingBatchItem)]
+    # The chain lock first, as every writer takes it before the rows it changes (the rollups a consent change
+    # recounts): writers queue instead of deadlocking. The first audited item would take it anyway. What the
+    # items name is read after it: a batch that waited for another (the same day pushed twice at once) then
+    # finds the cases and recordings that one committed, instead of failing its items on their unique keys.
+    await audit.serialise(tx, principal.org_id)
     by_id = await repository.cases_by_id(tx, principal.org_id, {i.case_id for i in valid if i.case_id is not None})
     by_ref = await repository.cases_by_ref(
         tx, principal.org_id, {(i.case.therapist_id, i.case.external_ref) for i in valid if i.case is not None}
@@ -98,9 +103,6 @@ async def upsert_recordings(tx: Tx, principal: Principal, raw_items: list[msgspe
         if valid
         else {}
     )
-    # The chain lock first, as every writer takes it before the rows it changes (the rollups a consent change
-    # recounts): writers queue instead of deadlocking. The first audited item would take it anyway.
-    await audit.serialise(tx, principal.org_id)
     sees: dict[uuid.UUID, bool] = {}
     outcomes: list[Outcome] = []
     for index, part in enumerate(decoded):

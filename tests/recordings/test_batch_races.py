@@ -1,0 +1,94 @@
+"""The same day's batch sent several times at once (a clinic system that retries while its first push is still
+running, or two of its workers syncing the same day), against a real server (two workers on PostgreSQL): every
+item of every answer is ``created`` or ``unchanged``, and the cases its items name by reference are made once.
+
+A batch reads the cases and recordings it already knows after it takes the organisation's lock, so a batch
+that waited for another sees what that one committed instead of failing its items on the unique keys."""
+
+from __future__ import annotations
+
+import hashlib
+import threading
+from collections import Counter
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.test_serve import SUPERVISE, call, environment, new_org, redis_url, serving
+
+PUSHES, CASES, SESSIONS = 4, 5, 4
+
+
+def day(therapist_id: str) -> list[dict[str, Any]]:
+    """SESSIONS sessions of each of CASES new clients, each case named by reference."""
+    items = []
+    for c in range(CASES):
+        for s in range(1, SESSIONS + 1):
+            items.append(
+                {
+                    "case": {"therapist_id": therapist_id, "external_ref": f"R-{c}"},
+                    "occurred_at": f"2026-11-0{s}T10:00:00+01:00",
+                    "session_number": s,
+                    "duration_ms": 3_000_000,
+                    "medium": "audio",
+                    "media": {
+                        "uri": f"s3://race/{c}-{s}.m4a",
+                        "sha256": hashlib.sha256(f"{c}-{s}".encode()).hexdigest(),
+                    },
+                    "consent": {"scope": "supervision"},
+                    "external_id": f"race-{c}-{s}",
+                }
+            )
+    return items
+
+
+def every(port: int, key: str, url: str) -> list[dict[str, Any]]:
+    items: list[dict[str, Any]] = []
+    cursor = ""
+    while True:
+        status, page = call(port, "GET", f"{url}{'&' if '?' in url else '?'}limit=200{cursor}", key)
+        assert status == 200, page
+        items += page["items"]
+        if page["next_cursor"] is None:
+            return items
+        cursor = f"&cursor={page['next_cursor']}"
+
+
+@pytest.mark.slow
+def test_the_same_batch_pushed_at_once_makes_each_case_and_recording_once(
+    database_url: str, backend: str, tmp_path: Path
+) -> None:
+    env = environment(database_url, SUPERVISE_RATE_LIMIT_PER_ADDRESS="1000000/minute")
+    argv: tuple[str, ...] = ()
+    if backend == "postgresql":
+        env |= {"SUPERVISE_REDIS_URL": redis_url(), "PROMETHEUS_MULTIPROC_DIR": str(tmp_path / "metrics")}
+        argv = ("--workers", "2")
+    admin = new_org(env)
+    with serving(env, SUPERVISE, "serve", *argv) as port:
+        status, clinician = call(
+            port, "POST", "/v1/members", admin, {"name": "T", "email": "t@race.example", "roles": ["clinician"]}
+        )
+        assert status == 201, clinician
+        items = day(clinician["id"])
+        answers: list[tuple[int, Any]] = []
+        start = threading.Barrier(PUSHES)
+
+        def push() -> None:
+            start.wait(30)
+            answers.append(call(port, "POST", "/v1/recordings:batch", admin, {"items": items}))
+
+        threads = [threading.Thread(target=push) for _ in range(PUSHES)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(120)
+        assert [status for status, _ in answers] == [200] * PUSHES, answers
+        results = Counter(item["result"] for _, answer in answers for item in answer["items"])
+        failed = [item["problem"] for _, answer in answers for item in answer["items"] if item["problem"]]
+        assert failed == [] and results == {"created": len(items), "unchanged": len(items) * (PUSHES - 1)}
+        cases = every(port, admin, "/v1/cases")
+        assert sorted(c["external_ref"] for c in cases) == [f"R-{c}" for c in range(CASES)]
+        assert len(every(port, admin, "/v1/recordings")) == len(items)
+        created = every(port, admin, "/v1/audit-events?action=case.create")
+        assert sorted(e["resource_id"] for e in created) == sorted(c["id"] for c in cases)
