@@ -4,18 +4,19 @@
 
 One uvicorn worker per backend, every safeguard on (authentication, permissions, rate limits, audit, outbox).
 A clinic of 50 therapists with a case each is seeded; each round then pushes ``--items`` new recordings
-(spread over the 50 cases) three ways, each timed from the first byte sent to the last byte read:
+(spread over the 50 cases) in these ways, each timed from the first byte sent to the last byte read:
 
 - ``single``: one ``POST /v1/recordings`` after another on one keep-alive connection (a clinic system that
   pushes as sessions end);
 - ``single x16``: the same over 16 connections at once (the best a client can do without the batch);
 - ``batch``: one ``POST /v1/recordings:batch`` with all of them;
-- ``batch, new cases``: the same, each item naming a new client's case by reference (``case``), so that the
-  batch creates a case per item as well (the worst case of a day with new clients);
+- ``batch again``: the same batch once more (every item unchanged, the nightly re-sync);
+- ``batch, new cases``: a batch of as many new recordings, each naming a new client's case by reference
+  (``case``), so that the batch creates a case per item as well (the worst case of a day with new clients).
 
-and then ``batch again``: the same batch once more (every item unchanged, the nightly re-sync). The figure to
-compare is the ratio of each to ``single`` in the same round. PostgreSQL: SUPERVISE_BENCH_POSTGRES_URL
-(default postgresql://postgres@127.0.0.1:5432/test; a scratch database is created and dropped).
+The figure to compare is the ratio of each to ``single`` in the same round. PostgreSQL:
+SUPERVISE_BENCH_POSTGRES_URL (default postgresql://postgres@127.0.0.1:5432/test; a scratch database is created
+and dropped).
 """
 
 from __future__ import annotations

@@ -44,17 +44,18 @@ def main() -> None:
             try:
                 event = webhook.verify(body, headers)
             except WebhookVerificationError as error:
-                print(f"refused: {error}", flush=True)
+                with lock:
+                    print(f"refused: {error}", flush=True)
                 self._answer(401)
                 return
-            with lock:
+            with lock:  # requests come on threads: one at a time here, so printed lines never run together
                 again = headers["webhook-id"] in seen
                 seen.add(headers["webhook-id"])
                 if arguments.keep is not None:
                     (arguments.keep / "last-body").write_bytes(body)
                     (arguments.keep / "last-headers.json").write_text(json.dumps(headers))
-            if not again:
-                print(f"verified {event['type']} {json.dumps(event['data'], sort_keys=True)}", flush=True)
+                if not again:
+                    print(f"verified {event['type']} {json.dumps(event['data'], sort_keys=True)}", flush=True)
             self._answer(204)
 
         def _answer(self, status: int) -> None:

@@ -3,9 +3,14 @@
 from __future__ import annotations
 
 import base64
+from typing import Any
+
+import pytest
+from sqlalchemy import text
 
 from supervise.cli import openapi_document
 from supervise.http import PROBLEM_JSON
+from supervise.recordings import service
 from tests.support import Api, Org
 
 
@@ -161,3 +166,27 @@ def test_unknown_or_repeated_query_parameters_are_named(org: Org) -> None:
     assert body["errors"] == [{"field": "rol", "message": "unknown query parameter"}]
     body = assert_problem(org.admin.api.get("/v1/members?active=true&active=false"), 400)
     assert body["errors"] == [{"field": "active", "message": "given more than once"}]
+
+
+@pytest.mark.backends("postgresql")
+@pytest.mark.parametrize("sqlstate", ["40P01", "40001"])
+def test_a_deadlock_or_serialisation_failure_is_a_503_that_changed_nothing(
+    org: Org, monkeypatch: pytest.MonkeyPatch, sqlstate: str
+) -> None:
+    """PostgreSQL breaks a deadlock (or a serialisation failure) by rolling one transaction back: that request
+    is answered 503 with Retry-After (a retry is safe), not 500, and what it wrote before is gone. The error
+    is PostgreSQL's own, raised through the driver, after the case's row was written."""
+    therapist = org.member("clinician")
+    new_case = service.new_case
+
+    async def rolled_back(tx: Any, principal: Any, data: Any) -> Any:
+        case = await new_case(tx, principal, data)
+        await tx.execute(text(f"DO $$ BEGIN RAISE EXCEPTION 'broken tie' USING ERRCODE = '{sqlstate}'; END $$"))
+        return case
+
+    monkeypatch.setattr(service, "new_case", rolled_back)
+    answer = therapist.api.post("/v1/cases", json={"therapist_id": therapist.id, "external_ref": "C-1"})
+    problem = assert_problem(answer, 503)
+    assert problem["type"].endswith("/service-unavailable") and answer.headers["retry-after"] == "1"
+    monkeypatch.undo()
+    assert therapist.api.get("/v1/cases").json()["items"] == []

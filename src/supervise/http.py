@@ -21,13 +21,13 @@ from litestar.exceptions import HTTPException, ValidationException
 from litestar.params import QueryParameter
 from litestar.routes import HTTPRoute
 from litestar.types import ExceptionHandlersMap, Message, Scope
-from sqlalchemy.exc import DataError
+from sqlalchemy.exc import DataError, DBAPIError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from supervise import problems
 from supervise.auth.principal import Principal
 from supervise.config import Settings
-from supervise.errors import DomainError, FieldError
+from supervise.errors import DomainError, FieldError, ServiceUnavailable
 from supervise.idempotency.service import StoredResponse, fingerprint, run_once
 from supervise.parameters import IdempotencyKey
 from supervise.preconditions import etag
@@ -196,8 +196,28 @@ def _data_error(request: Request[Any, Any, Any], exc: DataError) -> Response[byt
     )
 
 
+_TIES = {"40001": "a serialisation failure", "40P01": "a deadlock"}
+"""SQLSTATEs with which PostgreSQL rolls back one of two concurrent transactions to let the other go on."""
+
+
+def _database_error(request: Request[Any, Any, Any], exc: DBAPIError) -> Response[bytes]:
+    state = getattr(exc.orig, "sqlstate", None)
+    if state not in _TIES:
+        return _unexpected_error(request, exc)
+    # Writers take their locks in one order (the organisation's first), so this should not happen; if it does,
+    # the transaction was rolled back whole and a retry is safe: a 503 that says so, never a 500.
+    log.warning("%s on %s %s: rolled back, answered 503", _TIES[state], request.method, request.url.path)
+    return problem(
+        request,
+        ServiceUnavailable(
+            "The database rolled this write back to let a concurrent one finish; nothing was changed. Retry."
+        ),
+    )
+
+
 exception_handlers: ExceptionHandlersMap = {
     DataError: _data_error,
+    DBAPIError: _database_error,
     DomainError: problem,
     ValidationException: _validation_error,
     HTTPException: _http_error,

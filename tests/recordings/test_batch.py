@@ -281,3 +281,17 @@ def test_a_batch_audits_and_announces_what_the_single_endpoints_would(org: Org, 
     singles, batched = trails
     assert batched[1] == singles[1]
     assert [a for a in batched[0] if a[0] != "recording.read"] == [a for a in singles[0] if a[0] != "recording.read"]
+
+
+def test_an_external_id_used_by_a_recording_the_caller_cannot_see_names_nothing_of_it(org: Org) -> None:
+    """The 409 names the fields that differ only to someone who may see the recording; anyone else learns that
+    the external_id is taken, not which of the hidden session's fields match what they sent."""
+    _, therapist, bystander, case_id = setup_team(org)
+    pushed = push(therapist, [item(case_id, 1)])["items"][0]["recording"]
+    own = bystander.api.post("/v1/cases", json={"therapist_id": bystander.id, "external_ref": "B-1"}).json()
+    for changes in ({}, {"duration_ms": 5}, {"medium": "audio", "session_number": 9}):
+        result = push(bystander, [item(own["id"], 1, **changes)])["items"][0]
+        assert result["status"] == 409 and result["problem"]["type"].endswith("/external-id-used")
+        assert result["problem"]["errors"] == [{"field": "external_id", "message": "already used"}]
+        assert "recording_id" not in result["problem"] and pushed["id"] not in result["problem"]["detail"]
+        assert result["problem"]["detail"] == "A different recording was already pushed with this external_id."

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import threading
+import time
 from collections import Counter
 from pathlib import Path
 from typing import Any
@@ -92,3 +93,64 @@ def test_the_same_batch_pushed_at_once_makes_each_case_and_recording_once(
         assert len(every(port, admin, "/v1/recordings")) == len(items)
         created = every(port, admin, "/v1/audit-events?action=case.create")
         assert sorted(e["resource_id"] for e in created) == sorted(c["id"] for c in cases)
+
+
+@pytest.mark.slow
+@pytest.mark.backends("postgresql")  # SQLite has one writer at a time: no lock order to get wrong there
+def test_single_writes_during_a_batch_wait_for_it_instead_of_deadlocking(database_url: str) -> None:
+    """A 500-item batch holds the organisation's lock for a second or more while it inserts. A POST of a case
+    or a recording it is about to insert, sent meanwhile, takes that lock before its own insert (the batch's
+    order): it waits, then finds what the batch made. Taken after the insert, each waited for the other, and
+    PostgreSQL broke the deadlock by failing one of them (500 then, for the whole batch or the single POST)."""
+    env = environment(database_url, SUPERVISE_RATE_LIMIT_PER_ADDRESS="1000000/minute")
+    admin = new_org(env)
+    with serving(env, SUPERVISE, "serve") as port:
+        status, clinician = call(
+            port, "POST", "/v1/members", admin, {"name": "T", "email": "t@lock.example", "roles": ["clinician"]}
+        )
+        assert status == 201, clinician
+        status, known = call(port, "POST", "/v1/cases", admin, {"therapist_id": clinician["id"], "external_ref": "K"})
+        assert status == 201, known
+        for delay in (0.2, 0.5, 1.0):
+            tag = f"L{int(delay * 10)}"
+            items = []
+            for n in range(500):
+                items.append(
+                    {
+                        "case": {"therapist_id": clinician["id"], "external_ref": f"{tag}-{n}"},
+                        "occurred_at": "2026-11-02T10:00:00+01:00",
+                        "session_number": 1,
+                        "duration_ms": 3_000_000,
+                        "medium": "audio",
+                        "media": {
+                            "uri": f"s3://lock/{tag}-{n}.m4a",
+                            "sha256": hashlib.sha256(f"{tag}{n}".encode()).hexdigest(),
+                        },
+                        "consent": {"scope": "supervision"},
+                        "external_id": f"{tag}-{n}",
+                    }
+                )
+            last = {**{k: v for k, v in items[-1].items() if k != "case"}, "case_id": known["id"]}
+            items[-1] = last
+            answers: dict[str, tuple[int, Any]] = {}
+
+            def push(items: list[dict[str, Any]] = items, answers: dict[str, Any] = answers) -> None:
+                answers["batch"] = call(port, "POST", "/v1/recordings:batch", admin, {"items": items})
+
+            pusher = threading.Thread(target=push)
+            pusher.start()
+            time.sleep(delay)
+            case_body = {"therapist_id": clinician["id"], "external_ref": f"{tag}-498"}
+            answers["case"] = call(port, "POST", "/v1/cases", admin, case_body)
+            answers["recording"] = call(port, "POST", "/v1/recordings", admin, last)
+            pusher.join(120)
+            status, batch = answers["batch"]
+            assert status == 200 and batch["failed"] == 0, (delay, answers)
+            assert batch["created"] + batch["unchanged"] == 500, (delay, batch["created"], batch["unchanged"])
+            case_status, case = answers["case"]
+            assert case_status == 201 or (case_status == 409 and case["type"].endswith("/case-exists")), (delay, case)
+            assert answers["recording"][0] in (200, 201), (delay, answers["recording"])
+        cases = every(port, admin, "/v1/cases")
+        assert len(cases) == len({c["external_ref"] for c in cases}) == 1 + 3 * 499
+        recordings = every(port, admin, "/v1/recordings")
+        assert len(recordings) == len({r["external_id"] for r in recordings}) == 3 * 500

@@ -1003,7 +1003,7 @@ export interface paths {
         put?: never;
         /**
          * Push up to 500 recordings at once (upsert by external_id)
-         * @description 1 to 500 items, each as for `POST /v1/recordings` with its `external_id` required, and each its own unit: one that fails changes nothing and the others are written. The answer is 200 with one result per item, in order: `created` (201 on its own), `unchanged` (pushed before, the same), `updated` (pushed before with other consent: changed as by `PATCH /v1/recordings/{id}`), or `failed` with the problem the single endpoints would answer (a field that can never change, such as `case_id` or `media.sha256`, is 409 `external-id-used` naming it; an `external_id` given twice in one batch is 422 `batch-duplicate` for each). An item names its case by `case_id`, or by the clinic's reference, `case: {therapist_id, external_ref}`: that case is used, or created as by `POST /v1/cases` (audited `case.create`; an item that fails leaves none behind), so a new client's sessions need no call before. One of the two, not both (400). Each item is audited and emits its events as the single endpoints do. By the therapist or an admin (clinic systems: an integration key with recordings:write).
+         * @description 1 to 500 items, each as for `POST /v1/recordings` with its `external_id` required, and each its own unit: one that fails changes nothing and the others are written. The answer is 200 with one result per item, in order: `created` (201 on its own), `unchanged` (pushed before, the same), `updated` (pushed before with other consent: changed as by `PATCH /v1/recordings/{id}`), or `failed` with the problem the single endpoints would answer (a field that can never change, such as the case or `media.sha256`, is 409 `external-id-used`, naming it to whoever may see that recording; an `external_id` given twice in one batch is 422 `batch-duplicate` for each). An item names its case by `case_id`, or by the clinic's reference, `case: {therapist_id, external_ref}`: that case is used, or created as by `POST /v1/cases` (audited `case.create`; an item that fails leaves none behind), so a new client's sessions need no call before. One of the two, not both (400). Each item is audited and emits its events as the single endpoints do. Batches of one organisation run one at a time, so the same batch sent twice at once is safe. By the therapist or an admin (clinic systems: an integration key with recordings:write).
          *
          *     **Permission**: the `recordings:write` scope.
          */
@@ -2635,7 +2635,9 @@ export interface components {
         };
         /** RecordingBatchItem */
         RecordingBatchItem: {
+            /** @description The case, by the clinic's reference: used if it exists, else created as by `POST /v1/cases`. Give this or `case_id`. */
             case?: components["schemas"]["CaseCreate"] | null;
+            /** @description The case, by its id. Give this or `case`. */
             case_id?: string | null;
             consent: components["schemas"]["ConsentIn"];
             duration_ms: number;

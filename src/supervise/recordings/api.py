@@ -268,8 +268,8 @@ _RESULT_EXAMPLE = {
                     "active": True,
                 },
                 "version": 1,
-                "created_at": "2026-11-02T18:00:00Z",
-                "updated_at": "2026-11-02T18:00:00Z",
+                "created_at": "2026-11-09T18:00:00Z",
+                "updated_at": "2026-11-09T18:00:00Z",
             },
             "problem": None,
         },
@@ -291,8 +291,8 @@ _RESULT_EXAMPLE = {
                     "active": True,
                 },
                 "version": 1,
-                "created_at": "2026-11-02T18:00:00Z",
-                "updated_at": "2026-11-02T18:00:00Z",
+                "created_at": "2026-11-09T18:00:00Z",
+                "updated_at": "2026-11-09T18:00:00Z",
             },
             "problem": None,
         },
@@ -357,13 +357,15 @@ class RecordingBatchController(Controller):
         "and each its own unit: one that fails changes nothing and the others are written. The answer is 200 with "
         "one result per item, in order: `created` (201 on its own), `unchanged` (pushed before, the same), "
         "`updated` (pushed before with other consent: changed as by `PATCH /v1/recordings/{id}`), or `failed` "
-        "with the problem the single endpoints would answer (a field that can never change, such as `case_id` "
-        "or `media.sha256`, is 409 `external-id-used` naming it; an `external_id` given twice in one batch is "
-        "422 `batch-duplicate` for each). An item names its case by `case_id`, or by the clinic's reference, "
-        "`case: {therapist_id, external_ref}`: that case is used, or created as by `POST /v1/cases` (audited "
-        "`case.create`; an item that fails leaves none behind), so a new client's sessions need no call "
-        "before. One of the two, not both (400). Each item is audited and emits its events as the single "
-        "endpoints do. By the therapist or an admin (clinic systems: an integration key with recordings:write).",
+        "with the problem the single endpoints would answer (a field that can never change, such as the case "
+        "or `media.sha256`, is 409 `external-id-used`, naming it to whoever may see that recording; an "
+        "`external_id` given twice in one batch is 422 `batch-duplicate` for each). An item names its case by "
+        "`case_id`, or by the clinic's reference, `case: {therapist_id, external_ref}`: that case is used, or "
+        "created as by `POST /v1/cases` (audited `case.create`; an item that fails leaves none behind), so a new "
+        "client's sessions need no call before. One of the two, not both (400). Each item is audited and emits "
+        "its events as the single endpoints do. Batches of one organisation run one at a time, so the same "
+        "batch sent twice at once is safe. By the therapist or an admin (clinic systems: an integration key "
+        "with recordings:write).",
         status_code=200,
         response_description="One result per item, in the order of the request",
         examples=[

@@ -243,18 +243,23 @@ async def _upsert(
         for name in service.fixed_differences(existing, data)
     ]
     if fixed:
-        # Name the other recording only to someone allowed to see it.
-        visible = await service.visible_recording(tx, principal, existing.id) is not None
-        used_by = f"already used by recording {existing.id}" if visible else "already used"
+        # Name the other recording, and which of its fields differ, only to someone allowed to see it: to anyone
+        # else the fields would tell, one probe at a time, what the hidden session's are.
+        if await service.visible_recording(tx, principal, existing.id) is None:
+            raise Conflict(
+                problems.EXTERNAL_ID_USED,
+                "A different recording was already pushed with this external_id.",
+                errors=[FieldError("external_id", "already used")],
+            )
         raise Conflict(
             problems.EXTERNAL_ID_USED,
             f"A different recording was already pushed with this external_id: {', '.join(fixed)} cannot change.",
-            errors=[FieldError("external_id", used_by)]
+            errors=[FieldError("external_id", f"already used by recording {existing.id}")]
             + [
                 FieldError(name, "differs from the recording pushed with this external_id; it cannot change")
                 for name in fixed
             ],
-            recording_id=existing.id if visible else None,
+            recording_id=existing.id,
         )
     changes = _consent_changes(existing, item)
     if not changes:

@@ -142,9 +142,18 @@ class RecordingBatchItem(RecordedSession, forbid_unknown_fields=True, kw_only=Tr
     """One recording of a batch upsert: as for ``POST /v1/recordings``, with its ``external_id`` required, and
     its case named by id (``case_id``) or by the clinic's reference (``case``): one of the two."""
 
-    case_id: uuid.UUID | None = None
+    case_id: Annotated[uuid.UUID, msgspec.Meta(description="The case, by its id. Give this or `case`.")] | None = None
     """The case, by its id here."""
-    case: CaseCreate | None = None
+    case: (
+        Annotated[
+            CaseCreate,
+            msgspec.Meta(
+                description="The case, by the clinic's reference: used if it exists, else created as by "
+                "`POST /v1/cases`. Give this or `case_id`."
+            ),
+        ]
+        | None
+    ) = None
     """The case, by the clinic's reference: its therapist and client reference. The case with them is used;
     if there is none, it is created as ``POST /v1/cases`` would (same rules, audited ``case.create``), with
     this item: if the item fails, no case is left behind."""

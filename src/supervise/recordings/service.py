@@ -109,6 +109,9 @@ def naive(value: dt.datetime | None, field: str) -> list[FieldError]:
 
 
 async def create_case(tx: Tx, principal: Principal, data: CaseCreate) -> Case:
+    # The organisation's lock before the insert, in the order a batch takes them (it holds the lock while it
+    # inserts cases): the other order deadlocks against a batch making the same case.
+    await audit.serialise(tx, principal.org_id)
     case = await new_case(tx, principal, data)
     await audit.record(tx, principal, "case.create", "case", case.id)
     return case
@@ -221,6 +224,7 @@ async def create_recording(tx: Tx, principal: Principal, data: RecordingCreate) 
             errors=[FieldError("case_id", "no case with this id")],
         )
     may_write_for(principal, case.therapist_id)
+    await audit.serialise(tx, principal.org_id)  # before the insert, in a batch's order (as create_case)
     if data.external_id is not None:
         existing = await repository.recording_by_external_id(tx, principal.org_id, data.external_id)
         if existing is not None:
