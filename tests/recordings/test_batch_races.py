@@ -21,27 +21,23 @@ from tests.test_serve import SUPERVISE, call, environment, new_org, redis_url, s
 PUSHES, CASES, SESSIONS = 4, 5, 4
 
 
+def session(therapist_id: str, ref: str, number: int, external_id: str) -> dict[str, Any]:
+    """Session ``number`` of the case ``ref``, the case named by reference."""
+    return {
+        "case": {"therapist_id": therapist_id, "external_ref": ref},
+        "occurred_at": f"2026-11-{number % 28 + 1:02d}T10:00:00+01:00",
+        "session_number": number,
+        "duration_ms": 3_000_000,
+        "medium": "audio",
+        "media": {"uri": f"s3://race/{external_id}.m4a", "sha256": hashlib.sha256(external_id.encode()).hexdigest()},
+        "consent": {"scope": "supervision"},
+        "external_id": external_id,
+    }
+
+
 def day(therapist_id: str) -> list[dict[str, Any]]:
-    """SESSIONS sessions of each of CASES new clients, each case named by reference."""
-    items = []
-    for c in range(CASES):
-        for s in range(1, SESSIONS + 1):
-            items.append(
-                {
-                    "case": {"therapist_id": therapist_id, "external_ref": f"R-{c}"},
-                    "occurred_at": f"2026-11-0{s}T10:00:00+01:00",
-                    "session_number": s,
-                    "duration_ms": 3_000_000,
-                    "medium": "audio",
-                    "media": {
-                        "uri": f"s3://race/{c}-{s}.m4a",
-                        "sha256": hashlib.sha256(f"{c}-{s}".encode()).hexdigest(),
-                    },
-                    "consent": {"scope": "supervision"},
-                    "external_id": f"race-{c}-{s}",
-                }
-            )
-    return items
+    """SESSIONS sessions of each of CASES new clients."""
+    return [session(therapist_id, f"R-{c}", s, f"race-{c}-{s}") for c in range(CASES) for s in range(1, SESSIONS + 1)]
 
 
 def every(port: int, key: str, url: str) -> list[dict[str, Any]]:
@@ -113,23 +109,7 @@ def test_single_writes_during_a_batch_wait_for_it_instead_of_deadlocking(databas
         assert status == 201, known
         for delay in (0.2, 0.5, 1.0):
             tag = f"L{int(delay * 10)}"
-            items = []
-            for n in range(500):
-                items.append(
-                    {
-                        "case": {"therapist_id": clinician["id"], "external_ref": f"{tag}-{n}"},
-                        "occurred_at": "2026-11-02T10:00:00+01:00",
-                        "session_number": 1,
-                        "duration_ms": 3_000_000,
-                        "medium": "audio",
-                        "media": {
-                            "uri": f"s3://lock/{tag}-{n}.m4a",
-                            "sha256": hashlib.sha256(f"{tag}{n}".encode()).hexdigest(),
-                        },
-                        "consent": {"scope": "supervision"},
-                        "external_id": f"{tag}-{n}",
-                    }
-                )
+            items = [session(clinician["id"], f"{tag}-{n}", 1, f"{tag}-{n}") for n in range(500)]
             last = {**{k: v for k, v in items[-1].items() if k != "case"}, "case_id": known["id"]}
             items[-1] = last
             answers: dict[str, tuple[int, Any]] = {}

@@ -249,6 +249,13 @@ _AGAIN = {
     "external_id": "ehr-rec-0172",
 }
 _BATCH_EXAMPLE = {"items": [_ITEM, _NEXT, _AGAIN]}
+_STORED = {
+    "consent": {"scope": "supervision", "expires_at": "2027-11-02T00:00:00Z", "withdrawn_at": None, "active": True},
+    "version": 1,
+    "created_at": "2026-11-09T18:00:00Z",
+    "updated_at": "2026-11-09T18:00:00Z",
+}
+"""What the server adds to a pushed recording in the examples."""
 _RESULT_EXAMPLE = {
     "items": [
         {
@@ -261,15 +268,7 @@ _RESULT_EXAMPLE = {
                 "id": "0190f5c4-6a5e-7cc1-8000-00000000a173",
                 "therapist_id": "0190f5c4-6a5e-7cc1-8000-000000000007",
                 "occurred_at": "2026-11-02T09:00:00Z",
-                "consent": {
-                    "scope": "supervision",
-                    "expires_at": "2027-11-02T00:00:00Z",
-                    "withdrawn_at": None,
-                    "active": True,
-                },
-                "version": 1,
-                "created_at": "2026-11-09T18:00:00Z",
-                "updated_at": "2026-11-09T18:00:00Z",
+                **_STORED,
             },
             "problem": None,
         },
@@ -284,15 +283,7 @@ _RESULT_EXAMPLE = {
                 "case_id": "0190f5c4-6a5e-7cc1-8000-00000000c002",
                 "therapist_id": "0190f5c4-6a5e-7cc1-8000-000000000007",
                 "occurred_at": "2026-11-09T09:00:00Z",
-                "consent": {
-                    "scope": "supervision",
-                    "expires_at": "2027-11-02T00:00:00Z",
-                    "withdrawn_at": None,
-                    "active": True,
-                },
-                "version": 1,
-                "created_at": "2026-11-09T18:00:00Z",
-                "updated_at": "2026-11-09T18:00:00Z",
+                **_STORED,
             },
             "problem": None,
         },
