@@ -107,7 +107,7 @@ def test_single_writes_during_a_batch_wait_for_it_instead_of_deadlocking(databas
         assert status == 201, clinician
         status, known = call(port, "POST", "/v1/cases", admin, {"therapist_id": clinician["id"], "external_ref": "K"})
         assert status == 201, known
-        for delay in (0.2, 0.5, 1.0):
+        for delay in (0.2, 0.6):  # early in the batch, and well into it (a 500-item batch takes 0.8 s or more)
             tag = f"L{int(delay * 10)}"
             items = [session(clinician["id"], f"{tag}-{n}", 1, f"{tag}-{n}") for n in range(500)]
             last = {**{k: v for k, v in items[-1].items() if k != "case"}, "case_id": known["id"]}
@@ -131,6 +131,6 @@ def test_single_writes_during_a_batch_wait_for_it_instead_of_deadlocking(databas
             assert case_status == 201 or (case_status == 409 and case["type"].endswith("/case-exists")), (delay, case)
             assert answers["recording"][0] in (200, 201), (delay, answers["recording"])
         cases = every(port, admin, "/v1/cases")
-        assert len(cases) == len({c["external_ref"] for c in cases}) == 1 + 3 * 499
+        assert len(cases) == len({c["external_ref"] for c in cases}) == 1 + 2 * 499
         recordings = every(port, admin, "/v1/recordings")
-        assert len(recordings) == len({r["external_id"] for r in recordings}) == 3 * 500
+        assert len(recordings) == len({r["external_id"] for r in recordings}) == 2 * 500
