@@ -127,3 +127,24 @@ def test_a_key_without_recordings_write_cannot_make_cases_through_a_batch(org: O
     reader = org.member("admin", scopes=["recordings:read"])
     assert_problem(reader.api.post(BATCH, json={"items": [by_ref(therapist, "C-NEW", 1)]}), 403)
     assert set(cases(org.admin)) == {"C-2024-0173"}
+
+
+def test_a_deactivated_therapist_gets_no_new_case_but_keeps_their_old_ones(org: Org) -> None:
+    """As by id: an existing case of a therapist who left is still used (their sessions may still arrive), but no
+    new case is made for them; and a revoked key pushes nothing."""
+    _, therapist, _, case_id = setup_team(org)
+    current = org.admin.api.get(f"/v1/members/{therapist.id}")
+    left = org.admin.api.patch(
+        f"/v1/members/{therapist.id}", json={"active": False}, headers={"If-Match": current.headers["etag"]}
+    )
+    assert left.status_code == 200, left.text
+    results = push(org.admin, [by_ref(therapist, "C-2024-0173", 1), by_ref(therapist, "C-NEW", 2)])["items"]
+    assert [r["status"] for r in results] == [201, 422]
+    assert results[0]["recording"]["case_id"] == case_id
+    assert [e["field"] for e in results[1]["problem"]["errors"]] == ["case.therapist_id"]
+    assert set(cases(org.admin)) == {"C-2024-0173"}
+    integration = org.member("admin")
+    (key,) = integration.api.get(f"/v1/members/{integration.id}/api-keys").json()["items"]
+    assert org.admin.api.delete(f"/v1/api-keys/{key['id']}").status_code == 204
+    assert_problem(integration.api.post(BATCH, json={"items": [by_ref(therapist, "C-2024-0173", 3)]}), 401)
+    assert set(cases(org.admin)) == {"C-2024-0173"}
