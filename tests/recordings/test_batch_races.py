@@ -134,3 +134,47 @@ def test_single_writes_during_a_batch_wait_for_it_instead_of_deadlocking(databas
         assert len(cases) == len({c["external_ref"] for c in cases}) == 1 + 2 * 499
         recordings = every(port, admin, "/v1/recordings")
         assert len(recordings) == len({r["external_id"] for r in recordings}) == 2 * 500
+
+
+@pytest.mark.slow
+@pytest.mark.backends("postgresql")
+def test_a_consent_change_during_a_batch_that_changes_it_too_waits_instead_of_deadlocking(database_url: str) -> None:
+    """A batch re-pushing 500 recordings with a later consent expiry holds the organisation's lock while it
+    updates them. A PATCH of the last one's consent, sent meanwhile, takes the lock before it writes the row (the
+    batch's order), so one of the two finds the other's change (409 or 412, retry) instead of a deadlock."""
+    env = environment(database_url, SUPERVISE_RATE_LIMIT_PER_ADDRESS="1000000/minute")
+    admin = new_org(env)
+    with serving(env, SUPERVISE, "serve") as port:
+        status, clinician = call(
+            port, "POST", "/v1/members", admin, {"name": "T", "email": "t@consent.example", "roles": ["clinician"]}
+        )
+        assert status == 201, clinician
+        items = [session(clinician["id"], f"C-{n}", 1, f"consent-{n}") for n in range(500)]
+        status, first = call(port, "POST", "/v1/recordings:batch", admin, {"items": items})
+        assert status == 200 and first["created"] == 500, first
+        last = first["items"][-1]["recording"]
+        later = [{**item, "consent": {"scope": "supervision", "expires_at": "2031-01-01T00:00:00Z"}} for item in items]
+        answers: dict[str, tuple[int, Any]] = {}
+
+        def push() -> None:
+            answers["batch"] = call(port, "POST", "/v1/recordings:batch", admin, {"items": later})
+
+        pusher = threading.Thread(target=push)
+        pusher.start()
+        time.sleep(0.2)
+        answers["patch"] = call(
+            port,
+            "PATCH",
+            f"/v1/recordings/{last['id']}",
+            admin,
+            {"consent_scope": "supervision_and_training"},
+            **{"If-Match": f'"{last["version"]}"'},
+        )
+        pusher.join(120)
+        status, batch = answers["batch"]
+        assert status == 200, answers
+        patched, last_item = answers["patch"][0], batch["items"][-1]
+        assert batch["updated"] == 499 + (last_item["result"] == "updated"), batch["updated"]
+        # Whichever went first, the other saw its change: the PATCH's If-Match is stale (412), or the batch's
+        # item raced it (409 concurrent-write).
+        assert (patched, last_item["status"]) in ((412, 200), (200, 409)), (patched, last_item)

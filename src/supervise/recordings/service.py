@@ -348,7 +348,10 @@ async def change_consent(
 
 async def write_consent(tx: Tx, recording: Recording, changes: dict[str, object], *, stale: DomainError) -> None:
     """The change of :func:`change_consent` and its recount, without its audit event and outbox event: the
-    caller appends ``("recording.update", ...)`` and :func:`consent_event` in the same transaction."""
+    caller appends ``("recording.update", ...)`` and :func:`consent_event` in the same transaction. The
+    organisation's lock comes before the row's, in the order a batch takes them (it holds the lock while it
+    changes consents): the other order deadlocks against a batch changing the same recording."""
+    await audit.serialise(tx, recording.org_id)
     await db.update(tx, recording, changes, stale=stale)
     await scores.recount(tx, recording.org_id, recording.id, recording.consent_holds(utcnow()))
 
